@@ -1,0 +1,59 @@
+/* The store: VM definitions, runtime rows, the audit log, in SQLite (WAL).
+ * A change returns only after it is committed, so whatever vmd acknowledges
+ * to a client is on disk.  The schema is created and upgraded from the
+ * numbered migrations in schemas/migrations (PRAGMA user_version). */
+#ifndef VMD_DAEMON_STORE_H
+#define VMD_DAEMON_STORE_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+struct store;
+
+enum store_rc {
+	STORE_OK = 0,
+	STORE_ERR = -1,       /* SQLite failure; store_errmsg() says which */
+	STORE_EXISTS = -2,    /* unique name or uuid already taken */
+	STORE_NOT_FOUND = -3,
+};
+
+/* Open (creating) the database at path, apply pending migrations, set WAL
+ * and synchronous=FULL. NULL on failure with err set. */
+struct store *store_open(const char *path, char *err, size_t errlen);
+void store_close(struct store *s);
+const char *store_errmsg(struct store *s);
+int store_schema_version(struct store *s);
+
+struct store_vm {
+	const char *uuid, *name, *config; /* config: JSON text */
+	int64_t created, updated;         /* unix seconds */
+	/* runtime row, if any (state "stopped" and pid 0 otherwise) */
+	const char *state;
+	pid_t pid;
+	unsigned long long starttime;
+};
+
+int store_vm_insert(struct store *s, const char *uuid, const char *name,
+		    const char *config);
+int store_vm_update(struct store *s, const char *uuid, const char *name,
+		    const char *config);
+/* Deletes the VM and its runtime row; audit rows stay. */
+int store_vm_delete(struct store *s, const char *uuid);
+
+/* Calls cb for every VM, ordered by name; the strings live only during the
+ * call.  Stops early and returns cb's value when it is non-zero. */
+typedef int (*store_vm_cb)(void *ctx, const struct store_vm *vm);
+int store_vm_foreach(struct store *s, store_vm_cb cb, void *ctx);
+
+/* Record the VM's runtime state (upsert). */
+int store_runtime_set(struct store *s, const char *uuid, const char *state,
+		      pid_t pid, unsigned long long starttime,
+		      const char *qmp_path);
+
+/* Append to the audit log: a transition (old -> new) or an action, with who
+ * asked ("uid=0 pid=123", "vmd"). old/new may be NULL for actions. */
+int store_event_add(struct store *s, const char *uuid, const char *vm_name,
+		    const char *action, const char *old_state,
+		    const char *new_state, const char *reason, const char *who);
+
+#endif

@@ -1,0 +1,48 @@
+/* QEMU's command line, built from a validated VM configuration (see
+ * schemas/vm-config.json).  Every value that reaches an option goes through
+ * emu_opt_escape(): QEMU splits option strings on commas and reads ",," as a
+ * literal comma.  Nothing here passes through a shell. */
+#ifndef VMD_EMU_ARGV_H
+#define VMD_EMU_ARGV_H
+
+#include <stddef.h>
+#include <json-c/json.h>
+
+/* Append s to dst with every ',' doubled.  Returns a malloc'd string. */
+char *emu_opt_escape(const char *s);
+
+struct emu_argv {
+	char **v;       /* NULL-terminated */
+	size_t n, cap;
+};
+void emu_argv_init(struct emu_argv *a);
+int emu_argv_add(struct emu_argv *a, const char *s);            /* copies */
+int emu_argv_addf(struct emu_argv *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void emu_argv_free(struct emu_argv *a);
+/* One line for logs: arguments quoted where needed. Caller frees. */
+char *emu_argv_render(const struct emu_argv *a);
+
+struct emu_launch {
+	const char *qemu;          /* binary, e.g. /usr/bin/qemu-system-x86_64 */
+	const char *accel;         /* resolved: "kvm" or "tcg" */
+	int qmp_fd;                /* listening socket QEMU serves QMP on */
+	int console_fds[4];        /* listening sockets for serial ports of
+	                              type "console", -1 where unused */
+	const char *run_dir;       /* private dir for this VM (pid file etc.) */
+	int sandbox;               /* add -sandbox on */
+};
+
+/* Build argv for config (a vm-config object already validated against the
+ * schema).  Always: -nodefaults -no-user-config -S -display none (unless
+ * display vnc) -name guest=NAME -uuid UUID -machine TYPE,accel=ACCEL -smp
+ * -m, QMP on qmp_fd, serial ports, disks, NICs, boot.  0, or -1 with err set
+ * (e.g. more console ports than fds). */
+int emu_build_argv(struct json_object *config, const struct emu_launch *l,
+		   struct emu_argv *out, char *err, size_t errlen);
+
+/* qemu-system binary for an arch ("x86_64" -> qemu-system-x86_64 found next
+ * to default_qemu, "aarch64" -> qemu-system-aarch64). Caller frees. */
+char *emu_qemu_for_arch(const char *arch, const char *default_qemu);
+
+#endif

@@ -1,0 +1,33 @@
+/* Error classes of the vmd protocol: QMP's own plus vmd's, and how each maps
+ * to a JSON-RPC 2.0 error code.  The names are wire strings; schemas/
+ * lists which command may return which. */
+#ifndef VMD_RPC_ERRORS_H
+#define VMD_RPC_ERRORS_H
+
+typedef enum {
+	RPC_OK = 0,
+	RPC_GENERIC_ERROR,     /* "GenericError"      JSON-RPC -32000 */
+	RPC_COMMAND_NOT_FOUND, /* "CommandNotFound"   -32601 */
+	RPC_INVALID_ARGUMENT,  /* "InvalidArgument"   -32602 */
+	RPC_VM_NOT_FOUND,      /* "VmNotFound"        -32001 */
+	RPC_VM_EXISTS,         /* "VmExists"          -32002 */
+	RPC_INVALID_STATE,     /* "InvalidState"      -32003 */
+	RPC_PERMISSION_DENIED, /* "PermissionDenied"  -32004 */
+	RPC_BUSY,              /* "Busy"              -32005 */
+	RPC_EMULATOR_FAILED,   /* "EmulatorFailed"    -32006 */
+	RPC_UNSUPPORTED,       /* "Unsupported"       -32007 */
+	/* Framing-level failures: QMP calls both "GenericError"; JSON-RPC
+	 * tells them apart. */
+	RPC_PARSE_ERROR,       /* "GenericError"      -32700 */
+	RPC_INVALID_REQUEST,   /* "GenericError"      -32600 */
+	RPC_ERR__COUNT
+} rpc_err;
+
+/* Wire name of a class, e.g. "VmNotFound". Never NULL. */
+const char *rpc_err_name(rpc_err e);
+/* Class for a wire name; unknown names give RPC_GENERIC_ERROR. */
+rpc_err rpc_err_from_name(const char *name);
+/* JSON-RPC 2.0 error code for a class. */
+int rpc_err_jsonrpc_code(rpc_err e);
+
+#endif

@@ -1,0 +1,38 @@
+/* Validation of JSON values against the JSON Schema subset schemas/ uses:
+ * type (string or array of types), properties, required,
+ * additionalProperties (false or a schema), items, enum, const, pattern
+ * (POSIX ERE, anchored as written), minimum, maximum, minLength, maxLength,
+ * minItems, maxItems, oneOf, anyOf, and "$ref": "#/$defs/NAME" or a
+ * "vm-config.json#/$defs/NAME"-style ref resolved through a lookup the caller
+ * gives.  Keywords outside the subset (description, title, examples, ...)
+ * are ignored; an unsupported validation keyword is reported by
+ * rpc_schema_check_supported() so the schema can never silently say more
+ * than the code checks. */
+#ifndef VMD_RPC_SCHEMA_H
+#define VMD_RPC_SCHEMA_H
+
+#include <stddef.h>
+#include <json-c/json.h>
+
+/* Resolve a "$ref" string to a schema node (borrowed), or NULL. */
+typedef struct json_object *(*rpc_schema_resolver)(void *ctx, const char *ref);
+
+struct rpc_schema_ctx {
+	struct json_object *root;      /* document the "#/..." refs point into */
+	rpc_schema_resolver resolve;   /* for refs to other documents; may be NULL */
+	void *resolve_ctx;
+};
+
+/* 0 if value matches schema.  Otherwise -1 and msg receives the first
+ * violation, naming the path, e.g. "'memory_mib': must be an integer >= 16"
+ * or "'disks[0].path': missing required member". */
+int rpc_schema_validate(const struct rpc_schema_ctx *ctx,
+			struct json_object *schema, struct json_object *value,
+			char *msg, size_t msglen);
+
+/* 0 if every keyword in schema (recursively) is one the validator knows; -1
+ * with msg naming the first unknown keyword. Used by a unit test and at
+ * daemon start. */
+int rpc_schema_check_supported(struct json_object *schema, char *msg, size_t msglen);
+
+#endif

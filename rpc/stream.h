@@ -1,0 +1,43 @@
+/* Incremental reader of a stream of JSON values, as QMP sends them: objects
+ * back to back, with or without whitespace or newlines between them.  Bytes
+ * are pushed as they arrive from a socket; complete values are pulled one at
+ * a time.  Never line based. */
+#ifndef VMD_RPC_STREAM_H
+#define VMD_RPC_STREAM_H
+
+#include <stddef.h>
+#include <json-c/json.h>
+
+#define RPC_MAX_MSG (1024 * 1024)
+
+struct rpc_stream;
+
+enum rpc_stream_status {
+	RPC_STREAM_VALUE = 1,    /* *out holds one complete value (caller owns) */
+	RPC_STREAM_MORE = 0,     /* need more bytes */
+	RPC_STREAM_BAD_JSON = -1,/* malformed input; buffered input was dropped,
+	                            the stream is reset and usable again */
+	RPC_STREAM_TOO_BIG = -2, /* one value exceeds the cap; caller should close */
+};
+
+/* max_msg: byte cap on one value (RPC_MAX_MSG normally). NULL on ENOMEM. */
+struct rpc_stream *rpc_stream_new(size_t max_msg);
+void rpc_stream_free(struct rpc_stream *s);
+
+/* Append bytes to the internal buffer. 0, or -1 on ENOMEM. */
+int rpc_stream_push(struct rpc_stream *s, const void *buf, size_t len);
+
+/* Take the next complete value.  On RPC_STREAM_BAD_JSON/TOO_BIG, err (if not
+ * NULL) receives a one-line description such as "JSON parse error at byte 12:
+ * unexpected character". */
+enum rpc_stream_status rpc_stream_next(struct rpc_stream *s,
+				       struct json_object **out,
+				       char *err, size_t errlen);
+
+/* Bytes buffered but not yet part of any parsed value.  Used when a
+ * connection leaves JSON for raw console bytes (console-attach): the caller
+ * takes the rest and stops using the stream. */
+size_t rpc_stream_pending(const struct rpc_stream *s);
+size_t rpc_stream_take_rest(struct rpc_stream *s, void *buf, size_t cap);
+
+#endif
