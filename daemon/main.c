@@ -1,0 +1,269 @@
+/* vmd: the VM supervisor daemon.  Parses options, opens the store, probes
+ * the host once (KVM or TCG), loads the definitions, listens, and runs the
+ * event loop until SIGTERM/SIGINT.  Guests are separate processes and keep
+ * running when vmd exits. */
+#include "config.h"
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include <systemd/sd-daemon.h>
+#include "daemon/dispatch.h"
+#include "daemon/log.h"
+#include "daemon/server.h"
+#include "daemon/store.h"
+#include "daemon/vm.h"
+#include "daemon/vmd.h"
+#include "emu/spawn.h"
+
+#ifndef QEMU_DEFAULT
+#define QEMU_DEFAULT "/usr/bin/qemu-system-x86_64"
+#endif
+/* How long the KVM probe may take to get a boot sector to print.  A real
+ * KVM host needs well under 0.5 s; the nested software KVM seen in CI needs
+ * about 5 s. */
+#define PROBE_TIMEOUT_MS 1500
+
+struct vmd vmd;
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: vmd [options]\n"
+		"  --state-dir DIR        definitions and store (root: /var/lib/vmd)\n"
+		"  --run-dir DIR          sockets and per-VM runtime (root: /run/vmd)\n"
+		"  --socket PATH          protocol socket (RUN-DIR/vmd.sock)\n"
+		"  --jsonrpc-socket PATH  extra listener for plain JSON-RPC 2.0\n"
+		"  --qemu PATH            qemu-system-x86_64 binary (%s)\n"
+		"  --probe-cache PATH     where the KVM probe's verdict is kept\n"
+		"  --no-sandbox           do not pass -sandbox on to QEMU\n"
+		"  --log-level LEVEL      error, warning, info or debug (info)\n"
+		"  --version, --help\n", QEMU_DEFAULT);
+}
+
+static char *path_join(const char *a, const char *b)
+{
+	char *s;
+
+	return asprintf(&s, "%s/%s", a, b) < 0 ? NULL : s;
+}
+
+static int mkdir_p(const char *path, mode_t mode)
+{
+	char buf[4096];
+
+	if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf)
+		return -1;
+	for (char *p = buf + 1; *p; p++)
+		if (*p == '/') {
+			*p = 0;
+			mkdir(buf, mode);
+			*p = '/';
+		}
+	return mkdir(buf, mode) == 0 || errno == EEXIST ? 0 : -1;
+}
+
+static void default_dirs(void)
+{
+	const char *xs = getenv("XDG_STATE_HOME"), *xr = getenv("XDG_RUNTIME_DIR");
+	const char *home = getenv("HOME");
+	char buf[4096];
+
+	if (!vmd.state_dir) {
+		if (geteuid() == 0)
+			snprintf(buf, sizeof buf, "/var/lib/vmd");
+		else if (xs && *xs)
+			snprintf(buf, sizeof buf, "%s/vmd", xs);
+		else
+			snprintf(buf, sizeof buf, "%s/.local/state/vmd", home ? home : "/tmp");
+		vmd.state_dir = strdup(buf);
+	}
+	if (!vmd.run_dir) {
+		if (geteuid() == 0)
+			snprintf(buf, sizeof buf, "/run/vmd");
+		else if (xr && *xr)
+			snprintf(buf, sizeof buf, "%s/vmd", xr);
+		else
+			snprintf(buf, sizeof buf, "/tmp/vmd-%d", (int)geteuid());
+		vmd.run_dir = strdup(buf);
+	}
+	if (!vmd.sock_path)
+		vmd.sock_path = path_join(vmd.run_dir, "vmd.sock");
+	if (!vmd.probe_cache)
+		vmd.probe_cache = path_join(vmd.state_dir, "probe.json");
+}
+
+static int parse_args(int argc, char **argv, int *level)
+{
+	static const struct option opts[] = {
+		{"state-dir", required_argument, 0, 's'},
+		{"run-dir", required_argument, 0, 'r'},
+		{"socket", required_argument, 0, 'S'},
+		{"jsonrpc-socket", required_argument, 0, 'j'},
+		{"qemu", required_argument, 0, 'q'},
+		{"probe-cache", required_argument, 0, 'p'},
+		{"no-sandbox", no_argument, 0, 'n'},
+		{"log-level", required_argument, 0, 'l'},
+		{"version", no_argument, 0, 'V'},
+		{"help", no_argument, 0, 'h'},
+		{0, 0, 0, 0},
+	};
+	int o;
+
+	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
+		switch (o) {
+		case 's': vmd.state_dir = strdup(optarg); break;
+		case 'r': vmd.run_dir = strdup(optarg); break;
+		case 'S': vmd.sock_path = strdup(optarg); break;
+		case 'j': vmd.jsonrpc_path = strdup(optarg); break;
+		case 'q': vmd.qemu = strdup(optarg); break;
+		case 'p': vmd.probe_cache = strdup(optarg); break;
+		case 'n': vmd.sandbox = 0; break;
+		case 'l':
+			if ((*level = log_level_from_name(optarg)) < 0) {
+				fprintf(stderr, "vmd: unknown log level: %s\n", optarg);
+				return 2;
+			}
+			break;
+		case 'V': printf("vmd %s\n", VMD_VERSION); return 0;
+		case 'h': usage(stdout); return 0;
+		default: usage(stderr); return 2;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "vmd: unexpected argument: %s\n", argv[optind]);
+		return 2;
+	}
+	return -1;
+}
+
+/* The probe costs a second or two; its verdict holds for one host boot and
+ * one QEMU binary, so it is cached. */
+static void probe_host(void)
+{
+	char key[512];
+
+	emu_probe_cache_key(vmd.qemu, key, sizeof key);
+	if (emu_probe_load(vmd.probe_cache, key, &vmd.probe) == 0) {
+		log_info("accelerator: %s (cached): %s", vmd.probe.verdict, vmd.probe.reason);
+		return;
+	}
+	emu_probe_run(vmd.qemu, vmd.run_dir, PROBE_TIMEOUT_MS, &vmd.probe);
+	log_info("accelerator: %s: %s", vmd.probe.verdict, vmd.probe.reason);
+	if (emu_probe_save(vmd.probe_cache, key, &vmd.probe) < 0)
+		log_warn("cannot save %s", vmd.probe_cache);
+}
+
+static void on_signal(evutil_socket_t sig, short what, void *arg)
+{
+	log_info("signal %d: exiting; guests keep running", (int)sig);
+	event_base_loopbreak(vmd.base);
+}
+
+static void on_sigchld(evutil_socket_t sig, short what, void *arg)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
+		vm_child_exited(pid, status);
+}
+
+/* Listeners from systemd socket activation, else our own. */
+static int listen_all(void)
+{
+	char **names = NULL;
+	int n = sd_listen_fds_with_names(1, &names);
+
+	for (int i = 0; i < n; i++) {
+		bool jsonrpc = names && names[i] && !strcmp(names[i], "jsonrpc");
+		if (server_listen_fd(SD_LISTEN_FDS_START + i, jsonrpc) < 0)
+			return -1;
+	}
+	if (names)
+		for (int i = 0; i < n; i++)
+			free(names[i]);
+	free(names);
+	if (n > 0)
+		return 0;
+	if (server_listen(vmd.sock_path, false) < 0)
+		return -1;
+	if (vmd.jsonrpc_path && server_listen(vmd.jsonrpc_path, true) < 0)
+		return -1;
+	return 0;
+}
+
+static int setup(void)
+{
+	char err[512];
+
+	if (mkdir_p(vmd.state_dir, 0700) < 0 || mkdir_p(vmd.run_dir, 0755) < 0) {
+		log_err("cannot create %s or %s: %s", vmd.state_dir, vmd.run_dir,
+			strerror(errno));
+		return -1;
+	}
+	if (dispatch_init(err, sizeof err) < 0) {
+		log_err("schema: %s", err);
+		return -1;
+	}
+	char *db = path_join(vmd.state_dir, "vmd.db");
+	vmd.store = db ? store_open(db, err, sizeof err) : NULL;
+	free(db);
+	if (!vmd.store) {
+		log_err("store: %s", err);
+		return -1;
+	}
+	if (vm_load_all() < 0) {
+		log_err("cannot load VM definitions: %s", store_errmsg(vmd.store));
+		return -1;
+	}
+	vm_recover_all();
+	probe_host();
+	return listen_all();
+}
+
+int main(int argc, char **argv)
+{
+	int level = LOG_INFO, rc;
+	struct event *sigs[4];
+
+	vmd.sandbox = 1;
+	if ((rc = parse_args(argc, argv, &level)) >= 0)
+		return rc;
+	log_init(level);
+	if (!vmd.qemu)
+		vmd.qemu = strdup(QEMU_DEFAULT);
+	default_dirs();
+	signal(SIGPIPE, SIG_IGN);
+	vmd.base = event_base_new();
+	sigs[0] = evsignal_new(vmd.base, SIGTERM, on_signal, NULL);
+	sigs[1] = evsignal_new(vmd.base, SIGINT, on_signal, NULL);
+	sigs[2] = evsignal_new(vmd.base, SIGCHLD, on_sigchld, NULL);
+	sigs[3] = evsignal_new(vmd.base, SIGHUP, on_signal, NULL);
+	for (int i = 0; i < 4; i++)
+		evsignal_add(sigs[i], NULL);
+	rc = setup();
+	if (rc == 0) {
+		log_info("vmd %s listening on %s", VMD_VERSION, vmd.sock_path);
+		sd_notify(0, "READY=1\nSTATUS=serving");
+		vm_autostart_all();
+		event_base_dispatch(vmd.base);
+		sd_notify(0, "STOPPING=1");
+	}
+	server_shutdown();
+	vm_release_all();
+	for (int i = 0; i < 4; i++)
+		event_free(sigs[i]);
+	if (vmd.store)
+		store_close(vmd.store);
+	dispatch_free();
+	event_base_free(vmd.base);
+	free(vmd.state_dir); free(vmd.run_dir); free(vmd.sock_path);
+	free(vmd.jsonrpc_path); free(vmd.qemu); free(vmd.probe_cache);
+	return rc == 0 ? 0 : 1;
+}

@@ -1,0 +1,88 @@
+/* vmctl's command table entry, the state shared by all handlers, and the
+ * helpers every handler uses to talk to vmd: connect, call the row's protocol
+ * command, fail with the right exit status.  One handler per command lives
+ * in commands.c; the table itself and main() live in vmctl.c. */
+#ifndef VMD_CLI_COMMANDS_H
+#define VMD_CLI_COMMANDS_H
+
+#include <getopt.h>
+#include <json-c/json.h>
+
+/* Exit statuses, documented in vmctl(1). */
+#define EXIT_PROTOCOL 1  /* vmd answered with an error, or a local failure */
+#define EXIT_USAGE    2  /* unknown command, missing or bad argument */
+#define EXIT_CONNECT  3  /* cannot connect to (or negotiate with) vmd */
+
+struct ctl;
+
+struct ctl_cmd {
+	const char *name;      /* CLI name: "start" */
+	const char *protocol;  /* protocol command it calls, NULL for none */
+	int (*run)(struct ctl *ctl, int argc, char **argv);
+	const char *args;      /* usage of its arguments: "VM [-t SECONDS]" */
+	const char *help;      /* one line for `vmctl help` */
+};
+
+struct ctl {
+	const char *socket;
+	int json;                    /* --json */
+	int timeout_ms;              /* per call; -1 waits forever */
+	int timeout_given;           /* --timeout was on the command line */
+	const struct ctl_cmd *cmd;   /* the command being run */
+	struct rpc_client *rpc;      /* NULL until ctl_connect() */
+};
+
+/* Print "vmctl: CMD: msg" and the command's usage to stderr, exit 2. */
+void ctl_usage(struct ctl *ctl, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+/* Print "vmctl: msg" to stderr (and {"error": ...} on stdout with --json),
+ * then exit with status. */
+void ctl_fail(struct ctl *ctl, int status, const char *cls, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5), noreturn));
+
+/* getopt_long for a handler's own options: argv[0] is the command name.
+ * Unknown options and missing option arguments end in ctl_usage(). */
+int ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *shortopts,
+	       const struct option *longopts);
+/* After option parsing: demand between min and max operands (max -1: any). */
+void ctl_operands(struct ctl *ctl, int argc, int min, int max);
+/* Parse a non-negative integer no larger than max; usage error naming what. */
+long ctl_number(struct ctl *ctl, const char *what, const char *s, long max);
+
+/* Flush stdout; exits 1 when it cannot be written (disk full, closed pipe). */
+void ctl_flush(struct ctl *ctl);
+/* Connect and negotiate (exits 3 on failure); idempotent. */
+void ctl_connect(struct ctl *ctl);
+/* Call ctl->cmd->protocol with args (ownership taken, NULL for none).  On an
+ * error reply prints "vmctl: CMD WHAT: Class: desc" and exits 1; what may be
+ * NULL.  Returns the "return" value, owned by the caller. */
+struct json_object *ctl_call(struct ctl *ctl, const char *what,
+			     struct json_object *args);
+
+/* Handlers, one per row of the table. */
+int cmd_define(struct ctl *ctl, int argc, char **argv);
+int cmd_update(struct ctl *ctl, int argc, char **argv);
+int cmd_undefine(struct ctl *ctl, int argc, char **argv);
+int cmd_list(struct ctl *ctl, int argc, char **argv);
+int cmd_show(struct ctl *ctl, int argc, char **argv);
+int cmd_start(struct ctl *ctl, int argc, char **argv);
+int cmd_stop(struct ctl *ctl, int argc, char **argv);
+int cmd_kill(struct ctl *ctl, int argc, char **argv);
+int cmd_reset(struct ctl *ctl, int argc, char **argv);
+int cmd_pause(struct ctl *ctl, int argc, char **argv);
+int cmd_resume(struct ctl *ctl, int argc, char **argv);
+int cmd_console(struct ctl *ctl, int argc, char **argv);
+int cmd_monitor(struct ctl *ctl, int argc, char **argv);
+int cmd_host(struct ctl *ctl, int argc, char **argv);
+int cmd_events(struct ctl *ctl, int argc, char **argv);
+
+/* console.c: escape character from "^]", "^A", "~" or "none" (-1); -2 when
+ * the string is none of those. */
+int console_parse_escape(const char *s);
+/* Relay raw bytes between the terminal and an attached console connection
+ * until the escape character, the socket closing, or a signal.  Returns the
+ * exit status. */
+int console_relay(struct rpc_client *rpc, const char *vm, int escape,
+		  int readonly);
+
+#endif

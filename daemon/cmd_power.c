@@ -1,0 +1,106 @@
+/* Handlers that change whether a guest runs: vm-start, vm-stop, vm-kill,
+ * vm-reset, vm-pause, vm-resume.  Start, stop and kill answer when QEMU has
+ * really started or exited (see vm_run.c); the others when QEMU has done
+ * what was asked. */
+#include "config.h"
+#include <stdlib.h>
+#include <string.h>
+#include "daemon/dispatch.h"
+#include "daemon/qmp.h"
+#include "daemon/vm.h"
+
+void cmd_vm_start(struct call *c)
+{
+	struct vm *vm = call_vm(c);
+
+	if (vm)
+		vm_start(vm, c);
+}
+
+void cmd_vm_stop(struct call *c)
+{
+	struct vm *vm = call_vm(c);
+
+	if (vm)
+		vm_stop(vm, c, call_int(c, "timeout", 30));
+}
+
+void cmd_vm_kill(struct call *c)
+{
+	struct vm *vm = call_vm(c);
+
+	if (vm)
+		vm_kill(vm, c);
+}
+
+/* A QMP command on behalf of a call: the callback context carries both. */
+struct op {
+	struct call *c;
+	struct vm *vm;
+	enum vm_state to;      /* state after success (pause/resume) */
+	const char *reason;
+};
+
+static void op_done(void *ctx, struct json_object *ret, rpc_err err,
+		    const char *desc)
+{
+	struct op *op = ctx;
+	struct vm *vm = op->vm;
+
+	if (err != RPC_OK) {
+		call_error(op->c, err, "VM '%s': %s", vm->name, desc);
+	} else if (op->reason) {
+		vm_set_state(vm, op->to, op->reason, op->c->who);
+		struct json_object *r = json_object_new_object();
+		json_object_object_add(r, "state",
+				       json_object_new_string(vm_state_name(vm->state)));
+		call_return(op->c, r);
+	} else {
+		call_return(op->c, NULL);
+	}
+	if (vm->pending_op == op->reason)
+		vm->pending_op = NULL;
+	free(op);
+}
+
+/* Run a QMP command if the VM is in state `need` (or any running state when
+ * need is VM_RUNNING and any_live). */
+static void simple_op(struct call *c, const char *qmp_cmd, enum vm_state need,
+		      bool any_live, enum vm_state to, const char *reason)
+{
+	struct vm *vm = call_vm(c);
+	struct op *op;
+
+	if (!vm)
+		return;
+	bool ok = vm->state == need ||
+		  (any_live && (vm->state == VM_RUNNING || vm->state == VM_PAUSED));
+	if (!ok || !vm->qmp) {
+		call_error(c, RPC_INVALID_STATE, "VM '%s' is %s", vm->name,
+			   vm_state_name(vm->state));
+		return;
+	}
+	if (!(op = calloc(1, sizeof *op))) {
+		call_error(c, RPC_GENERIC_ERROR, "out of memory");
+		return;
+	}
+	*op = (struct op){.c = c, .vm = vm, .to = to, .reason = reason};
+	if (reason)
+		vm->pending_op = reason;
+	qmp_exec(vm->qmp, qmp_cmd, NULL, op_done, op);
+}
+
+void cmd_vm_reset(struct call *c)
+{
+	simple_op(c, "system_reset", VM_RUNNING, true, VM_RUNNING, NULL);
+}
+
+void cmd_vm_pause(struct call *c)
+{
+	simple_op(c, "stop", VM_RUNNING, false, VM_PAUSED, "pause");
+}
+
+void cmd_vm_resume(struct call *c)
+{
+	simple_op(c, "cont", VM_PAUSED, false, VM_RUNNING, "resume");
+}

@@ -1,0 +1,258 @@
+/* Handlers for VM definitions: vm-define, vm-update, vm-undefine, vm-list,
+ * vm-show.  A definition is committed to the store before the reply, so an
+ * acknowledged define survives any crash of vmd. */
+#include "config.h"
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <systemd/sd-id128.h>
+#include "daemon/dispatch.h"
+#include "daemon/store.h"
+#include "daemon/vm.h"
+#include "daemon/vmd.h"
+
+static struct json_object *jstr(const char *s)
+{
+	return json_object_new_string(s);
+}
+
+static const char *cfg_get_str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
+}
+
+/* Checks the schema cannot express: files that must exist, and members that
+ * only make sense together. */
+static int check_config_files(struct call *c, struct json_object *config)
+{
+	struct json_object *disks, *boot;
+	const char *p;
+
+	if (json_object_object_get_ex(config, "disks", &disks))
+		for (size_t i = 0; i < json_object_array_length(disks); i++) {
+			p = cfg_get_str(json_object_array_get_idx(disks, i), "path");
+			if (access(p, R_OK) < 0) {
+				call_error(c, RPC_INVALID_ARGUMENT, "config.disks[%zu].path: "
+					   "%s: %s", i, p, strerror(errno));
+				return -1;
+			}
+		}
+	if (!json_object_object_get_ex(config, "boot", &boot))
+		return 0;
+	if (cfg_get_str(boot, "initrd") && !cfg_get_str(boot, "kernel")) {
+		call_error(c, RPC_INVALID_ARGUMENT, "config.boot: initrd needs a kernel");
+		return -1;
+	}
+	static const char *const files[] = {"kernel", "initrd"};
+	for (size_t i = 0; i < 2; i++)
+		if ((p = cfg_get_str(boot, files[i])) && access(p, R_OK) < 0) {
+			call_error(c, RPC_INVALID_ARGUMENT, "config.boot.%s: %s: %s",
+				   files[i], p, strerror(errno));
+			return -1;
+		}
+	return 0;
+}
+
+static struct json_object *name_uuid(const struct vm *vm)
+{
+	struct json_object *r = json_object_new_object();
+
+	json_object_object_add(r, "name", jstr(vm->name));
+	json_object_object_add(r, "uuid", jstr(vm->uuid));
+	return r;
+}
+
+static void new_uuid(char out[37])
+{
+	sd_id128_t id;
+
+	if (sd_id128_randomize(&id) < 0)
+		memset(&id, 0, sizeof id);
+	/* RFC 4122 version 4 layout */
+	snprintf(out, 37, SD_ID128_UUID_FORMAT_STR, SD_ID128_FORMAT_VAL(id));
+}
+
+static int store_failed(struct call *c, int rc, const char *name)
+{
+	if (rc == STORE_EXISTS)
+		call_error(c, RPC_VM_EXISTS, "a VM named '%s' already exists", name);
+	else
+		call_error(c, RPC_GENERIC_ERROR, "store: %s", store_errmsg(vmd.store));
+	return -1;
+}
+
+void cmd_vm_define(struct call *c)
+{
+	struct json_object *config;
+	const char *name, *uuid;
+	char fresh[37];
+
+	json_object_object_get_ex(c->args, "config", &config);
+	name = cfg_get_str(config, "name");
+	uuid = cfg_get_str(config, "uuid");
+	if (vm_find(name) || (uuid && vm_find(uuid))) {
+		call_error(c, RPC_VM_EXISTS, "a VM named '%s'%s already exists",
+			   vm_find(name) ? name : uuid, vm_find(name) ? "" : " (uuid)");
+		return;
+	}
+	if (check_config_files(c, config) < 0)
+		return;
+	config = json_object_get(config);
+	if (!uuid) {
+		new_uuid(fresh);
+		json_object_object_add(config, "uuid", jstr(fresh));
+		uuid = cfg_get_str(config, "uuid");
+	}
+	int rc = store_vm_insert(vmd.store, uuid, name, json_object_to_json_string(config));
+	if (rc != STORE_OK) {
+		json_object_put(config);
+		store_failed(c, rc, name);
+		return;
+	}
+	time_t now = time(NULL);
+	struct vm *vm = vm_add(uuid, name, config, now, now);
+	if (!vm) {
+		json_object_put(config);
+		call_error(c, RPC_GENERIC_ERROR, "out of memory");
+		return;
+	}
+	call_return(c, name_uuid(vm));
+}
+
+void cmd_vm_update(struct call *c)
+{
+	struct vm *vm = call_vm(c), *other;
+	struct json_object *config;
+	const char *name, *uuid;
+
+	if (!vm)
+		return;
+	json_object_object_get_ex(c->args, "config", &config);
+	name = cfg_get_str(config, "name");
+	uuid = cfg_get_str(config, "uuid");
+	if (uuid && strcmp(uuid, vm->uuid)) {
+		call_error(c, RPC_INVALID_ARGUMENT, "config.uuid: the uuid of VM '%s' "
+			   "is %s and cannot change", vm->name, vm->uuid);
+		return;
+	}
+	if ((other = vm_find(name)) && other != vm) {
+		call_error(c, RPC_VM_EXISTS, "a VM named '%s' already exists", name);
+		return;
+	}
+	if (check_config_files(c, config) < 0)
+		return;
+	config = json_object_get(config);
+	json_object_object_add(config, "uuid", jstr(vm->uuid));
+	int rc = store_vm_update(vmd.store, vm->uuid, name,
+				 json_object_to_json_string(config));
+	if (rc != STORE_OK) {
+		json_object_put(config);
+		store_failed(c, rc, name);
+		return;
+	}
+	char *copy = strdup(name);
+	if (copy) {
+		free(vm->name);
+		vm->name = copy;
+	}
+	json_object_put(vm->config);
+	vm->config = config;
+	vm->updated = time(NULL);
+	call_return(c, name_uuid(vm));
+}
+
+void cmd_vm_undefine(struct call *c)
+{
+	struct vm *vm = call_vm(c);
+
+	if (!vm)
+		return;
+	if (vm->state != VM_STOPPED && vm->state != VM_CRASHED) {
+		call_error(c, RPC_INVALID_STATE, "VM '%s' is %s; stop it first",
+			   vm->name, vm_state_name(vm->state));
+		return;
+	}
+	if (store_vm_delete(vmd.store, vm->uuid) != STORE_OK) {
+		call_error(c, RPC_GENERIC_ERROR, "store: %s", store_errmsg(vmd.store));
+		return;
+	}
+	store_event_add(vmd.store, vm->uuid, vm->name, "undefine", NULL, NULL,
+			NULL, c->who);
+	if (vm->run_dir)
+		rmdir(vm->run_dir);
+	vm_remove(vm);
+	call_return(c, NULL);
+}
+
+static struct json_object *labels_of(const struct vm *vm)
+{
+	struct json_object *l;
+
+	if (json_object_object_get_ex(vm->config, "labels", &l))
+		return json_object_get(l);
+	return json_object_new_object();
+}
+
+static const char *accel_of(const struct vm *vm)
+{
+	return vm_is_active(vm) ? vm->accel : vm_cfg_str(vm, "accel", "auto");
+}
+
+static struct json_object *summary(const struct vm *vm)
+{
+	struct json_object *r = name_uuid(vm);
+	struct json_object *autostart;
+
+	json_object_object_add(r, "state", jstr(vm_state_name(vm->state)));
+	json_object_object_add(r, "pid", json_object_new_int(vm->pid));
+	json_object_object_add(r, "cpus", json_object_new_int(vm_cfg_int(vm, "cpus", 1)));
+	json_object_object_add(r, "memory_mib",
+			       json_object_new_int(vm_cfg_int(vm, "memory_mib", 256)));
+	json_object_object_add(r, "accel", jstr(accel_of(vm)));
+	bool a = json_object_object_get_ex(vm->config, "autostart", &autostart) &&
+		 json_object_get_boolean(autostart);
+	json_object_object_add(r, "autostart", json_object_new_boolean(a));
+	json_object_object_add(r, "labels", labels_of(vm));
+	return r;
+}
+
+void cmd_vm_list(struct call *c)
+{
+	size_t n;
+	struct vm **v = vm_sorted(&n);
+	struct json_object *list = json_object_new_array_ext((int)n);
+
+	if (!v) {
+		json_object_put(list);
+		call_error(c, RPC_GENERIC_ERROR, "out of memory");
+		return;
+	}
+	for (size_t i = 0; i < n; i++)
+		json_object_array_add(list, summary(v[i]));
+	free(v);
+	call_return(c, list);
+}
+
+void cmd_vm_show(struct call *c)
+{
+	struct vm *vm = call_vm(c);
+	struct json_object *r;
+
+	if (!vm)
+		return;
+	r = name_uuid(vm);
+	json_object_object_add(r, "state", jstr(vm_state_name(vm->state)));
+	json_object_object_add(r, "pid", json_object_new_int(vm->pid));
+	json_object_object_add(r, "accel", jstr(accel_of(vm)));
+	json_object_object_add(r, "config", json_object_get(vm->config));
+	json_object_object_add(r, "created", json_object_new_int64(vm->created));
+	json_object_object_add(r, "updated", json_object_new_int64(vm->updated));
+	json_object_object_add(r, "started_at", json_object_new_int64(vm->started_at));
+	json_object_object_add(r, "run_dir", jstr(vm->run_dir ? vm->run_dir : ""));
+	call_return(c, r);
+}

@@ -1,0 +1,195 @@
+/* Schema-driven dispatch.  schemas/protocol.json (compiled in) is the one
+ * list of commands; this file holds one handler per command and refuses to
+ * start if the two lists differ, so a command cannot exist without a schema
+ * entry (and its argument checks) or the other way round. */
+#include "config.h"
+#include <stdio.h>
+#include <string.h>
+#include "daemon/dispatch.h"
+#include "daemon/vm.h"
+#include "daemon/vmd.h"
+#include "rpc/schema.h"
+#include "schemas/embedded.h"
+
+typedef void (*cmd_handler)(struct call *c);
+
+static const struct {
+	const char *name;
+	cmd_handler fn;
+} handlers[] = {
+	{"qmp_capabilities", cmd_qmp_capabilities},
+	{"query-host", cmd_query_host},
+	{"query-commands", cmd_query_commands},
+	{"query-events", cmd_query_events},
+	{"query-schema", cmd_query_schema},
+	{"vm-define", cmd_vm_define},
+	{"vm-update", cmd_vm_update},
+	{"vm-undefine", cmd_vm_undefine},
+	{"vm-list", cmd_vm_list},
+	{"vm-show", cmd_vm_show},
+	{"vm-start", cmd_vm_start},
+	{"vm-stop", cmd_vm_stop},
+	{"vm-kill", cmd_vm_kill},
+	{"vm-reset", cmd_vm_reset},
+	{"vm-pause", cmd_vm_pause},
+	{"vm-resume", cmd_vm_resume},
+	{"console-attach", cmd_console_attach},
+	{"vm-monitor", cmd_vm_monitor},
+};
+#define NHANDLERS (sizeof handlers / sizeof handlers[0])
+
+static struct json_object *commands; /* borrowed from vmd.schema */
+
+static cmd_handler handler_for(const char *name)
+{
+	for (size_t i = 0; i < NHANDLERS; i++)
+		if (!strcmp(handlers[i].name, name))
+			return handlers[i].fn;
+	return NULL;
+}
+
+static struct json_object *resolve(void *ctx, const char *ref)
+{
+	const char *doc = "vm-config.json";
+	size_t n = strlen(doc);
+
+	if (strncmp(ref, doc, n) || (ref[n] && ref[n] != '#'))
+		return NULL;
+	if (!ref[n] || !strcmp(ref + n, "#"))
+		return vmd.vm_schema;
+	if (strncmp(ref + n, "#/$defs/", 8))
+		return NULL;
+	struct json_object *defs, *node;
+	if (!json_object_object_get_ex(vmd.vm_schema, "$defs", &defs) ||
+	    !json_object_object_get_ex(defs, ref + n + 8, &node))
+		return NULL;
+	return node;
+}
+
+static int load_schema(const char *text, const char *name,
+		       struct json_object **out, char *err, size_t errlen)
+{
+	char msg[256];
+
+	*out = json_tokener_parse(text);
+	if (!*out) {
+		snprintf(err, errlen, "embedded %s does not parse", name);
+		return -1;
+	}
+	if (rpc_schema_check_supported(*out, msg, sizeof msg) < 0) {
+		snprintf(err, errlen, "%s: %s", name, msg);
+		return -1;
+	}
+	return 0;
+}
+
+int dispatch_init(char *err, size_t errlen)
+{
+	if (load_schema(vmd_schema_protocol, "protocol.json", &vmd.schema, err, errlen) ||
+	    load_schema(vmd_schema_vm_config, "vm-config.json", &vmd.vm_schema, err, errlen))
+		return -1;
+	if (!json_object_object_get_ex(vmd.schema, "commands", &commands)) {
+		snprintf(err, errlen, "protocol.json has no commands");
+		return -1;
+	}
+	json_object_object_foreach(commands, name, spec) {
+		(void)spec;
+		if (!handler_for(name)) {
+			snprintf(err, errlen, "schema command %s has no handler", name);
+			return -1;
+		}
+	}
+	for (size_t i = 0; i < NHANDLERS; i++)
+		if (!json_object_object_get_ex(commands, handlers[i].name, NULL)) {
+			snprintf(err, errlen, "handler %s is not in the schema",
+				 handlers[i].name);
+			return -1;
+		}
+	return 0;
+}
+
+void dispatch_free(void)
+{
+	json_object_put(vmd.schema);
+	json_object_put(vmd.vm_schema);
+	vmd.schema = vmd.vm_schema = NULL;
+	commands = NULL;
+}
+
+static int validate(struct json_object *schema, struct json_object *value,
+		    char *msg, size_t msglen)
+{
+	struct rpc_schema_ctx ctx = {
+		.root = vmd.schema, .resolve = resolve, .resolve_ctx = NULL,
+	};
+	return rpc_schema_validate(&ctx, schema, value, msg, msglen);
+}
+
+int dispatch_check_config(struct json_object *config, char *msg, size_t msglen)
+{
+	struct rpc_schema_ctx ctx = {
+		.root = vmd.vm_schema, .resolve = resolve, .resolve_ctx = NULL,
+	};
+	return rpc_schema_validate(&ctx, vmd.vm_schema, config, msg, msglen);
+}
+
+void dispatch_call(struct call *c, bool negotiated, bool *negotiate)
+{
+	struct json_object *spec, *args_schema;
+	char msg[512];
+
+	*negotiate = false;
+	if (!json_object_object_get_ex(commands, c->command, &spec)) {
+		call_error(c, RPC_COMMAND_NOT_FOUND,
+			   "The command %s has not been found", c->command);
+		return;
+	}
+	bool is_caps = !strcmp(c->command, "qmp_capabilities");
+	if (!negotiated && !is_caps) {
+		call_error(c, RPC_COMMAND_NOT_FOUND,
+			   "Expecting capabilities negotiation with 'qmp_capabilities'");
+		return;
+	}
+	if (negotiated && is_caps && c->dialect == RPC_QMP) {
+		call_error(c, RPC_COMMAND_NOT_FOUND,
+			   "Capabilities negotiation is already complete, command ignored");
+		return;
+	}
+	if (json_object_object_get_ex(spec, "arguments", &args_schema) &&
+	    validate(args_schema, c->args, msg, sizeof msg) < 0) {
+		call_error(c, RPC_INVALID_ARGUMENT, "%s: %s", c->command, msg);
+		return;
+	}
+	*negotiate = is_caps;
+	handler_for(c->command)(c);
+}
+
+const char *call_str(struct call *c, const char *key, const char *dflt)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(c->args, key, &v) &&
+	    json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return dflt;
+}
+
+int call_int(struct call *c, const char *key, int dflt)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(c->args, key, &v) &&
+	    json_object_is_type(v, json_type_int))
+		return json_object_get_int(v);
+	return dflt;
+}
+
+struct vm *call_vm(struct call *c)
+{
+	const char *key = call_str(c, "vm", "");
+	struct vm *vm = vm_find(key);
+
+	if (!vm)
+		call_error(c, RPC_VM_NOT_FOUND, "no VM named '%s'", key);
+	return vm;
+}

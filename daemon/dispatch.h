@@ -1,0 +1,52 @@
+/* Schema-driven dispatch, as QEMU's QAPI: schemas/protocol.json lists the
+ * commands; each has one handler here, found by name.  Arguments are
+ * validated against the schema before the handler runs, so handlers may
+ * trust types and required members. */
+#ifndef VMD_DAEMON_DISPATCH_H
+#define VMD_DAEMON_DISPATCH_H
+
+#include "daemon/server.h"
+
+struct vm;
+
+/* Load the embedded schemas into vmd and check that schema and handler table
+ * match one to one.  -1 with err set on mismatch (a build defect). */
+int dispatch_init(char *err, size_t errlen);
+void dispatch_free(void);
+
+/* Run one parsed request; negotiated: qmp_capabilities done on this
+ * connection.  Sets *negotiate when the request was qmp_capabilities. */
+void dispatch_call(struct call *c, bool negotiated, bool *negotiate);
+
+/* Validate a VM config against vm-config.json. 0 or -1 with msg. */
+int dispatch_check_config(struct json_object *config, char *msg, size_t msglen);
+
+/* The handlers, one per schema command. */
+void cmd_qmp_capabilities(struct call *c);
+void cmd_query_host(struct call *c);
+void cmd_query_commands(struct call *c);
+void cmd_query_events(struct call *c);
+void cmd_query_schema(struct call *c);
+void cmd_vm_define(struct call *c);
+void cmd_vm_update(struct call *c);
+void cmd_vm_undefine(struct call *c);
+void cmd_vm_list(struct call *c);
+void cmd_vm_show(struct call *c);
+void cmd_vm_start(struct call *c);
+void cmd_vm_stop(struct call *c);
+void cmd_vm_kill(struct call *c);
+void cmd_vm_reset(struct call *c);
+void cmd_vm_pause(struct call *c);
+void cmd_vm_resume(struct call *c);
+void cmd_console_attach(struct call *c);
+void cmd_vm_monitor(struct call *c);
+
+
+
+/* Argument helpers for handlers (arguments are already schema-checked). */
+const char *call_str(struct call *c, const char *key, const char *dflt);
+int call_int(struct call *c, const char *key, int dflt);
+/* The VM named by the "vm" argument, or NULL after replying VmNotFound. */
+struct vm *call_vm(struct call *c);
+
+#endif

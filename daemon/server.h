@@ -1,0 +1,56 @@
+/* Client connections on vmd's listening sockets: QMP framing, greeting,
+ * capability negotiation, one request at a time per connection (so replies
+ * keep request order), events to negotiated sessions, and raw console mode
+ * after console-attach. */
+#ifndef VMD_DAEMON_SERVER_H
+#define VMD_DAEMON_SERVER_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <json-c/json.h>
+#include "rpc/errors.h"
+#include "rpc/message.h"
+
+struct conn;
+
+/* A request being served.  A handler must end it exactly once with
+ * call_return or call_error, now or later (from a QMP reply, a child exit,
+ * a timer).  The connection may be gone by then; the reply is dropped. */
+struct call {
+	struct conn *conn;
+	enum rpc_dialect dialect;
+	struct json_object *req;   /* owned request object */
+	struct json_object *id;    /* borrowed from req */
+	struct json_object *args;  /* borrowed from req */
+	const char *command;       /* borrowed from req */
+	char who[64];              /* "uid=0 pid=123" for the audit log */
+	void (*after)(struct call *c, struct conn *conn); /* runs after the
+	                              reply is queued (console-attach) */
+	void *after_ctx;
+};
+
+void call_return(struct call *c, struct json_object *ret);
+void call_error(struct call *c, rpc_err cls, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* Listen on path (mode 0660, replacing a stale socket).  jsonrpc: no
+ * greeting and no negotiation, for strict JSON-RPC clients.  -1 on error. */
+int server_listen(const char *path, bool jsonrpc);
+/* Adopt an already listening socket (systemd socket activation). */
+int server_listen_fd(int fd, bool jsonrpc);
+void server_shutdown(void);
+
+/* Send an event to every negotiated session.  Takes ownership. */
+void server_broadcast(struct json_object *event);
+
+/* Raw mode: after console-attach the connection carries console bytes. */
+typedef void (*conn_raw_input)(void *ctx, const void *buf, size_t len);
+typedef void (*conn_raw_closed)(void *ctx, struct conn *conn);
+void conn_enter_raw(struct conn *conn, conn_raw_input in, conn_raw_closed closed,
+		    void *ctx);
+/* Queue raw bytes to a viewer; returns bytes now waiting to be sent. */
+size_t conn_raw_write(struct conn *conn, const void *buf, size_t len);
+void conn_close(struct conn *conn);
+void conn_peer(const struct conn *conn, uid_t *uid, pid_t *pid);
+
+#endif

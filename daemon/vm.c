@@ -1,0 +1,200 @@
+/* The registry of VMs and their state machine.  The store is the truth on
+ * disk; this is the daemon's view in memory, so that vm-list over thousands
+ * of VMs never touches SQLite.  A transition is written to the store, then
+ * announced as a VM_STATE event, never the other way round. */
+#include "config.h"
+#include <stdlib.h>
+#include <string.h>
+#include "daemon/vm.h"
+#include "daemon/log.h"
+#include "daemon/server.h"
+#include "daemon/store.h"
+#include "daemon/vmd.h"
+#include "rpc/message.h"
+
+static struct vm *vms;
+
+static const char *const state_names[] = {
+	[VM_STOPPED] = "stopped", [VM_STARTING] = "starting",
+	[VM_RUNNING] = "running", [VM_PAUSED] = "paused",
+	[VM_STOPPING] = "stopping", [VM_CRASHED] = "crashed",
+};
+
+const char *vm_state_name(enum vm_state s)
+{
+	return state_names[s];
+}
+
+static enum vm_state state_from_name(const char *s)
+{
+	for (size_t i = 0; i < sizeof state_names / sizeof state_names[0]; i++)
+		if (!strcmp(state_names[i], s))
+			return (enum vm_state)i;
+	return VM_STOPPED;
+}
+
+bool vm_is_active(const struct vm *vm)
+{
+	return vm->pid > 0;
+}
+
+struct vm *vm_find(const char *key)
+{
+	for (struct vm *vm = vms; vm; vm = vm->next)
+		if (!strcmp(vm->name, key) || !strcmp(vm->uuid, key))
+			return vm;
+	return NULL;
+}
+
+struct vm *vm_find_pid(pid_t pid)
+{
+	for (struct vm *vm = vms; vm; vm = vm->next)
+		if (vm->pid == pid)
+			return vm;
+	return NULL;
+}
+
+struct vm *vm_add(const char *uuid, const char *name, struct json_object *config,
+		  time_t created, time_t updated)
+{
+	struct vm *vm = calloc(1, sizeof *vm);
+
+	if (!vm || !(vm->name = strdup(name))) {
+		free(vm);
+		return NULL;
+	}
+	snprintf(vm->uuid, sizeof vm->uuid, "%s", uuid);
+	vm->config = config;
+	vm->created = created;
+	vm->updated = updated;
+	vm->next = vms;
+	vms = vm;
+	return vm;
+}
+
+static void vm_free(struct vm *vm)
+{
+	json_object_put(vm->config);
+	free(vm->name);
+	free(vm->run_dir);
+	free(vm);
+}
+
+void vm_remove(struct vm *vm)
+{
+	for (struct vm **p = &vms; *p; p = &(*p)->next)
+		if (*p == vm) {
+			*p = vm->next;
+			break;
+		}
+	vm_free(vm);
+}
+
+size_t vm_count(size_t *running)
+{
+	size_t n = 0, r = 0;
+
+	for (struct vm *vm = vms; vm; vm = vm->next, n++)
+		r += vm_is_active(vm);
+	if (running)
+		*running = r;
+	return n;
+}
+
+static int by_name(const void *a, const void *b)
+{
+	return strcmp((*(struct vm *const *)a)->name, (*(struct vm *const *)b)->name);
+}
+
+struct vm **vm_sorted(size_t *n)
+{
+	size_t count = vm_count(NULL), i = 0;
+	struct vm **v = malloc((count ? count : 1) * sizeof *v);
+
+	if (!v)
+		return NULL;
+	for (struct vm *vm = vms; vm; vm = vm->next)
+		v[i++] = vm;
+	qsort(v, count, sizeof *v, by_name);
+	*n = count;
+	return v;
+}
+
+static int load_one(void *ctx, const struct store_vm *row)
+{
+	struct json_object *config = json_tokener_parse(row->config);
+	struct vm *vm;
+
+	if (!config) {
+		log_err("stored config of %s does not parse; skipped", row->name);
+		return 0;
+	}
+	vm = vm_add(row->uuid, row->name, config, row->created, row->updated);
+	if (!vm)
+		return -1;
+	vm->state = state_from_name(row->state);
+	vm->pid = row->pid;
+	vm->starttime = row->starttime;
+	return 0;
+}
+
+int vm_load_all(void)
+{
+	return store_vm_foreach(vmd.store, load_one, NULL);
+}
+
+void vm_free_all(void)
+{
+	while (vms) {
+		struct vm *vm = vms;
+		vms = vm->next;
+		vm_free(vm);
+	}
+}
+
+void vm_set_state(struct vm *vm, enum vm_state s, const char *reason,
+		  const char *who)
+{
+	enum vm_state old = vm->state;
+	struct json_object *data;
+
+	if (old == s)
+		return;
+	vm->state = s;
+	if (store_runtime_set(vmd.store, vm->uuid, vm_state_name(s), vm->pid,
+			      vm->starttime, NULL) != STORE_OK ||
+	    store_event_add(vmd.store, vm->uuid, vm->name, "state",
+			    vm_state_name(old), vm_state_name(s), reason,
+			    who ? who : "vmd") != STORE_OK)
+		log_vm(LOG_ERR, vm->name, vm->uuid, "cannot record state: %s",
+		       store_errmsg(vmd.store));
+	log_vm(LOG_INFO, vm->name, vm->uuid, "%s -> %s (%s)", vm_state_name(old),
+	       vm_state_name(s), reason);
+	data = json_object_new_object();
+	json_object_object_add(data, "vm", json_object_new_string(vm->name));
+	json_object_object_add(data, "uuid", json_object_new_string(vm->uuid));
+	json_object_object_add(data, "old", json_object_new_string(vm_state_name(old)));
+	json_object_object_add(data, "new", json_object_new_string(vm_state_name(s)));
+	json_object_object_add(data, "reason", json_object_new_string(reason));
+	server_broadcast(rpc_event_new("VM_STATE", data));
+}
+
+const char *vm_cfg_str(const struct vm *vm, const char *key, const char *dflt)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(vm->config, key, &v) &&
+	    json_object_is_type(v, json_type_string))
+		return json_object_get_string(v);
+	return dflt;
+}
+
+int vm_cfg_int(const struct vm *vm, const char *key, int dflt)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(vm->config, key, &v) &&
+	    json_object_is_type(v, json_type_int))
+		return json_object_get_int(v);
+	return dflt;
+}

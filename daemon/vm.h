@@ -1,0 +1,86 @@
+/* VMs known to the daemon and their state machine:
+ *   stopped -> starting -> running <-> paused; running -> stopping -> stopped;
+ *   any running state -> crashed when QEMU exits unasked.
+ * Every transition is written to the store before it is announced. */
+#ifndef VMD_DAEMON_VM_H
+#define VMD_DAEMON_VM_H
+
+#include <stdbool.h>
+#include <sys/types.h>
+#include <time.h>
+#include <json-c/json.h>
+#include <event2/event.h>
+
+struct call;
+struct qmp;
+struct console;
+
+enum vm_state {
+	VM_STOPPED, VM_STARTING, VM_RUNNING, VM_PAUSED, VM_STOPPING, VM_CRASHED,
+};
+#define VM_MAX_SERIAL 4
+
+struct vm {
+	char uuid[37];
+	char *name;
+	struct json_object *config;   /* validated, defaults not filled in */
+	enum vm_state state;
+	time_t created, updated, started_at;
+	/* while a QEMU exists */
+	pid_t pid;
+	unsigned long long starttime;
+	char accel[8];                /* effective: "kvm" or "tcg" */
+	char *run_dir;
+	struct qmp *qmp;
+	struct console *console[VM_MAX_SERIAL];
+	bool shutdown_seen;           /* guest asked QEMU to power off */
+	const char *pending_op;       /* "pause"/"resume" in flight: the reason
+	                                 for the STOP/RESUME event it causes */
+	bool kill_sent;
+	struct event *stop_timer;
+	struct event *start_timer;
+	struct event *pidfd_ev;       /* exit watch of an adopted QEMU */
+	/* calls waiting for this VM's QEMU */
+	struct call *start_call, *stop_call, *kill_call;
+	struct vm *next;
+};
+
+const char *vm_state_name(enum vm_state s);
+bool vm_is_active(const struct vm *vm); /* a QEMU exists */
+
+/* Registry. */
+struct vm *vm_find(const char *name_or_uuid);
+struct vm *vm_find_pid(pid_t pid);
+struct vm *vm_add(const char *uuid, const char *name, struct json_object *config,
+		  time_t created, time_t updated);
+void vm_remove(struct vm *vm);
+size_t vm_count(size_t *running);
+/* All VMs sorted by name; caller frees the array (not the VMs). */
+struct vm **vm_sorted(size_t *n);
+int vm_load_all(void);
+void vm_free_all(void);
+
+/* Record and announce a transition (no-op when unchanged). */
+void vm_set_state(struct vm *vm, enum vm_state s, const char *reason,
+		  const char *who);
+
+/* Lifecycle, vm_run.c. */
+int vm_start(struct vm *vm, struct call *c);   /* replies itself */
+void vm_start_internal(struct vm *vm);         /* autostart: errors logged */
+void vm_stop(struct vm *vm, struct call *c, int timeout_s);
+void vm_kill(struct vm *vm, struct call *c);
+void vm_child_exited(pid_t pid, int status);
+void vm_qemu_event(struct vm *vm, const char *event, struct json_object *data);
+/* Connect QMP and consoles of a QEMU whose sockets are in vm->run_dir. */
+int vm_connect_channels(struct vm *vm);
+
+/* Start-up and exit, vm_adopt.c. */
+void vm_recover_all(void);   /* re-adopt QEMUs that outlived a vmd */
+void vm_autostart_all(void);
+void vm_release_all(void);   /* let go of QEMUs without stopping them */
+
+/* The config member with the default applied. */
+const char *vm_cfg_str(const struct vm *vm, const char *key, const char *dflt);
+int vm_cfg_int(const struct vm *vm, const char *key, int dflt);
+
+#endif

@@ -1,0 +1,136 @@
+/* What happens to running guests across a restart of vmd.  vmd exiting
+ * never stops a guest; the next vmd re-adopts each QEMU it finds still
+ * running (same PID and same process start time, so a reused PID is never
+ * mistaken for our QEMU), reconnects QMP and consoles, and watches the
+ * process with a pidfd since it is no longer our child.  A QEMU that ended
+ * while vmd was away is recorded as crashed. */
+#include "config.h"
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/pidfd.h>
+#include <unistd.h>
+#include "daemon/log.h"
+#include "daemon/qmp.h"
+#include "daemon/server.h"
+#include "daemon/console.h"
+#include "daemon/vm.h"
+#include "daemon/vmd.h"
+#include "emu/spawn.h"
+
+static void on_adopted_exit(evutil_socket_t fd, short what, void *arg)
+{
+	struct vm *vm = arg;
+
+	/* not our child: no exit status to read; QMP told us if the guest
+	 * asked to power off */
+	vm_child_exited(vm->pid, -1);
+}
+
+static int watch_pid(struct vm *vm)
+{
+	int fd = pidfd_open(vm->pid, 0);
+
+	if (fd < 0)
+		return -1;
+	vm->pidfd_ev = event_new(vmd.base, fd, EV_READ, on_adopted_exit, vm);
+	if (!vm->pidfd_ev) {
+		close(fd);
+		return -1;
+	}
+	event_add(vm->pidfd_ev, NULL);
+	return 0;
+}
+
+static void adopt(struct vm *vm)
+{
+	char path[4096];
+	enum vm_state was = vm->state;
+
+	snprintf(path, sizeof path, "%s/vms/%s", vmd.run_dir, vm->uuid);
+	free(vm->run_dir);
+	vm->run_dir = strdup(path);
+	if (!vm->run_dir || watch_pid(vm) < 0 || vm_connect_channels(vm) < 0) {
+		log_vm(LOG_ERR, vm->name, vm->uuid, "cannot re-adopt QEMU pid %d: %s; "
+		       "it keeps running unmanaged", (int)vm->pid, strerror(errno));
+		return;
+	}
+	snprintf(vm->accel, sizeof vm->accel, "%s", vm_cfg_str(vm, "accel", "tcg"));
+	if (!strcmp(vm->accel, "auto"))
+		snprintf(vm->accel, sizeof vm->accel, "%s", vmd.probe.verdict);
+	vm->started_at = time(NULL);
+	/* a half-finished start or stop is not resumed: the guest runs */
+	if (was == VM_STARTING || was == VM_STOPPING)
+		vm_set_state(vm, VM_RUNNING, "host", NULL);
+	log_vm(LOG_INFO, vm->name, vm->uuid, "re-adopted QEMU pid %d", (int)vm->pid);
+}
+
+void vm_recover_all(void)
+{
+	size_t n;
+	struct vm **v = vm_sorted(&n);
+
+	for (size_t i = 0; v && i < n; i++) {
+		struct vm *vm = v[i];
+		if (vm->state == VM_STOPPED || vm->state == VM_CRASHED)
+			continue;
+		if (vm->pid > 0 && vm->starttime &&
+		    emu_proc_starttime(vm->pid) == vm->starttime) {
+			adopt(vm);
+			continue;
+		}
+		bool clean = vm->state == VM_STOPPING;
+		vm->pid = 0;
+		vm->starttime = 0;
+		vm_set_state(vm, clean ? VM_STOPPED : VM_CRASHED,
+			     clean ? "stop" : "crash", NULL);
+	}
+	free(v);
+}
+
+void vm_autostart_all(void)
+{
+	size_t n;
+	struct vm **v = vm_sorted(&n);
+
+	for (size_t i = 0; v && i < n; i++) {
+		struct json_object *a;
+		if (json_object_object_get_ex(v[i]->config, "autostart", &a) &&
+		    json_object_get_boolean(a) &&
+		    (v[i]->state == VM_STOPPED || v[i]->state == VM_CRASHED))
+			vm_start_internal(v[i]);
+	}
+	free(v);
+}
+
+void vm_release_all(void)
+{
+	size_t n;
+	struct vm **v = vm_sorted(&n);
+
+	for (size_t i = 0; v && i < n; i++) {
+		struct vm *vm = v[i];
+		struct call **waiting[] = {&vm->start_call, &vm->stop_call, &vm->kill_call};
+		for (size_t w = 0; w < 3; w++)
+			if (*waiting[w]) {
+				call_error(*waiting[w], RPC_GENERIC_ERROR, "vmd is exiting");
+				*waiting[w] = NULL;
+			}
+		qmp_close(vm->qmp);
+		vm->qmp = NULL;
+		for (int p = 0; p < VM_MAX_SERIAL; p++) {
+			console_close(vm->console[p]);
+			vm->console[p] = NULL;
+		}
+		if (vm->pidfd_ev) {
+			close(event_get_fd(vm->pidfd_ev));
+			event_free(vm->pidfd_ev);
+		}
+		if (vm->start_timer)
+			event_free(vm->start_timer);
+		if (vm->stop_timer)
+			event_free(vm->stop_timer);
+	}
+	free(v);
+	vm_free_all();
+}

@@ -1,0 +1,511 @@
+/* Running a VM: start QEMU, follow it over QMP, stop or kill it, and learn
+ * from its exit what happened.  QEMU starts paused (-S) with its QMP and
+ * console sockets made by vmd and already connected, so nothing the guest
+ * prints can be lost; vmd then sends "cont".  QEMU is vmd's own child and is
+ * reaped from SIGCHLD at once, which is what makes vm-kill fast. */
+#include "config.h"
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+#include "daemon/console.h"
+#include "daemon/log.h"
+#include "daemon/qmp.h"
+#include "daemon/server.h"
+#include "daemon/vm.h"
+#include "daemon/vmd.h"
+#include "emu/argv.h"
+#include "emu/spawn.h"
+
+/* QEMU that has not answered "cont" by then is declared failed. */
+#define START_TIMEOUT_S 30
+
+static int unix_socket(const char *path, bool listening)
+{
+	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	int fd;
+
+	if (strlen(path) >= sizeof sa.sun_path) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	strcpy(sa.sun_path, path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0)
+		return -1;
+	if (listening) {
+		unlink(path);
+		if (bind(fd, (struct sockaddr *)&sa, sizeof sa) == 0 &&
+		    listen(fd, 4) == 0)
+			return fd;
+	} else if (connect(fd, (struct sockaddr *)&sa, sizeof sa) == 0) {
+		return fd;
+	}
+	int e = errno;
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+/* accel to use: the schema allows auto|kvm|tcg; auto follows the probe. */
+static const char *resolve_accel(struct vm *vm, struct call *c)
+{
+	const char *want = vm_cfg_str(vm, "accel", "auto");
+	const char *arch = vm_cfg_str(vm, "arch", "x86_64");
+	bool native = !strcmp(arch, "x86_64") || !strcmp(arch, "i386");
+
+	if (!strcmp(want, "tcg") || (!strcmp(want, "auto") && !native))
+		return "tcg";
+	if (!native) {
+		call_error(c, RPC_UNSUPPORTED, "VM '%s': accel kvm needs an x86 guest "
+			   "on this host, not %s", vm->name, arch);
+		return NULL;
+	}
+	if (vmd.probe.kvm_usable)
+		return "kvm";
+	if (!strcmp(want, "auto"))
+		return "tcg";
+	call_error(c, RPC_UNSUPPORTED, "VM '%s': KVM is not usable here: %s",
+		   vm->name, vmd.probe.reason);
+	return NULL;
+}
+
+static int check_path(struct call *c, const char *what, const char *path)
+{
+	if (access(path, R_OK) == 0)
+		return 0;
+	call_error(c, RPC_INVALID_ARGUMENT, "%s %s: %s", what, path, strerror(errno));
+	return -1;
+}
+
+/* Every file QEMU will open must exist now: a clear error beats QEMU's. */
+static int check_files(struct vm *vm, struct call *c)
+{
+	struct json_object *disks, *boot, *v;
+
+	if (json_object_object_get_ex(vm->config, "disks", &disks))
+		for (size_t i = 0; i < json_object_array_length(disks); i++) {
+			json_object_object_get_ex(json_object_array_get_idx(disks, i),
+						  "path", &v);
+			if (check_path(c, "disk", json_object_get_string(v)) < 0)
+				return -1;
+		}
+	if (json_object_object_get_ex(vm->config, "boot", &boot)) {
+		if (json_object_object_get_ex(boot, "kernel", &v) &&
+		    check_path(c, "kernel", json_object_get_string(v)) < 0)
+			return -1;
+		if (json_object_object_get_ex(boot, "initrd", &v) &&
+		    check_path(c, "initrd", json_object_get_string(v)) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int serial_count(struct vm *vm)
+{
+	struct json_object *serial;
+
+	if (!json_object_object_get_ex(vm->config, "serial", &serial))
+		return 1;
+	return (int)json_object_array_length(serial);
+}
+
+static void on_qmp_event(void *ctx, const char *event, struct json_object *data)
+{
+	vm_qemu_event(ctx, event, data);
+}
+
+static void start_reply(struct vm *vm)
+{
+	struct call *c = vm->start_call;
+	struct json_object *r = json_object_new_object();
+
+	vm->start_call = NULL;
+	json_object_object_add(r, "name", json_object_new_string(vm->name));
+	json_object_object_add(r, "uuid", json_object_new_string(vm->uuid));
+	json_object_object_add(r, "state", json_object_new_string("running"));
+	json_object_object_add(r, "pid", json_object_new_int(vm->pid));
+	json_object_object_add(r, "accel", json_object_new_string(vm->accel));
+	call_return(c, r);
+}
+
+void vm_start_internal(struct vm *vm)
+{
+	vm_start(vm, NULL);
+}
+
+static void on_cont(void *ctx, struct json_object *ret, rpc_err err,
+		    const char *desc)
+{
+	struct vm *vm = ctx;
+
+	if (err != RPC_OK) {
+		/* QEMU's exit (SIGCHLD) answers the start call */
+		log_vm(LOG_ERR, vm->name, vm->uuid, "cont failed: %s", desc);
+		if (vm->pid > 0)
+			kill(vm->pid, SIGKILL);
+		return;
+	}
+	event_del(vm->start_timer);
+	vm->started_at = time(NULL);
+	vm_set_state(vm, VM_RUNNING, "boot", NULL);
+	if (vm->start_call)
+		start_reply(vm);
+}
+
+static void on_start_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct vm *vm = arg;
+
+	log_vm(LOG_ERR, vm->name, vm->uuid, "QEMU did not start within %d s",
+	       START_TIMEOUT_S);
+	if (vm->pid > 0)
+		kill(vm->pid, SIGKILL);
+}
+
+struct launch_fds {
+	int qmp_listen, qmp_conn;
+	int con_listen[VM_MAX_SERIAL], con_conn[VM_MAX_SERIAL];
+};
+
+static void close_fds(int *fds, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (fds[i] >= 0) {
+			close(fds[i]);
+			fds[i] = -1;
+		}
+}
+
+/* Make QEMU's listening sockets and connect to them before QEMU runs: the
+ * connections wait in the backlog until QEMU accepts them. */
+static int make_sockets(struct vm *vm, int nserial, struct launch_fds *f)
+{
+	char path[4096];
+
+	snprintf(path, sizeof path, "%s/qmp.sock", vm->run_dir);
+	f->qmp_listen = unix_socket(path, true);
+	f->qmp_conn = f->qmp_listen < 0 ? -1 : unix_socket(path, false);
+	if (f->qmp_conn < 0)
+		return -1;
+	for (int i = 0; i < nserial; i++) {
+		snprintf(path, sizeof path, "%s/console%d.sock", vm->run_dir, i);
+		f->con_listen[i] = unix_socket(path, true);
+		f->con_conn[i] = f->con_listen[i] < 0 ? -1 : unix_socket(path, false);
+		if (f->con_conn[i] < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int prepare_run_dir(struct vm *vm, struct call *c)
+{
+	char path[4096];
+
+	snprintf(path, sizeof path, "%s/vms", vmd.run_dir);
+	mkdir(path, 0700);
+	snprintf(path, sizeof path, "%s/vms/%s", vmd.run_dir, vm->uuid);
+	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
+		call_error(c, RPC_GENERIC_ERROR, "cannot create %s: %s", path,
+			   strerror(errno));
+		return -1;
+	}
+	free(vm->run_dir);
+	vm->run_dir = strdup(path);
+	return vm->run_dir ? 0 : -1;
+}
+
+static pid_t launch(struct vm *vm, struct call *c, const char *accel,
+		    struct launch_fds *f, int nserial)
+{
+	struct emu_launch l = {.accel = accel, .qmp_fd = f->qmp_listen,
+			       .run_dir = vm->run_dir, .sandbox = vmd.sandbox};
+	struct emu_argv argv;
+	char err[1024], log_path[4096];
+	char *qemu = emu_qemu_for_arch(vm_cfg_str(vm, "arch", "x86_64"), vmd.qemu);
+	int keep[1 + VM_MAX_SERIAL];
+	pid_t pid = -1;
+
+	l.qemu = qemu;
+	keep[0] = f->qmp_listen;
+	for (int i = 0; i < VM_MAX_SERIAL; i++) {
+		l.console_fds[i] = i < nserial ? f->con_listen[i] : -1;
+		keep[1 + i] = l.console_fds[i];
+	}
+	emu_argv_init(&argv);
+	if (!qemu || emu_build_argv(vm->config, &l, &argv, err, sizeof err) < 0) {
+		call_error(c, RPC_INVALID_ARGUMENT, "VM '%s': %s", vm->name,
+			   qemu ? err : "out of memory");
+		goto out;
+	}
+	char *line = emu_argv_render(&argv);
+	log_vm(LOG_DEBUG, vm->name, vm->uuid, "exec %s", line ? line : "?");
+	free(line);
+	snprintf(log_path, sizeof log_path, "%s/qemu.log", vm->run_dir);
+	pid = emu_spawn(argv.v, keep, 1 + VM_MAX_SERIAL, log_path, err, sizeof err);
+	if (pid < 0)
+		call_error(c, RPC_EMULATOR_FAILED, "VM '%s': %s", vm->name, err);
+out:
+	emu_argv_free(&argv);
+	free(qemu);
+	return pid;
+}
+
+static void attach_channels(struct vm *vm, struct launch_fds *f, int nserial)
+{
+	vm->qmp = qmp_open(f->qmp_conn, on_qmp_event, NULL, vm);
+	f->qmp_conn = -1;
+	for (int i = 0; i < nserial; i++) {
+		if (f->con_conn[i] >= 0)
+			vm->console[i] = console_open(f->con_conn[i], vm->name, i);
+		f->con_conn[i] = -1;
+	}
+}
+
+int vm_start(struct vm *vm, struct call *c)
+{
+	struct launch_fds f;
+	const char *accel;
+	int nserial = serial_count(vm);
+
+	if (vm->state != VM_STOPPED && vm->state != VM_CRASHED) {
+		call_error(c, RPC_INVALID_STATE, "VM '%s' is already %s", vm->name,
+			   vm_state_name(vm->state));
+		return -1;
+	}
+	if (!(accel = resolve_accel(vm, c)) || check_files(vm, c) < 0 ||
+	    prepare_run_dir(vm, c) < 0)
+		return -1;
+	memset(&f, -1, sizeof f);
+	if (make_sockets(vm, nserial, &f) < 0) {
+		call_error(c, RPC_GENERIC_ERROR, "VM '%s': cannot make sockets in %s: %s",
+			   vm->name, vm->run_dir, strerror(errno));
+		close_fds(&f.qmp_listen, sizeof f / sizeof(int));
+		return -1;
+	}
+	pid_t pid = launch(vm, c, accel, &f, nserial);
+	close_fds(&f.qmp_listen, 1);
+	close_fds(f.con_listen, VM_MAX_SERIAL);
+	if (pid < 0) {
+		close_fds(&f.qmp_conn, 1);
+		close_fds(f.con_conn, VM_MAX_SERIAL);
+		return -1;
+	}
+	vm->pid = pid;
+	vm->starttime = emu_proc_starttime(pid);
+	snprintf(vm->accel, sizeof vm->accel, "%s", accel);
+	vm->shutdown_seen = vm->kill_sent = false;
+	vm->start_call = c;
+	attach_channels(vm, &f, nserial);
+	vm_set_state(vm, VM_STARTING, "start", c ? c->who : "autostart");
+	if (!vm->start_timer)
+		vm->start_timer = evtimer_new(vmd.base, on_start_timeout, vm);
+	struct timeval tv = {START_TIMEOUT_S, 0};
+	evtimer_add(vm->start_timer, &tv);
+	qmp_exec(vm->qmp, "cont", NULL, on_cont, vm);
+	return 0;
+}
+
+static void on_stop_timeout(evutil_socket_t fd, short what, void *arg)
+{
+	struct vm *vm = arg;
+
+	if (vm->pid > 0) {
+		log_vm(LOG_INFO, vm->name, vm->uuid,
+		       "guest did not power off in time; killing QEMU");
+		vm->kill_sent = true;
+		kill(vm->pid, SIGKILL);
+	}
+}
+
+static void on_powerdown(void *ctx, struct json_object *ret, rpc_err err,
+			 const char *desc)
+{
+	struct vm *vm = ctx;
+
+	if (err != RPC_OK && vm->pid > 0) {
+		log_vm(LOG_WARNING, vm->name, vm->uuid,
+		       "system_powerdown failed (%s); killing QEMU", desc);
+		vm->kill_sent = true;
+		kill(vm->pid, SIGKILL);
+	}
+}
+
+static bool check_active(struct vm *vm, struct call *c)
+{
+	if (vm->state == VM_RUNNING || vm->state == VM_PAUSED ||
+	    vm->state == VM_STOPPING || vm->state == VM_STARTING)
+		return true;
+	call_error(c, RPC_INVALID_STATE, "VM '%s' is %s", vm->name,
+		   vm_state_name(vm->state));
+	return false;
+}
+
+void vm_stop(struct vm *vm, struct call *c, int timeout_s)
+{
+	if (!check_active(vm, c))
+		return;
+	if (vm->state == VM_STARTING || vm->stop_call) {
+		call_error(c, RPC_INVALID_STATE, "VM '%s' is %s", vm->name,
+			   vm->stop_call ? "already stopping" : "still starting");
+		return;
+	}
+	vm->stop_call = c;
+	vm_set_state(vm, VM_STOPPING, "stop", c->who);
+	if (timeout_s == 0) {
+		on_stop_timeout(-1, 0, vm);
+		return;
+	}
+	qmp_exec(vm->qmp, "system_powerdown", NULL, on_powerdown, vm);
+	if (!vm->stop_timer)
+		vm->stop_timer = evtimer_new(vmd.base, on_stop_timeout, vm);
+	struct timeval tv = {timeout_s, 0};
+	evtimer_add(vm->stop_timer, &tv);
+}
+
+void vm_kill(struct vm *vm, struct call *c)
+{
+	if (!check_active(vm, c))
+		return;
+	if (vm->kill_call) {
+		call_error(c, RPC_BUSY, "VM '%s' is already being killed", vm->name);
+		return;
+	}
+	vm->kill_call = c;
+	vm->kill_sent = true;
+	if (kill(vm->pid, SIGKILL) < 0)
+		log_vm(LOG_WARNING, vm->name, vm->uuid, "kill %d: %s", (int)vm->pid,
+		       strerror(errno));
+}
+
+static void teardown(struct vm *vm)
+{
+	if (vm->pidfd_ev) {
+		close(event_get_fd(vm->pidfd_ev));
+		event_free(vm->pidfd_ev);
+		vm->pidfd_ev = NULL;
+	}
+	if (vm->start_timer)
+		event_del(vm->start_timer);
+	if (vm->stop_timer)
+		event_del(vm->stop_timer);
+	qmp_close(vm->qmp);
+	vm->qmp = NULL;
+	for (int i = 0; i < VM_MAX_SERIAL; i++) {
+		console_close(vm->console[i]);
+		vm->console[i] = NULL;
+	}
+	vm->pid = 0;
+	vm->starttime = 0;
+	vm->started_at = 0;
+	vm->pending_op = NULL;
+}
+
+static void stopped_reply(struct vm *vm, struct call *c, bool with_forced)
+{
+	struct json_object *r = json_object_new_object();
+
+	json_object_object_add(r, "name", json_object_new_string(vm->name));
+	json_object_object_add(r, "uuid", json_object_new_string(vm->uuid));
+	json_object_object_add(r, "state", json_object_new_string("stopped"));
+	if (with_forced)
+		json_object_object_add(r, "forced", json_object_new_boolean(vm->kill_sent));
+	call_return(c, r);
+}
+
+static void describe_exit(int status, char *buf, size_t cap)
+{
+	if (status == -1)
+		snprintf(buf, cap, "exited while adopted");
+	else if (WIFSIGNALED(status))
+		snprintf(buf, cap, "killed by signal %d", WTERMSIG(status));
+	else
+		snprintf(buf, cap, "exit status %d", WEXITSTATUS(status));
+}
+
+static void fail_start(struct vm *vm, const char *how)
+{
+	char tail[768], log_path[4096];
+
+	snprintf(log_path, sizeof log_path, "%s/qemu.log", vm->run_dir);
+	emu_log_tail(log_path, tail, sizeof tail);
+	call_error(vm->start_call, RPC_EMULATOR_FAILED, "VM '%s': QEMU %s: %s",
+		   vm->name, how, tail[0] ? tail : "no output");
+	vm->start_call = NULL;
+}
+
+void vm_child_exited(pid_t pid, int status)
+{
+	struct vm *vm = vm_find_pid(pid);
+	char how[64];
+	bool asked, starting;
+
+	if (!vm)
+		return;
+	describe_exit(status, how, sizeof how);
+	starting = vm->state == VM_STARTING;
+	asked = vm->kill_sent || vm->stop_call || vm->state == VM_STOPPING;
+	teardown(vm);
+	log_vm(LOG_INFO, vm->name, vm->uuid, "QEMU pid %d ended: %s", (int)pid, how);
+	if (starting)
+		vm_set_state(vm, VM_STOPPED, "start-failed", NULL);
+	else if (asked)
+		vm_set_state(vm, VM_STOPPED, vm->kill_call ? "kill" : "stop", NULL);
+	else if (vm->shutdown_seen)
+		vm_set_state(vm, VM_STOPPED, "guest-shutdown", NULL);
+	else
+		vm_set_state(vm, VM_CRASHED, "crash", NULL);
+	if (vm->start_call)
+		fail_start(vm, how);
+	if (vm->stop_call) {
+		struct call *c = vm->stop_call;
+		vm->stop_call = NULL;
+		stopped_reply(vm, c, true);
+	}
+	if (vm->kill_call) {
+		struct call *c = vm->kill_call;
+		vm->kill_call = NULL;
+		stopped_reply(vm, c, false);
+	}
+}
+
+void vm_qemu_event(struct vm *vm, const char *event, struct json_object *data)
+{
+	struct json_object *guest;
+	const char *why = vm->pending_op ? vm->pending_op : "monitor";
+
+	if (!strcmp(event, "SHUTDOWN")) {
+		vm->shutdown_seen = json_object_object_get_ex(data, "guest", &guest) &&
+				    json_object_get_boolean(guest);
+	} else if (!strcmp(event, "STOP") && vm->state == VM_RUNNING) {
+		vm_set_state(vm, VM_PAUSED, why, NULL);
+	} else if (!strcmp(event, "RESUME") && vm->state == VM_PAUSED) {
+		vm_set_state(vm, VM_RUNNING, why, NULL);
+	}
+	log_vm(LOG_DEBUG, vm->name, vm->uuid, "QEMU event %s", event);
+}
+
+int vm_connect_channels(struct vm *vm)
+{
+	struct launch_fds f;
+	char path[4096];
+	int nserial = serial_count(vm);
+
+	memset(&f, -1, sizeof f);
+	snprintf(path, sizeof path, "%s/qmp.sock", vm->run_dir);
+	if ((f.qmp_conn = unix_socket(path, false)) < 0)
+		return -1;
+	for (int i = 0; i < nserial; i++) {
+		snprintf(path, sizeof path, "%s/console%d.sock", vm->run_dir, i);
+		f.con_conn[i] = unix_socket(path, false);
+	}
+	attach_channels(vm, &f, nserial);
+	return 0;
+}
