@@ -9,6 +9,7 @@
 #include <time.h>
 #include <unistd.h>
 #include <systemd/sd-id128.h>
+#include "daemon/commit.h"
 #include "daemon/dispatch.h"
 #include "daemon/store.h"
 #include "daemon/vm.h"
@@ -26,6 +27,26 @@ static const char *cfg_get_str(struct json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
 }
 
+static int check_disk(struct call *c, struct json_object *disk, size_t i)
+{
+	const char *p = cfg_get_str(disk, "path"), *bus = cfg_get_str(disk, "bus");
+	struct json_object *ro;
+
+	if (access(p, R_OK) < 0) {
+		call_error(c, RPC_INVALID_ARGUMENT, "config.disks[%zu].path: %s: %s",
+			   i, p, strerror(errno));
+		return -1;
+	}
+	/* QEMU refuses read-only IDE drives ("Block node is read-only") */
+	if (bus && !strcmp(bus, "ide") && json_object_object_get_ex(disk, "readonly", &ro) &&
+	    json_object_get_boolean(ro)) {
+		call_error(c, RPC_INVALID_ARGUMENT, "config.disks[%zu]: an IDE disk "
+			   "cannot be read-only; use bus \"virtio\"", i);
+		return -1;
+	}
+	return 0;
+}
+
 /* Checks the schema cannot express: files that must exist, and members that
  * only make sense together. */
 static int check_config_files(struct call *c, struct json_object *config)
@@ -34,14 +55,9 @@ static int check_config_files(struct call *c, struct json_object *config)
 	const char *p;
 
 	if (json_object_object_get_ex(config, "disks", &disks))
-		for (size_t i = 0; i < json_object_array_length(disks); i++) {
-			p = cfg_get_str(json_object_array_get_idx(disks, i), "path");
-			if (access(p, R_OK) < 0) {
-				call_error(c, RPC_INVALID_ARGUMENT, "config.disks[%zu].path: "
-					   "%s: %s", i, p, strerror(errno));
+		for (size_t i = 0; i < json_object_array_length(disks); i++)
+			if (check_disk(c, json_object_array_get_idx(disks, i), i) < 0)
 				return -1;
-			}
-		}
 	if (!json_object_object_get_ex(config, "boot", &boot))
 		return 0;
 	if (cfg_get_str(boot, "initrd") && !cfg_get_str(boot, "kernel")) {
@@ -121,7 +137,7 @@ void cmd_vm_define(struct call *c)
 		call_error(c, RPC_GENERIC_ERROR, "out of memory");
 		return;
 	}
-	call_return(c, name_uuid(vm));
+	commit_reply(c, name_uuid(vm));
 }
 
 void cmd_vm_update(struct call *c)
@@ -163,7 +179,7 @@ void cmd_vm_update(struct call *c)
 	json_object_put(vm->config);
 	vm->config = config;
 	vm->updated = time(NULL);
-	call_return(c, name_uuid(vm));
+	commit_reply(c, name_uuid(vm));
 }
 
 void cmd_vm_undefine(struct call *c)
@@ -186,7 +202,7 @@ void cmd_vm_undefine(struct call *c)
 	if (vm->run_dir)
 		rmdir(vm->run_dir);
 	vm_remove(vm);
-	call_return(c, NULL);
+	commit_reply(c, NULL);
 }
 
 static struct json_object *labels_of(const struct vm *vm)

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
+#include "daemon/commit.h"
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
@@ -255,6 +256,7 @@ int main(int argc, char **argv)
 		event_base_dispatch(vmd.base);
 		sd_notify(0, "STOPPING=1");
 	}
+	commit_shutdown();
 	server_shutdown();
 	vm_release_all();
 	for (int i = 0; i < 4; i++)

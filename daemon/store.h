@@ -1,6 +1,7 @@
 /* The store: VM definitions, runtime rows, the audit log, in SQLite (WAL).
- * A change returns only after it is committed, so whatever vmd acknowledges
- * to a client is on disk.  The schema is created and upgraded from the
+ * A change returns once it is committed to the WAL (it survives a crash of
+ * vmd); store_sync() then makes all commits so far durable against power
+ * loss.  vmd acknowledges a definition only after store_sync().  The schema is created and upgraded from the
  * numbered migrations in schemas/migrations (PRAGMA user_version). */
 #ifndef VMD_DAEMON_STORE_H
 #define VMD_DAEMON_STORE_H
@@ -18,10 +19,12 @@ enum store_rc {
 };
 
 /* Open (creating) the database at path, apply pending migrations, set WAL
- * and synchronous=FULL. NULL on failure with err set. */
+ * and synchronous=NORMAL. NULL on failure with err set. */
 struct store *store_open(const char *path, char *err, size_t errlen);
 void store_close(struct store *s);
 const char *store_errmsg(struct store *s);
+/* fsync the WAL: every commit made so far is on disk after STORE_OK. */
+int store_sync(struct store *s);
 int store_schema_version(struct store *s);
 
 struct store_vm {

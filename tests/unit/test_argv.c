@@ -1,0 +1,806 @@
+/* Unit tests for emu/: comma escaping, the QEMU command line built from a
+ * VM configuration (exact elements around each option, hostile names and
+ * paths, defaults, kvm/tcg, non-x86), spawning (log file, exec errors,
+ * inherited descriptors, signal state, session), /proc start times, log
+ * tails, and one real run of the KVM probe and its cache. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+#include <json-c/json.h>
+
+#include "emu/argv.h"
+#include "emu/probe.h"
+#include "emu/spawn.h"
+
+#ifdef QEMU_SYSTEM_DEFAULT
+#define QEMU QEMU_SYSTEM_DEFAULT
+#else
+#define QEMU "/usr/bin/qemu-system-x86_64"
+#endif
+#define UUID "0f8fad5b-d9cb-469f-a165-70867728950e"
+
+/* --- helpers ------------------------------------------------------------ */
+
+static struct json_object *parse(const char *text)
+{
+	struct json_object *o = json_tokener_parse(text);
+
+	if (!o)
+		fail_msg("test config does not parse: %s", text);
+	return o;
+}
+
+static struct emu_launch launch(const char *accel)
+{
+	struct emu_launch l = {
+		.qemu = QEMU, .accel = accel, .qmp_fd = 7,
+		.console_fds = { 8, 9, -1, -1 }, .run_dir = "/run/vmd/x",
+		.sandbox = 1,
+	};
+	return l;
+}
+
+/* Builds argv or fails the test with QEMU's would-be error. */
+static void build(const char *config, const struct emu_launch *l,
+		  struct emu_argv *a)
+{
+	struct json_object *c = parse(config);
+	char err[256] = "";
+
+	if (emu_build_argv(c, l, a, err, sizeof(err)) != 0)
+		fail_msg("emu_build_argv failed: %s", err);
+	json_object_put(c);
+	assert_non_null(a->v);
+	assert_null(a->v[a->n]);
+}
+
+/* Expects failure and an error message containing want. */
+static void build_fails(const char *config, const struct emu_launch *l,
+			const char *want)
+{
+	struct json_object *c = parse(config);
+	struct emu_argv a;
+	char err[256] = "";
+
+	assert_int_equal(emu_build_argv(c, l, &a, err, sizeof(err)), -1);
+	json_object_put(c);
+	if (!strstr(err, want))
+		fail_msg("error '%s' does not mention '%s'", err, want);
+	assert_int_equal(a.n, 0);
+	assert_null(a.v);
+	emu_argv_free(&a);
+}
+
+/* Index of the nth (0-based) occurrence of opt, -1 when absent. */
+static int find_opt(const struct emu_argv *a, const char *opt, int nth)
+{
+	for (size_t i = 0; i < a->n; i++)
+		if (strcmp(a->v[i], opt) == 0 && nth-- == 0)
+			return (int)i;
+	return -1;
+}
+
+static int count_opt(const struct emu_argv *a, const char *opt)
+{
+	int n = 0;
+
+	for (size_t i = 0; i < a->n; i++)
+		n += strcmp(a->v[i], opt) == 0;
+	return n;
+}
+
+/* The nth opt must be followed by exactly val. */
+static void expect_opt(const struct emu_argv *a, const char *opt, int nth,
+		       const char *val)
+{
+	int i = find_opt(a, opt, nth);
+
+	if (i < 0)
+		fail_msg("option %s #%d missing", opt, nth);
+	if ((size_t)i + 1 >= a->n)
+		fail_msg("option %s #%d has no value", opt, nth);
+	assert_string_equal(a->v[i + 1], val);
+}
+
+static char *slurp(const char *path)
+{
+	FILE *f = fopen(path, "re");
+	char *buf = calloc(1, 65536);
+	size_t n;
+
+	assert_non_null(f);
+	assert_non_null(buf);
+	n = fread(buf, 1, 65535, f);
+	buf[n] = '\0';
+	fclose(f);
+	return buf;
+}
+
+static void make_tmpdir(char *dir, size_t len)
+{
+	snprintf(dir, len, "/tmp/vmd-emu-XXXXXX");
+	assert_non_null(mkdtemp(dir));
+}
+
+static void remove_tree(const char *dir)
+{
+	char cmd[256];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+}
+
+static int wait_exit(pid_t pid)
+{
+	int st;
+
+	assert_int_equal(waitpid(pid, &st, 0), pid);
+	assert_true(WIFEXITED(st));
+	return WEXITSTATUS(st);
+}
+
+/* --- escaping and argv plumbing ------------------------------------------ */
+
+static void check_escape(const char *in, const char *want)
+{
+	char *out = emu_opt_escape(in);
+
+	assert_non_null(out);
+	assert_string_equal(out, want);
+	free(out);
+}
+
+static void test_escape(void **state)
+{
+	check_escape("plain", "plain");
+	check_escape("a,b", "a,,b");
+	check_escape("a,,b", "a,,,,b");
+	check_escape("", "");
+	check_escape(",", ",,");
+	check_escape(",,,,", ",,,,,,,,");
+	check_escape("/all/,,,", "/all/,,,,,,");
+	check_escape("with space, 'single' \"double\"",
+		     "with space,, 'single' \"double\"");
+	check_escape("new\nline,\ttab", "new\nline,,\ttab");
+	check_escape(",lead and trail,", ",,lead and trail,,");
+	assert_null(emu_opt_escape(NULL));
+}
+
+static void test_argv_add_render(void **state)
+{
+	struct emu_argv a;
+	char *r;
+
+	emu_argv_init(&a);
+	for (int i = 0; i < 100; i++)   /* past the first growth */
+		assert_int_equal(emu_argv_addf(&a, "x%d", i), 0);
+	assert_int_equal(a.n, 100);
+	assert_string_equal(a.v[99], "x99");
+	assert_null(a.v[100]);
+	emu_argv_free(&a);
+	assert_int_equal(a.n, 0);
+	assert_null(a.v);
+
+	emu_argv_init(&a);
+	assert_int_equal(emu_argv_add(&a, "/usr/bin/qemu"), 0);
+	assert_int_equal(emu_argv_add(&a, "file=/a,,b"), 0);
+	assert_int_equal(emu_argv_add(&a, "a b"), 0);
+	assert_int_equal(emu_argv_add(&a, "it's"), 0);
+	assert_int_equal(emu_argv_add(&a, "x\ny"), 0);
+	assert_int_equal(emu_argv_add(&a, ""), 0);
+	r = emu_argv_render(&a);
+	assert_non_null(r);
+	assert_string_equal(r, "/usr/bin/qemu file=/a,,b 'a b' 'it'\\''s' "
+			    "$'x\\ny' ''");
+	assert_null(strchr(r, '\n'));
+	free(r);
+	emu_argv_free(&a);
+}
+
+/* --- emu_build_argv ---------------------------------------------------- */
+
+static const char full_config[] =
+	"{\"name\": \"web1\", \"uuid\": \"" UUID "\", \"arch\": \"x86_64\","
+	" \"accel\": \"auto\", \"cpus\": 4, \"memory_mib\": 1024,"
+	" \"machine\": \"q35\","
+	" \"boot\": {\"order\": \"cd\", \"kernel\": \"/boot/vmlinuz\","
+	"   \"initrd\": \"/boot/initrd.img\","
+	"   \"cmdline\": \"console=ttyS0,115200 root=/dev/vda\"},"
+	" \"disks\": [{\"path\": \"/var/lib/vmd/web1.qcow2\", \"format\": \"qcow2\","
+	"   \"bus\": \"virtio\"},"
+	"   {\"path\": \"/srv/iso/data.img\", \"readonly\": true},"
+	"   {\"path\": \"/srv/old.img\", \"bus\": \"ide\"}],"
+	" \"nics\": [{\"type\": \"user\", \"mac\": \"52:54:00:12:34:56\","
+	"   \"model\": \"e1000\"}, {\"type\": \"user\"},"
+	"   {\"type\": \"user\", \"model\": \"rtl8139\"}],"
+	" \"serial\": [{\"type\": \"console\"}, {\"type\": \"console\"}],"
+	" \"display\": \"none\", \"autostart\": true,"
+	" \"labels\": {\"owner\": \"alice\", \"plan\": \"small\"}}";
+
+static void test_full_config(void **state)
+{
+	struct emu_launch l = launch("tcg");
+	struct emu_argv a;
+
+	build(full_config, &l, &a);
+	assert_string_equal(a.v[0], QEMU);
+	assert_string_equal(a.v[1], "-nodefaults");
+	assert_string_equal(a.v[2], "-no-user-config");
+	assert_string_equal(a.v[3], "-S");
+	expect_opt(&a, "-sandbox", 0, "on");
+	expect_opt(&a, "-name", 0, "guest=web1");
+	expect_opt(&a, "-uuid", 0, UUID);
+	expect_opt(&a, "-machine", 0, "q35,accel=tcg");
+	expect_opt(&a, "-cpu", 0, "max");
+	expect_opt(&a, "-smp", 0, "4");
+	expect_opt(&a, "-m", 0, "1024M");
+	expect_opt(&a, "-chardev", 0, "socket,id=qmp,fd=7,server=on,wait=off");
+	expect_opt(&a, "-mon", 0, "chardev=qmp,mode=control");
+	expect_opt(&a, "-display", 0, "none");
+	expect_opt(&a, "-chardev", 1, "socket,id=serial0,fd=8,server=on,wait=off");
+	expect_opt(&a, "-serial", 0, "chardev:serial0");
+	expect_opt(&a, "-chardev", 2, "socket,id=serial1,fd=9,server=on,wait=off");
+	expect_opt(&a, "-serial", 1, "chardev:serial1");
+	assert_int_equal(count_opt(&a, "-serial"), 2);
+	expect_opt(&a, "-drive", 0, "file=/var/lib/vmd/web1.qcow2,format=qcow2,"
+		   "if=virtio,id=disk0");
+	expect_opt(&a, "-drive", 1, "file=/srv/iso/data.img,format=raw,"
+		   "if=virtio,id=disk1,readonly=on");
+	expect_opt(&a, "-drive", 2, "file=/srv/old.img,format=raw,if=ide,id=disk2");
+	assert_int_equal(count_opt(&a, "-drive"), 3);
+	expect_opt(&a, "-netdev", 0, "user,id=net0");
+	expect_opt(&a, "-device", 0, "e1000,netdev=net0,mac=52:54:00:12:34:56");
+	expect_opt(&a, "-netdev", 1, "user,id=net1");
+	expect_opt(&a, "-device", 1, "virtio-net-pci,netdev=net1");
+	expect_opt(&a, "-netdev", 2, "user,id=net2");
+	expect_opt(&a, "-device", 2, "rtl8139,netdev=net2");
+	assert_int_equal(count_opt(&a, "-device"), 3);
+	expect_opt(&a, "-boot", 0, "order=cd");
+	expect_opt(&a, "-kernel", 0, "/boot/vmlinuz");
+	expect_opt(&a, "-initrd", 0, "/boot/initrd.img");
+	/* -append is a raw string to QEMU: its comma stays single. */
+	expect_opt(&a, "-append", 0, "console=ttyS0,115200 root=/dev/vda");
+	/* Nothing vmd does not configure. */
+	assert_int_equal(find_opt(&a, "-vnc", 0), -1);
+	assert_int_equal(find_opt(&a, "-accel", 0), -1);
+	assert_int_equal(find_opt(&a, "-daemonize", 0), -1);
+	emu_argv_free(&a);
+}
+
+/* Names and paths with commas, spaces, quotes and newlines: each stays one
+ * argv element, commas doubled where QEMU splits, nothing else touched. */
+static void test_hostile_values(void **state)
+{
+	struct emu_launch l = launch("tcg");
+	struct emu_argv a;
+	size_t n_plain;
+
+	build("{\"name\": \"x\", \"disks\": [{\"path\": \"/d/x.img\"}]}", &l, &a);
+	n_plain = a.n;
+	emu_argv_free(&a);
+
+	build("{\"name\": \"we,b 'one' \\\"q\\\"\\nz\","
+	      " \"disks\": [{\"path\": \"/srv/a,b c/'q' \\\"d\\\"\\nx,.img\"}]}",
+	      &l, &a);
+	assert_int_equal(a.n, n_plain);
+	expect_opt(&a, "-name", 0, "guest=we,,b 'one' \"q\"\nz");
+	expect_opt(&a, "-drive", 0,
+		   "file=/srv/a,,b c/'q' \"d\"\nx,,.img,format=raw,if=virtio,id=disk0");
+	emu_argv_free(&a);
+
+	/* A path that is nothing but commas after the slash. */
+	build("{\"name\": \"x\", \"disks\": [{\"path\": \"/,,,\"}]}", &l, &a);
+	assert_int_equal(a.n, n_plain);
+	expect_opt(&a, "-drive", 0, "file=/,,,,,,,format=raw,if=virtio,id=disk0");
+	emu_argv_free(&a);
+
+	/* Raw options keep their commas single. */
+	build("{\"name\": \"x\", \"boot\": {\"kernel\": \"/k,1 x\","
+	      " \"initrd\": \"/i,2\", \"cmdline\": \"a=b,c\\nd\"}}", &l, &a);
+	expect_opt(&a, "-kernel", 0, "/k,1 x");
+	expect_opt(&a, "-initrd", 0, "/i,2");
+	expect_opt(&a, "-append", 0, "a=b,c\nd");
+	emu_argv_free(&a);
+
+	/* The VNC socket lives in the run dir, which may hold a comma. */
+	l.run_dir = "/run/vmd/a,b";
+	build("{\"name\": \"x\", \"display\": \"vnc\"}", &l, &a);
+	expect_opt(&a, "-vnc", 0, "unix:/run/vmd/a,,b/vnc.sock");
+	expect_opt(&a, "-device", 0, "VGA");
+	assert_int_equal(find_opt(&a, "-display", 0), -1);
+	emu_argv_free(&a);
+}
+
+static void test_defaults(void **state)
+{
+	struct emu_launch l = launch("tcg");
+	struct emu_argv a;
+
+	l.sandbox = 0;
+	build("{\"name\": \"min\"}", &l, &a);
+	assert_int_equal(find_opt(&a, "-sandbox", 0), -1);
+	expect_opt(&a, "-name", 0, "guest=min");
+	assert_int_equal(find_opt(&a, "-uuid", 0), -1);
+	expect_opt(&a, "-machine", 0, "pc,accel=tcg");
+	expect_opt(&a, "-cpu", 0, "max");
+	expect_opt(&a, "-smp", 0, "1");
+	expect_opt(&a, "-m", 0, "256M");
+	expect_opt(&a, "-display", 0, "none");
+	/* Absent serial means one console port on ttyS0. */
+	assert_int_equal(count_opt(&a, "-serial"), 1);
+	expect_opt(&a, "-chardev", 1, "socket,id=serial0,fd=8,server=on,wait=off");
+	expect_opt(&a, "-serial", 0, "chardev:serial0");
+	assert_int_equal(count_opt(&a, "-drive"), 0);
+	assert_int_equal(count_opt(&a, "-netdev"), 0);
+	assert_int_equal(count_opt(&a, "-boot"), 0);
+	assert_int_equal(count_opt(&a, "-kernel"), 0);
+	/* qemu -nodefaults -no-user-config -S -name .. -machine .. -cpu ..
+	 * -smp .. -m .. -chardev .. -mon .. -display .. -chardev .. -serial .. */
+	assert_int_equal(a.n, 4 + 2 * 10);
+	emu_argv_free(&a);
+
+	/* [] is not absent: no serial port at all. */
+	build("{\"name\": \"min\", \"serial\": [], \"disks\": [], \"nics\": []}",
+	      &l, &a);
+	assert_int_equal(count_opt(&a, "-serial"), 0);
+	assert_int_equal(count_opt(&a, "-chardev"), 1);
+	emu_argv_free(&a);
+
+	/* Disk members default: raw, virtio, writable. */
+	build("{\"name\": \"d\", \"disks\": [{\"path\": \"/x\"}]}", &l, &a);
+	expect_opt(&a, "-drive", 0, "file=/x,format=raw,if=virtio,id=disk0");
+	emu_argv_free(&a);
+}
+
+static void test_kvm_vs_tcg(void **state)
+{
+	struct emu_launch l = launch("kvm");
+	struct emu_argv a;
+
+	build("{\"name\": \"k\", \"accel\": \"kvm\"}", &l, &a);
+	expect_opt(&a, "-machine", 0, "pc,accel=kvm");
+	expect_opt(&a, "-cpu", 0, "host");
+	emu_argv_free(&a);
+
+	/* The resolved accel counts, not the configured "auto". */
+	l = launch("tcg");
+	build("{\"name\": \"k\", \"accel\": \"auto\", \"arch\": \"i386\"}", &l, &a);
+	expect_opt(&a, "-machine", 0, "pc,accel=tcg");
+	expect_opt(&a, "-cpu", 0, "max");
+	emu_argv_free(&a);
+
+	l = launch("auto");
+	build_fails("{\"name\": \"k\"}", &l, "accelerator");
+}
+
+static void test_non_x86(void **state)
+{
+	struct emu_launch l = launch("tcg");
+	struct emu_argv a;
+	char *p;
+
+	l.qemu = "/usr/bin/qemu-system-aarch64";
+	build("{\"name\": \"arm\", \"arch\": \"aarch64\", \"display\": \"vnc\"}",
+	      &l, &a);
+	assert_string_equal(a.v[0], "/usr/bin/qemu-system-aarch64");
+	expect_opt(&a, "-machine", 0, "virt,accel=tcg");
+	expect_opt(&a, "-cpu", 0, "max");
+	expect_opt(&a, "-device", 0, "virtio-gpu-pci");
+	emu_argv_free(&a);
+
+	/* QEMU 7.2 has no riscv64 "max" CPU: the machine default stays. */
+	build("{\"name\": \"rv\", \"arch\": \"riscv64\", \"machine\": \"sifive_u\"}",
+	      &l, &a);
+	expect_opt(&a, "-machine", 0, "sifive_u,accel=tcg");
+	assert_int_equal(find_opt(&a, "-cpu", 0), -1);
+	emu_argv_free(&a);
+
+	l = launch("kvm");
+	build_fails("{\"name\": \"arm\", \"arch\": \"aarch64\"}", &l, "TCG only");
+
+	p = emu_qemu_for_arch("aarch64", "/usr/bin/qemu-system-x86_64");
+	assert_string_equal(p, "/usr/bin/qemu-system-aarch64");
+	free(p);
+	p = emu_qemu_for_arch("riscv64", "/opt/qemu/bin/qemu-system-x86_64");
+	assert_string_equal(p, "/opt/qemu/bin/qemu-system-riscv64");
+	free(p);
+	p = emu_qemu_for_arch("x86_64", "/usr/libexec/qemu-kvm");
+	assert_string_equal(p, "/usr/libexec/qemu-kvm");
+	free(p);
+	p = emu_qemu_for_arch("i386", "qemu-system-x86_64");
+	assert_string_equal(p, "/usr/bin/qemu-system-i386");
+	free(p);
+	assert_null(emu_qemu_for_arch("../../bin/sh", "/usr/bin/qemu-system-x86_64"));
+	assert_null(emu_qemu_for_arch("aarch64/x", "/usr/bin/qemu-system-x86_64"));
+}
+
+static void test_argv_errors(void **state)
+{
+	struct emu_launch l = launch("tcg");
+
+	build_fails("{}", &l, "name");
+	build_fails("[1]", &l, "not a JSON object");
+	build_fails("{\"name\": 5}", &l, "name: expected a string");
+	build_fails("{\"name\": \"x\", \"cpus\": \"4\"}", &l, "cpus");
+	build_fails("{\"name\": \"x\", \"cpus\": 0}", &l, "cpus");
+	build_fails("{\"name\": \"x\", \"memory_mib\": 99999999999}", &l,
+		    "memory_mib");
+	build_fails("{\"name\": \"x\", \"arch\": \"mips\"}", &l, "arch");
+	build_fails("{\"name\": \"x\", \"boot\": {\"initrd\": \"/i\"}}", &l,
+		    "boot.initrd needs boot.kernel");
+	build_fails("{\"name\": \"x\", \"boot\": {\"cmdline\": \"q\"}}", &l,
+		    "boot.cmdline needs boot.kernel");
+	build_fails("{\"name\": \"x\", \"disks\": [{\"path\": \"rel.img\"}]}", &l,
+		    "absolute path");
+	build_fails("{\"name\": \"x\", \"disks\": [{}]}", &l, "disks[0].path");
+	build_fails("{\"name\": \"x\", \"disks\": [{\"path\": \"/a\","
+		    " \"format\": \"vmdk\"}]}", &l, "vmdk");
+	build_fails("{\"name\": \"x\", \"disks\": [{\"path\": \"/a\","
+		    " \"bus\": \"ide\", \"readonly\": true}]}", &l, "IDE");
+	build_fails("{\"name\": \"x\", \"disks\": 3}", &l, "disks");
+	build_fails("{\"name\": \"x\", \"nics\": [{\"type\": \"tap\"}]}", &l,
+		    "tap");
+	build_fails("{\"name\": \"x\", \"nics\": [{\"type\": \"user\","
+		    " \"model\": \"ne2k\"}]}", &l, "ne2k");
+	/* Three console ports but only two sockets from vmd. */
+	build_fails("{\"name\": \"x\", \"serial\": [{\"type\": \"console\"},"
+		    " {\"type\": \"console\"}, {\"type\": \"console\"}]}", &l,
+		    "serial[2]");
+	build_fails("{\"name\": \"x\", \"serial\": [{\"type\": \"host\"}]}", &l,
+		    "host");
+	build_fails("{\"name\": \"x\", \"display\": \"sdl\"}", &l, "sdl");
+	l.qmp_fd = -1;
+	build_fails("{\"name\": \"x\"}", &l, "QMP");
+}
+
+/* --- spawn ------------------------------------------------------------- */
+
+static void test_spawn_log(void **state)
+{
+	char dir[64], log[128], err[256] = "", *text;
+	char *argv[] = { "/bin/sh", "-c", "echo hi; echo oops >&2; exit 3", NULL };
+	struct stat st;
+	pid_t pid;
+
+	make_tmpdir(dir, sizeof(dir));
+	snprintf(log, sizeof(log), "%s/qemu.log", dir);
+	pid = emu_spawn(argv, NULL, 0, log, err, sizeof(err));
+	if (pid < 0)
+		fail_msg("emu_spawn: %s", err);
+	assert_int_equal(wait_exit(pid), 3);
+	text = slurp(log);
+	assert_string_equal(text, "hi\noops\n");
+	free(text);
+	assert_int_equal(stat(log, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+
+	/* An existing, longer log is truncated. */
+	pid = emu_spawn((char *[]){ "/bin/echo", "short", NULL }, NULL, 0, log,
+			err, sizeof(err));
+	assert_true(pid > 0);
+	assert_int_equal(wait_exit(pid), 0);
+	text = slurp(log);
+	assert_string_equal(text, "short\n");
+	free(text);
+	remove_tree(dir);
+}
+
+static void test_spawn_errors(void **state)
+{
+	char dir[64], log[128], err[256] = "";
+	char *argv[] = { "/nonexistent/qemu-system-x86_64", "-version", NULL };
+	int keep;
+
+	make_tmpdir(dir, sizeof(dir));
+	snprintf(log, sizeof(log), "%s/qemu.log", dir);
+	errno = 0;
+	assert_int_equal(emu_spawn(argv, NULL, 0, log, err, sizeof(err)), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_non_null(strstr(err, "/nonexistent/qemu-system-x86_64"));
+	assert_non_null(strstr(err, "No such file or directory"));
+
+	/* Not executable. */
+	argv[0] = log;
+	assert_int_equal(emu_spawn(argv, NULL, 0, log, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "Permission denied"));
+
+	/* The log cannot be created. */
+	argv[0] = "/bin/true";
+	assert_int_equal(emu_spawn(argv, NULL, 0, "/nonexistent/dir/log", err,
+				   sizeof(err)), -1);
+	assert_non_null(strstr(err, "/nonexistent/dir/log"));
+
+	/* Descriptors that cannot be passed. */
+	keep = 1;
+	assert_int_equal(emu_spawn(argv, &keep, 1, log, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "descriptor 1"));
+	keep = 987;
+	assert_int_equal(emu_spawn(argv, &keep, 1, log, err, sizeof(err)), -1);
+	assert_non_null(strstr(err, "descriptor 987"));
+	/* No child may be left behind by any of the failures above. */
+	assert_int_equal(waitpid(-1, NULL, WNOHANG), -1);
+	assert_int_equal(errno, ECHILD);
+	remove_tree(dir);
+}
+
+/* What the child gets: the kept fd (CLOEXEC cleared), no other fd, stdin
+ * on /dev/null, default signals, its own session. */
+static void test_spawn_child_state(void **state)
+{
+	char dir[64], log[128], err[256] = "", script[512], got[64] = "";
+	int pfd[2], leak, keep[3];
+	struct sigaction ign = { .sa_handler = SIG_IGN }, old_act;
+	sigset_t usr2, old_mask;
+	char *text, *argv[] = { "/bin/sh", "-c", script, NULL };
+	char *grep[] = { "/bin/grep", "-E", "^Sig(Blk|Ign)", "/proc/self/status",
+			 NULL };
+	bool ok;
+	ssize_t n;
+	pid_t pid;
+
+	make_tmpdir(dir, sizeof(dir));
+	snprintf(log, sizeof(log), "%s/qemu.log", dir);
+	assert_int_equal(pipe2(pfd, O_CLOEXEC), 0);
+	leak = open("/dev/zero", O_RDONLY);   /* no CLOEXEC: must still close */
+	assert_true(leak > 2);
+	snprintf(script, sizeof(script),
+		 "echo kept >&%d; "
+		 "if test -e /proc/$$/fd/%d; then echo leaked; else echo closed; fi; "
+		 "ls /proc/$$/fd | tr '\\n' ' '; echo; "
+		 "echo stdin=$(readlink /proc/$$/fd/0); "
+		 "set -- $(cat /proc/$$/stat); "
+		 "if test \"$6\" = \"$1\"; then echo session-leader; fi",
+		 pfd[1], leak);
+	keep[0] = -1;
+	keep[1] = pfd[1];
+	keep[2] = pfd[1];   /* twice: harmless */
+	pid = emu_spawn(argv, keep, 3, log, err, sizeof(err));
+	if (pid < 0)
+		fail_msg("emu_spawn: %s", err);
+	/* CLOEXEC was cleared in the child only. */
+	assert_true(fcntl(pfd[1], F_GETFD) & FD_CLOEXEC);
+	close(pfd[1]);
+	n = read(pfd[0], got, sizeof(got) - 1);
+	assert_true(n > 0);
+	got[n] = '\0';
+	assert_string_equal(got, "kept\n");
+	assert_int_equal(wait_exit(pid), 0);
+	close(pfd[0]);
+	close(leak);
+	text = slurp(log);
+	ok = strstr(text, "closed\n") && strstr(text, "stdin=/dev/null\n") &&
+	     strstr(text, "session-leader\n");
+	if (!ok)
+		print_message("child state wrong:\n%s", text);
+	free(text);
+	assert_true(ok);
+
+	/* Signals: vmd's ignored SIGUSR1 and blocked SIGUSR2 must not reach
+	 * QEMU.  grep reads its own status, with no shell in between (a
+	 * shell blocks everything around its own forks). */
+	assert_int_equal(sigaction(SIGUSR1, &ign, &old_act), 0);
+	sigemptyset(&usr2);
+	sigaddset(&usr2, SIGUSR2);
+	assert_int_equal(sigprocmask(SIG_BLOCK, &usr2, &old_mask), 0);
+	pid = emu_spawn(grep, NULL, 0, log, err, sizeof(err));
+	sigaction(SIGUSR1, &old_act, NULL);
+	sigprocmask(SIG_SETMASK, &old_mask, NULL);
+	assert_true(pid > 0);
+	assert_int_equal(wait_exit(pid), 0);
+	text = slurp(log);
+	/* Only the classic signals: glibc reserves 32 and 33 and no process
+	 * can reset them, so whatever ran us may leave them ignored. */
+	unsigned long long blk = ~0ULL, ignored = ~0ULL;
+	ok = sscanf(text, "SigBlk:\t%llx\nSigIgn:\t%llx", &blk, &ignored) == 2 &&
+	     (blk & 0x7fffffffULL) == 0 && (ignored & 0x7fffffffULL) == 0;
+	if (!ok)
+		print_message("signal state wrong:\n%s", text);
+	free(text);
+	assert_true(ok);
+	remove_tree(dir);
+}
+
+static void test_starttime(void **state)
+{
+	unsigned long long self = emu_proc_starttime(getpid());
+	unsigned long long child_start;
+	int go[2];
+	pid_t pid;
+	char c = 0;
+
+	assert_true(self > 0);
+	assert_int_equal(emu_proc_starttime(0), 0);
+	assert_int_equal(emu_proc_starttime(-5), 0);
+
+	/* A child whose comm holds spaces and parentheses. */
+	assert_int_equal(pipe(go), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_NAME, "a) b (c) d", 0, 0, 0);
+		close(go[1]);
+		if (read(go[0], &c, 1) < 0)
+			_exit(1);
+		_exit(0);
+	}
+	close(go[0]);
+	for (int i = 0; i < 200; i++) {   /* until the rename is visible */
+		char path[64], *comm;
+		bool renamed;
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+		comm = slurp(path);
+		renamed = strncmp(comm, "a) b", 4) == 0;
+		free(comm);
+		if (renamed)
+			break;
+		usleep(5000);
+	}
+	child_start = emu_proc_starttime(pid);
+	/* Misparsed fields would give tiny numbers (thread counts, flags). */
+	assert_true(child_start >= self);
+	assert_true(child_start < self + 100ULL * 3600);
+	assert_int_equal(write(go[1], &c, 1), 1);
+	close(go[1]);
+	assert_int_equal(wait_exit(pid), 0);
+	assert_int_equal(emu_proc_starttime(pid), 0);
+}
+
+static void test_log_tail(void **state)
+{
+	char dir[64], log[128], buf[64];
+	FILE *f;
+
+	make_tmpdir(dir, sizeof(dir));
+	snprintf(log, sizeof(log), "%s/qemu.log", dir);
+	emu_log_tail(log, buf, sizeof(buf));
+	assert_string_equal(buf, "");
+
+	f = fopen(log, "w");
+	assert_non_null(f);
+	fputs("qemu-system-x86_64: -drive x: Could not open\n\n  second  \n\n", f);
+	fclose(f);
+	emu_log_tail(log, buf, sizeof(buf));
+	assert_string_equal(buf, "qemu-system-x86_64: -drive x: Could not open; "
+			    "second");
+
+	f = fopen(log, "w");
+	assert_non_null(f);
+	for (int i = 0; i < 1000; i++)
+		fprintf(f, "line %d\n", i);
+	fclose(f);
+	emu_log_tail(log, buf, sizeof(buf));
+	assert_true(strlen(buf) <= sizeof(buf) - 1);
+	assert_non_null(strstr(buf, "line 998; line 999"));
+	assert_string_equal(buf + strlen(buf) - 8, "line 999");
+	emu_log_tail(log, buf, 1);
+	assert_string_equal(buf, "");
+	remove_tree(dir);
+}
+
+/* --- probe ---------------------------------------------------------------- */
+
+static void test_bootsector(void **state)
+{
+	const unsigned char *b = emu_probe_bootsector;
+
+	assert_int_equal(b[510], 0x55);
+	assert_int_equal(b[511], 0xaa);
+	assert_memory_equal(b, "\xba\xf8\x03", 3);   /* mov $0x3f8,%dx */
+	assert_memory_equal(b + 3, "\xb0O\xee\xb0K\xee", 6);
+}
+
+static void test_probe(void **state)
+{
+	char dir[64], cache[128], key[512], key2[512];
+	struct emu_probe p, q;
+	FILE *f;
+
+	if (access(QEMU, X_OK) != 0)
+		skip();
+	make_tmpdir(dir, sizeof(dir));
+	emu_probe_run(QEMU, dir, 1500, &p);
+	print_message("probe: verdict=%s kvm_boot_ms=%.0f tcg_boot_ms=%.0f "
+		      "qemu=%s\n       reason: %s\n", p.verdict, p.kvm_boot_ms,
+		      p.tcg_boot_ms, p.qemu_version, p.reason);
+	assert_string_equal(p.verdict, p.kvm_usable ? "kvm" : "tcg");
+	assert_true(strlen(p.reason) > 10);
+	assert_true(p.tcg_boot_ms > 0);
+	assert_non_null(strstr(p.reason, "TCG"));
+	assert_true(strlen(p.qemu_version) >= 3);
+	if (p.kvm_usable) {
+		assert_true(p.dev_kvm);
+		assert_true(p.kvm_boot_ms >= 0 && p.kvm_boot_ms < 3000);
+	} else {
+		assert_non_null(strstr(p.reason, "KVM"));
+	}
+	if (!p.dev_kvm) {
+		assert_true(p.kvm_boot_ms < 0);
+		assert_non_null(strstr(p.reason, "/dev/kvm"));
+	}
+	assert_non_null(strstr(p.reason, p.cpu_virt_flag ? "CPU flag" :
+			       "no vmx/svm CPU flag"));
+
+	/* Cache round trip. */
+	snprintf(cache, sizeof(cache), "%s/probe.json", dir);
+	emu_probe_cache_key(QEMU, key, sizeof(key));
+	emu_probe_cache_key(QEMU, key2, sizeof(key2));
+	assert_string_equal(key, key2);
+	assert_non_null(strstr(key, QEMU));
+	assert_int_equal(emu_probe_load(cache, key, &q), -1);   /* no file */
+	assert_int_equal(emu_probe_save(cache, key, &p), 0);
+	memset(&q, 0xff, sizeof(q));
+	assert_int_equal(emu_probe_load(cache, key, &q), 0);
+	assert_int_equal(q.kvm_usable, p.kvm_usable);
+	assert_string_equal(q.verdict, p.verdict);
+	assert_string_equal(q.reason, p.reason);
+	assert_true(q.kvm_boot_ms == p.kvm_boot_ms);
+	assert_true(q.tcg_boot_ms == p.tcg_boot_ms);
+	assert_int_equal(q.dev_kvm, p.dev_kvm);
+	assert_int_equal(q.cpu_virt_flag, p.cpu_virt_flag);
+	assert_string_equal(q.kvm_module, p.kvm_module);
+	assert_string_equal(q.qemu_version, p.qemu_version);
+	/* Another binary or boot: a different key, a miss. */
+	emu_probe_cache_key("/bin/sh", key2, sizeof(key2));
+	assert_string_not_equal(key, key2);
+	assert_int_equal(emu_probe_load(cache, key2, &q), -1);
+	/* A damaged file is a miss, not a crash. */
+	f = fopen(cache, "w");
+	assert_non_null(f);
+	fputs("{\"key\": 12, \"verdict\":", f);
+	fclose(f);
+	assert_int_equal(emu_probe_load(cache, key, &q), -1);
+	remove_tree(dir);
+}
+
+static void test_probe_no_qemu(void **state)
+{
+	char dir[64];
+	struct emu_probe p;
+
+	make_tmpdir(dir, sizeof(dir));
+	emu_probe_run("/nonexistent/qemu", dir, 500, &p);
+	assert_string_equal(p.verdict, "tcg");
+	assert_false(p.kvm_usable);
+	assert_non_null(strstr(p.reason, "cannot execute /nonexistent/qemu"));
+	remove_tree(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_escape),
+		cmocka_unit_test(test_argv_add_render),
+		cmocka_unit_test(test_full_config),
+		cmocka_unit_test(test_hostile_values),
+		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_kvm_vs_tcg),
+		cmocka_unit_test(test_non_x86),
+		cmocka_unit_test(test_argv_errors),
+		cmocka_unit_test(test_spawn_log),
+		cmocka_unit_test(test_spawn_errors),
+		cmocka_unit_test(test_spawn_child_state),
+		cmocka_unit_test(test_starttime),
+		cmocka_unit_test(test_log_tail),
+		cmocka_unit_test(test_bootsector),
+		cmocka_unit_test(test_probe),
+		cmocka_unit_test(test_probe_no_qemu),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
