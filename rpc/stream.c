@@ -1,0 +1,274 @@
+/* Incremental reader of a stream of JSON values (QMP framing).
+ *
+ * Pushed bytes wait in buf until rpc_stream_next() feeds them to a json-c
+ * tokener, which keeps the state of a value split across any number of
+ * pushes.  Only bytes the tokener has not seen stay in buf, so what follows
+ * a parsed value can still be handed out by rpc_stream_take_rest() when the
+ * connection switches to raw console bytes.
+ *
+ * Size cap: at most max_msg + 1 bytes of one value are ever given to the
+ * tokener; a value that is still incomplete by then is over the cap, so an
+ * endless value is caught without being buffered. */
+#include "config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "rpc/stream.h"
+
+/* Deep enough for any schema vmd or QEMU sends, small enough that a
+ * hostile "[[[[..." cannot make the tokener's stack large. */
+#define STREAM_MAX_DEPTH 64
+
+struct rpc_stream {
+	struct json_tokener *tok;
+	char *buf;          /* bytes not yet given to the tokener: buf[off..len) */
+	size_t off, len, cap;
+	size_t max_msg;
+	size_t in_value;    /* bytes of the current value the tokener has seen */
+	int eol_pending;    /* a value just ended: one "\n"/"\r\n" is its line end */
+};
+
+struct rpc_stream *rpc_stream_new(size_t max_msg)
+{
+	struct rpc_stream *s = calloc(1, sizeof(*s));
+
+	if (s == NULL)
+		return NULL;
+	s->tok = json_tokener_new_ex(STREAM_MAX_DEPTH);
+	if (s->tok == NULL) {
+		free(s);
+		return NULL;
+	}
+	/* Strict JSON, but several values in one buffer are how the stream
+	 * works, and text must be valid UTF-8 before it reaches anyone. */
+	json_tokener_set_flags(s->tok, JSON_TOKENER_STRICT |
+			       JSON_TOKENER_ALLOW_TRAILING_CHARS |
+			       JSON_TOKENER_VALIDATE_UTF8);
+	/* room for max_msg + 1 bytes must not overflow */
+	s->max_msg = max_msg < SIZE_MAX / 2 ? max_msg : SIZE_MAX / 2;
+	return s;
+}
+
+void rpc_stream_free(struct rpc_stream *s)
+{
+	if (s == NULL)
+		return;
+	json_tokener_free(s->tok);
+	free(s->buf);
+	free(s);
+}
+
+/* Move the unread bytes to the front so the buffer does not creep. */
+static void stream_compact(struct rpc_stream *s)
+{
+	if (s->off == 0)
+		return;
+	memmove(s->buf, s->buf + s->off, s->len - s->off);
+	s->len -= s->off;
+	s->off = 0;
+}
+
+int rpc_stream_push(struct rpc_stream *s, const void *buf, size_t len)
+{
+	if (len == 0)
+		return 0;
+	stream_compact(s);
+	if (len > SIZE_MAX / 2 - s->len) {
+		errno = ENOMEM;
+		return -1;
+	}
+	if (s->len + len > s->cap) {
+		size_t ncap = s->cap ? s->cap : 4096;
+		char *nbuf;
+
+		while (ncap < s->len + len)
+			ncap *= 2;
+		nbuf = realloc(s->buf, ncap);
+		if (nbuf == NULL)
+			return -1;
+		s->buf = nbuf;
+		s->cap = ncap;
+	}
+	memcpy(s->buf + s->len, buf, len);
+	s->len += len;
+	return 0;
+}
+
+/* Forget everything: buffered bytes and any half-parsed value. */
+static void stream_reset(struct rpc_stream *s)
+{
+	json_tokener_reset(s->tok);
+	s->off = s->len = 0;
+	s->in_value = 0;
+	s->eol_pending = 0;
+}
+
+static int is_ws(char c)
+{
+	return c == ' ' || c == '\t' || c == '\n' || c == '\r';
+}
+
+/* Between values: drop whitespace ourselves so it never counts toward the
+ * next value's size.  Any byte after a value settles its line end. */
+static void skip_ws(struct rpc_stream *s)
+{
+	if (s->off < s->len)
+		s->eol_pending = 0;
+	while (s->off < s->len && is_ws(s->buf[s->off]))
+		s->off++;
+}
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void set_err(char *err, size_t errlen, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL || errlen == 0)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(err, errlen, fmt, ap);
+	va_end(ap);
+}
+
+static enum rpc_stream_status too_big(struct rpc_stream *s, char *err,
+				      size_t errlen)
+{
+	set_err(err, errlen, "message exceeds %zu bytes", s->max_msg);
+	stream_reset(s);
+	return RPC_STREAM_TOO_BIG;
+}
+
+/* The tokener swallows whitespace after a value (and a number ends only at
+ * the byte after it).  Give those bytes back: they belong to whatever
+ * follows, perhaps raw console output.  A value never ends in whitespace,
+ * so trailing whitespace of the consumed range is exactly what to return. */
+static size_t value_end(const struct rpc_stream *s, size_t consumed)
+{
+	while (consumed > 0 && is_ws(s->buf[s->off + consumed - 1]))
+		consumed--;
+	return consumed;
+}
+
+static enum rpc_stream_status got_value(struct rpc_stream *s,
+					struct json_object *v, size_t consumed,
+					struct json_object **out,
+					char *err, size_t errlen)
+{
+	size_t used = value_end(s, consumed);
+
+	json_tokener_reset(s->tok);
+	s->off += used;
+	if (s->in_value + used > s->max_msg) {
+		json_object_put(v);
+		return too_big(s, err, errlen);
+	}
+	s->in_value = 0;
+	s->eol_pending = 1;
+	*out = v;
+	return RPC_STREAM_VALUE;
+}
+
+static enum rpc_stream_status bad_json(struct rpc_stream *s, size_t at,
+				       enum json_tokener_error jerr,
+				       char *err, size_t errlen)
+{
+	set_err(err, errlen, "JSON parse error at byte %zu: %s", at,
+		json_tokener_error_desc(jerr));
+	stream_reset(s);
+	return RPC_STREAM_BAD_JSON;
+}
+
+/* Feed one slice of buffered bytes to the tokener. */
+static enum rpc_stream_status feed(struct rpc_stream *s, struct json_object **out,
+				   char *err, size_t errlen)
+{
+	size_t n = s->len - s->off;
+	size_t room = s->max_msg + 1 - s->in_value;
+	struct json_object *v;
+	enum json_tokener_error jerr;
+	size_t end;
+
+	if (n > room)
+		n = room;
+	if (n > INT_MAX)
+		n = INT_MAX;
+	v = json_tokener_parse_ex(s->tok, s->buf + s->off, (int)n);
+	jerr = json_tokener_get_error(s->tok);
+	end = json_tokener_get_parse_end(s->tok);
+	if (jerr == json_tokener_success)
+		return got_value(s, v, end, out, err, errlen);
+	if (jerr != json_tokener_continue)
+		return bad_json(s, s->in_value + end, jerr, err, errlen);
+	s->off += n;
+	s->in_value += n;
+	if (s->in_value > s->max_msg)
+		return too_big(s, err, errlen);
+	return RPC_STREAM_MORE;
+}
+
+enum rpc_stream_status rpc_stream_next(struct rpc_stream *s,
+				       struct json_object **out,
+				       char *err, size_t errlen)
+{
+	enum rpc_stream_status st = RPC_STREAM_MORE;
+
+	*out = NULL;
+	if (err != NULL && errlen > 0)
+		err[0] = '\0';
+	if (s->in_value == 0)
+		skip_ws(s);
+	/* INT_MAX slices: only a gigantic max_msg needs more than one. */
+	while (s->off < s->len) {
+		st = feed(s, out, err, errlen);
+		if (st != RPC_STREAM_MORE)
+			return st;
+	}
+	stream_compact(s);
+	return st;
+}
+
+/* Bytes from off onward, less one line end that closes the last value:
+ * "{...}\n" is one message line, the "\n" is not console output. */
+static size_t rest_start(const struct rpc_stream *s)
+{
+	size_t at = s->off;
+
+	if (!s->eol_pending)
+		return at;
+	if (at < s->len && s->buf[at] == '\n')
+		return at + 1;
+	if (at + 1 < s->len && s->buf[at] == '\r' && s->buf[at + 1] == '\n')
+		return at + 2;
+	return at;
+}
+
+size_t rpc_stream_pending(const struct rpc_stream *s)
+{
+	return s->len - rest_start(s);
+}
+
+/* Leaving JSON for raw bytes: a half-read value is abandoned with it. */
+size_t rpc_stream_take_rest(struct rpc_stream *s, void *buf, size_t cap)
+{
+	size_t at = rest_start(s);
+	size_t n = s->len - at;
+
+	if (n > cap)
+		n = cap;
+	if (n > 0)
+		memcpy(buf, s->buf + at, n);
+	s->off = at + n;
+	s->eol_pending = 0;
+	s->in_value = 0;
+	json_tokener_reset(s->tok);
+	stream_compact(s);
+	return n;
+}

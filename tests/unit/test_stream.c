@@ -1,0 +1,333 @@
+/* Unit tests of rpc/stream.c: QMP framing is a stream of JSON values with
+ * or without separators, split anywhere by the socket, capped in size,
+ * recovering from garbage, and able to hand over the bytes that follow a
+ * message when a connection turns into a raw console. */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "rpc/stream.h"
+
+static void push_str(struct rpc_stream *s, const char *str)
+{
+	assert_int_equal(rpc_stream_push(s, str, strlen(str)), 0);
+}
+
+/* The next value, which must be there, as compact JSON text (malloc'd). */
+static char *next_text(struct rpc_stream *s)
+{
+	struct json_object *v = NULL;
+	char err[128];
+	char *txt;
+
+	assert_int_equal(rpc_stream_next(s, &v, err, sizeof(err)), RPC_STREAM_VALUE);
+	txt = strdup(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN));
+	json_object_put(v);
+	return txt;
+}
+
+static void want_value(struct rpc_stream *s, const char *want)
+{
+	char *got = next_text(s);
+
+	assert_string_equal(got, want);
+	free(got);
+}
+
+static void want_more(struct rpc_stream *s)
+{
+	struct json_object *v = (struct json_object *)s; /* must be reset */
+
+	assert_int_equal(rpc_stream_next(s, &v, NULL, 0), RPC_STREAM_MORE);
+	assert_null(v);
+}
+
+static void test_back_to_back(void **state)
+{
+	struct rpc_stream *s = rpc_stream_new(RPC_MAX_MSG);
+
+	push_str(s, "{\"a\":1}{\"b\":\"}{\"}{\"c\":[1,{}]}");
+	want_value(s, "{\"a\":1}");
+	want_value(s, "{\"b\":\"}{\"}");
+	want_value(s, "{\"c\":[1,{}]}");
+	want_more(s);
+	assert_int_equal(rpc_stream_pending(s), 0);
+	rpc_stream_free(s);
+}
+
+static void test_whitespace_separated(void **state)
+{
+	struct rpc_stream *s = rpc_stream_new(RPC_MAX_MSG);
+
+	push_str(s, " \n\t{ \"a\" : 1 }\n\n  \r\n{\"b\":2}\r\n   ");
+	want_value(s, "{\"a\":1}");
+	want_value(s, "{\"b\":2}");
+	want_more(s);
+	push_str(s, "\n\n");
+	want_more(s);
+	push_str(s, "{}\n");
+	want_value(s, "{}");
+	want_more(s);
+	rpc_stream_free(s);
+}
+
+static void test_byte_by_byte(void **state)
+{
+	const char *in = "{\"execute\":\"vm-start\",\"arguments\":{\"vm\":\"w\\u00e9b\\n1\"},"
+			 "\"id\":7}  {\"return\":{\"list\":[1,2.5,true,null,\"\\\"\"]}}\n"
+			 "{\"event\":\"X\"}";
+	const char *want[] = {
+		"{\"execute\":\"vm-start\",\"arguments\":{\"vm\":\"w\xc3\xa9" "b\\n1\"},\"id\":7}",
+		"{\"return\":{\"list\":[1,2.5,true,null,\"\\\"\"]}}",
+		"{\"event\":\"X\"}",
+	};
+	struct rpc_stream *s = rpc_stream_new(RPC_MAX_MSG);
+	size_t got = 0;
+
+	for (size_t i = 0; in[i]; i++) {
+		struct json_object *v;
+		enum rpc_stream_status st;
+
+		assert_int_equal(rpc_stream_push(s, &in[i], 1), 0);
+		while ((st = rpc_stream_next(s, &v, NULL, 0)) == RPC_STREAM_VALUE) {
+			assert_true(got < 3);
+			assert_string_equal(json_object_to_json_string_ext(v,
+					    JSON_C_TO_STRING_PLAIN), want[got]);
+			json_object_put(v);
+			got++;
+		}
+		assert_int_equal(st, RPC_STREAM_MORE);
+	}
+	assert_int_equal(got, 3);
+	rpc_stream_free(s);
+}
+
+static void test_partial_across_pushes(void **state)
+{
+	struct rpc_stream *s = rpc_stream_new(RPC_MAX_MSG);
+
+	push_str(s, "{\"execute\": \"vm-st");
+	want_more(s);
+	push_str(s, "art\", \"arguments\": {\"vm\"");
+	want_more(s);
+	push_str(s, ": \"web1\"}}{\"x\"");
+	want_value(s, "{\"execute\":\"vm-start\",\"arguments\":{\"vm\":\"web1\"}}");
+	want_more(s);
+	push_str(s, ":1");
+	want_more(s);
+	push_str(s, "}");
+	want_value(s, "{\"x\":1}");
+	want_more(s);
+	rpc_stream_free(s);
+}
+
+/* Values of exactly the cap pass, one byte more does not, whatever follows. */
+static void test_oversize_complete(void **state)
+{
+	struct rpc_stream *s = rpc_stream_new(16);
+	struct json_object *v;
+	char err[128];
+
+	push_str(s, "{\"a\":\"123456789\"}\n");  /* 17 bytes */
+	assert_int_equal(rpc_stream_next(s, &v, err, sizeof(err)), RPC_STREAM_TOO_BIG);
+	assert_null(v);
+	assert_non_null(strstr(err, "exceeds 16 bytes"));
+	assert_int_equal(rpc_stream_pending(s), 0);
+
+	push_str(s, "{\"a\":\"12345678\"}\n");   /* exactly 16 */
+	want_value(s, "{\"a\":\"12345678\"}");
+	push_str(s, "  {\"a\":\"12345678\"}{\"a\":\"12345678\"}");
+	want_value(s, "{\"a\":\"12345678\"}");
+	want_value(s, "{\"a\":\"12345678\"}");
+	push_str(s, "{\"a\":\"123456789\"}");    /* 17, nothing after */
+	assert_int_equal(rpc_stream_next(s, &v, err, sizeof(err)), RPC_STREAM_TOO_BIG);
+	rpc_stream_free(s);
+}
+
+/* An endless value is refused once it passes the cap, before it ends, and
+ * nothing of it stays buffered. */
+static void test_oversize_incomplete(void **state)
+{
+	struct rpc_stream *s = rpc_stream_new(64);
+	struct json_object *v;
+	char chunk[10];
+	int status = RPC_STREAM_MORE, pushes = 0;
+
+	push_str(s, "{\"a\":\"");
+	memset(chunk, 'x', sizeof(chunk));
+	while (status == RPC_STREAM_MORE && pushes < 100) {
+		assert_int_equal(rpc_stream_push(s, chunk, sizeof(chunk)), 0);
+		pushes++;
+		status = rpc_stream_next(s, &v, NULL, 0);
+		assert_true(rpc_stream_pending(s) <= sizeof(chunk));
+	}
+	assert_int_equal(status, RPC_STREAM_TOO_BIG);
+	/* 6 + 10 * 6 = 66 > 64: the seventh push at the latest */
+	assert_true(pushes <= 6);
+	assert_int_equal(rpc_stream_pending(s), 0);
+
+	/* 64 bytes seen, still open: not yet over the cap */
+	push_str(s, "{\"a\":\"");
+	for (int i = 0; i < 5; i++)
+		assert_int_equal(rpc_stream_push(s, chunk, sizeof(chunk)), 0);
+	push_str(s, "xxxxxxxx");
+	assert_int_equal(rpc_stream_next(s, &v, NULL, 0), RPC_STREAM_MORE);
+	push_str(s, "\"");
+	assert_int_equal(rpc_stream_next(s, &v, NULL, 0), RPC_STREAM_TOO_BIG);
+	rpc_stream_free(s);
+}
+
+static void want_bad(struct rpc_stream *s, const char *in, const char *msg)
+{
+	struct json_object *v;
+	char err[128] = "";
+
+	push_str(s, in);
+	assert_int_equal(rpc_stream_next(s, &v, err, sizeof(err)), RPC_STREAM_BAD_JSON);
+	assert_null(v);
+	assert_non_null(strstr(err, "JSON parse error at byte "));
+	if (msg != NULL)
+		assert_non_null(strstr(err, msg));
+	assert_int_equal(rpc_stream_pending(s), 0);
+	/* usable again */
+	push_str(s, "{\"ok\":true}");
+	want_value(s, "{\"ok\":true}");
+	want_more(s);
+}
+
+static void test_bad_json_recovery(void **state)
+{
+	struct rpc_stream *s = rpc_stream_new(RPC_MAX_MSG);
+
+	want_bad(s, "{\"a\" 1}{\"lost\":1}", "byte 5");
+	want_bad(s, "}", "byte 0");
+	want_bad(s, "{\"a\":1,}", NULL);
+	want_bad(s, "{\"a\":\"\xff\"}", NULL);          /* invalid UTF-8 */
+	assert_int_equal(rpc_stream_push(s, "{\"a\":\"x\0y\"}", 11), 0);
+	assert_int_equal(rpc_stream_next(s, &(struct json_object *){NULL}, NULL, 0),
+			 RPC_STREAM_BAD_JSON);
+	/* bad input after a good value: the good one still comes out */
+	push_str(s, "{\"good\":1} nonsense");
+	want_value(s, "{\"good\":1}");
+	want_bad(s, "", NULL);
+	rpc_stream_free(s);
+}
+
+static void test_too_deep(void **state)
+{
+	struct rpc_stream *s = rpc_stream_new(RPC_MAX_MSG);
+	char deep[1001];
+
+	memset(deep, '[', 1000);
+	deep[1000] = '\0';
+	want_bad(s, deep, NULL);
+	rpc_stream_free(s);
+}
+
+static void test_take_rest(void **state)
+{
+	struct rpc_stream *s = rpc_stream_new(RPC_MAX_MSG);
+	char buf[64];
+	size_t n;
+
+	/* the message's own "\n" is not console output, what follows is */
+	push_str(s, "{\"return\":{}}\n\n  login: \r\n");
+	want_value(s, "{\"return\":{}}");
+	assert_int_equal(rpc_stream_pending(s), 12);
+	n = rpc_stream_take_rest(s, buf, sizeof(buf));
+	assert_int_equal(n, 12);
+	assert_memory_equal(buf, "\n  login: \r\n", 12);
+	assert_int_equal(rpc_stream_pending(s), 0);
+	rpc_stream_free(s);
+
+	/* QEMU-style "\r\n" line end; partial takes; raw bytes not JSON */
+	s = rpc_stream_new(RPC_MAX_MSG);
+	push_str(s, "{\"return\":{},\"id\":1}\r\n}{\x01raw");
+	want_value(s, "{\"return\":{},\"id\":1}");
+	n = rpc_stream_take_rest(s, buf, 3);
+	assert_int_equal(n, 3);
+	assert_memory_equal(buf, "}{\x01", 3);
+	push_str(s, "\nmore");
+	n = rpc_stream_take_rest(s, buf, sizeof(buf));
+	assert_int_equal(n, 8);
+	assert_memory_equal(buf, "raw\nmore", 8);
+	rpc_stream_free(s);
+
+	/* no line end: the very next byte is the first raw one */
+	s = rpc_stream_new(RPC_MAX_MSG);
+	push_str(s, "{\"a\":1} x");
+	want_value(s, "{\"a\":1}");
+	n = rpc_stream_take_rest(s, buf, sizeof(buf));
+	assert_int_equal(n, 2);
+	assert_memory_equal(buf, " x", 2);
+	rpc_stream_free(s);
+}
+
+/* Non-objects are returned (the message layer rejects them); a number is
+ * only complete once a delimiter arrives. */
+static void test_top_level_values(void **state)
+{
+	struct rpc_stream *s = rpc_stream_new(RPC_MAX_MSG);
+
+	push_str(s, "\"str\" [1,2] 42");
+	want_value(s, "\"str\"");
+	want_value(s, "[1,2]");
+	want_more(s);
+	push_str(s, "\n");
+	want_value(s, "42");
+	push_str(s, "7{}");
+	want_value(s, "7");
+	want_value(s, "{}");
+	rpc_stream_free(s);
+}
+
+static void test_large_value_within_cap(void **state)
+{
+	struct rpc_stream *s = rpc_stream_new(RPC_MAX_MSG);
+	size_t big = RPC_MAX_MSG - 16;
+	char *msg = malloc(big + 1);
+	struct json_object *v;
+
+	memcpy(msg, "{\"a\":\"", 6);
+	memset(msg + 6, 'y', big - 8);
+	memcpy(msg + big - 2, "\"}", 2);
+	msg[big] = '\0';
+	for (size_t off = 0; off < big; off += 4000) {
+		size_t n = big - off < 4000 ? big - off : 4000;
+
+		assert_int_equal(rpc_stream_push(s, msg + off, n), 0);
+		if (off + n < big)
+			assert_int_equal(rpc_stream_next(s, &v, NULL, 0), RPC_STREAM_MORE);
+	}
+	assert_int_equal(rpc_stream_next(s, &v, NULL, 0), RPC_STREAM_VALUE);
+	assert_int_equal(json_object_get_string_len(json_object_object_get(v, "a")),
+			 big - 8);
+	json_object_put(v);
+	free(msg);
+	rpc_stream_free(s);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_back_to_back),
+		cmocka_unit_test(test_whitespace_separated),
+		cmocka_unit_test(test_byte_by_byte),
+		cmocka_unit_test(test_partial_across_pushes),
+		cmocka_unit_test(test_oversize_complete),
+		cmocka_unit_test(test_oversize_incomplete),
+		cmocka_unit_test(test_bad_json_recovery),
+		cmocka_unit_test(test_too_deep),
+		cmocka_unit_test(test_take_rest),
+		cmocka_unit_test(test_top_level_values),
+		cmocka_unit_test(test_large_value_within_cap),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
