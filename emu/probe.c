@@ -231,8 +231,9 @@ static double boot_once(const char *qemu, const char *img, const char *scratch,
 		free(file);
 		return -1;
 	}
-	say(log, sizeof(log), "%s/probe-%s.log", scratch, accel);
-	say(drive, sizeof(drive), "file=%s,format=raw,if=ide", file);
+	say(log, sizeof(log), "%s/probe-%d-%s.log", scratch, (int)getpid(), accel);
+	/* snapshot: never lock or write the image, so probes may overlap */
+	say(drive, sizeof(drive), "file=%s,format=raw,if=ide,snapshot=on", file);
 	say(machine, sizeof(machine), "pc,accel=%s", accel);
 	say(chardev, sizeof(chardev), "socket,id=com1,fd=%d", sv[1]);
 	free(file);
@@ -355,7 +356,7 @@ void emu_probe_run(const char *qemu, const char *scratch_dir, int timeout_ms,
 	check_module(out);
 	check_qemu_version(qemu, scratch_dir, out);
 
-	say(img, sizeof(img), "%s/probe-bootsector.img", scratch_dir);
+	say(img, sizeof(img), "%s/probe-%d-bootsector.img", scratch_dir, (int)getpid());
 	if (write_image(img, kvm_why, sizeof(kvm_why)) < 0) {
 		say(out->reason, sizeof(out->reason), "probe not run: %s",
 			 kvm_why);
@@ -401,6 +402,7 @@ void emu_probe_run(const char *qemu, const char *scratch_dir, int timeout_ms,
 				 out->kvm_boot_ms, tcg);
 		}
 	}
+	unlink(img);
 	say(out->reason, sizeof(out->reason), "%s; %s; %s; %s%s%s%s",
 		 kvm_part, dev,
 		 flag ? (strcmp(flag, "vmx") == 0 ? "vmx CPU flag" : "svm CPU flag")

@@ -1,0 +1,612 @@
+/* Tests of rpc/schema.c against the schemas compiled into vmd
+ * (schemas/protocol.json and vm-config.json): the documents use only what
+ * the validator checks, every command is fully described, good values pass
+ * and each rule refuses a bad one with a message naming the member. */
+#include "config.h"
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <cmocka.h>
+#include <json-c/json.h>
+#include "rpc/schema.h"
+#include "schemas/embedded.h"
+
+static struct json_object *protocol, *vmconf;
+
+static struct json_object *resolver(void *ctx, const char *ref)
+{
+	(void)ctx;
+	if (strcmp(ref, "vm-config.json") == 0)
+		return vmconf;
+	if (strcmp(ref, "protocol.json") == 0)
+		return protocol;
+	return NULL;
+}
+
+/* A resolver that only answers whole refs, document and fragment. */
+static struct json_object *whole_ref_resolver(void *ctx, const char *ref)
+{
+	struct json_object *defs = NULL, *node = NULL;
+
+	(void)ctx;
+	if (strcmp(ref, "vm-config.json#/$defs/Name") == 0 &&
+	    json_object_object_get_ex(vmconf, "$defs", &defs))
+		json_object_object_get_ex(defs, "Name", &node);
+	return node;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	protocol = json_tokener_parse(vmd_schema_protocol);
+	vmconf = json_tokener_parse(vmd_schema_vm_config);
+	return protocol && vmconf ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	json_object_put(protocol);
+	json_object_put(vmconf);
+	return 0;
+}
+
+static struct json_object *get(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	assert_true(json_object_object_get_ex(o, key, &v));
+	return v;
+}
+
+static struct json_object *command(const char *name)
+{
+	return get(get(protocol, "commands"), name);
+}
+
+/* Validate JSON text against schema with root as the document for "#" refs;
+ * returns rpc_schema_validate's result and leaves the message in msg. */
+static int check_in(struct json_object *root, struct json_object *schema,
+		    const char *text, char *msg, size_t msglen)
+{
+	struct rpc_schema_ctx ctx = { root, resolver, NULL };
+	struct json_object *v = json_tokener_parse(text);
+	int rc;
+
+	if (!v && strcmp(text, "null") != 0)
+		fail_msg("test JSON does not parse: %s", text);
+	rc = rpc_schema_validate(&ctx, schema, v, msg, msglen);
+	json_object_put(v);
+	return rc;
+}
+
+static void config_ok(const char *text)
+{
+	char msg[512];
+
+	if (check_in(vmconf, vmconf, text, msg, sizeof msg) != 0)
+		fail_msg("refused %s: %s", text, msg);
+}
+
+/* The config is refused and the message contains want. */
+static void config_bad(const char *text, const char *want)
+{
+	char msg[512];
+
+	if (check_in(vmconf, vmconf, text, msg, sizeof msg) == 0)
+		fail_msg("accepted %s", text);
+	if (!strstr(msg, want))
+		fail_msg("for %s: message \"%s\" lacks \"%s\"", text, msg, want);
+}
+
+static void args_ok(const char *cmd, const char *text)
+{
+	char msg[512];
+
+	if (check_in(protocol, get(command(cmd), "arguments"), text, msg, sizeof msg) != 0)
+		fail_msg("%s refused %s: %s", cmd, text, msg);
+}
+
+/* Command arguments are refused with exactly the message want. */
+static void args_bad(const char *cmd, const char *text, const char *want)
+{
+	char msg[512];
+
+	if (check_in(protocol, get(command(cmd), "arguments"), text, msg, sizeof msg) == 0)
+		fail_msg("%s accepted %s", cmd, text);
+	assert_string_equal(msg, want);
+}
+
+/* A small schema of the test's own, validated without a document. */
+static int adhoc(const char *schema_text, const char *value_text, char *msg, size_t len)
+{
+	struct json_object *s = json_tokener_parse(schema_text);
+	int rc;
+
+	assert_non_null(s);
+	rc = check_in(NULL, s, value_text, msg, len);
+	json_object_put(s);
+	return rc;
+}
+
+/* ---- the documents ---- */
+
+static void test_documents_supported(void **state)
+{
+	char msg[256];
+
+	(void)state;
+	if (rpc_schema_check_supported(protocol, msg, sizeof msg) != 0)
+		fail_msg("protocol.json: %s", msg);
+	if (rpc_schema_check_supported(vmconf, msg, sizeof msg) != 0)
+		fail_msg("vm-config.json: %s", msg);
+}
+
+static void unsupported(const char *text, const char *want)
+{
+	struct json_object *s = json_tokener_parse(text);
+	char msg[256];
+
+	assert_non_null(s);
+	assert_int_equal(rpc_schema_check_supported(s, msg, sizeof msg), -1);
+	if (!strstr(msg, want))
+		fail_msg("for %s: message \"%s\" lacks \"%s\"", text, msg, want);
+	json_object_put(s);
+}
+
+static void test_unsupported_keywords(void **state)
+{
+	(void)state;
+	unsupported("{\"type\": \"string\", \"format\": \"uri\"}", "unsupported keyword 'format'");
+	unsupported("{\"properties\": {\"a\": {\"dependentRequired\": {}}}}",
+		    "'properties.a': unsupported keyword 'dependentRequired'");
+	unsupported("{\"pattern\": \"([\"}", "'pattern': bad argument for pattern: \"([\"");
+	unsupported("{\"type\": \"integr\"}", "'type': bad argument for type: \"integr\"");
+	unsupported("{\"maxLength\": -1}", "'maxLength': bad argument for maxLength: -1");
+	unsupported("{\"$defs\": {\"X\": {\"items\": {\"not\": {}}}}}",
+		    "'$defs.X.items': unsupported keyword 'not'");
+	unsupported("{\"anyOf\": []}", "'anyOf': expected a non-empty array");
+	unsupported("{\"commands\": {\"x\": {\"arguments\": {}, \"errors\": []}}}",
+		    "'commands.x': missing 'returns'");
+	unsupported("{\"errors\": {\"E\": {\"code\": 1, \"description\": \"\"}},"
+		    " \"commands\": {\"x\": {\"arguments\": {}, \"returns\": {}, \"errors\": [\"F\"]}}}",
+		    "'commands.x.errors': unknown error class 'F'");
+	unsupported("{\"commands\": {\"x\": {\"arguments\": {}, \"returns\": {}, \"errors\": [],"
+		    " \"retruns\": {}}}}", "'commands.x': unsupported member 'retruns'");
+	unsupported("{\"events\": {\"E\": {\"data\": {\"minimum\": \"1\"}}}}",
+		    "'events.E.data.minimum': bad argument for minimum: \"1\"");
+}
+
+static const char *const spec_commands[] = {
+	"qmp_capabilities", "query-host", "query-commands", "query-events",
+	"query-schema", "vm-define", "vm-update", "vm-undefine", "vm-list",
+	"vm-show", "vm-start", "vm-stop", "vm-kill", "vm-reset", "vm-pause",
+	"vm-resume", "console-attach", "vm-monitor", NULL
+};
+
+static void test_command_list(void **state)
+{
+	struct json_object *cmds = get(protocol, "commands");
+	size_t i = 0;
+
+	(void)state;
+	json_object_object_foreach(cmds, name, cmd) {
+		(void)cmd;
+		assert_non_null(spec_commands[i]);
+		assert_string_equal(name, spec_commands[i]);
+		i++;
+	}
+	assert_null(spec_commands[i]);
+}
+
+/* The arguments schema of a command, with a top-level $ref followed. */
+static struct json_object *arguments_schema(struct json_object *cmd)
+{
+	struct json_object *a = get(cmd, "arguments"), *ref;
+
+	if (json_object_object_get_ex(a, "$ref", &ref)) {
+		const char *r = json_object_get_string(ref);
+		assert_true(strncmp(r, "#/$defs/", 8) == 0);
+		a = get(get(protocol, "$defs"), r + 8);
+	}
+	return a;
+}
+
+static void test_commands_complete(void **state)
+{
+	struct json_object *classes = get(protocol, "errors"), *unused;
+
+	(void)state;
+	json_object_object_foreach(get(protocol, "commands"), name, cmd) {
+		struct json_object *errs = get(cmd, "errors"), *args, *pre;
+		bool generic = false;
+		size_t i;
+
+		assert_true(json_object_is_type(get(cmd, "description"), json_type_string));
+		assert_true(json_object_object_get_ex(cmd, "returns", &unused));
+		args = arguments_schema(cmd);
+		assert_string_equal(json_object_get_string(get(args, "type")), "object");
+		if (json_object_get_boolean(get(args, "additionalProperties")) != 0)
+			fail_msg("%s: arguments allow unknown members", name);
+		for (i = 0; i < json_object_array_length(errs); i++) {
+			const char *c = json_object_get_string(json_object_array_get_idx(errs, i));
+			if (!json_object_object_get_ex(classes, c, &unused))
+				fail_msg("%s: unknown error class %s", name, c);
+			generic |= strcmp(c, "GenericError") == 0;
+		}
+		if (!generic)
+			fail_msg("%s: errors lack GenericError", name);
+		pre = NULL;
+		json_object_object_get_ex(cmd, "preconnect", &pre);
+		assert_int_equal(pre && json_object_get_boolean(pre),
+				 strcmp(name, "qmp_capabilities") == 0);
+	}
+}
+
+static void test_error_codes(void **state)
+{
+	static const struct { const char *name; int code; } want[] = {
+		{"GenericError", -32000}, {"CommandNotFound", -32601},
+		{"InvalidArgument", -32602}, {"VmNotFound", -32001},
+		{"VmExists", -32002}, {"InvalidState", -32003},
+		{"PermissionDenied", -32004}, {"Busy", -32005},
+		{"EmulatorFailed", -32006}, {"Unsupported", -32007},
+	};
+	struct json_object *classes = get(protocol, "errors");
+	size_t i;
+
+	(void)state;
+	assert_int_equal(json_object_object_length(classes), sizeof want / sizeof want[0]);
+	for (i = 0; i < sizeof want / sizeof want[0]; i++)
+		assert_int_equal(json_object_get_int(get(get(classes, want[i].name), "code")),
+				 want[i].code);
+}
+
+/* The documentation's examples are real: they pass their own schemas. */
+static void test_examples_validate(void **state)
+{
+	struct rpc_schema_ctx ctx = { NULL, resolver, NULL };
+	char msg[512];
+
+	(void)state;
+	ctx.root = protocol;
+	json_object_object_foreach(get(protocol, "commands"), name, cmd) {
+		struct json_object *ex = get(cmd, "example");
+		if (rpc_schema_validate(&ctx, get(cmd, "arguments"), get(ex, "arguments"),
+					msg, sizeof msg) != 0)
+			fail_msg("%s example arguments: %s", name, msg);
+		if (rpc_schema_validate(&ctx, get(cmd, "returns"), get(ex, "return"),
+					msg, sizeof msg) != 0)
+			fail_msg("%s example return: %s", name, msg);
+	}
+	json_object_object_foreach(get(protocol, "events"), ev, e) {
+		if (rpc_schema_validate(&ctx, get(e, "data"), get(e, "example"), msg, sizeof msg))
+			fail_msg("%s example: %s", ev, msg);
+	}
+}
+
+/* ---- VM configurations ---- */
+
+static void test_config_good(void **state)
+{
+	char labels[2048];
+	size_t i, n;
+
+	(void)state;
+	config_ok("{\"name\": \"a\"}");
+	config_ok("{\"name\": \"web-1.example_2\", \"uuid\": \"0d6f3f7e-6a53-4c2f-9a0e-4b1d2c3e4f50\","
+		  " \"arch\": \"aarch64\", \"accel\": \"tcg\", \"cpus\": 256, \"memory_mib\": 16,"
+		  " \"machine\": \"pc-q35-7.2\", \"boot\": {\"order\": \"cdn\", \"kernel\": \"/boot/vmlinuz\","
+		  " \"initrd\": \"/boot/initrd.img\", \"cmdline\": \"console=ttyS0\"},"
+		  " \"disks\": [{\"path\": \"/img/a.qcow2\", \"format\": \"qcow2\", \"bus\": \"ide\","
+		  " \"readonly\": true}, {\"path\": \"/dev/sdb\"}],"
+		  " \"nics\": [{\"type\": \"user\", \"mac\": \"52:54:00:12:34:56\", \"model\": \"e1000\"}],"
+		  " \"serial\": [{\"type\": \"console\"}, {\"type\": \"console\"}],"
+		  " \"display\": \"vnc\", \"autostart\": true, \"labels\": {\"owner\": \"alice\", \"plan\": \"\"}}");
+	config_ok("{\"name\": \"b\", \"memory_mib\": 1048576, \"cpus\": 1, \"disks\": [], \"serial\": []}");
+	config_ok("{\"name\": \"b\", \"boot\": {\"kernel\": \"/k\"}}");
+	/* maxLength counts characters: 256 two-byte characters fit. */
+	n = (size_t)snprintf(labels, sizeof labels, "{\"name\": \"u\", \"labels\": {\"x\": \"");
+	for (i = 0; i < 256; i++)
+		n += (size_t)snprintf(labels + n, sizeof labels - n, "\xc3\xa9");
+	snprintf(labels + n, sizeof labels - n, "\"}}");
+	config_ok(labels);
+}
+
+static void test_config_required_and_extra(void **state)
+{
+	(void)state;
+	config_bad("{}", "'name': missing required member");
+	config_bad("{\"name\": \"a\", \"memroy_mib\": 512}", "unexpected member 'memroy_mib'");
+	config_bad("{\"name\": \"a\", \"disks\": [{\"path\": \"/a\"}, {\"format\": \"raw\"}]}",
+		   "'disks[1].path': missing required member");
+	config_bad("{\"name\": \"a\", \"disks\": [{\"path\": \"/a\", \"fmt\": \"raw\"}]}",
+		   "'disks[0]': unexpected member 'fmt'");
+	config_bad("{\"name\": \"a\", \"boot\": {\"kernal\": \"/k\"}}",
+		   "'boot': unexpected member 'kernal'");
+	config_bad("{\"name\": \"a\", \"nics\": [{}]}", "'nics[0].type': missing required member");
+	config_bad("{\"name\": \"a\", \"boot\": {\"initrd\": \"/i\"}}",
+		   "'boot.kernel': missing required member");
+}
+
+static void test_config_types(void **state)
+{
+	(void)state;
+	config_bad("[]", "expected object, got array");
+	config_bad("{\"name\": 5}", "'name': expected string, got integer 5");
+	config_bad("{\"name\": \"a\", \"cpus\": 2.0}", "'cpus': expected integer, got number");
+	config_bad("{\"name\": \"a\", \"cpus\": \"2\"}", "'cpus': expected integer, got string \"2\"");
+	config_bad("{\"name\": \"a\", \"autostart\": 1}", "'autostart': expected boolean, got integer 1");
+	config_bad("{\"name\": \"a\", \"disks\": {}}", "'disks': expected array, got object");
+	config_bad("{\"name\": \"a\", \"labels\": {\"owner\": 5}}",
+		   "'labels.owner': expected string, got integer 5");
+	config_bad("{\"name\": \"a\", \"boot\": null}", "'boot': expected object, got null");
+	config_bad("{\"name\": \"a\", \"disks\": [{\"path\": \"/a\", \"readonly\": \"yes\"}]}",
+		   "'disks[0].readonly': expected boolean");
+}
+
+static void test_config_patterns(void **state)
+{
+	(void)state;
+	config_bad("{\"name\": \"-web\"}",
+		   "'name': does not match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$, got \"-web\"");
+	config_bad("{\"name\": \"web 1\"}", "'name': does not match");
+	config_bad("{\"name\": \"a234567890123456789012345678901234567890123456789012345678901234\"}",
+		   "'name': does not match");
+	config_bad("{\"name\": \"a\", \"uuid\": \"0D6F3F7E-6A53-4C2F-9A0E-4B1D2C3E4F50\"}",
+		   "'uuid': does not match");
+	config_bad("{\"name\": \"a\", \"disks\": [{\"path\": \"img.raw\"}]}",
+		   "'disks[0].path': does not match ^/");
+	config_bad("{\"name\": \"a\", \"disks\": [{\"path\": \"/a\\u0000b\"}]}",
+		   "'disks[0].path': does not match ^/ (contains a NUL byte)");
+	config_bad("{\"name\": \"a\", \"nics\": [{\"type\": \"user\", \"mac\": \"52:54:00:12:34\"}]}",
+		   "'nics[0].mac': does not match");
+	config_bad("{\"name\": \"a\", \"boot\": {\"order\": \"cx\"}}", "'boot.order': does not match");
+	config_bad("{\"name\": \"a\", \"boot\": {\"kernel\": \"vmlinuz\"}}",
+		   "'boot.kernel': does not match ^/");
+	config_bad("{\"name\": \"a\", \"machine\": \"pc,accel=kvm\"}", "'machine': does not match");
+}
+
+static void test_config_enums(void **state)
+{
+	(void)state;
+	config_bad("{\"name\": \"a\", \"arch\": \"arm\"}",
+		   "'arch': expected one of \"x86_64\", \"i386\", \"aarch64\", \"riscv64\", got \"arm\"");
+	config_bad("{\"name\": \"a\", \"accel\": \"xen\"}", "'accel': expected one of");
+	config_bad("{\"name\": \"a\", \"display\": \"sdl\"}", "'display': expected one of");
+	config_bad("{\"name\": \"a\", \"nics\": [{\"type\": \"tap\"}]}",
+		   "'nics[0].type': expected one of \"user\", got \"tap\"");
+	config_bad("{\"name\": \"a\", \"nics\": [{\"type\": \"user\", \"model\": \"ne2k\"}]}",
+		   "'nics[0].model': expected one of");
+	config_bad("{\"name\": \"a\", \"disks\": [{\"path\": \"/a\", \"format\": \"vmdk\"}]}",
+		   "'disks[0].format': expected one of \"raw\", \"qcow2\", got \"vmdk\"");
+	config_bad("{\"name\": \"a\", \"serial\": [{\"type\": \"host\"}]}",
+		   "'serial[0].type': expected one of");
+}
+
+static void test_config_ranges(void **state)
+{
+	char big[600];
+	size_t n;
+
+	(void)state;
+	config_bad("{\"name\": \"a\", \"memory_mib\": 8}", "'memory_mib': expected integer >= 16, got 8");
+	config_bad("{\"name\": \"a\", \"memory_mib\": 1048577}",
+		   "'memory_mib': expected integer <= 1048576, got 1048577");
+	config_bad("{\"name\": \"a\", \"cpus\": 0}", "'cpus': expected integer >= 1, got 0");
+	config_bad("{\"name\": \"a\", \"cpus\": 257}", "'cpus': expected integer <= 256, got 257");
+	config_bad("{\"name\": \"a\", \"cpus\": -9223372036854775808}", "'cpus': expected integer >= 1");
+	config_bad("{\"name\": \"a\", \"serial\": [{\"type\": \"console\"}, {\"type\": \"console\"},"
+		   " {\"type\": \"console\"}, {\"type\": \"console\"}, {\"type\": \"console\"}]}",
+		   "'serial': expected at most 4 items, got 5");
+	n = (size_t)snprintf(big, sizeof big, "{\"name\": \"a\", \"labels\": {\"plan\": \"");
+	memset(big + n, 'x', 257);
+	snprintf(big + n + 257, sizeof big - n - 257, "\"}}");
+	config_bad(big, "'labels.plan': expected at most 256 characters, got 257");
+}
+
+static void test_config_many_disks(void **state)
+{
+	char text[2048];
+	size_t n, i;
+
+	(void)state;
+	n = (size_t)snprintf(text, sizeof text, "{\"name\": \"a\", \"disks\": [");
+	for (i = 0; i < 17; i++)
+		n += (size_t)snprintf(text + n, sizeof text - n, "%s{\"path\": \"/d%zu\"}",
+				      i ? ", " : "", i);
+	snprintf(text + n, sizeof text - n, "]}");
+	config_bad(text, "'disks': expected at most 16 items, got 17");
+}
+
+/* ---- command arguments (refs into vm-config.json) ---- */
+
+static void test_args_good(void **state)
+{
+	(void)state;
+	args_ok("qmp_capabilities", "{}");
+	args_ok("vm-list", "{}");
+	args_ok("vm-define", "{\"config\": {\"name\": \"web1\", \"disks\": [{\"path\": \"/a\"}]}}");
+	args_ok("vm-update", "{\"vm\": \"web1\", \"config\": {\"name\": \"web2\"}}");
+	args_ok("vm-start", "{\"vm\": \"0d6f3f7e-6a53-4c2f-9a0e-4b1d2c3e4f50\"}");
+	args_ok("vm-stop", "{\"vm\": \"web1\", \"timeout\": 0}");
+	args_ok("console-attach", "{\"vm\": \"web1\", \"mode\": \"ro\", \"port\": 3}");
+	args_ok("vm-monitor", "{\"vm\": \"web1\", \"command\": \"query-status\", \"arguments\": {}}");
+}
+
+static void test_args_bad(void **state)
+{
+	(void)state;
+	args_bad("vm-define", "{\"config\": {\"name\": \"a\", \"memory_mib\": 8}}",
+		 "'config.memory_mib': expected integer >= 16, got 8");
+	args_bad("vm-define", "{\"config\": {\"name\": \"a\", \"memroy_mib\": 512}}",
+		 "'config': unexpected member 'memroy_mib'");
+	args_bad("vm-define", "{\"config\": {\"name\": \"a\", \"disks\": [{\"path\": \"a\"}]}}",
+		 "'config.disks[0].path': does not match ^/, got \"a\"");
+	args_bad("vm-define", "{}", "'config': missing required member");
+	args_bad("vm-define", "{\"config\": []}", "'config': expected object, got array");
+	args_bad("vm-update", "{\"config\": {\"name\": \"a\"}}", "'vm': missing required member");
+	args_bad("vm-start", "{\"vm\": \"web1\", \"force\": true}", "unexpected member 'force'");
+	args_bad("vm-start", "{\"vm\": \"\"}", "'vm': expected at least 1 character, got 0");
+	args_bad("vm-start", "{\"vm\": 7}", "'vm': expected string, got integer 7");
+	args_bad("vm-stop", "{\"vm\": \"a\", \"timeout\": 3601}",
+		 "'timeout': expected integer <= 3600, got 3601");
+	args_bad("vm-stop", "{\"vm\": \"a\", \"timeout\": -1}", "'timeout': expected integer >= 0, got -1");
+	args_bad("console-attach", "{\"vm\": \"a\", \"mode\": \"w\"}",
+		 "'mode': expected one of \"rw\", \"ro\", got \"w\"");
+	args_bad("console-attach", "{\"vm\": \"a\", \"port\": 4}", "'port': expected integer <= 3, got 4");
+	args_bad("vm-monitor", "{\"vm\": \"a\", \"command\": \"x\", \"arguments\": []}",
+		 "'arguments': expected object, got array");
+	args_bad("query-host", "{\"verbose\": true}", "unexpected member 'verbose'");
+	args_bad("qmp_capabilities", "{\"enable\": []}", "unexpected member 'enable'");
+}
+
+/* Replies are checked too, through refs like vm-config.json#/$defs/Uuid. */
+static void test_returns(void **state)
+{
+	char msg[512];
+
+	(void)state;
+	assert_int_equal(check_in(protocol, get(command("vm-define"), "returns"),
+				  "{\"name\": \"a\", \"uuid\": \"nope\"}", msg, sizeof msg), -1);
+	assert_string_equal(msg, "'uuid': does not match ^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-"
+			    "[0-9a-f]{4}-[0-9a-f]{12}$, got \"nope\"");
+	assert_int_equal(check_in(protocol, get(command("vm-list"), "returns"),
+				  "[{\"name\": \"a\"}]", msg, sizeof msg), -1);
+	assert_string_equal(msg, "'[0].uuid': missing required member");
+	assert_int_equal(check_in(protocol, get(command("vm-pause"), "returns"),
+				  "{\"state\": \"running\"}", msg, sizeof msg), -1);
+	assert_string_equal(msg, "'state': expected \"paused\", got \"running\"");
+	assert_int_equal(check_in(protocol, get(command("vm-monitor"), "returns"),
+				  "[1, {\"a\": null}]", msg, sizeof msg), 0);
+}
+
+/* ---- the validator itself ---- */
+
+static void test_refs(void **state)
+{
+	struct rpc_schema_ctx bare = { NULL, NULL, NULL };
+	struct json_object *v = json_tokener_parse("{\"config\": {\"name\": \"a\"}}");
+	char msg[256];
+
+	(void)state;
+	bare.root = protocol;
+	assert_int_equal(rpc_schema_validate(&bare, get(command("vm-define"), "arguments"),
+					     v, msg, sizeof msg), -1);
+	assert_string_equal(msg, "schema error at 'config': cannot resolve $ref 'vm-config.json'");
+	json_object_put(v);
+	bare.resolve = whole_ref_resolver;
+	v = json_tokener_parse("\"-x\"");
+	assert_int_equal(rpc_schema_validate(&bare, get(get(protocol, "$defs"), "VmName"),
+					     v, msg, sizeof msg), -1);
+	assert_string_equal(msg, "does not match ^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$, got \"-x\"");
+	json_object_put(v);
+	assert_int_equal(adhoc("{\"$ref\": \"#/$defs/nope\"}", "1", msg, sizeof msg), -1);
+	assert_non_null(strstr(msg, "cannot resolve $ref '#/$defs/nope'"));
+	/* A ref loop ends with an error rather than a crash. */
+	assert_int_equal(adhoc("{\"$defs\": {\"A\": {\"$ref\": \"#/$defs/A\"}}, \"$ref\": \"#/$defs/A\"}",
+			       "1", msg, sizeof msg), -1);
+	assert_non_null(strstr(msg, "nested too deeply"));
+	assert_int_equal(adhoc("{\"$defs\": {\"a/b\": {\"type\": \"string\"}}, \"$ref\": \"#/$defs/a~1b\"}",
+			       "1", msg, sizeof msg), -1);
+	assert_string_equal(msg, "expected string, got integer 1");
+}
+
+static void test_combinators(void **state)
+{
+	const char *one = "{\"oneOf\": [{\"type\": \"integer\"}, {\"minimum\": 5}]}";
+	char msg[256];
+
+	(void)state;
+	assert_int_equal(adhoc(one, "1", msg, sizeof msg), 0);
+	assert_int_equal(adhoc(one, "7.5", msg, sizeof msg), 0);
+	assert_int_equal(adhoc(one, "7", msg, sizeof msg), -1);
+	assert_non_null(strstr(msg, "more than one"));
+	assert_int_equal(adhoc(one, "2.5", msg, sizeof msg), -1);
+	assert_string_equal(msg, "expected integer, got number 2.5");
+	assert_int_equal(adhoc("{\"anyOf\": [{\"type\": \"string\"}, {\"type\": \"null\"}]}",
+			       "null", msg, sizeof msg), 0);
+	assert_int_equal(adhoc("{\"type\": [\"string\", \"null\"]}", "3", msg, sizeof msg), -1);
+	assert_string_equal(msg, "expected string or null, got integer 3");
+	assert_int_equal(adhoc("{\"type\": \"number\"}", "3", msg, sizeof msg), 0);
+	assert_int_equal(adhoc("{\"enum\": [1, \"a\"]}", "1.0", msg, sizeof msg), 0);
+	assert_int_equal(adhoc("{\"const\": null}", "null", msg, sizeof msg), 0);
+	assert_int_equal(adhoc("{\"items\": false}", "[]", msg, sizeof msg), 0);
+	assert_int_equal(adhoc("{\"items\": false}", "[0]", msg, sizeof msg), -1);
+	assert_string_equal(msg, "'[0]': not allowed");
+	assert_int_equal(adhoc("{\"minItems\": 2}", "[0]", msg, sizeof msg), -1);
+	assert_string_equal(msg, "expected at least 2 items, got 1");
+	assert_int_equal(adhoc("{\"properties\": {\"a\": {\"type\": \"string\"}},"
+			       " \"additionalProperties\": {\"type\": \"integer\"}}",
+			       "{\"a\": \"x\", \"b\": 1, \"c\": \"y\"}", msg, sizeof msg), -1);
+	assert_string_equal(msg, "'c': expected integer, got string \"y\"");
+	/* Keywords for other types do not apply. */
+	assert_int_equal(adhoc("{\"minimum\": 3, \"maxLength\": 1}", "\"abc\"", msg, sizeof msg), -1);
+	assert_int_equal(adhoc("{\"minimum\": 3, \"maxLength\": 1}", "4", msg, sizeof msg), 0);
+}
+
+static void test_nan_and_small_buffers(void **state)
+{
+	struct json_object *s = json_tokener_parse("{\"minimum\": 0, \"maximum\": 10}");
+	struct json_object *nan = json_object_new_double(NAN);
+	char tiny[8];
+
+	(void)state;
+	assert_int_equal(rpc_schema_validate(NULL, s, nan, tiny, sizeof tiny), -1);
+	assert_true(strlen(tiny) < sizeof tiny);
+	assert_int_equal(rpc_schema_validate(NULL, s, nan, NULL, 0), -1);
+	json_object_put(nan);
+	json_object_put(s);
+}
+
+/* A long member name is clipped without splitting a UTF-8 character. */
+static void test_long_names_clipped(void **state)
+{
+	char text[1024], msg[128];
+	size_t n, i;
+
+	(void)state;
+	n = (size_t)snprintf(text, sizeof text, "{\"name\": \"a\", \"");
+	for (i = 0; i < 100; i++)
+		n += (size_t)snprintf(text + n, sizeof text - n, "\xe2\x82\xac");
+	snprintf(text + n, sizeof text - n, "\": 1}");
+	assert_int_equal(check_in(vmconf, vmconf, text, msg, sizeof msg), -1);
+	assert_non_null(strstr(msg, "unexpected member '\xe2\x82\xac"));
+	assert_non_null(strstr(msg, "...'"));
+	for (i = 0; msg[i]; i++)
+		if ((unsigned char)msg[i] == 0xe2)
+			assert_true(msg[i + 1] && msg[i + 2]);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_documents_supported),
+		cmocka_unit_test(test_unsupported_keywords),
+		cmocka_unit_test(test_command_list),
+		cmocka_unit_test(test_commands_complete),
+		cmocka_unit_test(test_error_codes),
+		cmocka_unit_test(test_examples_validate),
+		cmocka_unit_test(test_config_good),
+		cmocka_unit_test(test_config_required_and_extra),
+		cmocka_unit_test(test_config_types),
+		cmocka_unit_test(test_config_patterns),
+		cmocka_unit_test(test_config_enums),
+		cmocka_unit_test(test_config_ranges),
+		cmocka_unit_test(test_config_many_disks),
+		cmocka_unit_test(test_args_good),
+		cmocka_unit_test(test_args_bad),
+		cmocka_unit_test(test_returns),
+		cmocka_unit_test(test_refs),
+		cmocka_unit_test(test_combinators),
+		cmocka_unit_test(test_nan_and_small_buffers),
+		cmocka_unit_test(test_long_names_clipped),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
