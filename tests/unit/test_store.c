@@ -455,6 +455,28 @@ static void test_foreach_nested(void **state)
 	assert_string_equal(seen.state[1], "running");
 }
 
+/* store_sync is the group commit's fsync: it must work before anything
+ * was written (no WAL yet) and after, and a synced change is committed for
+ * every other reader. */
+static void test_sync(void **state)
+{
+	struct fixture *f = *state;
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	f->s = open_store(f);
+	assert_int_equal(store_sync(f->s), STORE_OK);
+	assert_int_equal(store_vm_insert(f->s, UUID_A, "web1", "{}"), STORE_OK);
+	assert_int_equal(store_sync(f->s), STORE_OK);
+	db = raw_open(f);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT name FROM vms", -1,
+					    &st, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_string_equal(sqlite3_column_text(st, 0), "web1");
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -472,6 +494,7 @@ int main(void)
 		T(test_survives_reopen),
 		T(test_foreach_stops),
 		T(test_foreach_nested),
+		T(test_sync),
 #undef T
 	};
 
