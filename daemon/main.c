@@ -99,6 +99,13 @@ static void default_dirs(void)
 		vmd.probe_cache = path_join(vmd.state_dir, "probe.json");
 }
 
+/* A repeated option wins over the earlier one. */
+static void set_str(char **field, const char *value)
+{
+	free(*field);
+	*field = strdup(value);
+}
+
 static int parse_args(int argc, char **argv, int *level)
 {
 	static const struct option opts[] = {
@@ -118,12 +125,12 @@ static int parse_args(int argc, char **argv, int *level)
 
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
-		case 's': vmd.state_dir = strdup(optarg); break;
-		case 'r': vmd.run_dir = strdup(optarg); break;
-		case 'S': vmd.sock_path = strdup(optarg); break;
-		case 'j': vmd.jsonrpc_path = strdup(optarg); break;
-		case 'q': vmd.qemu = strdup(optarg); break;
-		case 'p': vmd.probe_cache = strdup(optarg); break;
+		case 's': set_str(&vmd.state_dir, optarg); break;
+		case 'r': set_str(&vmd.run_dir, optarg); break;
+		case 'S': set_str(&vmd.sock_path, optarg); break;
+		case 'j': set_str(&vmd.jsonrpc_path, optarg); break;
+		case 'q': set_str(&vmd.qemu, optarg); break;
+		case 'p': set_str(&vmd.probe_cache, optarg); break;
 		case 'n': vmd.sandbox = 0; break;
 		case 'l':
 			if ((*level = log_level_from_name(optarg)) < 0) {

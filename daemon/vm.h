@@ -33,7 +33,8 @@ struct vm {
 	char *run_dir;
 	struct qmp *qmp;
 	struct console *console[VM_MAX_SERIAL];
-	bool shutdown_seen;           /* guest asked QEMU to power off */
+	bool shutdown_seen;           /* QEMU announced SHUTDOWN: a clean exit */
+	bool shutdown_guest;          /* ... asked by the guest, not the host */
 	const char *pending_op;       /* "pause"/"resume" in flight: the reason
 	                                 for the STOP/RESUME event it causes */
 	bool kill_sent;

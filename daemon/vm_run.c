@@ -301,7 +301,7 @@ int vm_start(struct vm *vm, struct call *c)
 	vm->pid = pid;
 	vm->starttime = emu_proc_starttime(pid);
 	snprintf(vm->accel, sizeof vm->accel, "%s", accel);
-	vm->shutdown_seen = vm->kill_sent = false;
+	vm->shutdown_seen = vm->shutdown_guest = vm->kill_sent = false;
 	vm->start_call = c;
 	attach_channels(vm, &f, nserial);
 	vm_set_state(vm, VM_STARTING, "start", c ? c->who : "autostart");
@@ -458,8 +458,9 @@ void vm_child_exited(pid_t pid, int status)
 		vm_set_state(vm, VM_STOPPED, "start-failed", NULL);
 	else if (asked)
 		vm_set_state(vm, VM_STOPPED, vm->kill_call ? "kill" : "stop", NULL);
-	else if (vm->shutdown_seen)
-		vm_set_state(vm, VM_STOPPED, "guest-shutdown", NULL);
+	else if (vm->shutdown_seen)  /* guest power-off, or "quit" on the monitor */
+		vm_set_state(vm, VM_STOPPED,
+			     vm->shutdown_guest ? "guest-shutdown" : "host", NULL);
 	else
 		vm_set_state(vm, VM_CRASHED, "crash", NULL);
 	if (vm->start_call)
@@ -482,8 +483,9 @@ void vm_qemu_event(struct vm *vm, const char *event, struct json_object *data)
 	const char *why = vm->pending_op ? vm->pending_op : "monitor";
 
 	if (!strcmp(event, "SHUTDOWN")) {
-		vm->shutdown_seen = json_object_object_get_ex(data, "guest", &guest) &&
-				    json_object_get_boolean(guest);
+		vm->shutdown_seen = true;
+		vm->shutdown_guest = json_object_object_get_ex(data, "guest", &guest) &&
+				     json_object_get_boolean(guest);
 	} else if (!strcmp(event, "STOP") && vm->state == VM_RUNNING) {
 		vm_set_state(vm, VM_PAUSED, why, NULL);
 	} else if (!strcmp(event, "RESUME") && vm->state == VM_PAUSED) {

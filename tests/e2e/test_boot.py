@@ -335,6 +335,21 @@ class BootTest(vmdtest.VmdTestCase):
         c.wait_state(name, "running", t(10), since=mark)
         self.assertEqual(self.vm_state(c, name), "running")
 
+    def test_monitor_quit_is_a_host_stop(self):
+        """QEMU told to quit by the operator is a clean stop, not a crash."""
+        c = self.client()
+        name = "quitter"
+        c.command("vm-define", {"config": bootsector_config(name)})
+        self.start(c, name, "tcg")
+        mark = len(c.events)
+        try:
+            c.command("vm-monitor", {"vm": name, "command": "quit"})
+        except vmdtest.QMPError:
+            pass  # QEMU may close the monitor before it answers
+        _, ev = c.wait_state(name, "stopped", t(10), since=mark)
+        self.assertEqual(ev["data"]["reason"], "host", ev)
+        self.assertEqual(self.vm_state(c, name), "stopped")
+
     def test_update_applies_at_next_start(self):
         c = self.client()
         name = "grows"

@@ -231,6 +231,32 @@ class CliTest(vmdtest.VmdTestCase):
         self.assertEqual(json.loads(self.ok("host", json_out=True))["accel"]
                          ["verdict"], verdict)
 
+    def test_probe_fresh(self):
+        """A vmd with no cached verdict probes the host itself, and its
+        verdict agrees with the facts it reports."""
+        cache = os.path.join(self.tmp, "fresh-probe.json")
+        tmp = os.path.join(self.tmp, "fresh")
+        os.mkdir(tmp)
+        other = vmdtest.Vmd(tmp, extra_args=["--probe-cache", cache])
+        try:
+            other.start()
+            c = vmdtest.Client(other.socket)
+            a = c.command("query-host", timeout=t(120))["accel"]
+            c.close()
+        finally:
+            other.cleanup()
+        self.assertTrue(os.path.exists(cache), "verdict not cached")
+        self.assertEqual(a["kvm_usable"], a["verdict"] == "kvm", a)
+        self.assertGreater(a["tcg_boot_ms"], 0, a)
+        self.assertIn("KVM", a["reason"])
+        if not a["dev_kvm"]:
+            self.assertEqual(a["verdict"], "tcg", a)
+        if a["kvm_module"] == "kvm_pvm":
+            # the nested software KVM of CI: seconds per boot sector
+            self.assertEqual(a["verdict"], "tcg", a)
+        if a["verdict"] == "kvm":
+            self.assertGreaterEqual(a["kvm_boot_ms"], 0, a)
+
     # -- long-running commands ---------------------------------------------
 
     def test_events(self):

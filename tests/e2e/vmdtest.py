@@ -31,6 +31,10 @@ VMD = os.path.join(BUILDDIR, "vmd")
 VMCTL = os.path.join(BUILDDIR, "vmctl")
 BOOTSECTOR = os.path.join(BUILDDIR, "tests", "guests", "bootsector.img")
 INITRAMFS = os.path.join(BUILDDIR, "tests", "guests", "initramfs.cpio.gz")
+# Every vmd of a test run shares one probe verdict: the first vmd probes
+# (about 1.6 s here, most of it a KVM attempt that burns CPU), the rest
+# read the cache, as a restarted vmd on one host does.
+PROBE_CACHE = os.path.join(BUILDDIR, "tests", "probe-cache.json")
 
 SCALE = float(os.environ.get("VMD_TEST_TIMEOUT_SCALE") or "1")
 # Upper bound for one test method, whatever it waits for.
@@ -437,7 +441,8 @@ class Vmd:
 
     def argv(self):
         argv = [VMD, "--state-dir", self.state_dir, "--run-dir", self.run_dir,
-                "--socket", self.socket, "--log-level", "debug"]
+                "--socket", self.socket, "--log-level", "debug",
+                "--probe-cache", PROBE_CACHE]
         if self.rpc_socket:
             argv += ["--jsonrpc-socket", self.rpc_socket]
         if self.qemu:
