@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "daemon/vm.h"
+#include "daemon/vm_index.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
 #include "daemon/store.h"
@@ -40,10 +41,7 @@ bool vm_is_active(const struct vm *vm)
 
 struct vm *vm_find(const char *key)
 {
-	for (struct vm *vm = vms; vm; vm = vm->next)
-		if (!strcmp(vm->name, key) || !strcmp(vm->uuid, key))
-			return vm;
-	return NULL;
+	return vm_index_find(key);
 }
 
 struct vm *vm_find_pid(pid_t pid)
@@ -64,6 +62,11 @@ struct vm *vm_add(const char *uuid, const char *name, struct json_object *config
 		return NULL;
 	}
 	snprintf(vm->uuid, sizeof vm->uuid, "%s", uuid);
+	if (vm_index_add(vm) < 0) {
+		free(vm->name);
+		free(vm);
+		return NULL;
+	}
 	vm->config = config;
 	vm->created = created;
 	vm->updated = updated;
@@ -72,16 +75,38 @@ struct vm *vm_add(const char *uuid, const char *name, struct json_object *config
 	return vm;
 }
 
+void vm_changed(struct vm *vm)
+{
+	free(vm->summary);
+	vm->summary = NULL;
+	vm->summary_len = 0;
+}
+
 static void vm_free(struct vm *vm)
 {
+	vm_changed(vm);
 	json_object_put(vm->config);
 	free(vm->name);
 	free(vm->run_dir);
 	free(vm);
 }
 
+int vm_rename(struct vm *vm, const char *name)
+{
+	char *copy = strdup(name);
+
+	if (!copy)
+		return -1;
+	vm_index_del(vm);
+	free(vm->name);
+	vm->name = copy;
+	vm_changed(vm);
+	return vm_index_add(vm);
+}
+
 void vm_remove(struct vm *vm)
 {
+	vm_index_del(vm);
 	for (struct vm **p = &vms; *p; p = &(*p)->next)
 		if (*p == vm) {
 			*p = vm->next;
@@ -145,6 +170,7 @@ int vm_load_all(void)
 
 void vm_free_all(void)
 {
+	vm_index_clear();
 	while (vms) {
 		struct vm *vm = vms;
 		vms = vm->next;
@@ -161,6 +187,7 @@ void vm_set_state(struct vm *vm, enum vm_state s, const char *reason,
 	if (old == s)
 		return;
 	vm->state = s;
+	vm_changed(vm);
 	if (store_runtime_set(vmd.store, vm->uuid, vm_state_name(s), vm->pid,
 			      vm->starttime, NULL) != STORE_OK ||
 	    store_event_add(vmd.store, vm->uuid, vm->name, "state",

@@ -43,6 +43,8 @@ struct vm {
 	struct event *pidfd_ev;       /* exit watch of an adopted QEMU */
 	/* calls waiting for this VM's QEMU */
 	struct call *start_call, *stop_call, *kill_call;
+	char *summary;                /* cached vm-list entry (JSON text) */
+	size_t summary_len;
 	struct vm *next;
 };
 
@@ -55,11 +57,15 @@ struct vm *vm_find_pid(pid_t pid);
 struct vm *vm_add(const char *uuid, const char *name, struct json_object *config,
 		  time_t created, time_t updated);
 void vm_remove(struct vm *vm);
+int vm_rename(struct vm *vm, const char *name); /* -1 on ENOMEM */
 size_t vm_count(size_t *running);
 /* All VMs sorted by name; caller frees the array (not the VMs). */
 struct vm **vm_sorted(size_t *n);
 int vm_load_all(void);
 void vm_free_all(void);
+
+/* Anything vm-list shows changed: drop the cached entry. */
+void vm_changed(struct vm *vm);
 
 /* Record and announce a transition (no-op when unchanged). */
 void vm_set_state(struct vm *vm, enum vm_state s, const char *reason,

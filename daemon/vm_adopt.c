@@ -59,6 +59,7 @@ static void adopt(struct vm *vm)
 	if (!strcmp(vm->accel, "auto"))
 		snprintf(vm->accel, sizeof vm->accel, "%s", vmd.probe.verdict);
 	vm->started_at = time(NULL);
+	vm_changed(vm);
 	/* a half-finished start or stop is not resumed: the guest runs */
 	if (was == VM_STARTING || was == VM_STOPPING)
 		vm_set_state(vm, VM_RUNNING, "host", NULL);

@@ -347,3 +347,31 @@ char *rpc_emit(struct json_object *msg, size_t *len)
 	*len = n + 1;
 	return out;
 }
+
+static int raw_serialize(struct json_object *jso, struct printbuf *pb,
+			 int level, int flags)
+{
+	const char *text = json_object_get_userdata(jso);
+
+	(void)level;
+	(void)flags;
+	return printbuf_memappend(pb, text, (int)strlen(text));
+}
+
+static void raw_free(struct json_object *jso, void *userdata)
+{
+	(void)jso;
+	free(userdata);
+}
+
+struct json_object *rpc_raw_new(char *text)
+{
+	struct json_object *v = json_object_new_object();
+
+	if (!v) {
+		free(text);
+		return NULL;
+	}
+	json_object_set_serializer(v, raw_serialize, text, raw_free);
+	return v;
+}

@@ -45,6 +45,12 @@ struct json_object *rpc_event_new(const char *name, struct json_object *data);
 struct json_object *rpc_greeting_new(int major, int minor, int micro,
 				     const char *package);
 
+/* A value whose JSON text is already made (text, owned, freed with the
+ * value): serializing it copies the text as it is.  For large replies built
+ * from cached pieces (vm-list of thousands of VMs); the caller guarantees
+ * the text is valid JSON. */
+struct json_object *rpc_raw_new(char *text);
+
 /* Serialize as compact JSON followed by "\n".  Returns malloc'd bytes (caller
  * frees) and sets *len; NULL on ENOMEM. */
 char *rpc_emit(struct json_object *msg, size_t *len);

@@ -367,6 +367,24 @@ static void test_emit_one_line(void **state)
 	free(out);
 }
 
+/* A raw value is copied into the reply text exactly as made. */
+static void test_raw_value(void **state)
+{
+	struct json_object *id = json_object_new_int(9);
+	char *text = strdup("[{\"name\":\"a,b\"},{\"x\":[1,2]}]");
+	struct json_object *r = rpc_reply_return(RPC_QMP, id, rpc_raw_new(text));
+	size_t len;
+	char *out = rpc_emit(r, &len);
+
+	(void)state;
+	assert_string_equal(out, "{\"return\":[{\"name\":\"a,b\"},{\"x\":[1,2]}],"
+			    "\"id\":9}\n");
+	assert_int_equal(len, strlen(out));
+	free(out);
+	json_object_put(r);
+	json_object_put(id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -381,6 +399,7 @@ int main(void)
 		cmocka_unit_test(test_event_shape),
 		cmocka_unit_test(test_greeting_shape),
 		cmocka_unit_test(test_emit_one_line),
+		cmocka_unit_test(test_raw_value),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
