@@ -31,9 +31,9 @@ static void attach_after(struct call *c, struct conn *conn)
 
 void cmd_console_attach(struct call *c)
 {
-	struct vm *vm = call_vm(c);
 	int port = call_int(c, "port", 0);
 	const char *mode = call_str(c, "mode", "rw");
+	struct vm *vm = call_vm(c);  /* last: on VmNotFound c is gone */
 	struct attach *a;
 
 	if (!vm)

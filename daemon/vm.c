@@ -84,6 +84,10 @@ void vm_changed(struct vm *vm)
 
 static void vm_free(struct vm *vm)
 {
+	if (vm->start_timer)
+		event_free(vm->start_timer);
+	if (vm->stop_timer)
+		event_free(vm->stop_timer);
 	vm_changed(vm);
 	json_object_put(vm->config);
 	free(vm->name);

@@ -127,10 +127,6 @@ void vm_release_all(void)
 			close(event_get_fd(vm->pidfd_ev));
 			event_free(vm->pidfd_ev);
 		}
-		if (vm->start_timer)
-			event_free(vm->start_timer);
-		if (vm->stop_timer)
-			event_free(vm->stop_timer);
 	}
 	free(v);
 	vm_free_all();

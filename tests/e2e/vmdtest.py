@@ -544,12 +544,19 @@ class Vmd:
         if self.alive():
             candidates |= self.vm_pids()
         self.remember_children()
+        self.exit_status = None
         if self.alive():
-            self.proc.kill()
+            # SIGTERM first: a clean exit lets LeakSanitizer speak in the
+            # sanitizer build; SIGKILL only if vmd does not go.
+            self.proc.terminate()
             try:
-                self.proc.wait(t(10))
+                self.exit_status = self.proc.wait(t(10))
             except subprocess.TimeoutExpired:
-                pass
+                self.proc.kill()
+                try:
+                    self.proc.wait(t(10))
+                except subprocess.TimeoutExpired:
+                    pass
         # Only kill what is provably ours: vmd's children seen earlier and
         # anything whose command line names our scratch directory.
         self.remember_children()
@@ -854,6 +861,7 @@ class VmdTestCase(unittest.TestCase):
         for c in self._clients:
             c.close()
         self.vmd.cleanup()
+        self._check_sanitizers()
         if self._failed() or os.environ.get("VMD_TEST_VERBOSE"):
             sys.stderr.write("\n---- vmd log (%s) ----\n%s\n---- end of vmd "
                              "log ----\n" % (self.vmd.log_path,
@@ -861,6 +869,22 @@ class VmdTestCase(unittest.TestCase):
             sys.stderr.write("scratch directory kept: %s\n" % self.tmp)
         else:
             shutil.rmtree(self.tmp, ignore_errors=True)
+
+    def _check_sanitizers(self):
+        """In the --enable-sanitizers build, any ASan, UBSan or LSan report
+        from vmd fails the test, as does a SIGTERM that did not end vmd
+        with status 0."""
+        log = self.vmd.log()
+        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                       "runtime error:"):
+            if marker in log:
+                i = log.index(marker)
+                raise AssertionError("vmd reported %s:\n%s"
+                                     % (marker, log[max(0, i - 200):i + 4000]))
+        status = getattr(self.vmd, "exit_status", None)
+        if status not in (None, 0):
+            raise AssertionError("vmd exited with status %s on SIGTERM"
+                                 % status)
 
     # -- connections --------------------------------------------------------
     def client(self, **kw):
