@@ -9,6 +9,7 @@ TCG always and under KVM too when query-host says KVM is usable."""
 import os
 import re
 import signal
+import subprocess
 import sys
 import time
 
@@ -250,6 +251,35 @@ class BootTest(vmdtest.VmdTestCase):
         self.console("odd-path").read_until(BOOT_BANNER, t(30))
         self.assertEqual(c.command("vm-show", {"vm": "odd-path"})["config"]
                          ["disks"][0]["path"], disk)
+
+    def test_virtio_qcow2_and_nics(self):
+        """Disk boot from virtio (raw and qcow2) and user-mode NICs of each
+        model: the guest boots and QEMU has the NICs with the MAC asked."""
+        c = self.client()
+        qcow2 = os.path.join(self.tmp, "boot.qcow2")
+        subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2",
+                        BOOTSECTOR, qcow2], check=True, timeout=t(30))
+        nics = [{"type": "user"},
+                {"type": "user", "model": "e1000", "mac": "52:54:00:12:34:56"},
+                {"type": "user", "model": "rtl8139"}]
+        cases = [("virtio-raw", {"path": vmdtest.bootsector_disk(),
+                                 "format": "raw", "bus": "virtio"}),
+                 ("virtio-qcow2", {"path": qcow2, "format": "qcow2",
+                                   "bus": "virtio"})]
+        for name, disk in cases:
+            with self.subTest(disk=name):
+                c.command("vm-define", {"config": bootsector_config(
+                    name, disks=[disk], nics=nics)})
+                self.start(c, name, "tcg")
+                self.console(name).read_until(BOOT_BANNER, t(30))
+                info = c.command("vm-monitor", {
+                    "vm": name, "command": "human-monitor-command",
+                    "arguments": {"command-line": "info network"}})
+                for model in ("virtio-net-pci", "e1000", "rtl8139"):
+                    self.assertIn(model, info)
+                self.assertIn("macaddr=52:54:00:12:34:56", info)
+                self.assertEqual(info.count("type=user"), 3, info)
+                c.command("vm-kill", {"vm": name}, timeout=t(30))
 
     def test_two_guests_apart(self):
         c = self.client()
