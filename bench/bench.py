@@ -38,8 +38,8 @@ def parse_args():
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--builddir", required=True)
     p.add_argument("--srcdir", default=os.path.dirname(HERE))
-    p.add_argument("--runs", type=int, default=10,
-                   help="samples for boot and kill medians (default 10)")
+    p.add_argument("--runs", type=int, default=25,
+                   help="samples for boot and kill medians (default 25)")
     p.add_argument("--vms", type=int, default=10000,
                    help="VMs to define for the scale test (default 10000)")
     p.add_argument("--rtt-seconds", type=float, default=5.0,
