@@ -242,11 +242,8 @@ class BootTest(vmdtest.VmdTestCase):
         file name (QEMU's option lists double commas)."""
         c = self.client()
         disk = os.path.join(self.tmp, "a b,format=qcow2,x='\"=.img")
-        with open(BOOTSECTOR, "rb") as src, open(disk, "wb") as dst:
-            dst.write(src.read())
-        c.command("vm-define", {"config": bootsector_config(
-            "odd-path", disks=[{"path": disk, "format": "raw",
-                                "bus": "ide"}])})
+        c.command("vm-define", {"config": vmdtest.bootsector_at(
+            disk, "odd-path")})
         self.start(c, "odd-path", "tcg")
         self.console("odd-path").read_until(BOOT_BANNER, t(30))
         self.assertEqual(c.command("vm-show", {"vm": "odd-path"})["config"]

@@ -153,11 +153,8 @@ class ConformanceTest(vmdtest.VmdTestCase):
         # start and its errors
         rec.call(c, "vm-start", {"vm": "nosuch"}, ok=False, cls="VmNotFound")
         disk = os.path.join(self.tmp, "vanish.img")
-        with open(BOOTSECTOR, "rb") as src, open(disk, "wb") as dst:
-            dst.write(src.read())
-        c.command("vm-define", {"config": bootsector_config(
-            "conf-vanish", disks=[{"path": disk, "format": "raw",
-                                   "bus": "ide"}])})
+        c.command("vm-define", {"config": vmdtest.bootsector_at(
+            disk, "conf-vanish")})
         os.unlink(disk)
         rec.call(c, "vm-start", {"vm": "conf-vanish"}, ok=False,
                  cls="InvalidArgument")

@@ -356,11 +356,8 @@ class ErrorsTest(vmdtest.VmdTestCase):
 
         # a disk that vanishes after define: vm-start names it
         disk = os.path.join(self.tmp, "gone.img")
-        with open(BOOTSECTOR, "rb") as src, open(disk, "wb") as dst:
-            dst.write(src.read())
-        c.command("vm-define", {"config": bootsector_config(
-            "vanishing", disks=[{"path": disk, "format": "raw",
-                                 "bus": "ide"}])})
+        c.command("vm-define", {"config": vmdtest.bootsector_at(
+            disk, "vanishing")})
         os.unlink(disk)
         self.assertCmdError(c, "vm-start", {"vm": "vanishing"},
                             "InvalidArgument", disk)

@@ -723,6 +723,14 @@ def bootsector_disk():
     return path
 
 
+def bootsector_at(path, name, **extra):
+    """A copy of the boot-sector image at path, and a config booting it
+    from IDE (for tests that need to choose, or later remove, the file)."""
+    shutil.copyfile(BOOTSECTOR, path)
+    return bootsector_config(name, disks=[{"path": path, "format": "raw",
+                                           "bus": "ide"}], **extra)
+
+
 def bootsector_config(name, accel="tcg", **extra):
     cfg = {"name": name, "accel": accel, "memory_mib": 32,
            "disks": [{"path": bootsector_disk(), "format": "raw",
