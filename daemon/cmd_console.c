@@ -2,10 +2,15 @@
  * vm-monitor (one QMP command passed through to the guest's QEMU). */
 #include "config.h"
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 #include "daemon/console.h"
 #include "daemon/dispatch.h"
+#include "daemon/ports.h"
 #include "daemon/qmp.h"
+#include "daemon/vmd.h"
+#include "daemon/conlog.h"
+#include "rpc/base64.h"
 #include "daemon/vm.h"
 
 static bool live(const struct vm *vm)
@@ -14,9 +19,25 @@ static bool live(const struct vm *vm)
 	       vm->state == VM_STOPPING || vm->state == VM_STARTING;
 }
 
+/* Port exists and is one vmd relays (console or tcp). */
+static int check_port(struct call *c, struct vm *vm, int port)
+{
+	if (port >= ports_count(vm)) {
+		call_error(c, RPC_INVALID_ARGUMENT, "VM '%s' has no serial port %d "
+			   "(it has %d)", vm->name, port, ports_count(vm));
+		return -1;
+	}
+	if (!strcmp(ports_type(vm, port), "host")) {
+		call_error(c, RPC_INVALID_ARGUMENT, "serial port %d of VM '%s' is a "
+			   "host device, not a console", port, vm->name);
+		return -1;
+	}
+	return 0;
+}
+
 struct attach {
 	struct console *con;
-	bool rw;
+	bool rw, force;
 };
 
 /* Runs once the reply is queued, so the scrollback follows the reply. */
@@ -24,7 +45,7 @@ static void attach_after(struct call *c, struct conn *conn)
 {
 	struct attach *a = c->after_ctx;
 
-	if (console_attach(a->con, conn, a->rw) < 0)
+	if (console_attach(a->con, conn, a->rw, a->force) < 0)
 		conn_close(conn);
 	free(a);
 }
@@ -33,6 +54,7 @@ void cmd_console_attach(struct call *c)
 {
 	int port = call_int(c, "port", 0);
 	const char *mode = call_str(c, "mode", "rw");
+	bool force = call_bool(c, "force", false);
 	struct vm *vm = call_vm(c);  /* last: on VmNotFound c is gone */
 	struct attach *a;
 
@@ -43,15 +65,18 @@ void cmd_console_attach(struct call *c)
 			   "only while it runs", vm->name, vm_state_name(vm->state));
 		return;
 	}
-	if (port < 0 || port >= VM_MAX_SERIAL || !vm->console[port]) {
-		call_error(c, RPC_INVALID_ARGUMENT, "VM '%s' has no serial port %d",
-			   vm->name, port);
+	if (check_port(c, vm, port) < 0)
+		return;
+	if (!vm->console[port]) {
+		call_error(c, RPC_GENERIC_ERROR, "console %d of VM '%s' is not "
+			   "available (see vmd's log)", port, vm->name);
 		return;
 	}
 	bool rw = !strcmp(mode, "rw");
-	if (rw && console_has_writer(vm->console[port])) {
+	if (rw && !force && console_has_writer(vm->console[port])) {
 		call_error(c, RPC_BUSY, "console %d of VM '%s' already has a writer; "
-			   "attach with mode \"ro\"", port, vm->name);
+			   "attach with mode \"ro\", or take the keyboard with force",
+			   port, vm->name);
 		return;
 	}
 	if (!(a = malloc(sizeof *a))) {
@@ -60,6 +85,7 @@ void cmd_console_attach(struct call *c)
 	}
 	a->con = vm->console[port];
 	a->rw = rw;
+	a->force = force;
 	c->after = attach_after;
 	c->after_ctx = a;
 	struct json_object *r = json_object_new_object();
@@ -102,4 +128,53 @@ void cmd_vm_monitor(struct call *c)
 	if (json_object_object_get_ex(c->args, "arguments", &args))
 		json_object_get(args);
 	qmp_exec(vm->qmp, cmd, args, monitor_done, c);
+}
+
+static struct json_object *jint(uint64_t v)
+{
+	return json_object_new_int64((int64_t)v);
+}
+
+void cmd_console_read(struct call *c)
+{
+	int port = call_int(c, "port", 0), max = call_int(c, "max_bytes", 65536);
+	struct json_object *off = NULL, *since = NULL;
+	json_object_object_get_ex(c->args, "offset", &off);
+	json_object_object_get_ex(c->args, "since", &since);
+	struct vm *vm = call_vm(c);  /* last: on VmNotFound c is gone */
+	struct conlog_range r;
+	char dir[4096];
+	uint64_t from;
+
+	if (!vm || check_port(c, vm, port) < 0)
+		return;
+	snprintf(dir, sizeof dir, "%s/logs/%s", vmd.state_dir, vm->uuid);
+	if (off)
+		from = (uint64_t)json_object_get_int64(off);
+	else if (since)
+		from = conlog_offset_at(dir, port, (time_t)json_object_get_int64(since));
+	else {
+		uint64_t end = conlog_size(dir, port);
+		from = end > (uint64_t)max ? end - (uint64_t)max : 0;
+	}
+	if (conlog_read(dir, port, from, (size_t)max, &r) < 0) {
+		call_error(c, RPC_GENERIC_ERROR, "cannot read the log of port %d "
+			   "of VM '%s'", port, vm->name);
+		return;
+	}
+	char *b64 = base64_encode(r.data, r.len);
+	free(r.data);
+	if (!b64) {
+		call_error(c, RPC_GENERIC_ERROR, "out of memory");
+		return;
+	}
+	struct json_object *ret = json_object_new_object();
+	json_object_object_add(ret, "port", json_object_new_int(port));
+	json_object_object_add(ret, "data", json_object_new_string(b64));
+	json_object_object_add(ret, "offset", jint(r.offset));
+	json_object_object_add(ret, "next", jint(r.offset + r.len));
+	json_object_object_add(ret, "start", jint(r.start));
+	json_object_object_add(ret, "end", jint(r.end));
+	free(b64);
+	call_return(c, ret);
 }

@@ -1,126 +1,111 @@
 /* Serial console relay.  vmd is connected to each console port of a guest
  * from before its first instruction (QEMU starts with -S and the socket is
- * made by vmd), reads it all the time and keeps a ring of the last
- * CONSOLE_SCROLLBACK bytes, so a viewer that attaches late still sees the
- * boot.  Each viewer is a client connection in raw mode.  A viewer that does
- * not keep up is dropped (its connection closed) once it has
+ * made by vmd), reads it all the time, appends every byte to the port's log
+ * and keeps a ring of the last bytes as scrollback, so a viewer that
+ * attaches late still sees the boot.
+ *
+ * QEMU also writes every byte to a journal file (chardev logfile=).  While
+ * vmd runs the journal is redundant and its consumed part is punched out;
+ * after vmd was away (an upgrade, a kill -9), the journal holds what the
+ * guest printed meanwhile and console_catch_up() copies it into the log.
+ *
+ * Viewers are protocol connections in raw mode, or raw TCP clients of a
+ * port of type tcp.  A viewer that does not keep up is dropped once it has
  * CONSOLE_VIEWER_MAX_PENDING bytes unsent: the guest and the other viewers
  * never wait for it. */
 #include "config.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/listener.h>
+#include "daemon/conlog.h"
 #include "daemon/console.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
 #include "daemon/vmd.h"
+#include "rpc/message.h"
+
+/* Punch the consumed part out of the journal every this many bytes. */
+#define JOURNAL_TRIM_STEP (1024 * 1024)
 
 struct viewer {
 	struct console *con;
-	struct conn *conn;
+	struct conn *conn;            /* a protocol connection in raw mode */
+	struct bufferevent *tcp;      /* or a raw TCP client */
 	bool rw;
+	uid_t uid;
+	pid_t pid;
+	const char *reason;           /* why it leaves, for CONSOLE_DETACH */
 	struct viewer *next;
 };
 
 struct console {
-	struct bufferevent *bev;    /* QEMU's chardev socket */
-	char *vm;
-	int port;
-	unsigned char *ring;        /* scrollback */
+	struct console_params p;      /* strings below are our copies */
+	char *vm, *uuid, *log_dir, *journal;
+	struct bufferevent *bev;      /* QEMU's chardev socket */
+	struct evconnlistener *tcp;
+	struct conlog *log;
+	uint64_t trimmed;             /* journal bytes punched out so far */
+	bool log_failed;
+	unsigned char *ring;
 	size_t ring_start, ring_len;
-	struct viewer *viewers;
-	struct viewer *writer;
+	struct viewer *viewers, *writer;
 };
 
 static void ring_add(struct console *con, const unsigned char *p, size_t n)
 {
-	if (n >= CONSOLE_SCROLLBACK) {
-		p += n - CONSOLE_SCROLLBACK;
-		n = CONSOLE_SCROLLBACK;
+	size_t cap = con->p.scrollback;
+
+	if (!cap)
+		return;
+	if (n >= cap) {
+		p += n - cap;
+		n = cap;
 	}
 	for (size_t i = 0; i < n;) {
-		size_t end = (con->ring_start + con->ring_len) % CONSOLE_SCROLLBACK;
-		size_t chunk = CONSOLE_SCROLLBACK - end;
-		if (chunk > n - i)
-			chunk = n - i;
+		size_t end = (con->ring_start + con->ring_len) % cap;
+		size_t chunk = cap - end < n - i ? cap - end : n - i;
 		memcpy(con->ring + end, p + i, chunk);
 		i += chunk;
 		con->ring_len += chunk;
-		if (con->ring_len > CONSOLE_SCROLLBACK) {
-			con->ring_start = (con->ring_start + con->ring_len -
-					   CONSOLE_SCROLLBACK) % CONSOLE_SCROLLBACK;
-			con->ring_len = CONSOLE_SCROLLBACK;
+		if (con->ring_len > cap) {
+			con->ring_start = (con->ring_start + con->ring_len - cap) % cap;
+			con->ring_len = cap;
 		}
 	}
 }
 
-static void viewer_send(struct viewer *v, const void *p, size_t n)
+static void announce(struct console *con, const char *event, struct viewer *v,
+		     struct json_object *extra)
 {
-	if (conn_raw_write(v->conn, p, n) > CONSOLE_VIEWER_MAX_PENDING) {
-		log_warn("vm %s: console viewer too slow, dropped", v->con->vm);
-		conn_close(v->conn); /* detaches through viewer_closed */
+	struct json_object *d = json_object_new_object();
+
+	json_object_object_add(d, "vm", json_object_new_string(con->vm));
+	json_object_object_add(d, "uuid", json_object_new_string(con->uuid));
+	json_object_object_add(d, "port", json_object_new_int(con->p.port));
+	if (v && strcmp(event, "CONSOLE_WRITER"))
+		json_object_object_add(d, "mode", json_object_new_string(v->rw ? "rw" : "ro"));
+	if (v) {
+		json_object_object_add(d, "uid", json_object_new_int64(v->uid));
+		json_object_object_add(d, "pid", json_object_new_int64(v->pid));
 	}
+	if (v && strcmp(event, "CONSOLE_WRITER"))
+		json_object_object_add(d, "via", json_object_new_string(v->conn ? "socket" : "tcp"));
+	json_object_object_foreach(extra, key, val)
+		json_object_object_add(d, key, json_object_get(val));
+	json_object_put(extra);
+	server_broadcast(rpc_event_new(event, d));
 }
 
-static void on_guest_output(struct bufferevent *bev, void *arg)
+static void viewer_unlink(struct viewer *v)
 {
-	struct console *con = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	unsigned char buf[16384];
-	int n;
-
-	while ((n = evbuffer_remove(in, buf, sizeof buf)) > 0) {
-		ring_add(con, buf, (size_t)n);
-		for (struct viewer *v = con->viewers, *next; v; v = next) {
-			next = v->next;
-			viewer_send(v, buf, (size_t)n);
-		}
-	}
-}
-
-static void on_guest_event(struct bufferevent *bev, short what, void *arg)
-{
-	struct console *con = arg;
-
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-		log_debug("vm %s: console port %d closed by QEMU", con->vm, con->port);
-		bufferevent_disable(bev, EV_READ | EV_WRITE);
-	}
-}
-
-struct console *console_open(int fd, const char *vm, int port)
-{
-	struct console *con = calloc(1, sizeof *con);
-
-	if (!con)
-		return NULL;
-	con->ring = malloc(CONSOLE_SCROLLBACK);
-	con->vm = strdup(vm);
-	con->port = port;
-	evutil_make_socket_nonblocking(fd);
-	con->bev = bufferevent_socket_new(vmd.base, fd, BEV_OPT_CLOSE_ON_FREE);
-	if (!con->ring || !con->vm || !con->bev) {
-		console_close(con);
-		return NULL;
-	}
-	bufferevent_setcb(con->bev, on_guest_output, NULL, on_guest_event, con);
-	bufferevent_enable(con->bev, EV_READ | EV_WRITE);
-	return con;
-}
-
-static void viewer_input(void *ctx, const void *buf, size_t len)
-{
-	struct viewer *v = ctx;
-
-	if (v->con->writer == v && v->con->bev)
-		bufferevent_write(v->con->bev, buf, len);
-}
-
-static void viewer_closed(void *ctx, struct conn *conn)
-{
-	struct viewer *v = ctx;
 	struct console *con = v->con;
+	struct json_object *extra = json_object_new_object();
 
 	for (struct viewer **pp = &con->viewers; *pp; pp = &(*pp)->next)
 		if (*pp == v) {
@@ -129,6 +114,216 @@ static void viewer_closed(void *ctx, struct conn *conn)
 		}
 	if (con->writer == v)
 		con->writer = NULL;
+	json_object_object_add(extra, "reason",
+			       json_object_new_string(v->reason ? v->reason : "closed"));
+	announce(con, "CONSOLE_DETACH", v, extra);
+	log_vm(LOG_INFO, con->vm, con->uuid, "console %d: viewer uid=%d pid=%d "
+	       "left (%s)", con->p.port, (int)v->uid, (int)v->pid,
+	       v->reason ? v->reason : "closed");
+}
+
+static void viewer_drop(struct viewer *v, const char *reason)
+{
+	v->reason = reason;
+	if (v->conn) {
+		conn_close(v->conn);  /* detaches through viewer_closed */
+		return;
+	}
+	viewer_unlink(v);
+	bufferevent_free(v->tcp);
+	free(v);
+}
+
+static size_t viewer_write(struct viewer *v, const void *p, size_t n)
+{
+	struct evbuffer *out;
+
+	if (v->conn)
+		return conn_raw_write(v->conn, p, n);
+	out = bufferevent_get_output(v->tcp);
+	evbuffer_add(out, p, n);
+	return evbuffer_get_length(out);
+}
+
+static void to_viewers(struct console *con, const unsigned char *p, size_t n)
+{
+	for (struct viewer *v = con->viewers, *next; v; v = next) {
+		next = v->next;
+		if (viewer_write(v, p, n) > CONSOLE_VIEWER_MAX_PENDING) {
+			log_vm(LOG_WARNING, con->vm, con->uuid, "console %d: viewer "
+			       "too slow, dropped", con->p.port);
+			viewer_drop(v, "too-slow");
+		}
+	}
+}
+
+/* The journal's consumed part is no longer needed: give its blocks back
+ * (the file keeps its size, so QEMU's appends and our offsets stay). */
+static void trim_journal(struct console *con)
+{
+	uint64_t done = conlog_end(con->log) - con->p.journal_base;
+	uint64_t upto = done & ~(uint64_t)4095;
+	int fd;
+
+	if (!con->journal || upto < con->trimmed + JOURNAL_TRIM_STEP)
+		return;
+	if ((fd = open(con->journal, O_WRONLY | O_CLOEXEC)) < 0)
+		return;
+	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
+		      (off_t)upto) == 0)
+		con->trimmed = upto;
+	close(fd);
+}
+
+static void take_output(struct console *con, const unsigned char *p, size_t n)
+{
+	if (conlog_append(con->log, p, n) < 0 && !con->log_failed) {
+		con->log_failed = true;
+		log_vm(LOG_ERR, con->vm, con->uuid, "console %d: log write failed: "
+		       "%s", con->p.port, strerror(errno));
+	}
+	ring_add(con, p, n);
+	to_viewers(con, p, n);
+	trim_journal(con);
+}
+
+static void on_guest_output(struct bufferevent *bev, void *arg)
+{
+	struct console *con = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	unsigned char buf[65536];
+	int n;
+
+	while ((n = evbuffer_remove(in, buf, sizeof buf)) > 0)
+		take_output(con, buf, (size_t)n);
+}
+
+static void on_guest_event(struct bufferevent *bev, short what, void *arg)
+{
+	struct console *con = arg;
+
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
+		log_debug("vm %s: console port %d closed by QEMU", con->vm, con->p.port);
+		bufferevent_disable(bev, EV_READ | EV_WRITE);
+	}
+}
+
+static void to_guest(struct console *con, const void *buf, size_t len)
+{
+	if (con->bev)
+		bufferevent_write(con->bev, buf, len);
+}
+
+void console_catch_up(struct console *con)
+{
+	uint64_t end = conlog_end(con->log), from;
+	unsigned char buf[65536];
+	ssize_t n;
+	int fd;
+
+	if (!con->journal || (fd = open(con->journal, O_RDONLY | O_CLOEXEC)) < 0)
+		return;
+	from = end > con->p.journal_base ? end - con->p.journal_base : 0;
+	while ((n = pread(fd, buf, sizeof buf, (off_t)from)) > 0) {
+		take_output(con, buf, (size_t)n);
+		from += (uint64_t)n;
+	}
+	close(fd);
+	log_vm(LOG_INFO, con->vm, con->uuid, "console %d: %llu bytes the guest "
+	       "printed while vmd was away copied from the journal", con->p.port,
+	       (unsigned long long)(conlog_end(con->log) - end));
+}
+
+void console_connect(struct console *con, int fd)
+{
+	evutil_make_socket_nonblocking(fd);
+	con->bev = bufferevent_socket_new(vmd.base, fd, BEV_OPT_CLOSE_ON_FREE);
+	if (!con->bev) {
+		close(fd);
+		return;
+	}
+	bufferevent_setcb(con->bev, on_guest_output, NULL, on_guest_event, con);
+	bufferevent_enable(con->bev, EV_READ | EV_WRITE);
+}
+
+/* What a viewer attaching after a restart of vmd sees first: the end of
+ * this QEMU's output, from the log. */
+static void ring_from_log(struct console *con)
+{
+	uint64_t end = conlog_end(con->log), from = con->p.journal_base;
+	struct conlog_range r;
+
+	if (from > end || end - from > con->p.scrollback)
+		from = end > con->p.scrollback ? end - con->p.scrollback : 0;
+	if (end == from || conlog_read(con->log_dir, con->p.port, from,
+				       con->p.scrollback, &r) < 0)
+		return;
+	ring_add(con, (unsigned char *)r.data, r.len);
+	free(r.data);
+}
+
+static struct viewer *viewer_new(struct console *con, bool rw, bool force)
+{
+	struct viewer *v;
+
+	if (rw && con->writer && !force)
+		return NULL;
+	if (!(v = calloc(1, sizeof *v)))
+		return NULL;
+	v->con = con;
+	v->rw = rw;
+	return v;
+}
+
+/* Link v in and hand it the keyboard if it asked; returns the writer it
+ * took the keyboard from, if any. */
+static struct viewer *viewer_link(struct console *con, struct viewer *v)
+{
+	struct viewer *prev = v->rw ? con->writer : NULL;
+
+	v->next = con->viewers;
+	con->viewers = v;
+	if (v->rw)
+		con->writer = v;
+	if (prev)
+		prev->rw = false;
+	return prev;
+}
+
+/* Tell everyone, then send v the scrollback. */
+static void viewer_welcome(struct console *con, struct viewer *v,
+			   struct viewer *prev)
+{
+	announce(con, "CONSOLE_ATTACH", v, json_object_new_object());
+	if (prev) {
+		struct json_object *extra = json_object_new_object();
+		struct json_object *old = json_object_new_object();
+		json_object_object_add(old, "uid", json_object_new_int64(prev->uid));
+		json_object_object_add(old, "pid", json_object_new_int64(prev->pid));
+		json_object_object_add(extra, "previous", old);
+		announce(con, "CONSOLE_WRITER", v, extra);
+	}
+	size_t cap = con->p.scrollback;
+	size_t first = cap ? cap - con->ring_start : 0;
+	if (first > con->ring_len)
+		first = con->ring_len;
+	viewer_write(v, con->ring + con->ring_start, first);
+	viewer_write(v, con->ring, con->ring_len - first);
+}
+
+static void viewer_input(void *ctx, const void *buf, size_t len)
+{
+	struct viewer *v = ctx;
+
+	if (v->con->writer == v)
+		to_guest(v->con, buf, len);
+}
+
+static void viewer_closed(void *ctx, struct conn *conn)
+{
+	struct viewer *v = ctx;
+
+	viewer_unlink(v);
 	free(v);
 }
 
@@ -137,43 +332,119 @@ bool console_has_writer(const struct console *con)
 	return con->writer != NULL;
 }
 
-int console_attach(struct console *con, struct conn *conn, bool rw)
+int console_attach(struct console *con, struct conn *conn, bool rw, bool force)
 {
-	struct viewer *v;
+	struct viewer *v = viewer_new(con, rw, force);
 
-	if (rw && con->writer)
-		return -1;
-	v = calloc(1, sizeof *v);
 	if (!v)
 		return -1;
-	v->con = con;
 	v->conn = conn;
-	v->rw = rw;
-	v->next = con->viewers;
-	con->viewers = v;
-	if (rw)
-		con->writer = v;
-	size_t first = CONSOLE_SCROLLBACK - con->ring_start;
-	if (first > con->ring_len)
-		first = con->ring_len;
-	conn_raw_write(conn, con->ring + con->ring_start, first);
-	conn_raw_write(conn, con->ring, con->ring_len - first);
+	conn_peer(conn, &v->uid, &v->pid);
+	struct viewer *prev = viewer_link(con, v);
+	/* raw first: this connection must not get the events below */
 	conn_enter_raw(conn, viewer_input, viewer_closed, v);
+	viewer_welcome(con, v, prev);
 	return 0;
+}
+
+static void tcp_read(struct bufferevent *bev, void *arg)
+{
+	struct viewer *v = arg;
+	struct evbuffer *in = bufferevent_get_input(bev);
+	char buf[16384];
+	int n;
+
+	while ((n = evbuffer_remove(in, buf, sizeof buf)) > 0)
+		viewer_input(v, buf, (size_t)n);
+}
+
+static void tcp_event(struct bufferevent *bev, short what, void *arg)
+{
+	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
+		viewer_drop(arg, "closed");
+}
+
+/* A raw TCP client of a port of type tcp: writer if nobody writes. */
+static void tcp_accept(struct evconnlistener *l, evutil_socket_t fd,
+		       struct sockaddr *sa, int salen, void *arg)
+{
+	struct console *con = arg;
+	struct viewer *v = viewer_new(con, !con->writer, false);
+
+	if (!v || !(v->tcp = bufferevent_socket_new(vmd.base, fd,
+						    BEV_OPT_CLOSE_ON_FREE))) {
+		free(v);
+		close(fd);
+		return;
+	}
+	bufferevent_setcb(v->tcp, tcp_read, NULL, tcp_event, v);
+	bufferevent_enable(v->tcp, EV_READ | EV_WRITE);
+	viewer_welcome(con, v, viewer_link(con, v));
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+struct console *console_open(int fd, const struct console_params *p,
+			     char *err, size_t errlen)
+{
+	struct console *con = calloc(1, sizeof *con);
+
+	if (!con) {
+		snprintf(err, errlen, "out of memory");
+		return NULL;
+	}
+	con->p = *p;
+	con->vm = strdup(p->vm);
+	con->uuid = strdup(p->uuid);
+	con->log_dir = strdup(p->log_dir);
+	con->journal = dup_or_null(p->journal);
+	con->ring = malloc(p->scrollback ? p->scrollback : 1);
+	if (!con->vm || !con->uuid || !con->log_dir || !con->ring ||
+	    (p->journal && !con->journal)) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
+	if (!(con->log = conlog_open(p->log_dir, p->port, p->log_max,
+				     p->log_count, err, errlen)))
+		goto fail;
+	ring_from_log(con);
+	if (p->tcp_fd >= 0) {
+		evutil_make_socket_nonblocking(p->tcp_fd);
+		con->tcp = evconnlistener_new(vmd.base, tcp_accept, con,
+					      LEV_OPT_CLOSE_ON_FREE, -1, p->tcp_fd);
+	}
+	con->p.tcp_fd = -1;
+	if (fd >= 0)
+		console_connect(con, fd);
+	return con;
+fail:
+	if (fd >= 0)
+		close(fd);
+	console_close(con);
+	return NULL;
 }
 
 void console_close(struct console *con)
 {
 	if (!con)
 		return;
-	/* drain what QEMU wrote last so viewers see the end of the output */
+	/* take what QEMU wrote last, so the log and viewers have the end */
 	if (con->bev)
 		on_guest_output(con->bev, con);
 	while (con->viewers)
-		conn_close(con->viewers->conn);
+		viewer_drop(con->viewers, "vm-stopped");
+	if (con->tcp)
+		evconnlistener_free(con->tcp);
 	if (con->bev)
 		bufferevent_free(con->bev);
+	conlog_close(con->log);
 	free(con->ring);
 	free(con->vm);
+	free(con->uuid);
+	free(con->log_dir);
+	free(con->journal);
 	free(con);
 }

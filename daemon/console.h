@@ -1,26 +1,51 @@
-/* The serial console relay of one guest port: vmd reads QEMU's chardev
- * socket all the time, keeps the last bytes as scrollback, and copies the
- * stream to every attached viewer.  One viewer may write. */
+/* The serial console relay of one guest port (types console and tcp).  vmd
+ * reads QEMU's chardev socket all the time, appends every byte to the
+ * port's persistent log (conlog), keeps the last bytes as scrollback, and
+ * copies the stream to every attached viewer.  One viewer holds the
+ * keyboard. */
 #ifndef VMD_DAEMON_CONSOLE_H
 #define VMD_DAEMON_CONSOLE_H
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
 
 struct conn;
 struct console;
 
-#define CONSOLE_SCROLLBACK (256 * 1024)
 /* A viewer with more than this waiting unsent is too slow: it is dropped
  * rather than stalling the guest or the other viewers. */
 #define CONSOLE_VIEWER_MAX_PENDING (4 * 1024 * 1024)
 
-/* fd: connected to QEMU's chardev socket (owned). */
-struct console *console_open(int fd, const char *vm, int port);
+struct console_params {
+	const char *vm, *uuid;
+	int port;
+	size_t scrollback;        /* bytes a new viewer gets first */
+	size_t log_max;           /* bytes per log file */
+	int log_count;            /* log files kept */
+	const char *log_dir;      /* STATE/logs/UUID */
+	const char *journal;      /* QEMU's logfile for this port, or NULL */
+	uint64_t journal_base;    /* log offset of the journal's byte 0 */
+	int tcp_fd;               /* listening loopback TCP socket, or -1 */
+};
+
+/* fd: connected to QEMU's chardev socket (owned), or -1 to connect later
+ * with console_connect().  NULL with err set when the log cannot open. */
+struct console *console_open(int fd, const struct console_params *p,
+			     char *err, size_t errlen);
+/* Copy into the log what QEMU's journal holds beyond the log's end: the
+ * output of a guest that ran while no vmd read its socket.  Call with the
+ * guest paused and before console_connect(), so nothing is read twice. */
+void console_catch_up(struct console *con);
+void console_connect(struct console *con, int fd);
 void console_close(struct console *con);
+
 bool console_has_writer(const struct console *con);
-/* Attach conn as a viewer: sends the scrollback, then live bytes.  -1 when
- * rw is asked while another writer is attached (Busy). */
-int console_attach(struct console *con, struct conn *conn, bool rw);
+/* Attach conn as a viewer: sends the scrollback, then live bytes.  rw takes
+ * the keyboard; with force it is taken from the current writer, who stays
+ * attached read-only.  -1 when rw is asked without force while another
+ * viewer writes (Busy). */
+int console_attach(struct console *con, struct conn *conn, bool rw, bool force);
 
 #endif

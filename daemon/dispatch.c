@@ -34,6 +34,7 @@ static const struct {
 	{"vm-pause", cmd_vm_pause},
 	{"vm-resume", cmd_vm_resume},
 	{"console-attach", cmd_console_attach},
+	{"console-read", cmd_console_read},
 	{"vm-monitor", cmd_vm_monitor},
 };
 #define NHANDLERS (sizeof handlers / sizeof handlers[0])
@@ -231,4 +232,14 @@ struct vm *call_vm(struct call *c)
 	if (!vm)
 		call_error(c, RPC_VM_NOT_FOUND, "no VM named '%s'", key);
 	return vm;
+}
+
+bool call_bool(struct call *c, const char *key, bool dflt)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(c->args, key, &v) &&
+	    json_object_is_type(v, json_type_boolean))
+		return json_object_get_boolean(v);
+	return dflt;
 }

@@ -39,6 +39,7 @@ void cmd_vm_reset(struct call *c);
 void cmd_vm_pause(struct call *c);
 void cmd_vm_resume(struct call *c);
 void cmd_console_attach(struct call *c);
+void cmd_console_read(struct call *c);
 void cmd_vm_monitor(struct call *c);
 
 
@@ -46,6 +47,7 @@ void cmd_vm_monitor(struct call *c);
 /* Argument helpers for handlers (arguments are already schema-checked). */
 const char *call_str(struct call *c, const char *key, const char *dflt);
 int call_int(struct call *c, const char *key, int dflt);
+bool call_bool(struct call *c, const char *key, bool dflt);
 /* The VM named by the "vm" argument, or NULL after replying VmNotFound. */
 struct vm *call_vm(struct call *c);
 

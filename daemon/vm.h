@@ -14,6 +14,7 @@
 struct call;
 struct qmp;
 struct console;
+struct hostdev;
 
 enum vm_state {
 	VM_STOPPED, VM_STARTING, VM_RUNNING, VM_PAUSED, VM_STOPPING, VM_CRASHED,
@@ -32,7 +33,10 @@ struct vm {
 	char accel[8];                /* effective: "kvm" or "tcg" */
 	char *run_dir;
 	struct qmp *qmp;
-	struct console *console[VM_MAX_SERIAL];
+	struct console *console[VM_MAX_SERIAL];   /* console, tcp ports */
+	struct hostdev *hostdev[VM_MAX_SERIAL];   /* host ports */
+	bool adopting;                /* re-adoption pauses the guest: its
+	                                 STOP/RESUME are not state changes */
 	bool shutdown_seen;           /* QEMU announced SHUTDOWN: a clean exit */
 	bool shutdown_guest;          /* ... asked by the guest, not the host */
 	const char *pending_op;       /* "pause"/"resume" in flight: the reason
@@ -78,8 +82,10 @@ void vm_stop(struct vm *vm, struct call *c, int timeout_s);
 void vm_kill(struct vm *vm, struct call *c);
 void vm_child_exited(pid_t pid, int status);
 void vm_qemu_event(struct vm *vm, const char *event, struct json_object *data);
-/* Connect QMP and consoles of a QEMU whose sockets are in vm->run_dir. */
-int vm_connect_channels(struct vm *vm);
+/* Connect QMP of a QEMU whose sockets are in vm->run_dir. */
+int vm_connect_qmp(struct vm *vm);
+/* A unix stream socket bound and listening at path, or connected to it. */
+int vm_unix_socket(const char *path, bool listening);
 
 /* Start-up and exit, vm_adopt.c. */
 void vm_recover_all(void);   /* re-adopt QEMUs that outlived a vmd */

@@ -13,7 +13,7 @@
 #include "daemon/log.h"
 #include "daemon/qmp.h"
 #include "daemon/server.h"
-#include "daemon/console.h"
+#include "daemon/ports.h"
 #include "daemon/vm.h"
 #include "daemon/vmd.h"
 #include "emu/spawn.h"
@@ -42,6 +42,34 @@ static int watch_pid(struct vm *vm)
 	return 0;
 }
 
+static void on_adopt_resumed(void *ctx, struct json_object *ret, rpc_err err,
+			     const char *desc)
+{
+	struct vm *vm = ctx;
+
+	vm->adopting = false;
+	if (err != RPC_OK)
+		log_vm(LOG_ERR, vm->name, vm->uuid, "cannot resume after "
+		       "re-adoption: %s", desc);
+}
+
+/* The guest is paused: what it printed while no vmd read its consoles is
+ * all in the journals now, and nothing new can arrive until "cont". */
+static void on_adopt_paused(void *ctx, struct json_object *ret, rpc_err err,
+			    const char *desc)
+{
+	struct vm *vm = ctx;
+
+	if (err != RPC_OK)
+		log_vm(LOG_WARNING, vm->name, vm->uuid, "cannot pause to re-adopt "
+		       "(%s): console bytes of this moment may repeat", desc);
+	ports_adopt_connect(vm);
+	if (vm->state == VM_PAUSED || !vm->qmp)
+		vm->adopting = false;
+	else
+		qmp_exec(vm->qmp, "cont", NULL, on_adopt_resumed, vm);
+}
+
 static void adopt(struct vm *vm)
 {
 	char path[4096];
@@ -50,7 +78,7 @@ static void adopt(struct vm *vm)
 	snprintf(path, sizeof path, "%s/vms/%s", vmd.run_dir, vm->uuid);
 	free(vm->run_dir);
 	vm->run_dir = strdup(path);
-	if (!vm->run_dir || watch_pid(vm) < 0 || vm_connect_channels(vm) < 0) {
+	if (!vm->run_dir || watch_pid(vm) < 0 || vm_connect_qmp(vm) < 0) {
 		log_vm(LOG_ERR, vm->name, vm->uuid, "cannot re-adopt QEMU pid %d: %s; "
 		       "it keeps running unmanaged", (int)vm->pid, strerror(errno));
 		return;
@@ -63,6 +91,9 @@ static void adopt(struct vm *vm)
 	/* a half-finished start or stop is not resumed: the guest runs */
 	if (was == VM_STARTING || was == VM_STOPPING)
 		vm_set_state(vm, VM_RUNNING, "host", NULL);
+	ports_adopt_open(vm);
+	vm->adopting = true;
+	qmp_exec(vm->qmp, "stop", NULL, on_adopt_paused, vm);
 	log_vm(LOG_INFO, vm->name, vm->uuid, "re-adopted QEMU pid %d", (int)vm->pid);
 }
 
@@ -119,10 +150,7 @@ void vm_release_all(void)
 			}
 		qmp_close(vm->qmp);
 		vm->qmp = NULL;
-		for (int p = 0; p < VM_MAX_SERIAL; p++) {
-			console_close(vm->console[p]);
-			vm->console[p] = NULL;
-		}
+		ports_close(vm);
 		if (vm->pidfd_ev) {
 			close(event_get_fd(vm->pidfd_ev));
 			event_free(vm->pidfd_ev);

@@ -17,6 +17,7 @@
 #include <unistd.h>
 #include "daemon/console.h"
 #include "daemon/log.h"
+#include "daemon/ports.h"
 #include "daemon/qmp.h"
 #include "daemon/server.h"
 #include "daemon/vm.h"
@@ -27,7 +28,7 @@
 /* QEMU that has not answered "cont" by then is declared failed. */
 #define START_TIMEOUT_S 30
 
-static int unix_socket(const char *path, bool listening)
+int vm_unix_socket(const char *path, bool listening)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
 	int fd;
@@ -108,15 +109,6 @@ static int check_files(struct vm *vm, struct call *c)
 	return 0;
 }
 
-static int serial_count(struct vm *vm)
-{
-	struct json_object *serial;
-
-	if (!json_object_object_get_ex(vm->config, "serial", &serial))
-		return 1;
-	return (int)json_object_array_length(serial);
-}
-
 static void on_qmp_event(void *ctx, const char *event, struct json_object *data)
 {
 	vm_qemu_event(ctx, event, data);
@@ -191,14 +183,14 @@ static int make_sockets(struct vm *vm, int nserial, struct launch_fds *f)
 	char path[4096];
 
 	snprintf(path, sizeof path, "%s/qmp.sock", vm->run_dir);
-	f->qmp_listen = unix_socket(path, true);
-	f->qmp_conn = f->qmp_listen < 0 ? -1 : unix_socket(path, false);
+	f->qmp_listen = vm_unix_socket(path, true);
+	f->qmp_conn = f->qmp_listen < 0 ? -1 : vm_unix_socket(path, false);
 	if (f->qmp_conn < 0)
 		return -1;
 	for (int i = 0; i < nserial; i++) {
 		snprintf(path, sizeof path, "%s/console%d.sock", vm->run_dir, i);
-		f->con_listen[i] = unix_socket(path, true);
-		f->con_conn[i] = f->con_listen[i] < 0 ? -1 : unix_socket(path, false);
+		f->con_listen[i] = vm_unix_socket(path, true);
+		f->con_conn[i] = f->con_listen[i] < 0 ? -1 : vm_unix_socket(path, false);
 		if (f->con_conn[i] < 0)
 			return -1;
 	}
@@ -223,20 +215,21 @@ static int prepare_run_dir(struct vm *vm, struct call *c)
 }
 
 static pid_t launch(struct vm *vm, struct call *c, const char *accel,
-		    struct launch_fds *f, int nserial)
+		    struct launch_fds *f, const struct port_plan *pl)
 {
 	struct emu_launch l = {.accel = accel, .qmp_fd = f->qmp_listen,
 			       .run_dir = vm->run_dir, .sandbox = vmd.sandbox};
 	struct emu_argv argv;
 	char err[1024], log_path[4096];
 	char *qemu = emu_qemu_for_arch(vm_cfg_str(vm, "arch", "x86_64"), vmd.qemu);
-	int keep[1 + VM_MAX_SERIAL];
+	int keep[1 + VM_MAX_SERIAL], nserial = pl->n;
 	pid_t pid = -1;
 
 	l.qemu = qemu;
 	keep[0] = f->qmp_listen;
 	for (int i = 0; i < VM_MAX_SERIAL; i++) {
 		l.console_fds[i] = i < nserial ? f->con_listen[i] : -1;
+		l.console_logs[i] = pl->journal[i];
 		keep[1 + i] = l.console_fds[i];
 	}
 	emu_argv_init(&argv);
@@ -258,22 +251,19 @@ out:
 	return pid;
 }
 
-static void attach_channels(struct vm *vm, struct launch_fds *f, int nserial)
+static void attach_channels(struct vm *vm, struct launch_fds *f,
+			    struct port_plan *pl)
 {
 	vm->qmp = qmp_open(f->qmp_conn, on_qmp_event, NULL, vm);
 	f->qmp_conn = -1;
-	for (int i = 0; i < nserial; i++) {
-		if (f->con_conn[i] >= 0)
-			vm->console[i] = console_open(f->con_conn[i], vm->name, i);
-		f->con_conn[i] = -1;
-	}
+	ports_open(vm, pl, f->con_conn);
 }
 
 int vm_start(struct vm *vm, struct call *c)
 {
 	struct launch_fds f;
+	struct port_plan pl;
 	const char *accel;
-	int nserial = serial_count(vm);
 
 	if (vm->state != VM_STOPPED && vm->state != VM_CRASHED) {
 		call_error(c, RPC_INVALID_STATE, "VM '%s' is already %s", vm->name,
@@ -281,21 +271,23 @@ int vm_start(struct vm *vm, struct call *c)
 		return -1;
 	}
 	if (!(accel = resolve_accel(vm, c)) || check_files(vm, c) < 0 ||
-	    prepare_run_dir(vm, c) < 0)
+	    prepare_run_dir(vm, c) < 0 || ports_prepare(vm, &pl, c) < 0)
 		return -1;
 	memset(&f, -1, sizeof f);
-	if (make_sockets(vm, nserial, &f) < 0) {
+	if (make_sockets(vm, pl.n, &f) < 0) {
 		call_error(c, RPC_GENERIC_ERROR, "VM '%s': cannot make sockets in %s: %s",
 			   vm->name, vm->run_dir, strerror(errno));
 		close_fds(&f.qmp_listen, sizeof f / sizeof(int));
+		ports_plan_free(&pl);
 		return -1;
 	}
-	pid_t pid = launch(vm, c, accel, &f, nserial);
+	pid_t pid = launch(vm, c, accel, &f, &pl);
 	close_fds(&f.qmp_listen, 1);
 	close_fds(f.con_listen, VM_MAX_SERIAL);
 	if (pid < 0) {
 		close_fds(&f.qmp_conn, 1);
 		close_fds(f.con_conn, VM_MAX_SERIAL);
+		ports_plan_free(&pl);
 		return -1;
 	}
 	vm->pid = pid;
@@ -303,7 +295,8 @@ int vm_start(struct vm *vm, struct call *c)
 	snprintf(vm->accel, sizeof vm->accel, "%s", accel);
 	vm->shutdown_seen = vm->shutdown_guest = vm->kill_sent = false;
 	vm->start_call = c;
-	attach_channels(vm, &f, nserial);
+	attach_channels(vm, &f, &pl);
+	ports_plan_free(&pl);
 	vm_set_state(vm, VM_STARTING, "start", c ? c->who : "autostart");
 	if (!vm->start_timer)
 		vm->start_timer = evtimer_new(vmd.base, on_start_timeout, vm);
@@ -398,10 +391,7 @@ static void teardown(struct vm *vm)
 		event_del(vm->stop_timer);
 	qmp_close(vm->qmp);
 	vm->qmp = NULL;
-	for (int i = 0; i < VM_MAX_SERIAL; i++) {
-		console_close(vm->console[i]);
-		vm->console[i] = NULL;
-	}
+	ports_close(vm);
 	vm->pid = 0;
 	vm->starttime = 0;
 	vm->started_at = 0;
@@ -482,6 +472,8 @@ void vm_qemu_event(struct vm *vm, const char *event, struct json_object *data)
 	struct json_object *guest;
 	const char *why = vm->pending_op ? vm->pending_op : "monitor";
 
+	if (vm->adopting && (!strcmp(event, "STOP") || !strcmp(event, "RESUME")))
+		return;  /* vmd's own pause while it re-adopts the guest */
 	if (!strcmp(event, "SHUTDOWN")) {
 		vm->shutdown_seen = true;
 		vm->shutdown_guest = json_object_object_get_ex(data, "guest", &guest) &&
@@ -494,20 +486,14 @@ void vm_qemu_event(struct vm *vm, const char *event, struct json_object *data)
 	log_vm(LOG_DEBUG, vm->name, vm->uuid, "QEMU event %s", event);
 }
 
-int vm_connect_channels(struct vm *vm)
+int vm_connect_qmp(struct vm *vm)
 {
-	struct launch_fds f;
 	char path[4096];
-	int nserial = serial_count(vm);
+	int fd;
 
-	memset(&f, -1, sizeof f);
 	snprintf(path, sizeof path, "%s/qmp.sock", vm->run_dir);
-	if ((f.qmp_conn = unix_socket(path, false)) < 0)
+	if ((fd = vm_unix_socket(path, false)) < 0)
 		return -1;
-	for (int i = 0; i < nserial; i++) {
-		snprintf(path, sizeof path, "%s/console%d.sock", vm->run_dir, i);
-		f.con_conn[i] = unix_socket(path, false);
-	}
-	attach_channels(vm, &f, nserial);
-	return 0;
+	vm->qmp = qmp_open(fd, on_qmp_event, NULL, vm);
+	return vm->qmp ? 0 : -1;
 }

@@ -380,8 +380,17 @@ static void add_qmp(struct build *b, const struct emu_launch *l)
 	add(b, "chardev=qmp,mode=control");
 }
 
-/* Serial ports: absent means one console port (ttyS0); [] means none. */
-static void add_serial(struct build *b, struct json_object *c,
+static const char *const serial_types[] = {
+	"console", "console", "tcp", "tcp", "host", "host", NULL, NULL };
+
+/* Serial ports: absent means one console port (ttyS0); [] means none.
+ * Whatever the type, QEMU's side of a port is a socket chardev on a
+ * listening socket vmd made and is connected to before the guest runs:
+ * vmd relays it to viewers (console, tcp) or to the host tty it holds
+ * (host), so QEMU never opens a host device for a serial port and a
+ * device that goes away cannot take the chardev down with it.  With a
+ * log file QEMU also appends every byte the guest sends to it. */
+static void add_serial(struct build *b, struct pool *p, struct json_object *c,
 		       const struct emu_launch *l)
 {
 	struct json_object *ports = get_array(b, c, "serial");
@@ -396,23 +405,73 @@ static void add_serial(struct build *b, struct json_object *c,
 			struct json_object *port = get_item(b, ports, i, "serial");
 			const char *type = get_str(b, port, "serial[].", "type",
 						   "console");
+			const char *path = get_str(b, port, "serial[].", "path",
+						   NULL);
 			if (b->failed)
 				return;
-			if (strcmp(type, "console") != 0) {
-				fail(b, "serial[%zu]: type '%s' is not supported",
-				     i, type);
+			type = pick(b, "serial[].type", type, serial_types);
+			if (!b->failed && strcmp(type, "host") == 0 &&
+			    (!path || path[0] != '/'))
+				fail(b, "serial[%zu]: a host port needs an "
+				     "absolute path", i);
+			if (b->failed)
 				return;
-			}
 		}
 		if (l->console_fds[i] < 0) {
 			fail(b, "serial[%zu]: no console socket for this port", i);
 			return;
 		}
 		add(b, "-chardev");
-		addf(b, "socket,id=serial%zu,fd=%d,server=on,wait=off", i,
-		     l->console_fds[i]);
+		if (l->console_logs[i])
+			addf(b, "socket,id=serial%zu,fd=%d,server=on,wait=off,"
+			     "logfile=%s,logappend=on", i, l->console_fds[i],
+			     esc(b, p, l->console_logs[i]));
+		else
+			addf(b, "socket,id=serial%zu,fd=%d,server=on,wait=off",
+			     i, l->console_fds[i]);
 		add(b, "-serial");
 		addf(b, "chardev:serial%zu", i);
+	}
+}
+
+/* Parallel ports: QEMU opens the host device itself (chardev parallel,
+ * ppdev ioctls); only PC machines have the ISA bus isa-parallel needs. */
+static void add_parallel(struct build *b, struct pool *p, struct json_object *c,
+			 const char *arch)
+{
+	struct json_object *ports = get_array(b, c, "parallel");
+	size_t n = ports ? json_object_array_length(ports) : 0;
+
+	if (n > 3) {
+		fail(b, "parallel: at most 3 ports, got %zu", n);
+		return;
+	}
+	if (n && !is_x86(arch)) {
+		fail(b, "parallel: parallel ports need an x86 machine "
+		     "(isa-parallel); arch is %s", arch);
+		return;
+	}
+	for (size_t i = 0; i < n && !b->failed; i++) {
+		struct json_object *port = get_item(b, ports, i, "parallel");
+		const char *type = get_str(b, port, "parallel[].", "type", NULL);
+		const char *path = get_str(b, port, "parallel[].", "path", NULL);
+
+		if (b->failed)
+			return;
+		if (!type || strcmp(type, "host") != 0) {
+			fail(b, "parallel[%zu].type: '%s' is not supported", i,
+			     type ? type : "(missing)");
+			return;
+		}
+		if (!path || path[0] != '/') {
+			fail(b, "parallel[%zu].path: an absolute path is "
+			     "required", i);
+			return;
+		}
+		add(b, "-chardev");
+		addf(b, "parallel,id=parallel%zu,path=%s", i, esc(b, p, path));
+		add(b, "-device");
+		addf(b, "isa-parallel,chardev=parallel%zu", i);
 	}
 }
 
@@ -629,7 +688,9 @@ int emu_build_argv(struct json_object *config, const struct emu_launch *l,
 		add_machine(&b, &p, config, arch, l->accel);
 	add_qmp(&b, l);
 	add_display(&b, &p, config, l, arch);
-	add_serial(&b, config, l);
+	add_serial(&b, &p, config, l);
+	if (!b.failed)
+		add_parallel(&b, &p, config, arch);
 	add_disks(&b, &p, config);
 	add_nics(&b, &p, config);
 	add_boot(&b, &p, config);

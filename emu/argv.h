@@ -27,8 +27,12 @@ struct emu_launch {
 	const char *qemu;          /* binary, e.g. /usr/bin/qemu-system-x86_64 */
 	const char *accel;         /* resolved: "kvm" or "tcg" */
 	int qmp_fd;                /* listening socket QEMU serves QMP on */
-	int console_fds[4];        /* listening sockets for serial ports of
-	                              type "console", -1 where unused */
+	int console_fds[4];        /* listening sockets, one per serial port
+	                              (every type: QEMU's side of a port is
+	                              always a socket vmd holds), -1 unused */
+	const char *console_logs[4]; /* per port: file QEMU also writes every
+	                              byte the guest sends to (chardev
+	                              logfile=, logappend=on), NULL for none */
 	const char *run_dir;       /* private dir for this VM (pid file etc.) */
 	int sandbox;               /* add -sandbox on */
 };

@@ -7,6 +7,7 @@ event's "data" schema.  query-commands, query-events and query-schema must
 match the schema files; vmctl's command table and the documentation must
 name only commands that exist (and name them all)."""
 
+import base64
 import json
 import os
 import re
@@ -200,6 +201,14 @@ class ConformanceTest(vmdtest.VmdTestCase):
         self._clients.append(ro.client)
         s.check_return("console-attach", ro.reply["return"])
 
+        # console-read: the persistent log has what the console showed
+        log = rec.call(c, "console-read", {"vm": "conf-a", "offset": 0})
+        self.assertIn(BOOT_BANNER, base64.b64decode(log["data"]))
+        rec.call(c, "console-read", {"vm": "conf-a", "port": 3}, ok=False,
+                 cls="InvalidArgument")
+        rec.call(c, "console-read", {"vm": "nosuch"}, ok=False,
+                 cls="VmNotFound")
+
         # pause, resume, reset, monitor
         rec.call(c, "vm-pause", {"vm": "conf-a"})
         rec.call(c, "vm-pause", {"vm": "conf-a"}, ok=False, cls="InvalidState")
@@ -260,7 +269,8 @@ class ConformanceTest(vmdtest.VmdTestCase):
         c.drain(t(0.5))
         self.assertTrue(c.events, "no events at all")
         self.check_events(c)
-        seen = {(e["data"]["old"], e["data"]["new"]) for e in c.events}
+        seen = {(e["data"]["old"], e["data"]["new"]) for e in c.events
+                if e["event"] == "VM_STATE"}
         for pair in (("stopped", "starting"), ("starting", "running"),
                      ("running", "paused"), ("paused", "running"),
                      ("running", "stopping"), ("stopping", "stopped"),

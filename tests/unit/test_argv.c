@@ -1,6 +1,7 @@
 /* Unit tests for emu/: comma escaping, the QEMU command line built from a
  * VM configuration (exact elements around each option, hostile names and
- * paths, defaults, kvm/tcg, non-x86), spawning (log file, exec errors,
+ * paths, defaults, kvm/tcg, non-x86, serial port types and their
+ * journals, parallel ports), spawning (log file, exec errors,
  * inherited descriptors, signal state, session), /proc start times, log
  * tails, and one real run of the KVM probe and its cache. */
 #include "config.h"
@@ -463,10 +464,134 @@ static void test_argv_errors(void **state)
 		    " {\"type\": \"console\"}, {\"type\": \"console\"}]}", &l,
 		    "serial[2]");
 	build_fails("{\"name\": \"x\", \"serial\": [{\"type\": \"host\"}]}", &l,
-		    "host");
+		    "host port needs an absolute path");
 	build_fails("{\"name\": \"x\", \"display\": \"sdl\"}", &l, "sdl");
 	l.qmp_fd = -1;
 	build_fails("{\"name\": \"x\"}", &l, "QMP");
+}
+
+/* Every serial port, whatever its type, is a socket chardev on the fd vmd
+ * gives for that index; a log file adds logfile=,logappend=on. */
+static void test_serial_types(void **state)
+{
+	struct emu_launch l = launch("tcg");
+	struct emu_argv a;
+	int i;
+
+	l.console_fds[0] = 20;
+	l.console_fds[1] = 31;
+	l.console_fds[2] = 42;
+	l.console_fds[3] = 53;
+	l.console_logs[0] = "/run/vmd/vms/u/console0.0000000000000000.journal";
+	l.console_logs[1] = "/run/a,b/console1.,.journal";
+	build("{\"name\": \"s\", \"serial\": [{\"type\": \"console\"},"
+	      " {\"type\": \"tcp\", \"port\": 4555},"
+	      " {\"type\": \"host\", \"path\": \"/dev/serial/by-id/usb-FTDI,x\","
+	      "  \"baud\": 9600, \"parity\": \"even\", \"flow\": \"rtscts\"},"
+	      " {\"type\": \"host\", \"path\": \"/dev/ttyS0\"}]}", &l, &a);
+	expect_opt(&a, "-chardev", 1, "socket,id=serial0,fd=20,server=on,"
+		   "wait=off,logfile=/run/vmd/vms/u/console0.0000000000000000"
+		   ".journal,logappend=on");
+	expect_opt(&a, "-chardev", 2, "socket,id=serial1,fd=31,server=on,"
+		   "wait=off,logfile=/run/a,,b/console1.,,.journal,logappend=on");
+	/* vmd holds host ttys itself: QEMU never sees the device path. */
+	expect_opt(&a, "-chardev", 3, "socket,id=serial2,fd=42,server=on,wait=off");
+	expect_opt(&a, "-chardev", 4, "socket,id=serial3,fd=53,server=on,wait=off");
+	assert_int_equal(count_opt(&a, "-chardev"), 5);
+	for (i = 0; i < 4; i++) {
+		char want[32];
+		snprintf(want, sizeof(want), "chardev:serial%d", i);
+		expect_opt(&a, "-serial", i, want);
+		/* each -serial right after its own -chardev */
+		assert_int_equal(find_opt(&a, "-serial", i),
+				 find_opt(&a, "-chardev", i + 1) + 2);
+	}
+	for (size_t k = 0; k < a.n; k++)
+		assert_null(strstr(a.v[k], "usb-FTDI"));
+	assert_int_equal(count_opt(&a, "-device"), 0);
+	emu_argv_free(&a);
+
+	/* Logs follow the port index, not the type order. */
+	l.console_logs[0] = NULL;
+	l.console_logs[1] = NULL;
+	l.console_logs[2] = "/j2";
+	build("{\"name\": \"s\", \"serial\": [{\"type\": \"host\","
+	      " \"path\": \"/dev/ttyUSB0\"}, {\"type\": \"console\"},"
+	      " {\"type\": \"tcp\", \"port\": 9}]}", &l, &a);
+	expect_opt(&a, "-chardev", 1, "socket,id=serial0,fd=20,server=on,wait=off");
+	expect_opt(&a, "-chardev", 2, "socket,id=serial1,fd=31,server=on,wait=off");
+	expect_opt(&a, "-chardev", 3, "socket,id=serial2,fd=42,server=on,"
+		   "wait=off,logfile=/j2,logappend=on");
+	assert_int_equal(count_opt(&a, "-serial"), 3);
+	emu_argv_free(&a);
+
+	/* A host port needs its socket like any other, and a path. */
+	l.console_fds[1] = -1;
+	build_fails("{\"name\": \"s\", \"serial\": [{\"type\": \"console\"},"
+		    " {\"type\": \"host\", \"path\": \"/dev/ttyS0\"}]}", &l,
+		    "serial[1]: no console socket");
+	l.console_fds[1] = 31;
+	build_fails("{\"name\": \"s\", \"serial\": [{\"type\": \"console\"},"
+		    " {\"type\": \"host\"}]}", &l, "serial[1]: a host port needs");
+	build_fails("{\"name\": \"s\", \"serial\": [{\"type\": \"host\","
+		    " \"path\": \"ttyS0\"}]}", &l, "absolute path");
+	build_fails("{\"name\": \"s\", \"serial\": [{\"type\": \"pty\"}]}", &l,
+		    "'pty'");
+	build_fails("{\"name\": \"s\", \"serial\": [{}, {}, {}, {}, {}]}", &l,
+		    "at most 4");
+}
+
+static void test_parallel(void **state)
+{
+	struct emu_launch l = launch("tcg");
+	struct emu_argv a, plain;
+	int i;
+
+	build("{\"name\": \"p\"}", &l, &plain);
+	build("{\"name\": \"p\", \"parallel\": [{\"type\": \"host\","
+	      " \"path\": \"/dev/parport0\"}, {\"type\": \"host\","
+	      " \"path\": \"/dev/by,comma/lp 1\"}]}", &l, &a);
+	assert_int_equal(a.n, plain.n + 8);
+	/* chardev 0 is QMP, 1 is serial0 */
+	expect_opt(&a, "-chardev", 2, "parallel,id=parallel0,path=/dev/parport0");
+	expect_opt(&a, "-device", 0, "isa-parallel,chardev=parallel0");
+	expect_opt(&a, "-chardev", 3,
+		   "parallel,id=parallel1,path=/dev/by,,comma/lp 1");
+	expect_opt(&a, "-device", 1, "isa-parallel,chardev=parallel1");
+	for (i = 0; i < 2; i++)
+		assert_int_equal(find_opt(&a, "-device", i),
+				 find_opt(&a, "-chardev", i + 2) + 2);
+	assert_int_equal(find_opt(&a, "-parallel", 0), -1);
+	emu_argv_free(&a);
+	emu_argv_free(&plain);
+
+	/* [] is no port at all. */
+	build("{\"name\": \"p\", \"parallel\": []}", &l, &a);
+	assert_int_equal(count_opt(&a, "-device"), 0);
+	emu_argv_free(&a);
+
+	build_fails("{\"name\": \"p\", \"parallel\": [{\"type\": \"host\"}]}",
+		    &l, "parallel[0].path");
+	build_fails("{\"name\": \"p\", \"parallel\": [{\"type\": \"host\","
+		    " \"path\": \"parport0\"}]}", &l, "parallel[0].path");
+	build_fails("{\"name\": \"p\", \"parallel\": [{\"type\": \"file\","
+		    " \"path\": \"/x\"}]}", &l, "parallel[0].type");
+	build_fails("{\"name\": \"p\", \"parallel\": [{\"path\": \"/x\"}]}",
+		    &l, "parallel[0].type");
+	build_fails("{\"name\": \"p\", \"parallel\": [{}, {}, {}, {}]}", &l,
+		    "at most 3");
+	build_fails("{\"name\": \"p\", \"parallel\": {\"type\": \"host\"}}",
+		    &l, "parallel: expected an array");
+	l.qemu = "/usr/bin/qemu-system-aarch64";
+	build_fails("{\"name\": \"p\", \"arch\": \"aarch64\", \"parallel\":"
+		    " [{\"type\": \"host\", \"path\": \"/dev/parport0\"}]}", &l,
+		    "x86");
+	build_fails("{\"name\": \"p\", \"arch\": \"riscv64\", \"parallel\":"
+		    " [{\"type\": \"host\", \"path\": \"/dev/parport0\"}]}", &l,
+		    "riscv64");
+	/* ... but an empty list is fine anywhere. */
+	build("{\"name\": \"p\", \"arch\": \"aarch64\", \"parallel\": []}", &l, &a);
+	emu_argv_free(&a);
 }
 
 /* --- spawn ------------------------------------------------------------- */
@@ -792,6 +917,8 @@ int main(void)
 		cmocka_unit_test(test_kvm_vs_tcg),
 		cmocka_unit_test(test_non_x86),
 		cmocka_unit_test(test_argv_errors),
+		cmocka_unit_test(test_serial_types),
+		cmocka_unit_test(test_parallel),
 		cmocka_unit_test(test_spawn_log),
 		cmocka_unit_test(test_spawn_errors),
 		cmocka_unit_test(test_spawn_child_state),

@@ -186,7 +186,7 @@ static const char *const spec_commands[] = {
 	"qmp_capabilities", "query-host", "query-commands", "query-events",
 	"query-schema", "vm-define", "vm-update", "vm-undefine", "vm-list",
 	"vm-show", "vm-start", "vm-stop", "vm-kill", "vm-reset", "vm-pause",
-	"vm-resume", "console-attach", "vm-monitor", NULL
+	"vm-resume", "console-attach", "console-read", "vm-monitor", NULL
 };
 
 static void test_command_list(void **state)
@@ -385,8 +385,22 @@ static void test_config_enums(void **state)
 		   "'nics[0].model': expected one of");
 	config_bad("{\"name\": \"a\", \"disks\": [{\"path\": \"/a\", \"format\": \"vmdk\"}]}",
 		   "'disks[0].format': expected one of \"raw\", \"qcow2\", got \"vmdk\"");
-	config_bad("{\"name\": \"a\", \"serial\": [{\"type\": \"host\"}]}",
+	config_bad("{\"name\": \"a\", \"serial\": [{\"type\": \"pty\"}]}",
 		   "'serial[0].type': expected one of");
+	config_bad("{\"name\": \"a\", \"serial\": [{\"type\": \"host\", "
+		   "\"path\": \"/dev/ttyS0\", \"baud\": 1234}]}",
+		   "'serial[0].baud': expected one of");
+	config_bad("{\"name\": \"a\", \"serial\": [{\"type\": \"tcp\", \"port\": 0}]}",
+		   "'serial[0].port'");
+	config_bad("{\"name\": \"a\", \"parallel\": [{\"type\": \"host\"}]}",
+		   "'parallel[0].path'");
+	config_ok("{\"name\": \"a\", \"serial\": [{\"type\": \"console\", "
+		  "\"scrollback_kib\": 4, \"log_kib\": 64, \"log_count\": 2}, "
+		  "{\"type\": \"host\", \"path\": \"/dev/serial/by-id/x\", "
+		  "\"baud\": 9600, \"parity\": \"even\", \"stop_bits\": 2, "
+		  "\"data_bits\": 7, \"flow\": \"rtscts\"}, "
+		  "{\"type\": \"tcp\", \"port\": 4555}], "
+		  "\"parallel\": [{\"type\": \"host\", \"path\": \"/dev/parport0\"}]}");
 }
 
 static void test_config_ranges(void **state)

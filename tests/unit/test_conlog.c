@@ -1,0 +1,164 @@
+/* Persistent console logs: append and read back, rotation by size with a
+ * file count, stable absolute offsets across reopen, reads across files,
+ * the time index. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <dirent.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+#include "daemon/conlog.h"
+
+static char dir[64];
+
+static int setup(void **state)
+{
+	(void)state;
+	strcpy(dir, "/tmp/vmd-conlog-XXXXXX");
+	return mkdtemp(dir) ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[128];
+
+	(void)state;
+	snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static size_t count_logs(int port)
+{
+	char prefix[16];
+	size_t n = 0;
+	struct dirent *d;
+	DIR *dp = opendir(dir);
+
+	snprintf(prefix, sizeof prefix, "ttyS%d.0", port);
+	while ((d = readdir(dp)))
+		n += !strncmp(d->d_name, prefix, strlen(prefix)) &&
+		     strstr(d->d_name, ".log");
+	closedir(dp);
+	return n;
+}
+
+/* byte i of the test stream */
+static char byte_at(uint64_t i)
+{
+	return (char)('a' + i % 23);
+}
+
+static void append_stream(struct conlog *l, uint64_t from, size_t n)
+{
+	char buf[1000];
+
+	for (size_t done = 0; done < n;) {
+		size_t k = n - done < sizeof buf ? n - done : sizeof buf;
+		for (size_t i = 0; i < k; i++)
+			buf[i] = byte_at(from + done + i);
+		assert_int_equal(conlog_append(l, buf, k), 0);
+		done += k;
+	}
+}
+
+static void check_range(const struct conlog_range *r)
+{
+	for (size_t i = 0; i < r->len; i++)
+		assert_int_equal(r->data[i], byte_at(r->offset + i));
+}
+
+static void test_append_read(void **state)
+{
+	char err[256];
+	struct conlog_range r;
+	struct conlog *l = conlog_open(dir, 0, 1000, 3, err, sizeof err);
+
+	(void)state;
+	assert_non_null(l);
+	assert_int_equal(conlog_end(l), 0);
+	append_stream(l, 0, 500);
+	assert_int_equal(conlog_end(l), 500);
+	assert_int_equal(conlog_read(dir, 0, 100, 50, &r), 0);
+	assert_int_equal(r.start, 0);
+	assert_int_equal(r.end, 500);
+	assert_int_equal(r.offset, 100);
+	assert_int_equal(r.len, 50);
+	check_range(&r);
+	free(r.data);
+	conlog_close(l);
+	/* another port's log is separate */
+	assert_int_equal(conlog_size(dir, 1), 0);
+}
+
+static void test_rotation_and_offsets(void **state)
+{
+	char err[256];
+	struct conlog_range r;
+	struct conlog *l = conlog_open(dir, 2, 1000, 3, err, sizeof err);
+
+	(void)state;
+	append_stream(l, 0, 2500);          /* files at 0, 1000, 2000 */
+	assert_int_equal(count_logs(2), 3);
+	append_stream(l, 2500, 1000);       /* 3000 opens; 0 is deleted */
+	assert_int_equal(count_logs(2), 3);
+	conlog_close(l);
+
+	/* reopen: the end comes from the newest file's name and size */
+	l = conlog_open(dir, 2, 1000, 3, err, sizeof err);
+	assert_int_equal(conlog_end(l), 3500);
+	append_stream(l, 3500, 10);
+	conlog_close(l);
+
+	assert_int_equal(conlog_read(dir, 2, 0, 100000, &r), 0);
+	assert_int_equal(r.start, 1000);      /* before start reads from start */
+	assert_int_equal(r.offset, 1000);
+	assert_int_equal(r.end, 3510);
+	assert_int_equal(r.len, 2510);        /* across three files */
+	check_range(&r);
+	free(r.data);
+
+	assert_int_equal(conlog_read(dir, 2, 9999, 10, &r), 0);
+	assert_int_equal(r.len, 0);
+	assert_int_equal(r.offset, 3510);
+	free(r.data);
+}
+
+static void test_time_index(void **state)
+{
+	char err[256];
+	struct conlog *l = conlog_open(dir, 0, 1 << 20, 2, err, sizeof err);
+
+	(void)state;
+	append_stream(l, 0, 100);
+	time_t after = time(NULL) + 1;
+	sleep(2);
+	append_stream(l, 100, 100);
+	conlog_close(l);
+	assert_int_equal(conlog_offset_at(dir, 0, 0), 0);
+	assert_int_equal(conlog_offset_at(dir, 0, after), 100);
+	assert_int_equal(conlog_offset_at(dir, 0, after + 3600), 200);
+}
+
+static void test_unwritable_dir(void **state)
+{
+	char err[256];
+
+	(void)state;
+	assert_null(conlog_open("/proc/no/such/dir", 0, 1000, 2, err, sizeof err));
+	assert_non_null(strstr(err, "/proc/no/such/dir"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_append_read, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_rotation_and_offsets, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_time_index, setup, teardown),
+		cmocka_unit_test(test_unwritable_dir),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
