@@ -1,7 +1,8 @@
 /* One handler per vmctl command.  Each parses its own options, makes exactly
  * one protocol call through ctl_call() (which calls the protocol command the
  * table names for it), and prints the result: a short line or a table for
- * people, the return value as JSON with --json. */
+ * people, the return value as JSON with --json.  The console commands, which
+ * do more than one call, live in console.c and console_log.c. */
 #include "config.h"
 
 #include <errno.h>
@@ -408,39 +409,6 @@ int cmd_resume(struct ctl *ctl, int argc, char **argv)
 	struct json_object *ret = call_one_vm(ctl, argc, argv, &vm);
 
 	return finish(ctl, ret, "resumed %s\n", vm);
-}
-
-int cmd_console(struct ctl *ctl, int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{ "ro", no_argument, NULL, 'r' },
-		{ "port", required_argument, NULL, 'p' },
-		{ NULL, 0, NULL, 0 }
-	};
-	struct json_object *args, *ret;
-	int ch, ro = 0, escape = 0x1d;
-	long port = -1;
-	const char *vm;
-
-	while ((ch = ctl_getopt(ctl, argc, argv, "e:", longopts)) != -1) {
-		if (ch == 'r')
-			ro = 1;
-		else if (ch == 'p')
-			port = ctl_number(ctl, "port", optarg, 3);
-		else if (ch == 'e' && (escape = console_parse_escape(optarg)) == -2)
-			ctl_usage(ctl, "invalid escape character: %s", optarg);
-	}
-	ctl_operands(ctl, argc, 1, 1);
-	vm = argv[optind];
-	args = vm_args(vm);
-	json_object_object_add(args, "mode", json_object_new_string(ro ? "ro" : "rw"));
-	if (port >= 0)
-		json_object_object_add(args, "port", json_object_new_int((int)port));
-	/* The reply is not printed, even with --json: stdout carries the
-	 * console from here on. */
-	ret = ctl_call(ctl, vm, args);
-	json_object_put(ret);
-	return console_relay(ctl->rpc, vm, escape, ro);
 }
 
 int cmd_monitor(struct ctl *ctl, int argc, char **argv)

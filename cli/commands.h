@@ -59,7 +59,7 @@ void ctl_connect(struct ctl *ctl);
 struct json_object *ctl_call(struct ctl *ctl, const char *what,
 			     struct json_object *args);
 
-/* Handlers, one per row of the table. */
+/* Handlers, one per row of the table (console ones in their own files). */
 int cmd_define(struct ctl *ctl, int argc, char **argv);
 int cmd_update(struct ctl *ctl, int argc, char **argv);
 int cmd_undefine(struct ctl *ctl, int argc, char **argv);
@@ -71,18 +71,13 @@ int cmd_kill(struct ctl *ctl, int argc, char **argv);
 int cmd_reset(struct ctl *ctl, int argc, char **argv);
 int cmd_pause(struct ctl *ctl, int argc, char **argv);
 int cmd_resume(struct ctl *ctl, int argc, char **argv);
-int cmd_console(struct ctl *ctl, int argc, char **argv);
 int cmd_monitor(struct ctl *ctl, int argc, char **argv);
 int cmd_host(struct ctl *ctl, int argc, char **argv);
 int cmd_events(struct ctl *ctl, int argc, char **argv);
 
-/* console.c: escape character from "^]", "^A", "~" or "none" (-1); -2 when
- * the string is none of those. */
-int console_parse_escape(const char *s);
-/* Relay raw bytes between the terminal and an attached console connection
- * until the escape character, the socket closing, or a signal.  Returns the
- * exit status. */
-int console_relay(struct rpc_client *rpc, const char *vm, int escape,
-		  int readonly);
+/* console.c */
+int cmd_console(struct ctl *ctl, int argc, char **argv);
+/* console_log.c */
+int cmd_console_log(struct ctl *ctl, int argc, char **argv);
 
 #endif

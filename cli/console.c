@@ -1,9 +1,15 @@
-/* vmctl console: after console-attach has answered, the connection carries
- * raw bytes.  Relay them between the terminal and the socket with one poll()
- * loop.  The terminal goes raw only when stdin is a tty, and is restored on
- * every way out (normal return, exit(), TERM/INT/HUP).  When stdin ends the
- * relay keeps printing what the guest says until the socket closes, so a
- * script can pipe a command in and read the answer. */
+/* vmctl console: attach to a VM's serial console.  After console-attach has
+ * answered, the connection carries raw bytes.  Relay them between the
+ * terminal and the socket with one poll() loop.  The terminal goes raw only
+ * when stdin is a tty, and is restored on every way out (normal return,
+ * exit(), TERM/INT/HUP).  When stdin ends the relay keeps printing what the
+ * guest says until the socket closes, so a script can pipe a command in and
+ * read the answer.
+ *
+ * A writer also keeps a second, ordinary connection to vmd, only to hear
+ * CONSOLE_WRITER: when someone takes the keyboard with --force, vmd keeps
+ * us attached read-only, and this is how we learn it and tell the user.
+ * Nothing but guest bytes is ever written to stdout. */
 #include "config.h"
 
 #include <errno.h>
@@ -16,13 +22,27 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/print.h"
 #include "rpc/client.h"
 
 static struct termios saved_tty;
 static volatile sig_atomic_t tty_raw;
 static volatile sig_atomic_t got_signal;
 
-int console_parse_escape(const char *s)
+/* One attached session. */
+struct session {
+	struct rpc_client *rpc;     /* the attach connection: raw bytes */
+	struct rpc_client *events;  /* NULL for --ro, or when it failed */
+	const char *vm;             /* as typed: name or uuid */
+	const char *name;           /* the VM's name, from the reply */
+	int port;
+	int escape;                 /* -1: none */
+	int readonly;               /* --ro, or since someone took over */
+};
+
+/* Escape character from "^]", "^A", "~" or "none" (-1); -2 when the string
+ * is none of those. */
+static int parse_escape(const char *s)
 {
 	if (strcmp(s, "none") == 0)
 		return -1;
@@ -114,6 +134,71 @@ static void escape_name(char *buf, size_t len, int escape)
 		snprintf(buf, len, "%c", escape);
 }
 
+/* The events connection: an ordinary negotiated session, which receives
+ * every event.  Opened before the attach so no takeover can slip between.
+ * Without it the console still works; the user is only not told. */
+static struct rpc_client *events_open(struct ctl *ctl, const char *vm)
+{
+	struct rpc_client *c;
+	char err[512];
+
+	c = rpc_client_connect(ctl->socket, err, sizeof(err));
+	if (c != NULL &&
+	    rpc_client_negotiate(c, ctl->timeout_ms, err, sizeof(err)) < 0) {
+		rpc_client_close(c);
+		c = NULL;
+	}
+	if (c == NULL)
+		fprintf(stderr, "vmctl: console %s: no event connection (%s): "
+			"a takeover of the keyboard will not be announced\n",
+			vm, err);
+	return c;
+}
+
+static int same_vm(const struct session *s, struct json_object *data)
+{
+	const char *name = jstr(data, "vm", ""), *uuid = jstr(data, "uuid", "");
+
+	return strcmp(name, s->name) == 0 || strcmp(uuid, s->vm) == 0 ||
+	       strcmp(name, s->vm) == 0;
+}
+
+/* CONSOLE_WRITER naming this process as the previous writer: we are
+ * read-only from now on.  Anything else is ignored. */
+static void on_event(struct session *s, struct json_object *ev)
+{
+	struct json_object *data = jget(ev, "data");
+	struct json_object *prev = jget(data, "previous");
+
+	if (s->readonly || strcmp(jstr(ev, "event", ""), "CONSOLE_WRITER") != 0)
+		return;
+	if (!same_vm(s, data) || jint(data, "port", -1) != s->port ||
+	    jint(prev, "pid", -1) != (long long)getpid())
+		return;
+	s->readonly = 1;
+	fprintf(stderr, "%s[vmctl: uid %lld (pid %lld) took the keyboard; "
+		"this console is read-only now]%s", tty_raw ? "\r\n" : "",
+		jint(data, "uid", 0), jint(data, "pid", 0),
+		tty_raw ? "\r\n" : "\n");
+}
+
+/* Handle every event read so far; on EOF or error stop listening (the
+ * console itself goes on). */
+static void from_events(struct session *s, int readable)
+{
+	struct json_object *msg;
+	int r = readable ? rpc_client_read(s->events) : 0;
+
+	while ((msg = rpc_client_pop(s->events)) != NULL) {
+		on_event(s, msg);
+		json_object_put(msg);
+	}
+	if (r < 0) {
+		rpc_client_close(s->events);
+		s->events = NULL;
+	}
+}
+
 enum relay { RELAY_GO, RELAY_DONE, RELAY_FAIL };
 
 /* Guest -> stdout. Socket EOF or reset ends the session normally. */
@@ -132,8 +217,8 @@ static enum relay from_socket(int sock)
 }
 
 /* stdin -> guest, stopping at the escape character. *open drops to 0 at
- * EOF; read-only viewers send nothing. */
-static enum relay from_stdin(int sock, int escape, int readonly, int *open)
+ * EOF; read-only viewers send nothing but still leave on the escape. */
+static enum relay from_stdin(const struct session *s, int *open)
 {
 	char buf[4096];
 	ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
@@ -147,43 +232,52 @@ static enum relay from_stdin(int sock, int escape, int readonly, int *open)
 		return RELAY_GO;
 	}
 	len = (size_t)n;
-	esc = escape >= 0 ? memchr(buf, escape, len) : NULL;
+	esc = s->escape >= 0 ? memchr(buf, s->escape, len) : NULL;
 	if (esc != NULL)
 		len = (size_t)(esc - buf);
-	if (!readonly && len > 0 && write_all(sock, buf, len) < 0)
+	if (!s->readonly && len > 0 &&
+	    write_all(rpc_client_fd(s->rpc), buf, len) < 0)
 		return errno == EPIPE || errno == ECONNRESET ? RELAY_DONE : RELAY_FAIL;
 	return esc != NULL ? RELAY_DONE : RELAY_GO;
 }
 
-static enum relay relay_loop(int sock, int escape, int readonly)
+static enum relay relay_loop(struct session *s)
 {
-	struct pollfd p[2];
+	struct pollfd p[3];
 	int in_open = 1;
 	enum relay r = RELAY_GO;
 
+	/* Events that came with the negotiation are already buffered. */
+	if (s->events != NULL)
+		from_events(s, 0);
 	while (r == RELAY_GO && !got_signal) {
-		p[0] = (struct pollfd){ .fd = sock, .events = POLLIN };
+		p[0] = (struct pollfd){ .fd = rpc_client_fd(s->rpc), .events = POLLIN };
 		p[1] = (struct pollfd){ .fd = in_open ? STDIN_FILENO : -1,
 					.events = POLLIN };
-		if (poll(p, 2, -1) < 0) {
+		p[2] = (struct pollfd){ .fd = s->events ? rpc_client_fd(s->events) : -1,
+					.events = POLLIN };
+		if (poll(p, 3, -1) < 0) {
 			if (errno == EINTR)
 				continue;
 			return RELAY_FAIL;
 		}
+		/* Events before input, so typing that races a takeover is
+		 * dropped rather than sent. */
+		if (s->events != NULL && (p[2].revents & (POLLIN | POLLHUP | POLLERR)))
+			from_events(s, 1);
 		/* Output first, so what the guest said is shown before we
 		 * notice the end of our input. */
 		if (p[0].revents & (POLLIN | POLLHUP | POLLERR | POLLNVAL))
-			r = from_socket(sock);
+			r = from_socket(rpc_client_fd(s->rpc));
 		if (r == RELAY_GO && (p[1].revents & POLLNVAL))
 			in_open = 0;
 		else if (r == RELAY_GO && (p[1].revents & (POLLIN | POLLHUP | POLLERR)))
-			r = from_stdin(sock, escape, readonly, &in_open);
+			r = from_stdin(s, &in_open);
 	}
 	return r;
 }
 
-int console_relay(struct rpc_client *rpc, const char *vm, int escape,
-		  int readonly)
+static int console_relay(struct session *s)
 {
 	char rest[65536], name[8];
 	int tty = isatty(STDIN_FILENO);
@@ -196,17 +290,17 @@ int console_relay(struct rpc_client *rpc, const char *vm, int escape,
 	if (tty) {
 		if (tty_make_raw() < 0)
 			fprintf(stderr, "vmctl: console %s: cannot make the "
-				"terminal raw: %s\n", vm, strerror(errno));
-		escape_name(name, sizeof(name), escape);
+				"terminal raw: %s\n", s->vm, strerror(errno));
+		escape_name(name, sizeof(name), s->escape);
 		fprintf(stderr, "Connected to %s (escape character is %s)\r\n",
-			vm, name);
+			s->vm, name);
 	}
 	/* The start of the scrollback may already sit in the client's
 	 * buffer, read along with the reply. */
-	while ((n = rpc_client_take_rest(rpc, rest, sizeof(rest))) > 0)
+	while ((n = rpc_client_take_rest(s->rpc, rest, sizeof(rest))) > 0)
 		if (write_all(STDOUT_FILENO, rest, n) < 0)
 			return EXIT_PROTOCOL;
-	r = relay_loop(rpc_client_fd(rpc), escape, readonly);
+	r = relay_loop(s);
 	saved = errno;
 	tty_restore();
 	if (got_signal) {
@@ -217,8 +311,59 @@ int console_relay(struct rpc_client *rpc, const char *vm, int escape,
 	if (tty)
 		fprintf(stderr, "\n");
 	if (r == RELAY_FAIL) {
-		fprintf(stderr, "vmctl: console %s: %s\n", vm, strerror(saved));
+		fprintf(stderr, "vmctl: console %s: %s\n", s->vm, strerror(saved));
 		return EXIT_PROTOCOL;
 	}
 	return 0;
+}
+
+int cmd_console(struct ctl *ctl, int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "ro", no_argument, NULL, 'r' },
+		{ "force", no_argument, NULL, 'f' },
+		{ "port", required_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct session s = { .escape = 0x1d };
+	struct json_object *args, *ret;
+	int ch, force = 0, status;
+	long port = -1;
+
+	while ((ch = ctl_getopt(ctl, argc, argv, "e:", longopts)) != -1) {
+		if (ch == 'r')
+			s.readonly = 1;
+		else if (ch == 'f')
+			force = 1;
+		else if (ch == 'p')
+			port = ctl_number(ctl, "port", optarg, 3);
+		else if (ch == 'e' && (s.escape = parse_escape(optarg)) == -2)
+			ctl_usage(ctl, "invalid escape character: %s", optarg);
+	}
+	ctl_operands(ctl, argc, 1, 1);
+	if (force && s.readonly)
+		ctl_usage(ctl, "--force takes the keyboard; it cannot go with --ro");
+	s.vm = argv[optind];
+	args = json_object_new_object();
+	json_object_object_add(args, "vm", json_object_new_string(s.vm));
+	json_object_object_add(args, "mode",
+			       json_object_new_string(s.readonly ? "ro" : "rw"));
+	if (port >= 0)
+		json_object_object_add(args, "port", json_object_new_int((int)port));
+	if (force)
+		json_object_object_add(args, "force", json_object_new_boolean(1));
+	ctl_connect(ctl);
+	if (!s.readonly)
+		s.events = events_open(ctl, s.vm);
+	/* The reply is not printed, even with --json: stdout carries the
+	 * console from here on. */
+	ret = ctl_call(ctl, s.vm, args);
+	s.rpc = ctl->rpc;
+	s.name = jstr(ret, "vm", s.vm);
+	s.port = (int)jint(ret, "port", port >= 0 ? port : 0);
+	status = console_relay(&s);
+	json_object_put(ret);
+	if (s.events != NULL)
+		rpc_client_close(s.events);
+	return status;
 }

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include "daemon/access.h"
 #include "daemon/console.h"
 #include "daemon/dispatch.h"
 #include "daemon/ports.h"
@@ -73,6 +74,12 @@ void cmd_console_attach(struct call *c)
 		return;
 	}
 	bool rw = !strcmp(mode, "rw");
+	if (rw && c->role < ROLE_ADMIN) {
+		call_error(c, RPC_PERMISSION_DENIED, "uid %d may watch console %d "
+			   "of VM '%s' (mode \"ro\") but not type into it: that "
+			   "needs group vmd-admin", (int)c->uid, port, vm->name);
+		return;
+	}
 	if (rw && !force && console_has_writer(vm->console[port])) {
 		call_error(c, RPC_BUSY, "console %d of VM '%s' already has a writer; "
 			   "attach with mode \"ro\", or take the keyboard with force",

@@ -5,6 +5,7 @@
 #include "config.h"
 #include <stdio.h>
 #include <string.h>
+#include "daemon/access.h"
 #include "daemon/dispatch.h"
 #include "daemon/vm.h"
 #include "daemon/vmd.h"
@@ -182,6 +183,16 @@ void dispatch_call(struct call *c, bool negotiated, bool *negotiate)
 	if (!negotiated && !is_caps) {
 		call_error(c, RPC_COMMAND_NOT_FOUND,
 			   "Expecting capabilities negotiation with 'qmp_capabilities'");
+		return;
+	}
+	struct json_object *level = NULL;
+	json_object_object_get_ex(spec, "access", &level);
+	enum access_role need = access_needed(json_object_get_string(level));
+	if (c->role < (int)need) {
+		call_error(c, RPC_PERMISSION_DENIED, "uid %d may not run %s: it "
+			   "needs %s, and has %s", (int)c->uid, c->command,
+			   need == ROLE_ADMIN ? "group vmd-admin" : "group vmd",
+			   access_role_name((enum access_role)c->role));
 		return;
 	}
 	if (negotiated && is_caps && c->dialect == RPC_QMP) {

@@ -16,6 +16,7 @@
 #include "daemon/commit.h"
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
+#include "daemon/sdnotify.h"
 #include "daemon/server.h"
 #include "daemon/store.h"
 #include "daemon/vm.h"
@@ -161,6 +162,7 @@ static void probe_host(void)
 		log_info("accelerator: %s (cached): %s", vmd.probe.verdict, vmd.probe.reason);
 		return;
 	}
+	sdnotify_status("probing the accelerator");
 	emu_probe_run(vmd.qemu, vmd.run_dir, PROBE_TIMEOUT_MS, &vmd.probe);
 	log_info("accelerator: %s: %s", vmd.probe.verdict, vmd.probe.reason);
 	if (emu_probe_save(vmd.probe_cache, key, &vmd.probe) < 0)
@@ -188,6 +190,8 @@ static int listen_all(void)
 	char **names = NULL;
 	int n = sd_listen_fds_with_names(1, &names);
 
+	if (n < 0)
+		log_warn("ignoring sockets passed by systemd: %s", strerror(-n));
 	for (int i = 0; i < n; i++) {
 		bool jsonrpc = names && names[i] && !strcmp(names[i], "jsonrpc");
 		if (server_listen_fd(SD_LISTEN_FDS_START + i, jsonrpc) < 0)
@@ -197,13 +201,27 @@ static int listen_all(void)
 		for (int i = 0; i < n; i++)
 			free(names[i]);
 	free(names);
-	if (n > 0)
+	if (n > 0) {
+		log_info("using %d socket%s passed by systemd", n, n == 1 ? "" : "s");
 		return 0;
+	}
 	if (server_listen(vmd.sock_path, false) < 0)
 		return -1;
 	if (vmd.jsonrpc_path && server_listen(vmd.jsonrpc_path, true) < 0)
 		return -1;
 	return 0;
+}
+
+/* Transient scopes (machine-NAME.scope, so that `systemctl status` shows
+ * each guest) need systemd as init; they are not implemented yet, so say
+ * where guests are either way. */
+static void scope_check(void)
+{
+	if (!sdnotify_systemd_booted())
+		log_info("systemd is not PID 1: guests are not placed in scopes");
+	else
+		log_info("placing guests in machine-NAME.scope is not implemented: "
+			 "guests stay in vmd's own cgroup");
 }
 
 static int setup(void)
@@ -226,6 +244,7 @@ static int setup(void)
 		log_err("store: %s", err);
 		return -1;
 	}
+	sdnotify_status("loading VM definitions");
 	if (vm_load_all() < 0) {
 		log_err("cannot load VM definitions: %s", store_errmsg(vmd.store));
 		return -1;
@@ -255,14 +274,15 @@ int main(int argc, char **argv)
 	sigs[3] = evsignal_new(vmd.base, SIGHUP, on_signal, NULL);
 	for (int i = 0; i < 4; i++)
 		evsignal_add(sigs[i], NULL);
-	rc = setup();
+	scope_check();
+	rc = sdnotify_init(vmd.base) < 0 ? -1 : setup();
 	if (rc == 0) {
 		log_info("vmd %s listening on %s", VMD_VERSION, vmd.sock_path);
-		sd_notify(0, "READY=1\nSTATUS=serving");
+		sdnotify_ready();
 		vm_autostart_all();
 		event_base_dispatch(vmd.base);
-		sd_notify(0, "STOPPING=1");
 	}
+	sdnotify_stopping();
 	commit_shutdown();
 	server_shutdown();
 	vm_release_all();
@@ -271,6 +291,7 @@ int main(int argc, char **argv)
 	if (vmd.store)
 		store_close(vmd.store);
 	dispatch_free();
+	sdnotify_free();
 	event_base_free(vmd.base);
 	free(vmd.state_dir); free(vmd.run_dir); free(vmd.sock_path);
 	free(vmd.jsonrpc_path); free(vmd.qemu); free(vmd.probe_cache);

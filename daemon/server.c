@@ -7,6 +7,7 @@
  * console-attach a connection leaves JSON and carries raw console bytes. */
 #include "config.h"
 #include <errno.h>
+#include <grp.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include <event2/bufferevent.h>
 #include <event2/listener.h>
 #include "daemon/server.h"
+#include "daemon/access.h"
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
 #include "daemon/vmd.h"
@@ -35,6 +37,7 @@ struct conn {
 	int refs;
 	uid_t uid;
 	pid_t pid;
+	enum access_role role;
 	conn_raw_input raw_in;
 	conn_raw_closed raw_closed;
 	void *raw_ctx;
@@ -181,6 +184,8 @@ static void conn_handle(struct conn *conn, struct json_object *obj)
 	c->command = req.command;
 	snprintf(c->who, sizeof c->who, "uid=%d pid=%d", (int)conn->uid,
 		 (int)conn->pid);
+	c->role = conn->role;
+	c->uid = conn->uid;
 	conn->refs++;
 	conn->busy = true;
 	dispatch_call(c, conn->negotiated || conn->jsonrpc_only, &negotiate);
@@ -280,18 +285,13 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 {
 	struct listener *li = arg;
 	struct conn *conn = calloc(1, sizeof *conn);
-	struct ucred cred;
-	socklen_t cl = sizeof cred;
 
 	if (!conn || !(conn->stream = rpc_stream_new(RPC_MAX_MSG))) {
 		free(conn);
 		close(fd);
 		return;
 	}
-	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &cl) == 0) {
-		conn->uid = cred.uid;
-		conn->pid = cred.pid;
-	}
+	conn->role = access_role_of(fd, &conn->uid, &conn->pid);
 	conn->refs = 1;
 	conn->jsonrpc_only = li->jsonrpc;
 	conn->last_dialect = li->jsonrpc ? RPC_JSONRPC : RPC_QMP;
@@ -354,12 +354,17 @@ int server_listen(const char *path, bool jsonrpc)
 	unlink(path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-	    chmod(path, 0660) < 0 || listen(fd, 128) < 0) {
+	    chmod(path, vmd.socket_mode ? vmd.socket_mode : 0660) < 0 || listen(fd, 128) < 0) {
 		log_err("cannot listen on %s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
+	/* members of group vmd (and vmd-admin, who should be in vmd too)
+	 * reach the socket; access.c decides what each may do */
+	struct group *gr = geteuid() == 0 ? getgrnam(ACCESS_GROUP_READ) : NULL;
+	if (gr && chown(path, (uid_t)-1, gr->gr_gid) < 0)
+		log_warn("chown %s to group %s: %s", path, gr->gr_name, strerror(errno));
 	if (server_listen_fd(fd, jsonrpc) < 0)
 		return -1;
 	listeners->path = strdup(path);

@@ -24,6 +24,8 @@ struct call {
 	struct json_object *args;  /* borrowed from req */
 	const char *command;       /* borrowed from req */
 	char who[64];              /* "uid=0 pid=123" for the audit log */
+	int role;                  /* enum access_role of the peer */
+	uid_t uid;
 	void (*after)(struct call *c, struct conn *conn); /* runs after the
 	                              reply is queued (console-attach) */
 	void *after_ctx;

@@ -16,6 +16,7 @@ struct vmd {
 	struct json_object *schema;        /* protocol.json */
 	struct json_object *vm_schema;     /* vm-config.json */
 	int sandbox;                       /* pass -sandbox on to QEMU */
+	unsigned socket_mode;              /* of the sockets vmd makes */
 };
 
 extern struct vmd vmd;

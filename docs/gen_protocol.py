@@ -260,6 +260,10 @@ def command_section(doc, name, cmd, lines):
     lines += ["### `%s`" % name, "", cmd.get("description", ""), ""]
     if cmd.get("preconnect"):
         lines += ["Allowed before negotiation.", ""]
+    lines += ["**Who**: " + {
+        "any": "anyone who can reach the socket.",
+        "read": "root, group `vmd-admin` and group `vmd`.",
+        "admin": "root and group `vmd-admin`."}[cmd["access"]], ""]
     lines += ["**Arguments**", ""]
     describe(doc, cmd["arguments"], lines)
     lines += ["**Returns**", ""]

@@ -674,13 +674,16 @@ static int check_keyword(struct walk *w, const char *k, struct json_object *a)
 			     json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
 }
 
+/* Who may run a command: see daemon/access.c. */
+static const char *const access_levels[] = { "any", "read", "admin", NULL };
+
 /* What an entry of each section holds: needed members, then optional. */
 static const struct section {
 	const char *name;
 	const char *needed[4];
 	const char *optional[4];
 } sections[] = {
-	{ "commands", { "arguments", "returns", "errors" },
+	{ "commands", { "arguments", "returns", "errors", "access" },
 	  { "description", "preconnect", "example" } },
 	{ "events", { "data" }, { "description", "example" } },
 	{ "errors", { "code", "description" }, { NULL } },
@@ -742,6 +745,10 @@ static int check_member(struct walk *w, struct json_object *doc,
 		return fail(w, "expected a boolean");
 	if (is_kw(key, "description", NULL) && !json_object_is_type(val, json_type_string))
 		return fail(w, "expected a string");
+	if (is_kw(key, "access", NULL) &&
+	    (!json_object_is_type(val, json_type_string) ||
+	     !in_list(json_object_get_string(val), access_levels)))
+		return fail(w, "expected one of \"any\", \"read\", \"admin\"");
 	if (!is_kw(key, "errors", NULL))
 		return 0;
 	if (!all_strings(val, NULL))

@@ -174,10 +174,15 @@ static void test_unsupported_keywords(void **state)
 	unsupported("{\"commands\": {\"x\": {\"arguments\": {}, \"errors\": []}}}",
 		    "'commands.x': missing 'returns'");
 	unsupported("{\"errors\": {\"E\": {\"code\": 1, \"description\": \"\"}},"
-		    " \"commands\": {\"x\": {\"arguments\": {}, \"returns\": {}, \"errors\": [\"F\"]}}}",
+		    " \"commands\": {\"x\": {\"arguments\": {}, \"returns\": {}, \"errors\": [\"F\"], \"access\": \"read\"}}}",
 		    "'commands.x.errors': unknown error class 'F'");
 	unsupported("{\"commands\": {\"x\": {\"arguments\": {}, \"returns\": {}, \"errors\": [],"
-		    " \"retruns\": {}}}}", "'commands.x': unsupported member 'retruns'");
+		    " \"access\": \"any\", \"retruns\": {}}}}",
+		    "'commands.x': unsupported member 'retruns'");
+	unsupported("{\"commands\": {\"x\": {\"arguments\": {}, \"returns\": {}, \"errors\": []}}}",
+		    "'commands.x': missing 'access'");
+	unsupported("{\"commands\": {\"x\": {\"arguments\": {}, \"returns\": {}, \"errors\": [],"
+		    " \"access\": \"root\"}}}", "'commands.x.access': expected one of");
 	unsupported("{\"events\": {\"E\": {\"data\": {\"minimum\": \"1\"}}}}",
 		    "'events.E.data.minimum': bad argument for minimum: \"1\"");
 }

@@ -1,0 +1,68 @@
+/* Access control from the peer's credentials.  The groups come from
+ * SO_PEERGROUPS (the peer's supplementary groups when it connected), not
+ * from /etc/group lookups of its uid, so a process that dropped a group
+ * does not get it back.  Group names are resolved on each connection, so
+ * groups created after vmd started work at once. */
+#include "config.h"
+#include <grp.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include "daemon/access.h"
+
+#define MAX_GROUPS 256
+
+static bool has_gid(gid_t want, gid_t primary, const gid_t *g, int n)
+{
+	if (want == primary)
+		return true;
+	for (int i = 0; i < n; i++)
+		if (g[i] == want)
+			return true;
+	return false;
+}
+
+static bool in_group(const char *name, gid_t primary, const gid_t *g, int n)
+{
+	struct group *gr = getgrnam(name);
+
+	return gr && has_gid(gr->gr_gid, primary, g, n);
+}
+
+enum access_role access_role_of(int fd, uid_t *uid, pid_t *pid)
+{
+	struct ucred cred;
+	socklen_t len = sizeof cred;
+	gid_t groups[MAX_GROUPS];
+	socklen_t glen = sizeof groups;
+	int n;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
+		return ROLE_NONE;
+	*uid = cred.uid;
+	*pid = cred.pid;
+	if (cred.uid == 0 || cred.uid == geteuid())
+		return ROLE_ADMIN;
+	n = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) < 0 ? 0 :
+	    (int)(glen / sizeof groups[0]);
+	if (in_group(ACCESS_GROUP_ADMIN, cred.gid, groups, n))
+		return ROLE_ADMIN;
+	if (in_group(ACCESS_GROUP_READ, cred.gid, groups, n))
+		return ROLE_READ;
+	return ROLE_NONE;
+}
+
+enum access_role access_needed(const char *level)
+{
+	if (!level || !strcmp(level, "admin"))
+		return ROLE_ADMIN;
+	return !strcmp(level, "read") ? ROLE_READ : ROLE_NONE;
+}
+
+const char *access_role_name(enum access_role r)
+{
+	static const char *const names[] = {"no access", "vmd (read)",
+					    "vmd-admin"};
+	return names[r];
+}

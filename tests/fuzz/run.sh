@@ -1,0 +1,117 @@
+#!/bin/sh
+# Build the libFuzzer harnesses of tests/fuzz/ with clang (ASan + UBSan +
+# libFuzzer) against rpc/ and the embedded schemas, then run each for a
+# while on a copy of its seed corpus.  Exits non-zero when a harness finds
+# a crash, a leak or undefined behaviour (the input is then in
+# WORKDIR/crashes-NAME/), or when something cannot be built.
+#
+#   tests/fuzz/run.sh [--srcdir DIR] [--workdir DIR] [--seconds N]
+#                     [--runs N] [--keep-corpus] [NAME...]
+#
+# NAME is protocol and/or config (default: both).  --seconds: time per
+# harness (default $FUZZ_SECONDS or 60).  --runs: stop after N inputs
+# instead (whichever comes first).  --keep-corpus: keep what the run found in
+# WORKDIR/corpus-NAME (it is a fresh copy of the seeds each run anyway).
+# Needs clang and compiler-rt (Debian: clang, libclang-rt-14-dev) and the
+# json-c development files.  CC overrides the compiler (default clang).
+set -eu
+
+srcdir=
+workdir=
+seconds=${FUZZ_SECONDS:-60}
+runs=
+names=
+
+usage() {
+	sed -n '8,9p' "$0" | sed 's/^# *//' >&2
+	exit 2
+}
+
+while [ $# -gt 0 ]; do
+	case $1 in
+	--srcdir) srcdir=$2; shift 2 ;;
+	--workdir) workdir=$2; shift 2 ;;
+	--seconds) seconds=$2; shift 2 ;;
+	--runs) runs=$2; shift 2 ;;
+	--keep-corpus) shift ;;  # always kept; accepted for scripts
+	-h|--help) usage ;;
+	-*) echo "run.sh: unknown option $1" >&2; usage ;;
+	protocol|config) names="$names $1"; shift ;;
+	*) echo "run.sh: unknown harness $1 (protocol or config)" >&2; exit 2 ;;
+	esac
+done
+[ -n "$srcdir" ] || srcdir=$(cd "$(dirname "$0")/../.." && pwd)
+[ -n "$workdir" ] || workdir=${TMPDIR:-/tmp}/vmd-fuzz
+[ -n "$names" ] || names="protocol config"
+case $seconds in ''|*[!0-9]*) echo "run.sh: --seconds wants a number" >&2; exit 2 ;; esac
+
+CC=${CC:-clang}
+if ! command -v "$CC" >/dev/null 2>&1; then
+	echo "run.sh: $CC not found (Debian: apt-get install clang libclang-rt-14-dev)" >&2
+	exit 1
+fi
+mkdir -p "$workdir"
+workdir=$(cd "$workdir" && pwd)
+srcdir=$(cd "$srcdir" && pwd)
+
+# rpc/ only needs the system extensions from config.h.
+printf '#define _GNU_SOURCE 1\n' > "$workdir/config.h"
+sh "$srcdir/schemas/embed.sh" "$srcdir/schemas" > "$workdir/embedded.c.tmp"
+mv "$workdir/embedded.c.tmp" "$workdir/embedded.c"
+
+# A dictionary: JSON syntax and every member name and string of the schemas.
+{
+	for t in '{' '}' '[' ']' ':' ',' '"' 'null' 'true' 'false' '-0' '1e9' \
+		'\\u0000' '\\ud800' '\\"' '\\n' '\r\n' '"jsonrpc":"2.0"' \
+		'"execute":' '"arguments":{' '"method":' '"params":{' '"id":'; do
+		printf '"%s"\n' "$(printf '%s' "$t" | sed 's/\\/\\\\/g; s/"/\\"/g')"
+	done
+	LC_ALL=C grep -ho '"[A-Za-z0-9_$#/.:-]*"' "$srcdir/schemas/protocol.json" \
+		"$srcdir/schemas/vm-config.json" | LC_ALL=C sort -u |
+		sed 's/\\/\\\\/g; s/"/\\"/g; s/^/"/; s/$/"/'
+} > "$workdir/json.dict"
+
+cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+	-fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter"
+jsonc_cflags=$(pkg-config --cflags json-c 2>/dev/null || echo "-I/usr/include/json-c")
+jsonc_libs=$(pkg-config --libs json-c 2>/dev/null || echo "-ljson-c")
+rpc_sources="$srcdir/rpc/errors.c $srcdir/rpc/stream.c $srcdir/rpc/message.c
+	$srcdir/rpc/schema.c"
+
+status=0
+for name in $names; do
+	bin=$workdir/fuzz_$name
+	# shellcheck disable=SC2086
+	if ! $CC $cflags -I"$workdir" -I"$srcdir" $jsonc_cflags -o "$bin" \
+		"$srcdir/tests/fuzz/fuzz_$name.c" $rpc_sources "$workdir/embedded.c" \
+		$jsonc_libs; then
+		echo "run.sh: cannot build fuzz_$name (is libclang-rt-14-dev installed?)" >&2
+		exit 1
+	fi
+	corpus=$workdir/corpus-$name
+	crashes=$workdir/crashes-$name
+	rm -rf "$corpus"
+	mkdir -p "$corpus" "$crashes"
+	cp "$srcdir/tests/fuzz/corpus/$name"/* "$corpus"/
+	log=$workdir/fuzz_$name.log
+	set -- -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 \
+		-print_final_stats=1 -dict="$workdir/json.dict" \
+		-artifact_prefix="$crashes/"
+	[ -z "$runs" ] || set -- "$@" -runs="$runs"
+	echo "fuzz_$name: running ${seconds}s${runs:+ or $runs inputs} (log: $log)"
+	rc=0
+	"$bin" "$@" "$corpus" > "$log" 2>&1 || rc=$?
+	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
+	secs=$(sed -n 's/.*Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -n 1)
+	cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -n 1)
+	rate=$(grep -o 'exec/s: [0-9]*' "$log" | tail -n 1)
+	echo "fuzz_$name: ${execs:-?} executions in ${secs:-?} s, $rate, $cov," \
+		"corpus $(ls "$corpus" | wc -l) files"
+	if [ "$rc" -ne 0 ]; then
+		echo "fuzz_$name: FAILED (exit $rc); inputs in $crashes:" >&2
+		ls "$crashes" >&2 || :
+		grep -E 'ERROR|runtime error|fuzz_[a-z]*: ' "$log" | head -n 5 >&2 || :
+		status=1
+	fi
+done
+exit $status
