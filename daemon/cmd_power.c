@@ -7,6 +7,7 @@
 #include <string.h>
 #include "daemon/dispatch.h"
 #include "daemon/qmp.h"
+#include "daemon/restart.h"
 #include "daemon/vm.h"
 
 void cmd_vm_start(struct call *c)
@@ -17,19 +18,38 @@ void cmd_vm_start(struct call *c)
 		vm_start(vm, c);
 }
 
+/* A crashed VM waiting for its automatic restart: stop or kill means "do
+ * not restart it". */
+static bool cancel_restart(struct vm *vm, struct call *c, const char *reason,
+			   bool with_forced)
+{
+	if (vm->state != VM_CRASHED || !restart_cancel(vm))
+		return false;
+	vm_set_state(vm, VM_STOPPED, reason, c->who);
+	struct json_object *r = json_object_new_object();
+	json_object_object_add(r, "name", json_object_new_string(vm->name));
+	json_object_object_add(r, "uuid", json_object_new_string(vm->uuid));
+	json_object_object_add(r, "state", json_object_new_string("stopped"));
+	if (with_forced)
+		json_object_object_add(r, "forced", json_object_new_boolean(false));
+	call_return(c, r);
+	return true;
+}
+
 void cmd_vm_stop(struct call *c)
 {
+	int timeout = call_int(c, "timeout", 30);
 	struct vm *vm = call_vm(c);
 
-	if (vm)
-		vm_stop(vm, c, call_int(c, "timeout", 30));
+	if (vm && !cancel_restart(vm, c, "stop", true))
+		vm_stop(vm, c, timeout);
 }
 
 void cmd_vm_kill(struct call *c)
 {
 	struct vm *vm = call_vm(c);
 
-	if (vm)
+	if (vm && !cancel_restart(vm, c, "kill", false))
 		vm_kill(vm, c);
 }
 

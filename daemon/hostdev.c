@@ -367,11 +367,12 @@ static void device_gone(struct hostdev *h, const char *why)
 	log_vm(LOG_WARNING, h->vm, h->uuid, "serial port %d: host device %s "
 	       "gone (%s); reopening it every %d ms, guest output to it is "
 	       "dropped meanwhile", h->port, name, why, HOSTDEV_RETRY_MS);
-	/* Freeing a bufferevent from its own callback is allowed. */
+	/* What was queued for the device is lost with it.  Freeing a
+	 * bufferevent from its own callback is allowed. */
+	h->dropped = evbuffer_get_length(bufferevent_get_output(h->tty));
 	bufferevent_free(h->tty);
 	h->tty = NULL;
 	h->resolved[0] = '\0';
-	h->dropped = 0;
 	set_last_err(h, NULL);
 	announce(h, "disconnected");
 	if (!h->qemu_gone) {

@@ -88,6 +88,8 @@ static void vm_free(struct vm *vm)
 		event_free(vm->start_timer);
 	if (vm->stop_timer)
 		event_free(vm->stop_timer);
+	if (vm->restart_timer)
+		event_free(vm->restart_timer);
 	vm_changed(vm);
 	json_object_put(vm->config);
 	free(vm->name);

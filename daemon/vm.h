@@ -20,6 +20,7 @@ enum vm_state {
 	VM_STOPPED, VM_STARTING, VM_RUNNING, VM_PAUSED, VM_STOPPING, VM_CRASHED,
 };
 #define VM_MAX_SERIAL 4
+#define VM_RESTART_HISTORY 1000  /* restart_max's maximum */
 
 struct vm {
 	char uuid[37];
@@ -45,8 +46,11 @@ struct vm {
 	struct event *stop_timer;
 	struct event *start_timer;
 	struct event *pidfd_ev;       /* exit watch of an adopted QEMU */
+	struct event *restart_timer;
 	/* calls waiting for this VM's QEMU */
 	struct call *start_call, *stop_call, *kill_call;
+	time_t restarts[VM_RESTART_HISTORY]; /* recent automatic restarts */
+	int restarts_n;
 	char *summary;                /* cached vm-list entry (JSON text) */
 	size_t summary_len;
 	struct vm *next;

@@ -19,6 +19,7 @@
 #include "daemon/log.h"
 #include "daemon/ports.h"
 #include "daemon/qmp.h"
+#include "daemon/restart.h"
 #include "daemon/server.h"
 #include "daemon/vm.h"
 #include "daemon/vmd.h"
@@ -270,6 +271,7 @@ int vm_start(struct vm *vm, struct call *c)
 			   vm_state_name(vm->state));
 		return -1;
 	}
+	restart_cancel(vm);
 	if (!(accel = resolve_accel(vm, c)) || check_files(vm, c) < 0 ||
 	    prepare_run_dir(vm, c) < 0 || ports_prepare(vm, &pl, c) < 0)
 		return -1;
@@ -444,15 +446,18 @@ void vm_child_exited(pid_t pid, int status)
 	asked = vm->kill_sent || vm->stop_call || vm->state == VM_STOPPING;
 	teardown(vm);
 	log_vm(LOG_INFO, vm->name, vm->uuid, "QEMU pid %d ended: %s", (int)pid, how);
+	const char *reason;
 	if (starting)
-		vm_set_state(vm, VM_STOPPED, "start-failed", NULL);
+		reason = "start-failed";
 	else if (asked)
-		vm_set_state(vm, VM_STOPPED, vm->kill_call ? "kill" : "stop", NULL);
+		reason = vm->kill_call ? "kill" : "stop";
 	else if (vm->shutdown_seen)  /* guest power-off, or "quit" on the monitor */
-		vm_set_state(vm, VM_STOPPED,
-			     vm->shutdown_guest ? "guest-shutdown" : "host", NULL);
+		reason = vm->shutdown_guest ? "guest-shutdown" : "host";
 	else
-		vm_set_state(vm, VM_CRASHED, "crash", NULL);
+		reason = "crash";
+	vm_set_state(vm, strcmp(reason, "crash") ? VM_STOPPED : VM_CRASHED,
+		     reason, NULL);
+	restart_consider(vm, reason);
 	if (vm->start_call)
 		fail_start(vm, how);
 	if (vm->stop_call) {

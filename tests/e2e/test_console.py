@@ -173,14 +173,15 @@ class ConsoleTestCase(vmdtest.VmdTestCase):
                 if e.get("event") == kind and e["data"].get("vm") == name]
 
     def echo(self, writer, text, viewers=(), timeout=None):
-        """Type text into the boot-sector guest; wait for its echo on the
-        writer and on every viewer."""
+        """Type text into the boot-sector guest; wait for its echo (each CR
+        comes back as CR LF) on the writer and on every viewer."""
+        want = text.replace(b"\r", b"\r\n")
         starts = [len(v.data) for v in viewers]
         start = len(writer.data)
         writer.write(text)
-        writer.read_until(text, t(10) if timeout is None else timeout, start)
+        writer.read_until(want, t(10) if timeout is None else timeout, start)
         for v, s in zip(viewers, starts):
-            v.read_until(text, t(10), s)
+            v.read_until(want, t(10), s)
 
 
 class PatternTest(ConsoleTestCase):
@@ -243,10 +244,18 @@ class PatternTest(ConsoleTestCase):
         sys.stderr.write("[8 MiB through 4 viewers in %.1f s] " % elapsed)
 
     def test_log_complete_across_vmd_kill(self):
+        self.kill_vmd_half_way("pattern-kill", stall=0)
+
+    def test_log_complete_across_vmd_hang_and_kill(self):
+        """vmd hangs (SIGSTOP) half-way, so QEMU's socket fills up and the
+        guest's UART waits, then a watchdog kills it: still every byte
+        exactly once."""
+        self.kill_vmd_half_way("pattern-hang", stall=2)
+
+    def kill_vmd_half_way(self, name, stall):
         c = self.client()
-        name = "pattern-kill"
         pid = self.boot_linux(c, name)
-        r = c.command("vm-show", {"vm": name})
+        uuid = c.command("vm-show", {"vm": name})["uuid"]
         v1 = self.console(name)
         self.shell_ready(v1)
         self.make_pattern(v1)
@@ -256,12 +265,15 @@ class PatternTest(ConsoleTestCase):
             i = v1.find(BEG)
             return i >= 0 and len(v1.data) - i >= 4 * MiB
         pump([v1], half_way, t(PATTERN_TIMEOUT), "half the pattern")
+        if stall:
+            self.vmd.send_signal(signal.SIGSTOP)
+            v1.read_for(t(stall))
         self.assertEqual(self.vmd.stop(signal.SIGKILL), -signal.SIGKILL)
         self.assertTrue(vmdtest.pid_alive(pid), "the guest died with vmd")
         # what the killed vmd relayed was right, as far as it went
         self.assertTrue(v1.wait_eof(t(10)), "viewer not closed with vmd")
         got = bytes(v1.data[v1.find(BEG) + len(BEG):])
-        self.assertTrue(pattern().startswith(got[:len(got) - len(got) % 64]),
+        self.assertTrue(pattern().startswith(got),
                         "before the kill, viewer 1 saw other bytes")
         time.sleep(t(1))  # the guest goes on writing with nobody reading
 
@@ -274,13 +286,11 @@ class PatternTest(ConsoleTestCase):
         self.wait_log_end(c2, name)
         log, first, _ = console_read_all(c2, name)
         self.assertEqual(first, 0)
-        self.assertPattern(self.between_markers(log, "console-read after a "
-                                                "kill -9 of vmd"),
-                           "console-read after a kill -9 of vmd")
+        what = "console-read after a kill -9 of vmd"
+        self.assertPattern(self.between_markers(log, what), what)
         self.assertEqual(log.count(LINUX_BANNER), 1, "boot output twice")
-        # the log's files are the ones the spec names
-        files = self.log_files(r["uuid"])
-        self.assertTrue(files, "no STATE/logs/%s/ttyS0.*.log" % r["uuid"])
+        self.assertTrue(self.log_files(uuid),
+                        "no STATE/logs/%s/ttyS0.*.log" % uuid)
         # a viewer attached after the restart sees a tail of the pattern
         after.read_until(END, t(30))
         tail = bytes(after.data[:after.find(END)])
@@ -537,9 +547,9 @@ class WritersTest(ConsoleTestCase):
         w.read_for(t(0.3))
         late = self.console(name, mode="ro")
         got = late.read_for(t(0.5))
-        self.assertGreater(len(late.data), 0, "no scrollback at all")
-        self.assertLessEqual(len(late.data), 4096,
-                             "scrollback_kib 4 but %d bytes" % len(late.data))
+        # the last scrollback_kib of the output, no more, no less
+        self.assertEqual(len(late.data), 4096,
+                         "scrollback_kib 4 but %d bytes" % len(late.data))
         self.assertTrue(w.data.endswith(late.data), "not the tail: %r"
                         % got[:100])
         # then live bytes
@@ -601,8 +611,6 @@ class BadInputTest(ConsoleTestCase):
         self.assertEqual((r["data"], r["start"], r["end"], r["next"]),
                          ("", 0, 0, 0))
         self.assertCmdError(c, "console-attach", {"vm": name},
-                            "InvalidState")
-        self.assertCmdError(c, "console-attach", {"vm": name, "port": 1},
                             "InvalidState")
         c.command("vm-start", {"vm": name}, timeout=t(60))
         con = self.console(name)

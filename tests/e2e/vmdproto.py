@@ -279,6 +279,8 @@ class Stream:
         self.sock = sock
         self.data = bytearray()
         self.eof = False
+        self._found = {}   # pattern: where find() saw it
+        self._scanned = {}  # pattern: where find() goes on looking
 
     def fileno(self):
         return self.sock.fileno()
@@ -297,6 +299,20 @@ class Stream:
             data = data.encode()
         self.sock.settimeout(t(10))
         self.sock.sendall(data)
+
+    def find(self, pattern):
+        """Offset of the first pattern (bytes) in data, or -1.  Each call
+        looks only at what arrived since the last one, so waiting for a
+        marker at the end of megabytes stays cheap."""
+        hit = self._found.get(pattern)
+        if hit is not None:
+            return hit
+        i = self.data.find(pattern, self._scanned.get(pattern, 0))
+        if i >= 0:
+            self._found[pattern] = i
+        else:
+            self._scanned[pattern] = max(0, len(self.data) - len(pattern) + 1)
+        return i
 
     def read_some(self, timeout=0):
         """One read of what is there (waiting at most timeout); False when

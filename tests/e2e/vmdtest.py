@@ -475,8 +475,8 @@ class VmdTestCase(unittest.TestCase):
         self._clients.append(c)
         return c
 
-    def console(self, vm, mode=None, port=None):
-        con = Console(self.vmd.socket, vm, mode, port)
+    def console(self, vm, mode=None, port=None, force=None):
+        con = Console(self.vmd.socket, vm, mode, port, force=force)
         self._clients.append(con.client)
         return con
 

@@ -12,7 +12,8 @@
 # harness (default $FUZZ_SECONDS or 60).  --runs: stop after N inputs
 # instead (whichever comes first).  --keep-corpus: keep what the run found in
 # WORKDIR/corpus-NAME (it is a fresh copy of the seeds each run anyway).
-# Needs clang and compiler-rt (Debian: clang, libclang-rt-14-dev) and the
+# FUZZ_CFLAGS adds compiler flags (e.g. -DFUZZ_ALLOW_CUT_UTF8: see
+# fuzz_protocol.c).  Needs clang and compiler-rt (Debian: clang, libclang-rt-14-dev) and the
 # json-c development files.  CC overrides the compiler (default clang).
 set -eu
 
@@ -59,20 +60,45 @@ printf '#define _GNU_SOURCE 1\n' > "$workdir/config.h"
 sh "$srcdir/schemas/embed.sh" "$srcdir/schemas" > "$workdir/embedded.c.tmp"
 mv "$workdir/embedded.c.tmp" "$workdir/embedded.c"
 
-# A dictionary: JSON syntax and every member name and string of the schemas.
+# A dictionary: JSON syntax, the request members, and every member name and
+# word of the schemas (libFuzzer's format: one "quoted" entry a line).
 {
-	for t in '{' '}' '[' ']' ':' ',' '"' 'null' 'true' 'false' '-0' '1e9' \
-		'\\u0000' '\\ud800' '\\"' '\\n' '\r\n' '"jsonrpc":"2.0"' \
-		'"execute":' '"arguments":{' '"method":' '"params":{' '"id":'; do
-		printf '"%s"\n' "$(printf '%s' "$t" | sed 's/\\/\\\\/g; s/"/\\"/g')"
-	done
+	cat <<'EOF'
+"{"
+"}"
+"["
+"]"
+":"
+","
+"\""
+"null"
+"true"
+"false"
+"-0"
+"1e999"
+"0.5"
+"9223372036854775808"
+"\\u0000"
+"\\ud800"
+"\\\""
+"\x0d\x0a"
+"\xc3\xa9"
+"\xf0\x9f\x98\x80"
+"\"jsonrpc\":\"2.0\""
+"\"execute\":"
+"\"arguments\":{"
+"\"method\":"
+"\"params\":{"
+"\"id\":"
+EOF
 	LC_ALL=C grep -ho '"[A-Za-z0-9_$#/.:-]*"' "$srcdir/schemas/protocol.json" \
 		"$srcdir/schemas/vm-config.json" | LC_ALL=C sort -u |
-		sed 's/\\/\\\\/g; s/"/\\"/g; s/^/"/; s/$/"/'
+		sed 's/"/\\"/g; s/^/"/; s/$/"/'
 } > "$workdir/json.dict"
 
 cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
-	-fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter"
+	-fno-omit-frame-pointer -Wall -Wextra -Wno-unused-parameter
+	${FUZZ_CFLAGS:-}"
 jsonc_cflags=$(pkg-config --cflags json-c 2>/dev/null || echo "-I/usr/include/json-c")
 jsonc_libs=$(pkg-config --libs json-c 2>/dev/null || echo "-ljson-c")
 rpc_sources="$srcdir/rpc/errors.c $srcdir/rpc/stream.c $srcdir/rpc/message.c
@@ -90,7 +116,7 @@ for name in $names; do
 	fi
 	corpus=$workdir/corpus-$name
 	crashes=$workdir/crashes-$name
-	rm -rf "$corpus"
+	rm -rf "$corpus" "$crashes"
 	mkdir -p "$corpus" "$crashes"
 	cp "$srcdir/tests/fuzz/corpus/$name"/* "$corpus"/
 	log=$workdir/fuzz_$name.log
@@ -110,7 +136,7 @@ for name in $names; do
 	if [ "$rc" -ne 0 ]; then
 		echo "fuzz_$name: FAILED (exit $rc); inputs in $crashes:" >&2
 		ls "$crashes" >&2 || :
-		grep -E 'ERROR|runtime error|fuzz_[a-z]*: ' "$log" | head -n 5 >&2 || :
+		grep -aE 'ERROR|runtime error|fuzz_[a-z]*: ' "$log" | head -n 5 >&2 || :
 		status=1
 	fi
 done
