@@ -8,20 +8,28 @@
   (b) round trips: vm-show over vmd's socket against query-status over a
       bare QEMU's QMP socket (one client, a few seconds each);
   (c) scale: with 10,000 defined VMs, vm-list time and define rate;
-  (d) vm-kill to the VM_STATE "stopped" event.
+  (d) vm-kill to the VM_STATE "stopped" event;
+  (e) console relay throughput: the Linux test guest writes zeros to ttyS0
+      (dd), measured in MiB/s at 1 viewer and at each of 10 viewers through
+      vmd, against a client reading a bare QEMU's chardev socket directly
+      (vmd's argv for that guest), runs interleaved;
+  (f) keystroke round trip: one byte from a viewer to the boot-sector guest
+      and its echo back, p50/p99, through vmd and on a bare QEMU's socket.
 
 Each figure is shown next to its target and marked PASS or MISS.  Exit
 status: 0 when every target is met, 1 when any is missed (--report-only:
 always 0), 2 when the benchmark itself could not run.
 
 usage: bench.py --builddir DIR [--srcdir DIR] [--runs N] [--vms N]
-                [--rtt-seconds S] [--report-only]
+                [--rtt-seconds S] [--console-mib N] [--console-runs N]
+                [--keys N] [--only a,b,...] [--report-only]
 """
 
 import argparse
 import json
 import os
 import platform
+import select
 import shutil
 import signal
 import socket
@@ -44,6 +52,14 @@ def parse_args():
                    help="VMs to define for the scale test (default 10000)")
     p.add_argument("--rtt-seconds", type=float, default=5.0,
                    help="length of each round-trip run (default 5)")
+    p.add_argument("--console-mib", type=int, default=2,
+                   help="MiB the guest writes per relay run (default 2)")
+    p.add_argument("--console-runs", type=int, default=3,
+                   help="relay runs per case, median (default 3)")
+    p.add_argument("--keys", type=int, default=2000,
+                   help="keystroke round trips per side (default 2000)")
+    p.add_argument("--only", default="abcdef",
+                   help="measurements to run, e.g. ef (default: all)")
     p.add_argument("--report-only", action="store_true",
                    help="exit 0 even when a target is missed")
     return p.parse_args()
@@ -446,6 +462,260 @@ def bench_kill(vmd, c, runs, rows):
 
 
 # ---------------------------------------------------------------------------
+# (e), (f): consoles
+
+MiB = 1024 * 1024
+DD_END = b"DD-END2"
+
+
+def send_all(sock, data):
+    sock.setblocking(True)
+    sock.settimeout(30)
+    sock.sendall(data)
+    sock.setblocking(False)
+
+
+def wait_shell(sock, seen=b"", timeout=120):
+    """Wait for the Linux guest's banner on a raw console socket, then type
+    a harmless command until the shell answers it."""
+    sock.settimeout(timeout)
+    buf = bytearray(seen)
+    deadline = time.monotonic() + timeout
+    while vmdtest.LINUX_BANNER not in buf:
+        chunk = sock.recv(1 << 16)
+        if not chunk:
+            raise RuntimeError("console closed before the guest was up")
+        buf += chunk
+    for n in range(1000, 1000 + 60):
+        sock.sendall(b"echo RDY$((%d+1))\n" % n)
+        want = b"RDY%d" % (n + 1)
+        step = time.monotonic() + 2
+        sock.settimeout(0.5)
+        while want not in buf and time.monotonic() < step:
+            try:
+                chunk = sock.recv(1 << 16)
+            except socket.timeout:
+                continue
+            if not chunk:
+                raise RuntimeError("console closed")
+            buf += chunk
+        if want in buf:
+            sock.setblocking(False)
+            drain([sock], 0.3)
+            return
+        if time.monotonic() > deadline:
+            break
+    raise RuntimeError("the guest's shell does not answer")
+
+
+def drain(socks, seconds):
+    """Read and drop whatever comes within seconds (non-blocking sockets)."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        r, _, _ = select.select(socks, [], [], end - time.monotonic())
+        for s in r:
+            try:
+                s.recv(1 << 16)
+            except BlockingIOError:
+                pass
+
+
+class RelayReader:
+    """One reader of raw console bytes during a relay run: when the first
+    zero arrived, when the end marker did, and how many zeros came."""
+
+    def __init__(self, sock):
+        self.sock = sock
+        sock.setblocking(False)
+        self.reset()
+
+    def reset(self):
+        self.first = self.end = None
+        self.zeros = self.first_zeros = 0
+        self.tail = b""
+
+    def feed(self):
+        try:
+            chunk = self.sock.recv(1 << 16)
+        except BlockingIOError:
+            return
+        now = time.perf_counter()
+        if not chunk:
+            raise RuntimeError("a console closed during a relay run")
+        if self.end is not None:
+            return  # the prompt after the run
+        z = chunk.count(b"\0")
+        if self.first is None and z:
+            self.first, self.first_zeros = now, z
+        self.zeros += z
+        hay = self.tail + chunk
+        if DD_END in hay:
+            self.end = now
+        self.tail = hay[-16:]
+
+    def rate(self):
+        """MiB/s from the first chunk of zeros to the end marker."""
+        return (self.zeros - self.first_zeros) / MiB / (self.end - self.first)
+
+
+def relay_run(writer, readers, mib, timeout=600):
+    """The guest writes mib MiB of zeros to ttyS0; every reader reads it
+    all.  Returns the slowest reader's MiB/s."""
+    for r in readers:
+        r.reset()
+    send_all(writer, b"dd if=/dev/zero bs=64k count=%d 2>/dev/null; "
+             b"echo DD-END$((1+1))\n" % (mib * 16))
+    socks = {r.sock: r for r in readers}
+    deadline = time.monotonic() + timeout
+    while any(r.end is None for r in readers):
+        if time.monotonic() > deadline:
+            raise RuntimeError("relay run: no end marker; zeros %s"
+                               % [r.zeros for r in readers])
+        ready, _, _ = select.select(list(socks), [], [], 1.0)
+        for s in ready:
+            socks[s].feed()
+    drain(list(socks), 0.3)
+    for r in readers:
+        if r.zeros != mib * MiB:
+            raise RuntimeError("relay run: a reader got %d zeros, not %d"
+                               % (r.zeros, mib * MiB))
+    return min(r.rate() for r in readers)
+
+
+def start_bare(template, tmp, tag):
+    """A bare QEMU from vmd's argv, its serial a socket we are connected
+    to; returns (process, our socket, listening socket)."""
+    path = os.path.join(tmp, "bare-%s.sock" % tag)
+    if os.path.exists(path):
+        os.unlink(path)
+    lsock, conn = listening_pair(path)
+    proc = subprocess.Popen(bare_argv(template, lsock.fileno()),
+                            pass_fds=[lsock.fileno()],
+                            stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    return proc, conn, lsock
+
+
+def stop_bare(bare):
+    proc, conn, lsock = bare
+    proc.kill()
+    proc.wait(30)
+    conn.close()
+    lsock.close()
+
+
+def bench_console(vmd, c, tmp, mib, runs, rows):
+    name = "bench-console"
+    c.command("vm-define", {"config": vmdtest.linux_config(name)})
+    c.command("vm-start", {"vm": name}, timeout=60)
+    template = vmd_qemu_argv(c, name)
+    writer = vmdtest.Console(vmd.socket, name)
+    bare = start_bare(template, tmp, "linux")
+    viewers = []
+    try:
+        wait_shell(writer.sock, bytes(writer.data))
+        wait_shell(bare[1])
+        w = RelayReader(writer.sock)
+        b = RelayReader(bare[1])
+        cases = []
+        for n in (1, 10):
+            while len(viewers) < n - 1:
+                viewers.append(vmdtest.Console(vmd.socket, name, "ro"))
+            if viewers:
+                drain([v.sock for v in viewers], 0.3)
+            readers = [w] + [RelayReader(v.sock) for v in viewers]
+            vr, br = [], []
+            for i in range(runs):  # interleaved
+                br.append(relay_run(bare[1], [b], mib))
+                vr.append(relay_run(writer.sock, readers, mib))
+            cases.append((n, statistics.median(vr), statistics.median(br)))
+    finally:
+        stop_bare(bare)
+        for v in viewers:
+            v.close()
+        writer.close()
+    for n, v, b in cases:
+        rows.append(("(e) console, bare QEMU chardev socket (%s run)"
+                     % ("1-viewer" if n == 1 else "10-viewer"),
+                     "%.3f MiB/s" % b, "reference", None))
+        rows.append(("(e) console relay via vmd, %d viewer%s%s"
+                     % (n, "s" if n > 1 else "",
+                        " (slowest)" if n > 1 else ""),
+                     "%.3f MiB/s = %.0f%% of direct" % (v, 100 * v / b),
+                     ">= 90% of direct", v >= 0.9 * b))
+    c.command("vm-kill", {"vm": name})
+    wait_state(c, name, "stopped")
+    c.command("vm-undefine", {"vm": name})
+
+
+def key_loop(sock, n):
+    """n keystroke round trips on a raw console of the echoing boot-sector
+    guest; per-key latencies in s (the first 50 not counted)."""
+    sock.setblocking(True)
+    sock.settimeout(10)
+    lat = []
+    perf = time.perf_counter
+    for i in range(n + 50):
+        t0 = perf()
+        sock.sendall(b"x")
+        if not sock.recv(64):
+            raise RuntimeError("console closed")
+        if i >= 50:
+            lat.append(perf() - t0)
+    return lat
+
+
+def wait_for_bytes(sock, want, timeout=60):
+    sock.settimeout(timeout)
+    buf = b""
+    while want not in buf:
+        chunk = sock.recv(4096)
+        if not chunk:
+            raise RuntimeError("console closed before %r" % want)
+        buf += chunk
+
+
+def bench_keys(vmd, c, tmp, template, n, rows):
+    name = "bench-keys"
+    c.command("vm-define", {"config": bootsector_config(name)})
+    c.command("vm-start", {"vm": name}, timeout=60)
+    con = vmdtest.Console(vmd.socket, name)
+    bare = start_bare(template, tmp, "keys")
+    try:
+        con.read_until(vmdtest.BOOT_BANNER, 60)
+        wait_for_bytes(bare[1], vmdtest.BOOT_BANNER)
+        lat_b = key_loop(bare[1], n)
+        lat_v = key_loop(con.sock, n)
+    finally:
+        stop_bare(bare)
+        con.close()
+    rows.append(("(f) keystroke round trip, bare QEMU socket",
+                 "p50 %.3f p99 %.3f ms" % (ms(pct(lat_b, 50)),
+                                           ms(pct(lat_b, 99))),
+                 "reference", None))
+    rows.append(("(f) keystroke round trip via vmd (%d keys)" % n,
+                 "p50 %.3f p99 %.3f ms" % (ms(pct(lat_v, 50)),
+                                           ms(pct(lat_v, 99))),
+                 "reported", None))
+    c.command("vm-kill", {"vm": name})
+    wait_state(c, name, "stopped")
+    c.command("vm-undefine", {"vm": name})
+
+
+def bootsector_template(c):
+    """vmd's QEMU argv for the boot-sector guest under TCG."""
+    name = "bench-template"
+    c.command("vm-define", {"config": bootsector_config(name)})
+    c.command("vm-start", {"vm": name}, timeout=60)
+    template = vmd_qemu_argv(c, name)
+    c.command("vm-kill", {"vm": name})
+    wait_state(c, name, "stopped")
+    c.command("vm-undefine", {"vm": name})
+    return template
+
+
+# ---------------------------------------------------------------------------
 
 def machine_info(host, state_dir):
     cpu = "?"
@@ -500,6 +770,16 @@ NOTES = [
     "SQLite before its reply.",
     "(d) from sending vm-kill until the VM_STATE event arrives; first run "
     "not counted.",
+    "(e) the Linux test guest under TCG: `dd if=/dev/zero bs=64k` to ttyS0; "
+    "rate from the first",
+    "    zeros to the end marker at each reader (the slowest of 10 shown), "
+    "median of %d runs of" % ARGS.console_runs,
+    "    %d MiB; direct: a bare QEMU with vmd's argv for the guest, minus -S, "
+    "QMP and the" % ARGS.console_mib,
+    "    chardev journal (logfile=), its socket read by the same client; "
+    "both guests up at once.",
+    "(f) one byte to the boot-sector guest (TCG) and its echo back, after "
+    "50 not counted.",
 ]
 
 
@@ -517,20 +797,35 @@ def main():
         host = c.command("query-host", timeout=120)
         info = machine_info(host, tmp)
         accels = ["tcg"] + (["kvm"] if host["accel"]["kvm_usable"] else [])
+        only = ARGS.only
         template = None
-        for accel in accels:
-            log("(a) boot under %s, %d runs" % (accel, ARGS.runs))
-            t = bench_boot(vmd, c, tmp, accel, ARGS.runs, rows)
-            template = template or t
-        if "kvm" not in accels:
-            rows.append(("(a) boot kvm", "not run: KVM not usable",
-                         "-", None))
-        log("(b) round trips, %.0f s each" % ARGS.rtt_seconds)
-        bench_rtt(vmd, c, tmp, template, ARGS.rtt_seconds, rows)
-        log("(d) kill latency, %d runs" % ARGS.runs)
-        bench_kill(vmd, c, ARGS.runs, rows)
-        log("(c) %d definitions" % ARGS.vms)
-        bench_scale(vmd, ARGS.vms, rows)
+        if "a" in only:
+            for accel in accels:
+                log("(a) boot under %s, %d runs" % (accel, ARGS.runs))
+                t = bench_boot(vmd, c, tmp, accel, ARGS.runs, rows)
+                template = template or t
+            if "kvm" not in accels:
+                rows.append(("(a) boot kvm", "not run: KVM not usable",
+                             "-", None))
+        if template is None and ("b" in only or "f" in only):
+            template = bootsector_template(c)
+        if "b" in only:
+            log("(b) round trips, %.0f s each" % ARGS.rtt_seconds)
+            bench_rtt(vmd, c, tmp, template, ARGS.rtt_seconds, rows)
+        if "d" in only:
+            log("(d) kill latency, %d runs" % ARGS.runs)
+            bench_kill(vmd, c, ARGS.runs, rows)
+        if "e" in only:
+            log("(e) console relay, %d MiB x %d runs per case"
+                % (ARGS.console_mib, ARGS.console_runs))
+            bench_console(vmd, c, tmp, ARGS.console_mib, ARGS.console_runs,
+                          rows)
+        if "f" in only:
+            log("(f) keystroke round trips, %d per side" % ARGS.keys)
+            bench_keys(vmd, c, tmp, template, ARGS.keys, rows)
+        if "c" in only:  # last: it leaves 10,000 definitions behind
+            log("(c) %d definitions" % ARGS.vms)
+            bench_scale(vmd, ARGS.vms, rows)
         c.close()
     except Exception as e:
         log("failed: %s: %s" % (type(e).__name__, e))

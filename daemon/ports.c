@@ -152,9 +152,32 @@ static int prepare_one(struct vm *vm, struct port_plan *pl, int i, struct call *
 	return 0;
 }
 
+/* Parallel ports go to QEMU as they are; a clear error beats QEMU's. */
+static int check_parallel(struct vm *vm, struct call *c)
+{
+	struct json_object *par;
+	struct stat st;
+
+	if (!json_object_object_get_ex(vm->config, "parallel", &par))
+		return 0;
+	for (size_t i = 0; i < json_object_array_length(par); i++) {
+		const char *path = cfg_str(json_object_array_get_idx(par, i), "path", "");
+		const char *why = stat(path, &st) < 0 ? strerror(errno) :
+				  !S_ISCHR(st.st_mode) ? "not a character device" : NULL;
+		if (why) {
+			call_error(c, RPC_INVALID_ARGUMENT, "VM '%s': parallel port "
+				   "%zu: %s: %s", vm->name, i, path, why);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 int ports_prepare(struct vm *vm, struct port_plan *pl, struct call *c)
 {
 	memset(pl, 0, sizeof *pl);
+	if (check_parallel(vm, c) < 0)
+		return -1;
 	pl->n = ports_count(vm);
 	for (int i = 0; i < VM_MAX_SERIAL; i++)
 		pl->tcp_fd[i] = -1;

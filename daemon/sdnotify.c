@@ -1,10 +1,10 @@
 /* systemd notifications (see sdnotify.h).
  *
- * One libevent timer does both jobs: it sends WATCHDOG=1 at half of
- * WATCHDOG_USEC, so a stuck event loop (not merely a live process) gets vmd
- * restarted, and it refreshes STATUS= when the VM counts changed, which
- * spares every place that changes a VM from knowing about systemd.  The
- * timer runs at least once a second; counting the VMs is a walk of a list,
+ * One libevent timer does both jobs, once a second or at half of
+ * WATCHDOG_USEC if that is shorter: it sends WATCHDOG=1, so a stuck event
+ * loop (not merely a live process) gets vmd restarted, and it refreshes
+ * STATUS= when the VM counts changed, which spares every place that changes
+ * a VM from knowing about systemd.  Counting the VMs is a walk of a list,
  * microseconds even for thousands of VMs. */
 #include "config.h"
 #include <errno.h>

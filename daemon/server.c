@@ -28,6 +28,9 @@
 
 /* An event subscriber that lets this much pile up unread is dropped. */
 #define EVENT_BACKLOG_MAX (8 * 1024 * 1024)
+/* Defaults of the limits in struct vmd. */
+#define DEFAULT_MAX_CLIENTS 1024
+#define DEFAULT_HANDSHAKE_TIMEOUT 30
 
 struct conn {
 	struct bufferevent *bev;
@@ -52,6 +55,7 @@ struct listener {
 };
 
 static struct conn *conns;
+static int nconns;
 static struct listener *listeners;
 
 static void conn_process(struct conn *conn);
@@ -79,7 +83,24 @@ void conn_close(struct conn *conn)
 		conns = conn->next;
 	if (conn->next)
 		conn->next->prev = conn->prev;
+	nconns--;
 	conn_unref(conn);
+}
+
+/* A session that has not negotiated within the handshake timeout, or
+ * (with --idle-timeout) that sent nothing for that long, is closed.
+ * Console viewers are exempt: watching is not idling. */
+static void conn_arm_timeout(struct conn *conn)
+{
+	int s = conn->negotiated || conn->jsonrpc_only ? vmd.idle_timeout :
+		(vmd.handshake_timeout ? vmd.handshake_timeout :
+		 DEFAULT_HANDSHAKE_TIMEOUT);
+	struct timeval tv = {s, 0};
+
+	if (conn->raw_in || s <= 0)
+		bufferevent_set_timeouts(conn->bev, NULL, NULL);
+	else
+		bufferevent_set_timeouts(conn->bev, &tv, NULL);
 }
 
 static void conn_send(struct conn *conn, struct json_object *msg)
@@ -189,8 +210,10 @@ static void conn_handle(struct conn *conn, struct json_object *obj)
 	conn->refs++;
 	conn->busy = true;
 	dispatch_call(c, conn->negotiated || conn->jsonrpc_only, &negotiate);
-	if (negotiate)
+	if (negotiate && !conn->dead) {
 		conn->negotiated = true;
+		conn_arm_timeout(conn);
+	}
 }
 
 static void conn_stream_error(struct conn *conn, enum rpc_stream_status st,
@@ -276,6 +299,13 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 {
 	struct conn *conn = arg;
 
+	if (what & BEV_EVENT_TIMEOUT) {
+		log_info("client uid=%d pid=%d: %s; closed", (int)conn->uid,
+			 (int)conn->pid, conn->negotiated ? "idle too long" :
+			 "no capabilities negotiation in time");
+		conn_close(conn);
+		return;
+	}
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
 		conn_close(conn);
 }
@@ -286,7 +316,8 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	struct listener *li = arg;
 	struct conn *conn = calloc(1, sizeof *conn);
 
-	if (!conn || !(conn->stream = rpc_stream_new(RPC_MAX_MSG))) {
+	if (!conn || !(conn->stream = rpc_stream_new(vmd.max_msg ? vmd.max_msg :
+						     RPC_MAX_MSG))) {
 		free(conn);
 		close(fd);
 		return;
@@ -302,6 +333,20 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	if (conns)
 		conns->prev = conn;
 	conns = conn;
+	nconns++;
+	conn_arm_timeout(conn);
+	int max = vmd.max_clients ? vmd.max_clients : DEFAULT_MAX_CLIENTS;
+	if (nconns > max) {
+		char desc[96];
+		snprintf(desc, sizeof desc, "too many clients (at most %d); try "
+			 "again later", max);
+		log_warn("client uid=%d pid=%d refused: %s", (int)conn->uid,
+			 (int)conn->pid, desc);
+		conn_reply_error(conn, conn->last_dialect, NULL, RPC_BUSY, desc);
+		conn->close_on_flush = true;
+		bufferevent_disable(conn->bev, EV_READ);
+		return;
+	}
 	if (!li->jsonrpc)
 		conn_send(conn, rpc_greeting_new(0, 1, 0, "vmd " VMD_VERSION));
 }
@@ -419,6 +464,7 @@ void conn_enter_raw(struct conn *conn, conn_raw_input in, conn_raw_closed closed
 	conn->raw_in = in;
 	conn->raw_closed = closed;
 	conn->raw_ctx = ctx;
+	conn_arm_timeout(conn);
 	/* bytes the client sent right behind its console-attach request */
 	while ((n = rpc_stream_take_rest(conn->stream, buf, sizeof buf)) > 0)
 		in(ctx, buf, n);

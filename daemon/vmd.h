@@ -17,6 +17,11 @@ struct vmd {
 	struct json_object *vm_schema;     /* vm-config.json */
 	int sandbox;                       /* pass -sandbox on to QEMU */
 	unsigned socket_mode;              /* of the sockets vmd makes */
+	/* Limits on clients (0 means the default in server.c). */
+	size_t max_msg;                    /* bytes in one request */
+	int max_clients;                   /* connections at once */
+	int handshake_timeout;             /* s to send qmp_capabilities */
+	int idle_timeout;                  /* s of silence (0: none) */
 };
 
 extern struct vmd vmd;

@@ -40,7 +40,7 @@ struct emu_launch {
 /* Build argv for config (a vm-config object already validated against the
  * schema).  Always: -nodefaults -no-user-config -S -display none (unless
  * display vnc) -name guest=NAME -uuid UUID -machine TYPE,accel=ACCEL -smp
- * -m, QMP on qmp_fd, serial ports, disks, NICs, boot.  0, or -1 with err set
+ * -m, QMP on qmp_fd, serial ports, parallel ports, disks, NICs, boot.  0, or -1 with err set
  * (e.g. more console ports than fds). */
 int emu_build_argv(struct json_object *config, const struct emu_launch *l,
 		   struct emu_argv *out, char *err, size_t errlen);

@@ -381,8 +381,8 @@ class JournalTest(VmdTestCase):
 
         i = self.journal.wait(vm_entry, t(10), "journal entry with VM_NAME=j1")
         fields = journal_fields(self.journal.since(i)[0][1])
-        self.assertEqual(fields["VM_UUID"], uuid)
-        self.assertEqual(fields["PRIORITY"], "6")
+        self.assertEqual(fields.get("VM_UUID"), uuid, fields)
+        self.assertEqual(fields.get("PRIORITY"), "6", fields)
         # Daemon-wide lines carry no VM fields.
         general = [journal_fields(d) for _, d in self.journal.since(0)]
         listening = [f for f in general

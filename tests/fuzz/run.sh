@@ -8,7 +8,8 @@
 #   tests/fuzz/run.sh [--srcdir DIR] [--workdir DIR] [--seconds N]
 #                     [--runs N] [--keep-corpus] [NAME...]
 #
-# NAME is protocol and/or config (default: both).  --seconds: time per
+# Each input in tests/fuzz/crashes/NAME/ (what once failed) is run first and
+# must pass.  NAME is protocol and/or config (default: both).  --seconds: time per
 # harness (default $FUZZ_SECONDS or 60).  --runs: stop after N inputs
 # instead (whichever comes first).  --keep-corpus: keep what the run found in
 # WORKDIR/corpus-NAME (it is a fresh copy of the seeds each run anyway).
@@ -113,6 +114,18 @@ for name in $names; do
 		$jsonc_libs; then
 		echo "run.sh: cannot build fuzz_$name (is libclang-rt-14-dev installed?)" >&2
 		exit 1
+	fi
+	# Inputs that once made the harness fail must pass now.
+	regress=$srcdir/tests/fuzz/crashes/$name
+	if [ -d "$regress" ] && [ -n "$(ls "$regress")" ]; then
+		for f in "$regress"/*; do
+			if ! "$bin" -runs=1 "$f" > "$workdir/regress.log" 2>&1; then
+				echo "fuzz_$name: FAILED on the known input ${f#"$srcdir"/}:" >&2
+				grep -aE '^fuzz_[a-z]*: |runtime error|ERROR: ' \
+					"$workdir/regress.log" | cut -c1-300 | head -n 3 >&2 || :
+				status=1
+			fi
+		done
 	fi
 	corpus=$workdir/corpus-$name
 	crashes=$workdir/crashes-$name
