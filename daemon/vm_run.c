@@ -26,6 +26,8 @@
 #include "emu/argv.h"
 #include "emu/spawn.h"
 
+/* Root's QEMU runs as this user unless --qemu-user says otherwise. */
+#define QEMU_USER_DEFAULT "nobody"
 /* QEMU that has not answered "cont" by then is declared failed. */
 #define START_TIMEOUT_S 30
 
@@ -215,11 +217,20 @@ static int prepare_run_dir(struct vm *vm, struct call *c)
 	return vm->run_dir ? 0 : -1;
 }
 
+/* A QEMU started by root gives up root once it has opened its files. */
+static const char *qemu_user(void)
+{
+	if (geteuid() != 0)
+		return NULL;
+	return vmd.qemu_user && *vmd.qemu_user ? vmd.qemu_user : QEMU_USER_DEFAULT;
+}
+
 static pid_t launch(struct vm *vm, struct call *c, const char *accel,
 		    struct launch_fds *f, const struct port_plan *pl)
 {
 	struct emu_launch l = {.accel = accel, .qmp_fd = f->qmp_listen,
-			       .run_dir = vm->run_dir, .sandbox = vmd.sandbox};
+			       .run_dir = vm->run_dir, .sandbox = vmd.sandbox,
+			       .runas = qemu_user()};
 	struct emu_argv argv;
 	char err[1024], log_path[4096];
 	char *qemu = emu_qemu_for_arch(vm_cfg_str(vm, "arch", "x86_64"), vmd.qemu);

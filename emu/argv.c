@@ -673,8 +673,15 @@ int emu_build_argv(struct json_object *config, const struct emu_launch *l,
 	add(&b, "-no-user-config");
 	add(&b, "-S");
 	if (l->sandbox) {
+		/* -runas needs setuid, so privileges are denied only without it */
 		add(&b, "-sandbox");
-		add(&b, "on");
+		add(&b, l->runas ? "on,obsolete=deny,spawn=deny,resourcecontrol=deny"
+			: "on,obsolete=deny,elevateprivileges=deny,spawn=deny,"
+			  "resourcecontrol=deny");
+	}
+	if (l->runas) {
+		add(&b, "-runas");
+		add(&b, l->runas);
 	}
 	if (!b.failed) {
 		add(&b, "-name");

@@ -34,7 +34,10 @@ struct emu_launch {
 	                              byte the guest sends to (chardev
 	                              logfile=, logappend=on), NULL for none */
 	const char *run_dir;       /* private dir for this VM (pid file etc.) */
-	int sandbox;               /* add -sandbox on */
+	int sandbox;               /* add -sandbox on (with spawn, resource
+	                              control and, without runas, privilege
+	                              changes denied) */
+	const char *runas;         /* user QEMU drops to after setup, or NULL */
 };
 
 /* Build argv for config (a vm-config object already validated against the

@@ -7,6 +7,7 @@ checks that a QEMU killed from outside is reported as a crash.  Runs under
 TCG always and under KVM too when query-host says KVM is usable."""
 
 import os
+import pwd
 import re
 import signal
 import subprocess
@@ -52,6 +53,11 @@ class BootTest(vmdtest.VmdTestCase):
         self.assertGreater(r["pid"], 0)
         self.assertTrue(pid_alive(r["pid"]), "QEMU pid %d not alive" % r["pid"])
         self.assertIn("qemu", vmdtest._proc_cmdline(r["pid"]))
+        if os.geteuid() == 0:  # root's QEMU drops to an unprivileged user
+            with open("/proc/%d/status" % r["pid"]) as f:
+                uids = [line.split()[1:] for line in f
+                        if line.startswith("Uid:")][0]
+            self.assertEqual(set(uids), {str(pwd.getpwnam("nobody").pw_uid)})
         c.wait_state(name, "running", t(30), since=mark)
         self.assertEqual(c.transitions(name, mark)[:2],
                          [(old, "starting", "start"),

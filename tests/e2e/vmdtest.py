@@ -433,11 +433,19 @@ class VmdTestCase(unittest.TestCase):
             self.vmd.start()
 
     def _failed(self):
+        """Did this test fail so far?  Asked from a cleanup, where
+        outcome.success says nothing: Python 3.11 resets it for each
+        cleanup, so look at what was reported instead."""
         outcome = getattr(self, "_outcome", None)
-        if outcome is None or getattr(outcome, "success", True):
+        if outcome is None:
             return False
-        skipped = getattr(outcome.result, "skipped", [])
-        return not any(test is self for test, _ in skipped)
+        errors = getattr(outcome, "errors", None)  # Python <= 3.10
+        if errors is not None:
+            return any(exc is not None for test, exc in errors)
+        result = outcome.result
+        return any(test is self for test, _ in
+                   getattr(result, "failures", []) +
+                   getattr(result, "errors", []))
 
     def _cleanup(self):
         signal.alarm(0)

@@ -28,8 +28,10 @@
  * until they are fixed: an error description that ends in a UTF-8 sequence
  * cut short by a fixed-size buffer (crashes/protocol/desc-cut-*), text
  * json-c's UTF-8 check lets in although it is not UTF-8
- * (crashes/protocol/lax-utf8-*), and a UTF-8 sequence split between two
- * pushes refused as invalid (crashes/protocol/utf8-split-*). */
+ * (crashes/protocol/lax-utf8-*), a UTF-8 sequence split between two
+ * pushes refused as invalid (crashes/protocol/utf8-split-*), and a value
+ * refused because a byte after it, in the same push, is not UTF-8
+ * (crashes/protocol/utf8-trailing-*). */
 #include "config.h"
 #include <stdarg.h>
 #include <stdbool.h>
@@ -669,6 +671,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	chunked.mode = 1 + (int)((h >> 20) % 3);
 	read_input(data, size, &whole, &a);
 	read_input(data, size, &chunked, &b);
+#ifdef FUZZ_ALLOW_KNOWN_BUGS
+	/* json-c judges bytes after a value, and sequences cut by a chunk, by
+	 * what the same parse call sees (crashes/protocol/utf8-trailing-*). */
+	if (input_utf8)
+#endif
 	compare(&a, &b);
 	record_free(&a);
 	record_free(&b);

@@ -244,7 +244,9 @@ static void test_full_config(void **state)
 	assert_string_equal(a.v[1], "-nodefaults");
 	assert_string_equal(a.v[2], "-no-user-config");
 	assert_string_equal(a.v[3], "-S");
-	expect_opt(&a, "-sandbox", 0, "on");
+	expect_opt(&a, "-sandbox", 0, "on,obsolete=deny,elevateprivileges=deny,"
+		   "spawn=deny,resourcecontrol=deny");
+	assert_int_equal(find_opt(&a, "-runas", 0), -1);
 	expect_opt(&a, "-name", 0, "guest=web1");
 	expect_opt(&a, "-uuid", 0, UUID);
 	expect_opt(&a, "-machine", 0, "q35,accel=tcg");
@@ -325,6 +327,21 @@ static void test_hostile_values(void **state)
 	expect_opt(&a, "-vnc", 0, "unix:/run/vmd/a,,b/vnc.sock");
 	expect_opt(&a, "-device", 0, "VGA");
 	assert_int_equal(find_opt(&a, "-display", 0), -1);
+	emu_argv_free(&a);
+}
+
+/* Root's QEMU drops to a user; the sandbox then still allows setuid. */
+static void test_runas(void **state)
+{
+	struct emu_launch l = launch("tcg");
+	struct emu_argv a;
+
+	(void)state;
+	l.runas = "nobody";
+	build("{\"name\": \"x\"}", &l, &a);
+	expect_opt(&a, "-runas", 0, "nobody");
+	expect_opt(&a, "-sandbox", 0, "on,obsolete=deny,spawn=deny,"
+		   "resourcecontrol=deny");
 	emu_argv_free(&a);
 }
 
@@ -913,6 +930,7 @@ int main(void)
 		cmocka_unit_test(test_argv_add_render),
 		cmocka_unit_test(test_full_config),
 		cmocka_unit_test(test_hostile_values),
+		cmocka_unit_test(test_runas),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_kvm_vs_tcg),
 		cmocka_unit_test(test_non_x86),
