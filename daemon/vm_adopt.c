@@ -120,23 +120,80 @@ void vm_recover_all(void)
 	free(v);
 }
 
+/* Autostart starts at most this many QEMUs at a time: a host with many
+ * autostart guests would otherwise fork them all in one go and have every
+ * one of them fight for the CPU while booting. */
+#define AUTOSTART_PARALLEL 4
+#define AUTOSTART_TICK_MS 50
+
+/* uuids, not pointers: a VM may be undefined while it waits its turn */
+static char (*autostart_queue)[37];
+static size_t autostart_n, autostart_next;
+static struct event *autostart_timer;
+
+static bool wants_autostart(const struct vm *vm)
+{
+	struct json_object *a;
+
+	return json_object_object_get_ex(vm->config, "autostart", &a) &&
+	       json_object_get_boolean(a) &&
+	       (vm->state == VM_STOPPED || vm->state == VM_CRASHED);
+}
+
+static void autostart_tick(evutil_socket_t fd, short what, void *arg)
+{
+	size_t starting = 0;
+	struct timeval tv = {0, AUTOSTART_TICK_MS * 1000};
+
+	for (size_t i = 0; i < autostart_next; i++) {
+		struct vm *vm = vm_find(autostart_queue[i]);
+		starting += vm && vm->state == VM_STARTING;
+	}
+	while (autostart_next < autostart_n && starting < AUTOSTART_PARALLEL) {
+		struct vm *vm = vm_find(autostart_queue[autostart_next++]);
+		/* it may have been started, or undefined, meanwhile */
+		if (vm && wants_autostart(vm)) {
+			vm_start_internal(vm);
+			starting += vm->state == VM_STARTING;
+		}
+	}
+	if (autostart_next < autostart_n || starting) {
+		evtimer_add(autostart_timer, &tv);
+		return;
+	}
+	free(autostart_queue);
+	autostart_queue = NULL;
+	autostart_n = autostart_next = 0;
+}
+
 void vm_autostart_all(void)
 {
 	size_t n;
 	struct vm **v = vm_sorted(&n);
 
-	for (size_t i = 0; v && i < n; i++) {
-		struct json_object *a;
-		if (json_object_object_get_ex(v[i]->config, "autostart", &a) &&
-		    json_object_get_boolean(a) &&
-		    (v[i]->state == VM_STOPPED || v[i]->state == VM_CRASHED))
-			vm_start_internal(v[i]);
+	if (!v || !(autostart_queue = calloc(n ? n : 1, sizeof *autostart_queue))) {
+		free(v);
+		return;
 	}
+	autostart_n = autostart_next = 0;
+	for (size_t i = 0; i < n; i++)
+		if (wants_autostart(v[i]))
+			memcpy(autostart_queue[autostart_n++], v[i]->uuid, 37);
 	free(v);
+	if (!autostart_timer)
+		autostart_timer = evtimer_new(vmd.base, autostart_tick, NULL);
+	autostart_tick(-1, 0, NULL);
 }
 
 void vm_release_all(void)
 {
+	if (autostart_timer)
+		event_free(autostart_timer);
+	autostart_timer = NULL;
+	free(autostart_queue);
+	autostart_queue = NULL;
+	autostart_n = autostart_next = 0;
+
 	size_t n;
 	struct vm **v = vm_sorted(&n);
 

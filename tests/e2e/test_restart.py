@@ -7,6 +7,7 @@ finds them again (ARCHITECTURE.md, "Processes")."""
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -230,6 +231,33 @@ class RestartTest(vmdtest.VmdTestCase):
         c = self.restart(signal.SIGTERM)
         show = c.command("vm-show", {"vm": "auto"})
         self.assertEqual((show["state"], show["pid"]), ("running", pid))
+
+    def test_autostart_bounded(self):
+        """Many autostart VMs start at most 4 at a time (the audit log
+        records every transition in order)."""
+        c = self.client()
+        names = ["many%d" % i for i in range(7)]
+        for name in names:
+            c.command("vm-define", {"config": bootsector_config(
+                name, autostart=True)})
+        c.close()
+        c = self.restart(signal.SIGTERM)
+        for name in names:
+            self.wait_for(lambda: self.vm_state(c, name) == "running", t(60),
+                          "%s running" % name)
+        db = sqlite3.connect(os.path.join(self.vmd.state_dir, "vmd.db"))
+        rows = db.execute("SELECT vm_name, old_state, new_state FROM events "
+                          "WHERE action = 'state' ORDER BY id").fetchall()
+        db.close()
+        starting, most = set(), 0
+        for name, old, new in rows:
+            if new == "starting":
+                starting.add(name)
+            elif old == "starting":
+                starting.discard(name)
+            most = max(most, len(starting))
+        self.assertLessEqual(most, 4, rows)
+        self.assertGreaterEqual(most, 1)
 
     def test_guest_dies_while_vmd_is_down(self):
         c = self.client()

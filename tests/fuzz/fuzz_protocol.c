@@ -672,9 +672,19 @@ static void compare(const struct record *a, const struct record *b)
 		if (a->ev[i][0] == 'R' && b->ev[i][0] == 'R' &&
 		    same_raw(a->ev[i], a->evlen[i], b->ev[i], b->evlen[i]))
 			continue;
-		if (a->evlen[i] != b->evlen[i] ||
-		    memcmp(a->ev[i], b->ev[i], a->evlen[i]))
-			FAIL("chunking changed event %zu: whole '%s' vs chunked '%s'",
+		if (a->evlen[i] == b->evlen[i] &&
+		    !memcmp(a->ev[i], b->ev[i], a->evlen[i]))
+			continue;
+#ifdef FUZZ_ALLOW_KNOWN_BUGS
+		/* json-c judges the bytes after a value, and a sequence a chunk
+		 * cut, by what one parse call sees: either reading may say
+		 * "invalid utf-8" where the other does not
+		 * (crashes/protocol/utf8-trailing-*, utf8-split-*). */
+		if (!strcmp(a->ev[i], "Binvalid utf-8 string") ||
+		    !strcmp(b->ev[i], "Binvalid utf-8 string"))
+			return;
+#endif
+		FAIL("chunking changed event %zu: whole '%s' vs chunked '%s'",
 			     i, a->ev[i], b->ev[i]);
 	}
 	if (a->n != b->n)
@@ -708,11 +718,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	chunked.mode = 1 + (int)((h >> 20) % 3);
 	read_input(data, size, &whole, &a, NULL);
 	read_input(data, size, &chunked, &b, &a);
-#ifdef FUZZ_ALLOW_KNOWN_BUGS
-	/* json-c judges bytes after a value, and sequences cut by a chunk, by
-	 * what the same parse call sees (crashes/protocol/utf8-trailing-*). */
-	if (input_utf8)
-#endif
 	compare(&a, &b);
 	record_free(&a);
 	record_free(&b);
