@@ -6,10 +6,12 @@
  * guest says until the socket closes, so a script can pipe a command in and
  * read the answer.
  *
- * A writer also keeps a second, ordinary connection to vmd, only to hear
- * CONSOLE_WRITER: when someone takes the keyboard with --force, vmd keeps
- * us attached read-only, and this is how we learn it and tell the user.
- * Nothing but guest bytes is ever written to stdout. */
+ * vmctl also keeps a second, ordinary connection to vmd, only for two
+ * events about itself: CONSOLE_WRITER (someone took the keyboard with
+ * --force; vmd keeps us attached read-only, and this is how we learn it and
+ * tell the user) and CONSOLE_DETACH (why vmd closed our console: too-slow
+ * means output was lost, which must not look like success).  Nothing but
+ * guest bytes is ever written to stdout. */
 #include "config.h"
 
 #include <errno.h>
@@ -32,12 +34,14 @@ static volatile sig_atomic_t got_signal;
 /* One attached session. */
 struct session {
 	struct rpc_client *rpc;     /* the attach connection: raw bytes */
-	struct rpc_client *events;  /* NULL for --ro, or when it failed */
+	struct rpc_client *events;  /* NULL when it could not be opened */
 	const char *vm;             /* as typed: name or uuid */
 	const char *name;           /* the VM's name, from the reply */
 	int port;
 	int escape;                 /* -1: none */
 	int readonly;               /* --ro, or since someone took over */
+	int detached;               /* vmd announced our CONSOLE_DETACH */
+	int too_slow;               /* ... with reason too-slow */
 };
 
 /* Escape character from "^]", "^A", "~" or "none" (-1); -2 when the string
@@ -103,15 +107,22 @@ static int tty_make_raw(void)
 static int write_all(int fd, const char *buf, size_t len)
 {
 	while (len > 0) {
-		ssize_t n = write(fd, buf, len);
+		ssize_t n;
 
+		/* A signal may cut a write short without EINTR: check it
+		 * before blocking again on a reader that does not read. */
+		if (got_signal) {
+			errno = EINTR;
+			return -1;
+		}
+		n = write(fd, buf, len);
 		if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK)) {
 			struct pollfd p = { .fd = fd, .events = POLLOUT };
 
 			poll(&p, 1, -1);
 			continue;
 		}
-		if (n < 0 && errno == EINTR && !got_signal)
+		if (n < 0 && errno == EINTR)
 			continue;
 		if (n < 0)
 			return -1;
@@ -163,17 +174,31 @@ static int same_vm(const struct session *s, struct json_object *data)
 	       strcmp(name, s->vm) == 0;
 }
 
-/* CONSOLE_WRITER naming this process as the previous writer: we are
- * read-only from now on.  Anything else is ignored. */
+/* An event about this console (VM and port) and this process, as the
+ * viewer or, with member "previous", as the writer before. */
+static int about_us(const struct session *s, struct json_object *data,
+		    const char *member)
+{
+	struct json_object *who = member ? jget(data, member) : data;
+
+	return same_vm(s, data) && jint(data, "port", -1) == s->port &&
+	       jint(who, "pid", -1) == (long long)getpid();
+}
+
+/* CONSOLE_WRITER naming us as the previous writer: read-only from now on.
+ * CONSOLE_DETACH naming us: remember why vmd closed the console. */
 static void on_event(struct session *s, struct json_object *ev)
 {
+	const char *name = jstr(ev, "event", "");
 	struct json_object *data = jget(ev, "data");
-	struct json_object *prev = jget(data, "previous");
 
-	if (s->readonly || strcmp(jstr(ev, "event", ""), "CONSOLE_WRITER") != 0)
-		return;
-	if (!same_vm(s, data) || jint(data, "port", -1) != s->port ||
-	    jint(prev, "pid", -1) != (long long)getpid())
+	if (strcmp(name, "CONSOLE_DETACH") == 0 && about_us(s, data, NULL) &&
+	    strcmp(jstr(data, "via", "socket"), "socket") == 0) {
+		s->detached = 1;
+		s->too_slow = strcmp(jstr(data, "reason", ""), "too-slow") == 0;
+	}
+	if (s->readonly || strcmp(name, "CONSOLE_WRITER") != 0 ||
+	    !about_us(s, data, "previous"))
 		return;
 	s->readonly = 1;
 	fprintf(stderr, "%s[vmctl: uid %lld (pid %lld) took the keyboard; "
@@ -199,9 +224,9 @@ static void from_events(struct session *s, int readable)
 	}
 }
 
-enum relay { RELAY_GO, RELAY_DONE, RELAY_FAIL };
+enum relay { RELAY_GO, RELAY_DONE, RELAY_EOF, RELAY_FAIL };
 
-/* Guest -> stdout. Socket EOF or reset ends the session normally. */
+/* Guest -> stdout. Socket EOF or reset: vmd closed the console. */
 static enum relay from_socket(int sock)
 {
 	char buf[65536];
@@ -210,7 +235,7 @@ static enum relay from_socket(int sock)
 	if (n < 0 && (errno == EINTR || errno == EAGAIN || errno == EWOULDBLOCK))
 		return RELAY_GO;
 	if (n == 0 || (n < 0 && errno == ECONNRESET))
-		return RELAY_DONE;
+		return RELAY_EOF;
 	if (n < 0)
 		return RELAY_FAIL;
 	return write_all(STDOUT_FILENO, buf, (size_t)n) < 0 ? RELAY_FAIL : RELAY_GO;
@@ -237,7 +262,7 @@ static enum relay from_stdin(const struct session *s, int *open)
 		len = (size_t)(esc - buf);
 	if (!s->readonly && len > 0 &&
 	    write_all(rpc_client_fd(s->rpc), buf, len) < 0)
-		return errno == EPIPE || errno == ECONNRESET ? RELAY_DONE : RELAY_FAIL;
+		return errno == EPIPE || errno == ECONNRESET ? RELAY_EOF : RELAY_FAIL;
 	return esc != NULL ? RELAY_DONE : RELAY_GO;
 }
 
@@ -277,6 +302,22 @@ static enum relay relay_loop(struct session *s)
 	return r;
 }
 
+/* vmd closed the console: its CONSOLE_DETACH, sent on the other
+ * connection, may still be on its way.  Wait for it a little. */
+static void await_detach(struct session *s)
+{
+	int waited = 0;
+
+	while (s->events != NULL && !s->detached && waited < 1000 &&
+	       !got_signal) {
+		struct pollfd p = { .fd = rpc_client_fd(s->events), .events = POLLIN };
+
+		if (poll(&p, 1, 50) > 0)
+			from_events(s, 1);
+		waited += 50;
+	}
+}
+
 static int console_relay(struct session *s)
 {
 	char rest[65536], name[8];
@@ -302,6 +343,8 @@ static int console_relay(struct session *s)
 			return EXIT_PROTOCOL;
 	r = relay_loop(s);
 	saved = errno;
+	if (r == RELAY_EOF)
+		await_detach(s);
 	tty_restore();
 	if (got_signal) {
 		/* Die of the signal, as the caller expects. */
@@ -312,6 +355,11 @@ static int console_relay(struct session *s)
 		fprintf(stderr, "\n");
 	if (r == RELAY_FAIL) {
 		fprintf(stderr, "vmctl: console %s: %s\n", s->vm, strerror(saved));
+		return EXIT_PROTOCOL;
+	}
+	if (s->too_slow) {
+		fprintf(stderr, "vmctl: console %s: vmd dropped this viewer: it "
+			"fell 4 MiB behind the guest, output was lost\n", s->vm);
 		return EXIT_PROTOCOL;
 	}
 	return 0;
@@ -353,8 +401,7 @@ int cmd_console(struct ctl *ctl, int argc, char **argv)
 	if (force)
 		json_object_object_add(args, "force", json_object_new_boolean(1));
 	ctl_connect(ctl);
-	if (!s.readonly)
-		s.events = events_open(ctl, s.vm);
+	s.events = events_open(ctl, s.vm);
 	/* The reply is not printed, even with --json: stdout carries the
 	 * console from here on. */
 	ret = ctl_call(ctl, s.vm, args);

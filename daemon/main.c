@@ -44,6 +44,14 @@ static void usage(FILE *f)
 		"  --qemu PATH            qemu-system-x86_64 binary (%s)\n"
 		"  --probe-cache PATH     where the KVM probe's verdict is kept\n"
 		"  --no-sandbox           do not pass -sandbox on to QEMU\n"
+		"  --qemu-user USER       user root's QEMU runs as (nobody)\n"
+		"  --stop-guests          on SIGTERM, stop running guests first\n"
+		"  --stop-timeout SEC     ACPI grace before kill with --stop-guests (30)\n"
+		"  --socket-mode OCTAL    mode of the sockets vmd makes (0660)\n"
+		"  --max-clients N        connections at once (1024)\n"
+		"  --max-message BYTES    size of one request (1048576)\n"
+		"  --handshake-timeout S  to send qmp_capabilities (30)\n"
+		"  --idle-timeout S       close sessions silent that long (0: never)\n"
 		"  --log-level LEVEL      error, warning, info or debug (info)\n"
 		"  --version, --help\n", QEMU_DEFAULT);
 }
@@ -107,6 +115,22 @@ static void set_str(char **field, const char *value)
 	*field = strdup(value);
 }
 
+/* A numeric option in [min, max]; base 8 for modes.  -1 after saying why. */
+static int num_opt(const char *name, int base, long min, long max, long *out)
+{
+	char *end;
+
+	errno = 0;
+	*out = strtol(optarg, &end, base);
+	if (errno || end == optarg || *end || *out < min || *out > max) {
+		fprintf(stderr, "vmd: --%s: expected a number from %ld to %ld%s, "
+			"not \"%s\"\n", name, min, max, base == 8 ? " (octal)" : "",
+			optarg);
+		return -1;
+	}
+	return 0;
+}
+
 static int parse_args(int argc, char **argv, int *level)
 {
 	static const struct option opts[] = {
@@ -117,12 +141,21 @@ static int parse_args(int argc, char **argv, int *level)
 		{"qemu", required_argument, 0, 'q'},
 		{"probe-cache", required_argument, 0, 'p'},
 		{"no-sandbox", no_argument, 0, 'n'},
+		{"qemu-user", required_argument, 0, 'u'},
+		{"stop-guests", no_argument, 0, 'g'},
+		{"stop-timeout", required_argument, 0, 'T'},
+		{"socket-mode", required_argument, 0, 'm'},
+		{"max-clients", required_argument, 0, 'c'},
+		{"max-message", required_argument, 0, 'M'},
+		{"handshake-timeout", required_argument, 0, 'H'},
+		{"idle-timeout", required_argument, 0, 'I'},
 		{"log-level", required_argument, 0, 'l'},
 		{"version", no_argument, 0, 'V'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
 	int o;
+	long n;
 
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
@@ -133,6 +166,20 @@ static int parse_args(int argc, char **argv, int *level)
 		case 'q': set_str(&vmd.qemu, optarg); break;
 		case 'p': set_str(&vmd.probe_cache, optarg); break;
 		case 'n': vmd.sandbox = 0; break;
+		case 'u': set_str(&vmd.qemu_user, optarg); break;
+		case 'g': vmd.stop_guests = 1; break;
+		case 'T': if (num_opt("stop-timeout", 8, 0, 3600, &n) < 0) return 2;
+			  vmd.stop_timeout = (int)n; break;
+		case 'm': if (num_opt("socket-mode", 8, 0, 0777, &n) < 0) return 2;
+			  vmd.socket_mode = (unsigned)n; break;
+		case 'c': if (num_opt("max-clients", 10, 1, 1000000, &n) < 0) return 2;
+			  vmd.max_clients = (int)n; break;
+		case 'M': if (num_opt("max-message", 10, 1024, 1L << 30, &n) < 0) return 2;
+			  vmd.max_msg = (size_t)n; break;
+		case 'H': if (num_opt("handshake-timeout", 10, 1, 86400, &n) < 0) return 2;
+			  vmd.handshake_timeout = (int)n; break;
+		case 'I': if (num_opt("idle-timeout", 10, 0, 86400 * 30, &n) < 0) return 2;
+			  vmd.idle_timeout = (int)n; break;
 		case 'l':
 			if ((*level = log_level_from_name(optarg)) < 0) {
 				fprintf(stderr, "vmd: unknown log level: %s\n", optarg);
@@ -169,8 +216,25 @@ static void probe_host(void)
 		log_warn("cannot save %s", vmd.probe_cache);
 }
 
+static void leave_loop(void)
+{
+	event_base_loopbreak(vmd.base);
+}
+
+/* SIGTERM leaves guests running, unless --stop-guests: then they are
+ * powered down first (killed after --stop-timeout).  A second signal
+ * exits at once. */
 static void on_signal(evutil_socket_t sig, short what, void *arg)
 {
+	static bool stopping;
+
+	if (vmd.stop_guests && !stopping && sig != SIGHUP) {
+		stopping = true;
+		log_info("signal %d: stopping guests, then exiting", (int)sig);
+		sdnotify_status("stopping guests");
+		vm_stop_all(vmd.stop_timeout, leave_loop);
+		return;
+	}
 	log_info("signal %d: exiting; guests keep running", (int)sig);
 	event_base_loopbreak(vmd.base);
 }
@@ -260,6 +324,7 @@ int main(int argc, char **argv)
 	struct event *sigs[4];
 
 	vmd.sandbox = 1;
+	vmd.stop_timeout = 30;
 	if ((rc = parse_args(argc, argv, &level)) >= 0)
 		return rc;
 	log_init(level);
@@ -295,5 +360,6 @@ int main(int argc, char **argv)
 	event_base_free(vmd.base);
 	free(vmd.state_dir); free(vmd.run_dir); free(vmd.sock_path);
 	free(vmd.jsonrpc_path); free(vmd.qemu); free(vmd.probe_cache);
+	free(vmd.qemu_user);
 	return rc == 0 ? 0 : 1;
 }

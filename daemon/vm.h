@@ -95,6 +95,7 @@ int vm_unix_socket(const char *path, bool listening);
 void vm_recover_all(void);   /* re-adopt QEMUs that outlived a vmd */
 void vm_autostart_all(void);
 void vm_release_all(void);   /* let go of QEMUs without stopping them */
+void vm_stop_all(int timeout_s, void (*done)(void));
 
 /* The config member with the default applied. */
 const char *vm_cfg_str(const struct vm *vm, const char *key, const char *dflt);

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <sys/pidfd.h>
 #include <unistd.h>
 #include "daemon/log.h"
@@ -185,8 +186,55 @@ void vm_autostart_all(void)
 	autostart_tick(-1, 0, NULL);
 }
 
+/* --stop-guests: power every guest down, kill what is left after
+ * timeout_s, call done once no QEMU remains (or a while after the kills,
+ * whatever happens). */
+static void (*stop_all_done)(void);
+static struct event *stop_all_timer;
+static struct timespec stop_all_deadline;
+
+static void stop_all_tick(evutil_socket_t fd, short what, void *arg)
+{
+	size_t running;
+	struct timespec now;
+	struct timeval tv = {0, 100 * 1000};
+
+	vm_count(&running);
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	if (running == 0 || now.tv_sec > stop_all_deadline.tv_sec) {
+		if (running)
+			log_warn("%zu QEMU processes still there; exiting anyway", running);
+		stop_all_done();
+		return;
+	}
+	evtimer_add(stop_all_timer, &tv);
+}
+
+void vm_stop_all(int timeout_s, void (*done)(void))
+{
+	size_t n;
+	struct vm **v = vm_sorted(&n);
+
+	for (size_t i = 0; v && i < n; i++) {
+		if (v[i]->state == VM_RUNNING || v[i]->state == VM_PAUSED)
+			vm_stop(v[i], NULL, timeout_s);
+		else if (v[i]->state == VM_STARTING)
+			vm_kill(v[i], NULL);
+	}
+	free(v);
+	stop_all_done = done;
+	clock_gettime(CLOCK_MONOTONIC, &stop_all_deadline);
+	stop_all_deadline.tv_sec += timeout_s + 10;  /* kill, reap, record */
+	if (!stop_all_timer)
+		stop_all_timer = evtimer_new(vmd.base, stop_all_tick, NULL);
+	stop_all_tick(-1, 0, NULL);
+}
+
 void vm_release_all(void)
 {
+	if (stop_all_timer)
+		event_free(stop_all_timer);
+	stop_all_timer = NULL;
 	if (autostart_timer)
 		event_free(autostart_timer);
 	autostart_timer = NULL;

@@ -364,7 +364,7 @@ void vm_stop(struct vm *vm, struct call *c, int timeout_s)
 		return;
 	}
 	vm->stop_call = c;
-	vm_set_state(vm, VM_STOPPING, "stop", c->who);
+	vm_set_state(vm, VM_STOPPING, "stop", c ? c->who : "vmd");
 	if (timeout_s == 0) {
 		on_stop_timeout(-1, 0, vm);
 		return;

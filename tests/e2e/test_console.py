@@ -1,7 +1,7 @@
 """End-to-end: serial consoles that lose nothing (issue 4), on real guests.
 
-The Linux guest (TCG) prints 8 MiB of a known pattern on ttyS0, about 0.45
-MiB/s here: every viewer attached before receives exactly those bytes in
+The Linux guest (TCG) prints 8 MiB of a known pattern on ttyS0 (0.2 to 0.45
+MiB/s here, 20 to 60 s): every viewer attached before receives exactly those bytes in
 order, a viewer attaching half-way a contiguous tail that starts in its
 scrollback, and the persistent log (console-read) all of them, also when
 vmd is killed with SIGKILL in the middle and started again.  A viewer that
@@ -342,9 +342,10 @@ class PatternTest(ConsoleTestCase):
                         v1.data.startswith(slow.data),
                         "the slow viewer's %d bytes are not the start of the "
                         "stream" % len(slow.data))
-        # the others are still there; the guest never waited for it
+        # the others are still there; the guest never waited for it (had
+        # vmd waited, nobody would have got the whole pattern: the stalled
+        # viewer never reads)
         self.assertFalse(v1.eof or other.eof)
-        self.assertLess(elapsed, t(120), "8 MiB took %.0f s" % elapsed)
         sys.stderr.write("[8 MiB beside a stalled viewer in %.1f s] "
                          % elapsed)
 
@@ -615,6 +616,12 @@ class BadInputTest(ConsoleTestCase):
         c.command("vm-start", {"vm": name}, timeout=t(60))
         con = self.console(name)
         con.read_until(BOOT_BANNER, t(10))
+        # a paused VM's console can be attached
+        c.command("vm-pause", {"vm": name})
+        paused = self.console(name, mode="ro")
+        self.assertEqual(paused.reply["return"]["mode"], "ro")
+        c.command("vm-resume", {"vm": name})
+        paused.close()
         self.assertCmdError(c, "console-attach", {"vm": name, "port": 1},
                             "InvalidArgument", "port")
         self.assertCmdError(c, "console-attach", {"vm": name, "port": 4},

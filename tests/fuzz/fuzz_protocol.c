@@ -31,7 +31,8 @@
  * (crashes/protocol/lax-utf8-*), a UTF-8 sequence split between two
  * pushes refused as invalid (crashes/protocol/utf8-split-*), and a value
  * refused because a byte after it, in the same push, is not UTF-8
- * (crashes/protocol/utf8-trailing-*). */
+ * (crashes/protocol/utf8-trailing-*); also a '-' lost after a top-level
+ * number split from it (crashes/protocol/number-minus-split). */
 #include "config.h"
 #include <stdarg.h>
 #include <stdbool.h>
@@ -49,6 +50,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv);
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static struct json_object *protocol, *vm_schema, *commands;
+/* Reads each emitted reply back; left empty after each, so reused. */
+static struct rpc_stream *back;
 
 #define FAIL(...) do { \
 	fprintf(stderr, "fuzz_protocol: " __VA_ARGS__); \
@@ -135,6 +138,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	vm_schema = load(vmd_schema_vm_config, "vm-config.json");
 	if (!json_object_object_get_ex(protocol, "commands", &commands))
 		FAIL("protocol.json has no commands");
+	back = rpc_stream_new(RPC_MAX_MSG);
+	if (!back)
+		FAIL("out of memory");
 	return 0;
 }
 
@@ -300,7 +306,6 @@ static unsigned long cut_seen, lax_seen;
 static void send_reply(struct json_object *reply, enum rpc_dialect d,
 		       struct json_object *id)
 {
-	struct rpc_stream *back;
 	struct json_object *o = NULL, *extra = NULL;
 	char err[256];
 	size_t len = 0;
@@ -314,8 +319,7 @@ static void send_reply(struct json_object *reply, enum rpc_dialect d,
 	if (len == 0 || s[len - 1] != '\n' || memchr(s, '\n', len - 1) ||
 	    strlen(s) != len)
 		FAIL("emitted reply is not one line: %s", s);
-	back = rpc_stream_new(RPC_MAX_MSG);
-	if (!back || rpc_stream_push(back, s, len) < 0)
+	if (rpc_stream_push(back, s, len) < 0)
 		FAIL("out of memory");
 	if (rpc_stream_next(back, &o, err, sizeof err) != RPC_STREAM_VALUE ||
 	    (input_utf8 && !valid_utf8((unsigned char *)s, len))) {
@@ -327,7 +331,9 @@ static void send_reply(struct json_object *reply, enum rpc_dialect d,
 				fprintf(stderr, "fuzz_protocol: known bug: description "
 					"cut inside a UTF-8 sequence (allowed)\n");
 			json_object_put(o);
-			rpc_stream_free(back);
+			/* empty it for the next reply */
+			while (rpc_stream_take_rest(back, err, sizeof err) > 0)
+				;
 			free(s);
 			json_object_put(reply);
 			return;
@@ -342,7 +348,6 @@ static void send_reply(struct json_object *reply, enum rpc_dialect d,
 	check_shape(o, d, s);
 	check_id(o, d, id, s);
 	json_object_put(o);
-	rpc_stream_free(back);
 	free(s);
 	json_object_put(reply);
 }
@@ -504,6 +509,10 @@ static size_t chunk(struct plan *p, const uint8_t *at, size_t left)
 	 * the next (crashes/protocol/utf8-split-*): never end a chunk just
 	 * after a non-ASCII byte. */
 	while (n < left && (at[n - 1] & 0x80))
+		n++;
+	/* json-c swallows a '-' that ends a number resumed from the last
+	 * call (crashes/protocol/number-minus-split): do not split there. */
+	while (n < left && at[n - 1] >= '0' && at[n - 1] <= '9' && at[n] == '-')
 		n++;
 #else
 	(void)at;

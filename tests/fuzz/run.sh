@@ -6,16 +6,18 @@
 # WORKDIR/crashes-NAME/), or when something cannot be built.
 #
 #   tests/fuzz/run.sh [--srcdir DIR] [--workdir DIR] [--seconds N]
-#                     [--runs N] [--keep-corpus] [NAME...]
+#                     [--runs N] [NAME...]
 #
 # Each input in tests/fuzz/crashes/NAME/ (what once failed) is run first and
-# must pass.  NAME is protocol and/or config (default: both).  --seconds: time per
-# harness (default $FUZZ_SECONDS or 60).  --runs: stop after N inputs
-# instead (whichever comes first).  --keep-corpus: keep what the run found in
-# WORKDIR/corpus-NAME (it is a fresh copy of the seeds each run anyway).
-# FUZZ_CFLAGS adds compiler flags (e.g. -DFUZZ_ALLOW_CUT_UTF8: see
-# fuzz_protocol.c).  Needs clang and compiler-rt (Debian: clang, libclang-rt-14-dev) and the
-# json-c development files.  CC overrides the compiler (default clang).
+# must pass.  NAME is protocol and/or config (default: both).  --seconds:
+# time per harness (default $FUZZ_SECONDS or 60).  --runs: stop after N inputs
+# instead (whichever comes first).  Each run starts from a fresh copy of
+# tests/fuzz/corpus/NAME in WORKDIR/corpus-NAME (default WORKDIR:
+# $TMPDIR/vmd-fuzz) and leaves there what it found.
+# FUZZ_CFLAGS adds compiler flags (-DFUZZ_ALLOW_KNOWN_BUGS: see
+# fuzz_protocol.c).  CC overrides the compiler (default clang).  Needs
+# clang with compiler-rt (Debian: clang, libclang-rt-14-dev), pkg-config and
+# the json-c development files (libjson-c-dev).
 set -eu
 
 srcdir=
@@ -35,7 +37,6 @@ while [ $# -gt 0 ]; do
 	--workdir) workdir=$2; shift 2 ;;
 	--seconds) seconds=$2; shift 2 ;;
 	--runs) runs=$2; shift 2 ;;
-	--keep-corpus) shift ;;  # always kept; accepted for scripts
 	-h|--help) usage ;;
 	-*) echo "run.sh: unknown option $1" >&2; usage ;;
 	protocol|config) names="$names $1"; shift ;;
@@ -142,10 +143,10 @@ for name in $names; do
 	"$bin" "$@" "$corpus" > "$log" 2>&1 || rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -n 1)
 	secs=$(sed -n 's/.*Done [0-9]* runs in \([0-9]*\) second.*/\1/p' "$log" | tail -n 1)
-	cov=$(grep -o 'cov: [0-9]* ft: [0-9]*' "$log" | tail -n 1)
-	rate=$(grep -o 'exec/s: [0-9]*' "$log" | tail -n 1)
-	echo "fuzz_$name: ${execs:-?} executions in ${secs:-?} s, $rate, $cov," \
-		"corpus $(ls "$corpus" | wc -l) files"
+	cov=$(grep -ao 'cov: [0-9]* ft: [0-9]*' "$log" | tail -n 1)
+	rate=$(sed -n 's/^stat::average_exec_per_sec: *//p' "$log" | tail -n 1)
+	echo "fuzz_$name: ${execs:-?} executions in ${secs:-?} s (${rate:-?} exec/s)," \
+		"$cov, corpus $(find "$corpus" -type f | wc -l) files"
 	if [ "$rc" -ne 0 ]; then
 		echo "fuzz_$name: FAILED (exit $rc); inputs in $crashes:" >&2
 		ls "$crashes" >&2 || :
