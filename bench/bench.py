@@ -753,8 +753,12 @@ def print_table(info, rows):
     for r in [head] + body:
         print("  ".join(r[i].ljust(widths[i]) for i in range(4)).rstrip())
     print()
-    for note in NOTES:
-        print("  " + note)
+    letter = None
+    for note in NOTES:  # only the notes of what was measured
+        if note.startswith("("):
+            letter = note[1]
+        if letter in ARGS.only:
+            print("  " + note)
     print()
 
 

@@ -86,6 +86,8 @@ void vm_stop(struct vm *vm, struct call *c, int timeout_s);
 void vm_kill(struct vm *vm, struct call *c);
 void vm_child_exited(pid_t pid, int status);
 void vm_qemu_event(struct vm *vm, const char *event, struct json_object *data);
+/* End a QEMU whose guest has shut down (it runs with -no-shutdown). */
+void vm_quit(struct vm *vm);
 /* Connect QMP of a QEMU whose sockets are in vm->run_dir. */
 int vm_connect_qmp(struct vm *vm);
 /* A unix stream socket bound and listening at path, or connected to it. */

@@ -71,6 +71,29 @@ static void on_adopt_paused(void *ctx, struct json_object *ret, rpc_err err,
 		qmp_exec(vm->qmp, "cont", NULL, on_adopt_resumed, vm);
 }
 
+/* A guest that powered off while vmd was away waits in QEMU's "shutdown"
+ * state (-no-shutdown): a clean stop, not a crash.  Others are paused for
+ * the console catch-up. */
+static void on_adopt_status(void *ctx, struct json_object *ret, rpc_err err,
+			    const char *desc)
+{
+	struct vm *vm = ctx;
+	struct json_object *status;
+
+	if (err == RPC_OK && json_object_object_get_ex(ret, "status", &status) &&
+	    !strcmp(json_object_get_string(status), "shutdown")) {
+		log_vm(LOG_INFO, vm->name, vm->uuid, "the guest powered off while "
+		       "vmd was away");
+		vm->shutdown_seen = vm->shutdown_guest = true;
+		ports_adopt_connect(vm);
+		vm->adopting = false;
+		vm_quit(vm);
+		return;
+	}
+	if (vm->qmp)
+		qmp_exec(vm->qmp, "stop", NULL, on_adopt_paused, vm);
+}
+
 static void adopt(struct vm *vm)
 {
 	char path[4096];
@@ -94,7 +117,7 @@ static void adopt(struct vm *vm)
 		vm_set_state(vm, VM_RUNNING, "host", NULL);
 	ports_adopt_open(vm);
 	vm->adopting = true;
-	qmp_exec(vm->qmp, "stop", NULL, on_adopt_paused, vm);
+	qmp_exec(vm->qmp, "query-status", NULL, on_adopt_status, vm);
 	log_vm(LOG_INFO, vm->name, vm->uuid, "re-adopted QEMU pid %d", (int)vm->pid);
 }
 

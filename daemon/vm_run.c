@@ -483,6 +483,24 @@ void vm_child_exited(pid_t pid, int status)
 	}
 }
 
+static void on_quit(void *ctx, struct json_object *ret, rpc_err err,
+		    const char *desc)
+{
+	struct vm *vm = ctx;
+
+	/* QEMU may close the monitor before it answers: its exit counts */
+	if (err != RPC_OK && vm->pid > 0 && strcmp(desc, "QEMU monitor closed"))
+		kill(vm->pid, SIGKILL);
+}
+
+void vm_quit(struct vm *vm)
+{
+	if (vm->qmp)
+		qmp_exec(vm->qmp, "quit", NULL, on_quit, vm);
+	else if (vm->pid > 0)
+		kill(vm->pid, SIGKILL);
+}
+
 void vm_qemu_event(struct vm *vm, const char *event, struct json_object *data)
 {
 	struct json_object *guest;
@@ -490,11 +508,14 @@ void vm_qemu_event(struct vm *vm, const char *event, struct json_object *data)
 
 	if (vm->adopting && (!strcmp(event, "STOP") || !strcmp(event, "RESUME")))
 		return;  /* vmd's own pause while it re-adopts the guest */
-	if (!strcmp(event, "SHUTDOWN")) {
+	if (!strcmp(event, "SHUTDOWN") && !vm->shutdown_seen) {
+		/* the first one says who; our own "quit" sends another */
 		vm->shutdown_seen = true;
 		vm->shutdown_guest = json_object_object_get_ex(data, "guest", &guest) &&
 				     json_object_get_boolean(guest);
-	} else if (!strcmp(event, "STOP") && vm->state == VM_RUNNING) {
+		vm_quit(vm);
+	} else if (!strcmp(event, "STOP") && vm->state == VM_RUNNING &&
+		   !vm->shutdown_seen) {  /* a powered-off guest is not paused */
 		vm_set_state(vm, VM_PAUSED, why, NULL);
 	} else if (!strcmp(event, "RESUME") && vm->state == VM_PAUSED) {
 		vm_set_state(vm, VM_RUNNING, why, NULL);

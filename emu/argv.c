@@ -672,6 +672,10 @@ int emu_build_argv(struct json_object *config, const struct emu_launch *l,
 	add(&b, "-nodefaults");
 	add(&b, "-no-user-config");
 	add(&b, "-S");
+	/* a guest that powers off leaves QEMU alive and stopped, so a vmd that
+	 * was away at the time can still tell a clean shutdown from a crash;
+	 * vmd then ends QEMU itself */
+	add(&b, "-no-shutdown");
 	if (l->sandbox) {
 		/* -runas needs setuid, so privileges are denied only without it */
 		add(&b, "-sandbox");

@@ -368,6 +368,24 @@ class BootTest(vmdtest.VmdTestCase):
         c.wait_state(name, "running", t(10), since=mark)
         self.assertEqual(self.vm_state(c, name), "running")
 
+    def test_guest_power_off(self):
+        """The guest powering itself off is a clean stop (reason
+        guest-shutdown), and QEMU ends although it runs with -no-shutdown."""
+        c = self.client()
+        name = "poweroff"
+        c.command("vm-define", {"config": bootsector_config(name)})
+        r = self.start(c, name, "tcg")
+        con = self.console(name)
+        con.read_until(BOOT_BANNER, t(30))
+        mark = len(c.events)
+        con.write(b"\x1f")      # the boot sector's ACPI power-off key
+        _, ev = c.wait_state(name, "stopped", t(10), since=mark)
+        self.assertEqual(ev["data"]["reason"], "guest-shutdown")
+        deadline = time.monotonic() + t(5)
+        while pid_alive(r["pid"]) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        self.assertFalse(pid_alive(r["pid"]))
+
     def test_monitor_quit_is_a_host_stop(self):
         """QEMU told to quit by the operator is a clean stop, not a crash."""
         c = self.client()

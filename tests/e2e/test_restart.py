@@ -7,6 +7,7 @@ finds them again (ARCHITECTURE.md, "Processes")."""
 
 import os
 import signal
+import socket
 import sqlite3
 import subprocess
 import sys
@@ -258,6 +259,37 @@ class RestartTest(vmdtest.VmdTestCase):
             most = max(most, len(starting))
         self.assertLessEqual(most, 4, rows)
         self.assertGreaterEqual(most, 1)
+
+    def test_guest_powers_off_while_vmd_is_down(self):
+        """A clean guest shutdown while no vmd watched is a stop, not a
+        crash: QEMU waits in its shutdown state (-no-shutdown) until the
+        next vmd reads it and ends it."""
+        c = self.client()
+        name = "sleeper"
+        c.command("vm-define", {"config": bootsector_config(name)})
+        r = c.command("vm-start", {"vm": name}, timeout=t(60))
+        self.console(name).read_until(BOOT_BANNER, t(30))
+        c.close()
+        self.assertEqual(self.vmd.stop(signal.SIGKILL), -signal.SIGKILL)
+        # vmd is gone; type the boot sector's power-off key on its console
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(os.path.join(self.vmd.run_dir, "vms", r["uuid"],
+                                  "console0.sock"))
+        sock.sendall(b"\x1f")
+        sock.close()
+        time.sleep(t(1))
+        self.assertTrue(pid_alive(r["pid"]), "QEMU should wait, stopped")
+        self.vmd.start()
+        c = self.client()
+        self.wait_for(lambda: self.vm_state(c, name) == "stopped", t(10),
+                      "VM stopped after re-adoption")
+        self.wait_for(lambda: not pid_alive(r["pid"]), t(10), "QEMU ended")
+        db = sqlite3.connect(os.path.join(self.vmd.state_dir, "vmd.db"))
+        last = db.execute("SELECT new_state, reason FROM events WHERE "
+                          "vm_name = ? AND action = 'state' ORDER BY id "
+                          "DESC LIMIT 1", (name,)).fetchone()
+        db.close()
+        self.assertEqual(last, ("stopped", "guest-shutdown"))
 
     def test_guest_dies_while_vmd_is_down(self):
         c = self.client()

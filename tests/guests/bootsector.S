@@ -1,7 +1,9 @@
 /* A test guest in one boot sector: the BIOS loads it at 0x7c00, it prints
  * "VMD-BOOT-OK" on COM1 and then echoes back whatever arrives there,
- * turning CR into CR LF, forever.  It gives the end-to-end tests a guest
- * that boots in milliseconds and answers typed input without Linux.
+ * turning CR into CR LF, until it receives the byte 0x1f: then it powers
+ * the machine off through ACPI, as a guest's clean shutdown does.  It gives
+ * the end-to-end tests a guest that boots in milliseconds, answers typed
+ * input and can shut down, without Linux.
  *
  * Built with: cc -c bootsector.S && ld -Ttext 0x7c00 --oformat binary
  * -e _start (see Makefile.am).  The UART is polled, not interrupt driven,
@@ -12,6 +14,11 @@
 #define LSR	(COM1 + 5)
 #define LSR_DR	0x01	/* a received byte is waiting */
 #define LSR_THRE 0x20	/* transmit holding register empty */
+#define POWEROFF_KEY 0x1f
+/* QEMU's PIIX4 power management block, where SeaBIOS puts it: PM1a
+ * control; SLP_EN with sleep type 0 is S5 (soft off) on this machine. */
+#define PM1A_CNT 0x604
+#define SLP_EN	0x2000
 
 	.code16
 	.text
@@ -43,12 +50,21 @@ echo:
 	jz	1b
 	movw	$COM1, %dx
 	inb	%dx, %al
+	cmpb	$POWEROFF_KEY, %al
+	je	poweroff
 	call	putc
 	cmpb	$0x0d, %al	/* CR */
 	jne	echo
 	movb	$0x0a, %al	/* LF */
 	call	putc
 	jmp	echo
+
+poweroff:
+	movw	$PM1A_CNT, %dx
+	movw	$SLP_EN, %ax
+	outw	%ax, %dx
+	hlt
+	jmp	poweroff
 
 /* Sends %al on COM1 once the transmitter has room; keeps %al. */
 putc:

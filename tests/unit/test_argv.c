@@ -244,6 +244,7 @@ static void test_full_config(void **state)
 	assert_string_equal(a.v[1], "-nodefaults");
 	assert_string_equal(a.v[2], "-no-user-config");
 	assert_string_equal(a.v[3], "-S");
+	assert_string_equal(a.v[4], "-no-shutdown");
 	expect_opt(&a, "-sandbox", 0, "on,obsolete=deny,elevateprivileges=deny,"
 		   "spawn=deny,resourcecontrol=deny");
 	assert_int_equal(find_opt(&a, "-runas", 0), -1);
@@ -368,9 +369,10 @@ static void test_defaults(void **state)
 	assert_int_equal(count_opt(&a, "-netdev"), 0);
 	assert_int_equal(count_opt(&a, "-boot"), 0);
 	assert_int_equal(count_opt(&a, "-kernel"), 0);
-	/* qemu -nodefaults -no-user-config -S -name .. -machine .. -cpu ..
-	 * -smp .. -m .. -chardev .. -mon .. -display .. -chardev .. -serial .. */
-	assert_int_equal(a.n, 4 + 2 * 10);
+	/* qemu -nodefaults -no-user-config -S -no-shutdown -name .. -machine ..
+	 * -cpu .. -smp .. -m .. -chardev .. -mon .. -display .. -chardev ..
+	 * -serial .. */
+	assert_int_equal(a.n, 5 + 2 * 10);
 	emu_argv_free(&a);
 
 	/* [] is not absent: no serial port at all. */
