@@ -34,9 +34,11 @@ static int check_disk(struct call *c, struct json_object *disk, size_t i)
 	const char *p = cfg_get_str(disk, "path"), *bus = cfg_get_str(disk, "bus");
 	struct json_object *ro;
 
-	if (access(p, R_OK) < 0) {
+	const char *why = vm_file_problem(p, true);
+
+	if (why) {
 		call_error(c, RPC_INVALID_ARGUMENT, "config.disks[%zu].path: %s: %s",
-			   i, p, strerror(errno));
+			   i, p, why);
 		return -1;
 	}
 	/* QEMU refuses read-only IDE drives ("Block node is read-only") */
@@ -68,9 +70,9 @@ static int check_config_files(struct call *c, struct json_object *config)
 	}
 	static const char *const files[] = {"kernel", "initrd"};
 	for (size_t i = 0; i < 2; i++)
-		if ((p = cfg_get_str(boot, files[i])) && access(p, R_OK) < 0) {
+		if ((p = cfg_get_str(boot, files[i])) && vm_file_problem(p, false)) {
 			call_error(c, RPC_INVALID_ARGUMENT, "config.boot.%s: %s: %s",
-				   files[i], p, strerror(errno));
+				   files[i], p, vm_file_problem(p, false));
 			return -1;
 		}
 	return 0;

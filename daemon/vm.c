@@ -4,7 +4,10 @@
  * announced as a VM_STATE event, never the other way round. */
 #include "config.h"
 #include <stdlib.h>
+#include <errno.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include "daemon/vm.h"
 #include "daemon/vm_index.h"
 #include "daemon/log.h"
@@ -230,4 +233,16 @@ int vm_cfg_int(const struct vm *vm, const char *key, int dflt)
 	    json_object_is_type(v, json_type_int))
 		return json_object_get_int(v);
 	return dflt;
+}
+
+const char *vm_file_problem(const char *path, bool block_ok)
+{
+	struct stat st;
+
+	if (stat(path, &st) < 0 || access(path, R_OK) < 0)
+		return strerror(errno);
+	if (S_ISREG(st.st_mode) || (block_ok && S_ISBLK(st.st_mode)))
+		return NULL;
+	return block_ok ? "not a regular file or block device" :
+			  "not a regular file";
 }

@@ -99,6 +99,10 @@ void vm_autostart_all(void);
 void vm_release_all(void);   /* let go of QEMUs without stopping them */
 void vm_stop_all(int timeout_s, void (*done)(void));
 
+/* Why QEMU could not use path as a disk (block_ok) or a kernel/initrd:
+ * missing, unreadable, a directory...; NULL when it can. */
+const char *vm_file_problem(const char *path, bool block_ok);
+
 /* The config member with the default applied. */
 const char *vm_cfg_str(const struct vm *vm, const char *key, const char *dflt);
 int vm_cfg_int(const struct vm *vm, const char *key, int dflt);

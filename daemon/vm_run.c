@@ -83,9 +83,11 @@ static const char *resolve_accel(struct vm *vm, struct call *c)
 
 static int check_path(struct call *c, const char *what, const char *path)
 {
-	if (access(path, R_OK) == 0)
+	const char *why = vm_file_problem(path, !strcmp(what, "disk"));
+
+	if (!why)
 		return 0;
-	call_error(c, RPC_INVALID_ARGUMENT, "%s %s: %s", what, path, strerror(errno));
+	call_error(c, RPC_INVALID_ARGUMENT, "%s %s: %s", what, path, why);
 	return -1;
 }
 

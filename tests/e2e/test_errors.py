@@ -351,7 +351,14 @@ class ErrorsTest(vmdtest.VmdTestCase):
         self.assertCmdError(c, "vm-define", {"config": {
             "name": "nokernel", "boot": {"kernel": kernel}}},
             "InvalidArgument", kernel)
-        for name in ("nodisk", "reldisk", "nokernel"):
+        # right type: a directory is no disk, /dev/null no kernel
+        self.assertCmdError(c, "vm-define", {"config": bootsector_config(
+            "dirdisk", disks=[{"path": self.tmp}])}, "InvalidArgument",
+            [self.tmp, "not a regular file or block device"])
+        self.assertCmdError(c, "vm-define", {"config": {
+            "name": "devkernel", "boot": {"kernel": "/dev/null"}}},
+            "InvalidArgument", ["/dev/null", "not a regular file"])
+        for name in ("nodisk", "reldisk", "nokernel", "dirdisk", "devkernel"):
             self.assertCmdError(c, "vm-show", {"vm": name}, "VmNotFound")
 
         # a disk that vanishes after define: vm-start names it
