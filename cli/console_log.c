@@ -27,9 +27,6 @@
 #define DEFAULT_BYTES (64 * 1024)
 #define FOLLOW_MS 200
 
-static volatile sig_atomic_t stop_sig;
-static volatile sig_atomic_t in_call;
-
 struct logread {
 	struct ctl *ctl;
 	const char *vm;
@@ -38,15 +35,15 @@ struct logread {
 	int following;        /* --follow has caught up once */
 };
 
-/* --follow ends on SIGINT/SIGTERM with status 0.  Inside a call the
- * client retries interrupted waits, so leave at once: everything printed
- * so far has been flushed. */
+/* --follow ends on SIGINT/SIGTERM with status 0, at once: the client
+ * retries interrupted waits inside a call, and a write to a stdout nobody
+ * reads may block for ever.  Every piece is flushed as soon as it is
+ * written, so nothing printed is left behind in a buffer; there is no
+ * terminal state to restore. */
 static void on_stop(int sig)
 {
 	(void)sig;
-	stop_sig = 1;
-	if (in_call)
-		_exit(0);
+	_exit(0);
 }
 
 static void catch_stop(void)
@@ -161,7 +158,7 @@ static long long parse_bytes(struct ctl *ctl, const char *s)
 static struct json_object *read_once(struct logread *lr, const char *key,
 				     long long value, long long max)
 {
-	struct json_object *args = json_object_new_object(), *ret;
+	struct json_object *args = json_object_new_object();
 
 	json_object_object_add(args, "vm", json_object_new_string(lr->vm));
 	if (lr->port >= 0)
@@ -171,12 +168,7 @@ static struct json_object *read_once(struct logread *lr, const char *key,
 		json_object_object_add(args, key, json_object_new_int64(value));
 	json_object_object_add(args, "max_bytes",
 			       json_object_new_int64(max < CHUNK ? max : CHUNK));
-	in_call = 1;
-	if (stop_sig)
-		_exit(0);
-	ret = ctl_call(lr->ctl, lr->vm, args);
-	in_call = 0;
-	return ret;
+	return ctl_call(lr->ctl, lr->vm, args);
 }
 
 /* Print a reply (its bytes, or itself with --json) and move lr->next on.
@@ -224,7 +216,7 @@ static void read_forward(struct logread *lr, long long since, long long left)
 		json_object_put(ret);
 		if (left >= 0 && (left -= n) <= 0)
 			return;
-		if (done || stop_sig)
+		if (done)
 			return;
 		since = -1;
 	}
@@ -252,22 +244,21 @@ static void read_tail(struct logread *lr, long long bytes)
 		read_forward(lr, -1, end - lr->next);
 }
 
-/* --follow: ask again from "next" every 200 ms; at once while behind. */
-static int follow(struct logread *lr)
+/* --follow: ask again from "next" every 200 ms; at once while behind.
+ * Only a signal ends it. */
+static void follow(struct logread *lr)
 {
 	lr->following = 1;
 	for (;;) {
 		struct json_object *ret;
 		int caught_up;
 
-		if (stop_sig)
-			return 0;
 		ret = read_once(lr, "offset", lr->next, CHUNK);
 		emit(lr, ret, lr->next);
 		caught_up = lr->next >= jint(ret, "end", 0);
 		json_object_put(ret);
 		if (caught_up)
-			poll(NULL, 0, FOLLOW_MS);  /* a signal ends it early */
+			poll(NULL, 0, FOLLOW_MS);
 	}
 }
 
@@ -312,5 +303,7 @@ int cmd_console_log(struct ctl *ctl, int argc, char **argv)
 		read_forward(&lr, since, bytes);
 	else
 		read_tail(&lr, bytes >= 0 ? bytes : DEFAULT_BYTES);
-	return do_follow ? follow(&lr) : 0;
+	if (do_follow)
+		follow(&lr);
+	return 0;
 }
