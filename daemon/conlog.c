@@ -73,7 +73,8 @@ static int list_files(const char *dir, int port, uint64_t **out, size_t *n)
 		(*out)[(*n)++] = start;
 	}
 	closedir(dp);
-	qsort(*out, *n, sizeof **out, cmp_u64);
+	if (*n)
+		qsort(*out, *n, sizeof **out, cmp_u64);
 	return 0;
 }
 
