@@ -7,7 +7,8 @@
  * QEMU also writes every byte to a journal file (chardev logfile=).  While
  * vmd runs the journal is redundant and its consumed part is punched out;
  * after vmd was away (an upgrade, a kill -9), the journal holds what the
- * guest printed meanwhile and console_catch_up() copies it into the log.
+ * guest printed meanwhile and console_catch_up() copies it into the log
+ * (journal.c lines the two up).
  *
  * Viewers are protocol connections in raw mode, or raw TCP clients of a
  * port of type tcp.  A viewer that does not keep up is dropped once it has
@@ -25,13 +26,12 @@
 #include <event2/listener.h>
 #include "daemon/conlog.h"
 #include "daemon/console.h"
+#include "daemon/journal.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
 #include "daemon/vmd.h"
 #include "rpc/message.h"
 
-/* Punch the consumed part out of the journal every this many bytes. */
-#define JOURNAL_TRIM_STEP (1024 * 1024)
 
 struct viewer {
 	struct console *con;
@@ -50,7 +50,7 @@ struct console {
 	struct bufferevent *bev;      /* QEMU's chardev socket */
 	struct evconnlistener *tcp;
 	struct conlog *log;
-	uint64_t trimmed;             /* journal bytes punched out so far */
+	struct journal *jr;           /* QEMU's journal of this port */
 	bool log_failed;
 	unsigned char *ring;
 	size_t ring_start, ring_len;
@@ -157,26 +157,10 @@ static void to_viewers(struct console *con, const unsigned char *p, size_t n)
 	}
 }
 
-/* The journal's consumed part is no longer needed: give its blocks back
- * (the file keeps its size, so QEMU's appends and our offsets stay). */
-static void trim_journal(struct console *con)
+static void record(void *ctx, const unsigned char *p, size_t n)
 {
-	uint64_t done = conlog_end(con->log) - con->p.journal_base;
-	uint64_t upto = done & ~(uint64_t)4095;
-	int fd;
+	struct console *con = ctx;
 
-	if (!con->journal || upto < con->trimmed + JOURNAL_TRIM_STEP)
-		return;
-	if ((fd = open(con->journal, O_WRONLY | O_CLOEXEC)) < 0)
-		return;
-	if (fallocate(fd, FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE, 0,
-		      (off_t)upto) == 0)
-		con->trimmed = upto;
-	close(fd);
-}
-
-static void take_output(struct console *con, const unsigned char *p, size_t n)
-{
 	if (conlog_append(con->log, p, n) < 0 && !con->log_failed) {
 		con->log_failed = true;
 		log_vm(LOG_ERR, con->vm, con->uuid, "console %d: log write failed: "
@@ -184,7 +168,14 @@ static void take_output(struct console *con, const unsigned char *p, size_t n)
 	}
 	ring_add(con, p, n);
 	to_viewers(con, p, n);
-	trim_journal(con);
+}
+
+static void take_output(struct console *con, const unsigned char *p, size_t n)
+{
+	record(con, p, n);
+	if (con->jr)
+		journal_progress(con->jr, con->log_dir, con->p.port,
+				 conlog_end(con->log));
 }
 
 static void on_guest_output(struct bufferevent *bev, void *arg)
@@ -216,19 +207,11 @@ static void to_guest(struct console *con, const void *buf, size_t len)
 
 void console_catch_up(struct console *con)
 {
-	uint64_t end = conlog_end(con->log), from;
-	unsigned char buf[65536];
-	ssize_t n;
-	int fd;
+	uint64_t end = conlog_end(con->log);
 
-	if (!con->journal || (fd = open(con->journal, O_RDONLY | O_CLOEXEC)) < 0)
+	if (!con->jr)
 		return;
-	from = end > con->p.journal_base ? end - con->p.journal_base : 0;
-	while ((n = pread(fd, buf, sizeof buf, (off_t)from)) > 0) {
-		take_output(con, buf, (size_t)n);
-		from += (uint64_t)n;
-	}
-	close(fd);
+	journal_missed(con->jr, con->log_dir, con->p.port, end, record, con);
 	log_vm(LOG_INFO, con->vm, con->uuid, "console %d: %llu bytes the guest "
 	       "printed while vmd was away copied from the journal", con->p.port,
 	       (unsigned long long)(conlog_end(con->log) - end));
@@ -410,6 +393,10 @@ struct console *console_open(int fd, const struct console_params *p,
 	if (!(con->log = conlog_open(p->log_dir, p->port, p->log_max,
 				     p->log_count, err, errlen)))
 		goto fail;
+	if (p->journal && !(con->jr = journal_open(p->journal, p->journal_base))) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	ring_from_log(con);
 	if (p->tcp_fd >= 0) {
 		evutil_make_socket_nonblocking(p->tcp_fd);
@@ -441,6 +428,7 @@ void console_close(struct console *con)
 	if (con->bev)
 		bufferevent_free(con->bev);
 	conlog_close(con->log);
+	journal_close(con->jr);
 	free(con->ring);
 	free(con->vm);
 	free(con->uuid);

@@ -99,7 +99,11 @@ static int find_journals(const struct vm *vm, int i,
 
 static void unlink_journal(const char *path, uint64_t base, void *ctx)
 {
+	char map[4200];
+
 	unlink(path);
+	snprintf(map, sizeof map, "%s.map", path);  /* see journal.c */
+	unlink(map);
 }
 
 static int tcp_listen(int port)

@@ -98,6 +98,23 @@ class ConsoleTestCase(vmdtest.VmdTestCase):
                          sha(want), i, i // 64, bytes(section[i:i + 80]),
                          want[i:i + 80]))
 
+    def assertPatternAcrossKill(self, section, what):
+        """section holds every pattern byte in order; only at one point
+        (the moment vmd was killed) may up to 4 bytes stand twice.  QEMU
+        7.2 writes a byte to its journal again for each retried send, and
+        at that moment a retry cannot be told from the guest printing the
+        same character again (see daemon/journal.c)."""
+        want = pattern()
+        if section == want:
+            return
+        i = first_difference(section, want)
+        extra = len(section) - len(want)
+        self.assertTrue(0 < extra <= 4 and section[i + extra:] == want[i:],
+                        "%s: %d bytes, want %d; first difference at byte %d: "
+                        "got %r, want %r" % (what, len(section), len(want), i,
+                                             bytes(section[i - 8:i + 40]),
+                                             want[i - 8:i + 40]))
+
     def between_markers(self, data, what):
         """What lies between the markers, each seen exactly once."""
         self.assertEqual(data.count(BEG), 1, "%s: PAT-BEG2 seen %d times"
@@ -159,6 +176,9 @@ class ConsoleTestCase(vmdtest.VmdTestCase):
                           % base64.b64decode(r["data"])[-200:])
             time.sleep(0.2)
 
+    def log_end(self, c, name):
+        return c.command("console-read", {"vm": name, "max_bytes": 1})["end"]
+
     def log_files(self, uuid, port=0):
         return sorted(glob.glob(os.path.join(
             self.vmd.state_dir, "logs", uuid, "ttyS%d.*.log" % port)))
@@ -206,8 +226,11 @@ class PatternTest(ConsoleTestCase):
             i = v1.find(BEG)
             return i >= 0 and len(v1.data) - i >= 4 * MiB
         pump(early, half_way, t(PATTERN_TIMEOUT), "half the pattern")
-        before = len(v1.data)
+        # where the stream was when v4 attached: between these two ends of
+        # the log (viewer 1 got the stream from offset 0, as the log did)
+        end_before = self.log_end(c, name)
         v4 = self.console(name, mode="ro")
+        end_after = self.log_end(c, name)
         viewers = early + [v4]
         pump(viewers, lambda: all(v.find(END) >= 0 for v in viewers),
              t(PATTERN_TIMEOUT), "the end of the pattern")
@@ -225,11 +248,14 @@ class PatternTest(ConsoleTestCase):
                         "the late viewer's %d bytes are not the tail of the "
                         "stream (sha256 %s)" % (len(late), sha(late)))
         p = len(full) - len(late)
-        self.assertGreaterEqual(p, before - SCROLLBACK,
-                                "the late viewer got %d bytes from before it "
-                                "attached: more than the scrollback"
-                                % (before - p))
-        self.assertLess(p, before, "the late viewer got no scrollback")
+        slack = 64 * 1024  # a read of vmd's may lie between log and relay
+        self.assertTrue(end_before - SCROLLBACK - slack <= p <=
+                        end_after - SCROLLBACK + slack,
+                        "the late viewer's bytes begin at offset %d, but it "
+                        "attached when the stream was at %d..%d: its "
+                        "scrollback was %d..%d bytes, not 256 KiB"
+                        % (p, end_before, end_after, end_before - p,
+                           end_after - p))
 
         # the persistent log holds every byte exactly once
         self.wait_log_end(c, name)
@@ -287,7 +313,7 @@ class PatternTest(ConsoleTestCase):
         log, first, _ = console_read_all(c2, name)
         self.assertEqual(first, 0)
         what = "console-read after a kill -9 of vmd"
-        self.assertPattern(self.between_markers(log, what), what)
+        self.assertPatternAcrossKill(self.between_markers(log, what), what)
         self.assertEqual(log.count(LINUX_BANNER), 1, "boot output twice")
         self.assertTrue(self.log_files(uuid),
                         "no STATE/logs/%s/ttyS0.*.log" % uuid)

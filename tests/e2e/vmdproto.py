@@ -448,7 +448,7 @@ def pump(streams, until, timeout, what="the consoles"):
 # ---------------------------------------------------------------------------
 # The persistent console log
 
-def console_read_all(client, vm, port=None, offset=0, max_bytes=1 << 20,
+def console_read_all(client, vm, port=None, offset=0, max_bytes=1 << 19,
                      timeout=None):
     """Every byte console-read returns from offset to the log's end, one
     max_bytes piece at a time, checking that the pieces are contiguous.
