@@ -10,6 +10,7 @@
 #include "daemon/vm.h"
 #include "daemon/vmd.h"
 #include "rpc/schema.h"
+#include "rpc/message.h"
 #include "schemas/embedded.h"
 
 typedef void (*cmd_handler)(struct call *c);
@@ -202,6 +203,7 @@ void dispatch_call(struct call *c, bool negotiated, bool *negotiate)
 	}
 	msg[0] = 0;
 	if (has_nul(c->args, msg, sizeof msg)) {
+		msg[rpc_utf8_cut(msg, strlen(msg))] = '\0';
 		call_error(c, RPC_INVALID_ARGUMENT, "%s: '%s': contains a NUL "
 			   "character (\\u0000)", c->command, msg);
 		return;

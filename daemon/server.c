@@ -162,6 +162,7 @@ void call_error(struct call *c, rpc_err cls, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(desc, sizeof desc, fmt, ap);
 	va_end(ap);
+	desc[rpc_utf8_cut(desc, strlen(desc))] = '\0';  /* a clipped name */
 	if (!c) {
 		log_err("%s: %s", rpc_err_name(cls), desc);
 		return;

@@ -58,6 +58,25 @@ static struct json_object *id_for_reply(struct json_object *id)
 
 /* ---- request parsing ---- */
 
+/* Length of the longest prefix of s (of length n) that does not end inside
+ * a UTF-8 sequence, so that clipped text stays valid UTF-8 on the wire. */
+size_t rpc_utf8_cut(const char *s, size_t n)
+{
+	size_t i = n, need;
+	unsigned char lead;
+
+	while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80 && n - i < 3)
+		i--;
+	if (i == 0)
+		return n;
+	lead = (unsigned char)s[i - 1];
+	if (lead < 0xC0)
+		return n;       /* ASCII (or stray continuation bytes): keep */
+	need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
+	return n - (i - 1) >= need ? n : i - 1;
+}
+
+/* Copy s into out, clipped to max bytes with "..." when longer. */
 static rpc_err fail(char *desc, size_t desclen, rpc_err cls, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
@@ -69,6 +88,7 @@ static rpc_err fail(char *desc, size_t desclen, rpc_err cls, const char *fmt, ..
 		va_start(ap, fmt);
 		vsnprintf(desc, desclen, fmt, ap);
 		va_end(ap);
+		desc[rpc_utf8_cut(desc, strlen(desc))] = '\0';
 	}
 	return cls;
 }

@@ -51,6 +51,10 @@ struct json_object *rpc_greeting_new(int major, int minor, int micro,
  * the text is valid JSON. */
 struct json_object *rpc_raw_new(char *text);
 
+/* Length of the longest prefix of s (n bytes) that does not end inside a
+ * UTF-8 sequence: text clipped to a buffer stays valid UTF-8 on the wire. */
+size_t rpc_utf8_cut(const char *s, size_t n);
+
 /* Serialize as compact JSON followed by "\n".  Returns malloc'd bytes (caller
  * frees) and sets *len; NULL on ENOMEM. */
 char *rpc_emit(struct json_object *msg, size_t *len);

@@ -23,6 +23,7 @@
 #include <string.h>
 #include <json-c/json_pointer.h>
 #include "rpc/schema.h"
+#include "rpc/message.h"
 
 /* Deeper than any real schema nests; stops a "$ref" that points at itself. */
 #define MAX_DEPTH 200
@@ -41,31 +42,12 @@ struct walk {
 
 /* ---- messages ---- */
 
-/* Length of the longest prefix of s (of length n) that does not end inside
- * a UTF-8 sequence, so that clipped text stays valid UTF-8 on the wire. */
-static size_t utf8_cut(const char *s, size_t n)
-{
-	size_t i = n, need;
-	unsigned char lead;
-
-	while (i > 0 && ((unsigned char)s[i - 1] & 0xC0) == 0x80 && n - i < 3)
-		i--;
-	if (i == 0)
-		return n;
-	lead = (unsigned char)s[i - 1];
-	if (lead < 0xC0)
-		return n;       /* ASCII (or stray continuation bytes): keep */
-	need = lead >= 0xF0 ? 4 : lead >= 0xE0 ? 3 : 2;
-	return n - (i - 1) >= need ? n : i - 1;
-}
-
-/* Copy s into out, clipped to max bytes with "..." when longer. */
 static void clip(const char *s, size_t max, char *out, size_t outlen)
 {
 	size_t n = strlen(s);
 
 	if (n > max)
-		n = utf8_cut(s, max);
+		n = rpc_utf8_cut(s, max);
 	snprintf(out, outlen, "%.*s%s", (int)n, s, n < strlen(s) ? "..." : "");
 }
 
@@ -106,7 +88,7 @@ static void vfail(struct walk *w, bool schema_error, const char *fmt, va_list ap
 		     w->plen ? "'" : "", w->path, w->plen ? "': " : "");
 	if (n >= 0 && (size_t)n < w->msglen)
 		vsnprintf(w->msg + n, w->msglen - n, fmt, ap);
-	w->msg[utf8_cut(w->msg, strlen(w->msg))] = '\0';
+	w->msg[rpc_utf8_cut(w->msg, strlen(w->msg))] = '\0';
 }
 
 /* The value does not match: message names the path.  Always -1. */
@@ -142,7 +124,7 @@ static size_t push(struct walk *w, const char *sep, const char *text)
 	size_t mark = w->plen;
 
 	snprintf(w->path + mark, sizeof w->path - mark, "%s%s", mark ? sep : "", text);
-	w->plen = utf8_cut(w->path, strlen(w->path));
+	w->plen = rpc_utf8_cut(w->path, strlen(w->path));
 	w->path[w->plen] = '\0';
 	return mark;
 }

@@ -32,6 +32,10 @@ struct rpc_stream {
 	size_t max_msg;
 	size_t in_value;    /* bytes of the current value the tokener has seen */
 	int eol_pending;    /* a value just ended: one "\n"/"\r\n" is its line end */
+	/* UTF-8 check across pushes: json-c's own (JSON_TOKENER_VALIDATE_UTF8)
+	 * forgets a half character at the end of a read, refuses a valid
+	 * character right after a value and lets overlong forms through */
+	unsigned char u8_need, u8_lo, u8_hi;
 };
 
 struct rpc_stream *rpc_stream_new(size_t max_msg)
@@ -48,8 +52,7 @@ struct rpc_stream *rpc_stream_new(size_t max_msg)
 	/* Strict JSON, but several values in one buffer are how the stream
 	 * works, and text must be valid UTF-8 before it reaches anyone. */
 	json_tokener_set_flags(s->tok, JSON_TOKENER_STRICT |
-			       JSON_TOKENER_ALLOW_TRAILING_CHARS |
-			       JSON_TOKENER_VALIDATE_UTF8);
+			       JSON_TOKENER_ALLOW_TRAILING_CHARS);
 	/* room for max_msg + 1 bytes must not overflow */
 	s->max_msg = max_msg < SIZE_MAX / 2 ? max_msg : SIZE_MAX / 2;
 	return s;
@@ -107,6 +110,46 @@ static void stream_reset(struct rpc_stream *s)
 	s->off = s->len = 0;
 	s->in_value = 0;
 	s->eol_pending = 0;
+	s->u8_need = 0;
+}
+
+/* Strict UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past
+ * U+10FFFF) over the bytes the tokener took, carried across reads.
+ * Returns the index of the first bad byte, or n. */
+static size_t utf8_check(struct rpc_stream *s, const unsigned char *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		unsigned char b = p[i];
+		if (s->u8_need) {
+			if (b < s->u8_lo || b > s->u8_hi)
+				return i;
+			s->u8_need--;
+			s->u8_lo = 0x80;
+			s->u8_hi = 0xBF;
+			continue;
+		}
+		if (b < 0x80)
+			continue;
+		s->u8_lo = 0x80;
+		s->u8_hi = 0xBF;
+		if (b >= 0xC2 && b <= 0xDF)
+			s->u8_need = 1;
+		else if (b >= 0xE0 && b <= 0xEF)
+			s->u8_need = 2;
+		else if (b >= 0xF0 && b <= 0xF4)
+			s->u8_need = 3;
+		else
+			return i;
+		if (b == 0xE0)
+			s->u8_lo = 0xA0;
+		else if (b == 0xED)
+			s->u8_hi = 0x9F;
+		else if (b == 0xF0)
+			s->u8_lo = 0x90;
+		else if (b == 0xF4)
+			s->u8_hi = 0x8F;
+	}
+	return n;
 }
 
 static int is_ws(char c)
@@ -203,6 +246,16 @@ static enum rpc_stream_status feed(struct rpc_stream *s, struct json_object **ou
 	v = json_tokener_parse_ex(s->tok, s->buf + s->off, (int)n);
 	jerr = json_tokener_get_error(s->tok);
 	end = json_tokener_get_parse_end(s->tok);
+	size_t took = jerr == json_tokener_success ? value_end(s, end) :
+		      jerr == json_tokener_continue ? n : end;
+	size_t bad = utf8_check(s, (const unsigned char *)s->buf + s->off, took);
+	if (bad < took) {
+		json_object_put(v);
+		set_err(err, errlen, "JSON parse error at byte %zu: invalid UTF-8",
+			s->in_value + bad);
+		stream_reset(s);
+		return RPC_STREAM_BAD_JSON;
+	}
 	if (jerr == json_tokener_success)
 		return got_value(s, v, end, out, err, errlen);
 	if (jerr != json_tokener_continue)

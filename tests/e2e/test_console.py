@@ -388,15 +388,8 @@ class LinuxPortsTest(ConsoleTestCase):
         p1 = self.console(name, port=1)
         self.assertEqual(p1.reply["return"],
                          {"vm": name, "port": 1, "mode": "rw"})
-        deadline = time.monotonic() + t(30)
-        while True:  # the guest's echo starts just after the banner
-            p1.write(b"port-one\n")
-            try:
-                p1.read_until(b"port-one", t(3))
-                break
-            except AssertionError:
-                if time.monotonic() > deadline:
-                    raise
+        # the guest's echo starts just after the banner
+        vmdtest.type_until(p1, b"port-one\n", b"port-one", t(30), per_try=3)
         # port 0 still has its own writer slot: port 1's does not count
         w0 = self.console(name, port=0)
         self.assertEqual(w0.reply["return"]["mode"], "rw")

@@ -174,16 +174,7 @@ class HostSerialTest(vmdtest.VmdTestCase):
 
     def shell(self, con, command, expect, timeout):
         """Type command into the guest's shell until expect shows up."""
-        deadline = time.monotonic() + timeout
-        start = len(con.data)
-        while True:
-            con.write(command)
-            try:
-                return con.read_until(expect, min(t(15), max(
-                    1, deadline - time.monotonic())), start)
-            except AssertionError:
-                if time.monotonic() >= deadline:
-                    raise
+        return vmdtest.type_until(con, command, expect, timeout)
 
     def serial_event(self, c, name, state, since):
         return c.wait_event(

@@ -51,19 +51,11 @@ class LinuxTest(vmdtest.VmdTestCase):
         first line may arrive before the shell reads its terminal.  once:
         a command that must not run twice (slow output on a loaded host
         is not a lost keystroke)."""
-        deadline = time.monotonic() + timeout
-        start = len(con.out)
         if once:
+            start = len(con.out)
             con.write(command)
             return con.read_until(expect, timeout, start)
-        while True:
-            con.write(command)
-            try:
-                return con.read_until(expect, min(t(15), max(
-                    1, deadline - time.monotonic())), start)
-            except AssertionError:
-                if time.monotonic() >= deadline:
-                    raise
+        return vmdtest.type_until(con, command, expect, timeout)
 
     def test_console_viewers_and_guest_shutdown(self):
         c = self.client()
@@ -158,15 +150,8 @@ class LinuxTest(vmdtest.VmdTestCase):
         p1 = self.console(name, port=1)
         self.assertEqual(p1.reply["return"], {"vm": name, "port": 1,
                                               "mode": "rw"})
-        deadline = time.monotonic() + t(30)
-        while True:  # the echo starts with the shell, just after the banner
-            p1.write(b"port-one\n")
-            try:
-                p1.read_until(b"port-one", t(3))
-                break
-            except AssertionError:
-                if time.monotonic() > deadline:
-                    raise
+        # the echo starts with the shell, just after the banner
+        vmdtest.type_until(p1, b"port-one\n", b"port-one", t(30), per_try=3)
         self.assertNotIn(b"port-one", con.data)
         self.assertCmdError(c, "console-attach", {"vm": name, "port": 2},
                             "InvalidArgument", "port")

@@ -381,6 +381,22 @@ def bootsector_disk():
     return path
 
 
+def type_until(con, text, expect, timeout, per_try=15):
+    """Write text to con until expect shows up after it: a guest reads its
+    terminal only once its shell (or echo loop) runs, so early keystrokes
+    may be lost.  Returns the offset read_until returns."""
+    start = len(con.data if hasattr(con, "data") else con.out)
+    deadline = time.monotonic() + timeout
+    while True:
+        con.write(text)
+        try:
+            return con.read_until(expect, min(t(per_try), max(
+                1, deadline - time.monotonic())), start)
+        except AssertionError:
+            if time.monotonic() >= deadline:
+                raise
+
+
 def bootsector_at(path, name, **extra):
     """A copy of the boot-sector image at path, and a config booting it
     from IDE (for tests that need to choose, or later remove, the file)."""

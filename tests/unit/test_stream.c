@@ -219,6 +219,39 @@ static void test_bad_json_recovery(void **state)
 	rpc_stream_free(s);
 }
 
+/* UTF-8 is checked strictly and across reads: a character split between
+ * two pushes is fine, overlong forms and surrogates are not, and valid
+ * text right after a value belongs to what follows. */
+static void want_member(struct rpc_stream *s, const char *key, const char *want)
+{
+	struct json_object *v = NULL, *m;
+
+	assert_int_equal(rpc_stream_next(s, &v, NULL, 0), RPC_STREAM_VALUE);
+	assert_true(json_object_object_get_ex(v, key, &m));
+	assert_string_equal(json_object_get_string(m), want);
+	json_object_put(v);
+}
+
+static void test_utf8(void **state)
+{
+	struct rpc_stream *s = rpc_stream_new(RPC_MAX_MSG);
+	char rest[8];
+
+	push_str(s, "{\"vm\":\"caf\xc3");
+	assert_int_equal(rpc_stream_next(s, &(struct json_object *){NULL}, NULL, 0),
+			 RPC_STREAM_MORE);
+	push_str(s, "\xa9\"}");
+	want_member(s, "vm", "caf\xc3\xa9");
+	want_bad(s, "{\"a\":\"\xc0\x80\"}", "invalid UTF-8");   /* overlong NUL */
+	want_bad(s, "{\"a\":\"\xed\xa0\x80\"}", "invalid UTF-8"); /* surrogate */
+	want_bad(s, "{\"a\":\"\xf4\x90\x80\x80\"}", "invalid UTF-8"); /* > U+10FFFF */
+	push_str(s, "{\"a\":\"\xf0\x9f\x98\x80\"} \xc3\xa9");  /* emoji, then é */
+	want_member(s, "a", "\xf0\x9f\x98\x80");
+	assert_int_equal(rpc_stream_take_rest(s, rest, sizeof rest), 3);
+	assert_memory_equal(rest, " \xc3\xa9", 3);
+	rpc_stream_free(s);
+}
+
 static void test_too_deep(void **state)
 {
 	struct rpc_stream *s = rpc_stream_new(RPC_MAX_MSG);
@@ -325,6 +358,7 @@ int main(void)
 		cmocka_unit_test(test_bad_json_recovery),
 		cmocka_unit_test(test_too_deep),
 		cmocka_unit_test(test_take_rest),
+		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_top_level_values),
 		cmocka_unit_test(test_large_value_within_cap),
 	};
