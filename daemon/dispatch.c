@@ -136,39 +136,6 @@ int dispatch_check_config(struct json_object *config, char *msg, size_t msglen)
 	return rpc_schema_validate(&ctx, vmd.vm_schema, config, msg, msglen);
 }
 
-/* JSON allows "\u0000" inside strings; C strings would silently cut the
- * name short ("web1\u0000x" must not mean web1), so refuse it at the edge.
- * Returns true and the member's path in path (e.g. "config.disks[0].path"). */
-static bool has_nul(struct json_object *v, char *path, size_t cap)
-{
-	size_t len = strlen(path);
-
-	switch (json_object_get_type(v)) {
-	case json_type_string:
-		return strlen(json_object_get_string(v)) !=
-		       (size_t)json_object_get_string_len(v);
-	case json_type_array:
-		for (size_t i = 0; i < json_object_array_length(v); i++) {
-			snprintf(path + len, cap - len, "[%zu]", i);
-			if (has_nul(json_object_array_get_idx(v, i), path, cap))
-				return true;
-		}
-		break;
-	case json_type_object: {
-		json_object_object_foreach(v, key, member) {
-			snprintf(path + len, cap - len, "%s%s", len ? "." : "", key);
-			if (has_nul(member, path, cap))
-				return true;
-		}
-		break;
-	}
-	default:
-		break;
-	}
-	path[len] = 0;
-	return false;
-}
-
 void dispatch_call(struct call *c, bool negotiated, bool *negotiate)
 {
 	struct json_object *spec, *args_schema;
@@ -202,8 +169,7 @@ void dispatch_call(struct call *c, bool negotiated, bool *negotiate)
 		return;
 	}
 	msg[0] = 0;
-	if (has_nul(c->args, msg, sizeof msg)) {
-		msg[rpc_utf8_cut(msg, strlen(msg))] = '\0';
+	if (rpc_json_find_nul(c->args, msg, sizeof msg)) {
 		call_error(c, RPC_INVALID_ARGUMENT, "%s: '%s': contains a NUL "
 			   "character (\\u0000)", c->command, msg);
 		return;

@@ -795,3 +795,41 @@ int rpc_schema_check_supported(struct json_object *schema, char *msg, size_t msg
 	w.depth = 0;
 	return check_schema(&w, schema) ? -1 : 0;
 }
+
+static bool find_nul(struct json_object *v, char *path, size_t cap)
+{
+	size_t len = strlen(path);
+
+	switch (json_object_get_type(v)) {
+	case json_type_string:
+		return strlen(json_object_get_string(v)) !=
+		       (size_t)json_object_get_string_len(v);
+	case json_type_array:
+		for (size_t i = 0; i < json_object_array_length(v); i++) {
+			snprintf(path + len, cap - len, "[%zu]", i);
+			if (find_nul(json_object_array_get_idx(v, i), path, cap))
+				return true;
+		}
+		break;
+	case json_type_object: {
+		json_object_object_foreach(v, key, member) {
+			snprintf(path + len, cap - len, "%s%s", len ? "." : "", key);
+			if (find_nul(member, path, cap))
+				return true;
+		}
+		break;
+	}
+	default:
+		break;
+	}
+	path[len] = 0;
+	return false;
+}
+
+bool rpc_json_find_nul(struct json_object *v, char *path, size_t cap)
+{
+	if (!find_nul(v, path, cap))
+		return false;
+	path[rpc_utf8_cut(path, strlen(path))] = '\0';
+	return true;
+}

@@ -35,4 +35,12 @@ int rpc_schema_validate(const struct rpc_schema_ctx *ctx,
  * daemon start. */
 int rpc_schema_check_supported(struct json_object *schema, char *msg, size_t msglen);
 
+/* JSON allows "\u0000" inside strings, and C strings would silently cut
+ * the text short ("web1\u0000x" must not mean web1), so requests with one
+ * are refused at the edge.  True if any string in v holds a NUL; path
+ * (empty on entry) then names the member, e.g. "config.disks[0].path",
+ * clipped to cap at a character boundary. */
+#include <stdbool.h>
+bool rpc_json_find_nul(struct json_object *v, char *path, size_t cap);
+
 #endif

@@ -354,38 +354,6 @@ static void send_reply(struct json_object *reply, enum rpc_dialect d,
 
 /* ---- the daemon's handling of one value ---- */
 
-/* Copy of daemon/dispatch.c has_nul(): a "\u0000" anywhere in the args is
- * refused before validation, naming the member. */
-static bool has_nul(struct json_object *v, char *path, size_t cap)
-{
-	size_t len = strlen(path);
-
-	switch (json_object_get_type(v)) {
-	case json_type_string:
-		return strlen(json_object_get_string(v)) !=
-		       (size_t)json_object_get_string_len(v);
-	case json_type_array:
-		for (size_t i = 0; i < json_object_array_length(v); i++) {
-			snprintf(path + len, cap - len, "[%zu]", i);
-			if (has_nul(json_object_array_get_idx(v, i), path, cap))
-				return true;
-		}
-		break;
-	case json_type_object: {
-		json_object_object_foreach(v, key, member) {
-			snprintf(path + len, cap - len, "%s%s", len ? "." : "", key);
-			if (has_nul(member, path, cap))
-				return true;
-		}
-		break;
-	}
-	default:
-		break;
-	}
-	path[len] = 0;
-	return false;
-}
-
 /* daemon/server.c call_finish(): a JSON-RPC notification gets no reply. */
 static void finish(struct rpc_request *req, struct json_object *reply)
 {
@@ -405,6 +373,7 @@ static void call_error(struct rpc_request *req, rpc_err cls, const char *fmt, ..
 	va_start(ap, fmt);
 	vsnprintf(desc, sizeof desc, fmt, ap);
 	va_end(ap);
+	desc[rpc_utf8_cut(desc, strlen(desc))] = '\0';  /* as server.c does */
 	finish(req, rpc_reply_error(req->dialect, req->id, cls, desc));
 }
 
@@ -425,7 +394,7 @@ static bool dispatch(struct rpc_request *req)
 			   "The command %s has not been found", req->command);
 		return false;
 	}
-	nul = has_nul(req->args, path, sizeof path);
+	nul = rpc_json_find_nul(req->args, path, sizeof path);
 	/* Validated even when a NUL would stop the daemon first: the validator
 	 * must cope with such strings too. */
 	msg[0] = 0;
