@@ -51,24 +51,6 @@ static cmd_handler handler_for(const char *name)
 	return NULL;
 }
 
-static struct json_object *resolve(void *ctx, const char *ref)
-{
-	const char *doc = "vm-config.json";
-	size_t n = strlen(doc);
-
-	if (strncmp(ref, doc, n) || (ref[n] && ref[n] != '#'))
-		return NULL;
-	if (!ref[n] || !strcmp(ref + n, "#"))
-		return vmd.vm_schema;
-	if (strncmp(ref + n, "#/$defs/", 8))
-		return NULL;
-	struct json_object *defs, *node;
-	if (!json_object_object_get_ex(vmd.vm_schema, "$defs", &defs) ||
-	    !json_object_object_get_ex(defs, ref + n + 8, &node))
-		return NULL;
-	return node;
-}
-
 static int load_schema(const char *text, const char *name,
 		       struct json_object **out, char *err, size_t errlen)
 {
@@ -123,7 +105,8 @@ static int validate(struct json_object *schema, struct json_object *value,
 		    char *msg, size_t msglen)
 {
 	struct rpc_schema_ctx ctx = {
-		.root = vmd.schema, .resolve = resolve, .resolve_ctx = NULL,
+		.root = vmd.schema, .resolve = rpc_schema_vm_config_ref,
+		.resolve_ctx = vmd.vm_schema,
 	};
 	return rpc_schema_validate(&ctx, schema, value, msg, msglen);
 }
@@ -131,7 +114,8 @@ static int validate(struct json_object *schema, struct json_object *value,
 int dispatch_check_config(struct json_object *config, char *msg, size_t msglen)
 {
 	struct rpc_schema_ctx ctx = {
-		.root = vmd.vm_schema, .resolve = resolve, .resolve_ctx = NULL,
+		.root = vmd.vm_schema, .resolve = rpc_schema_vm_config_ref,
+		.resolve_ctx = vmd.vm_schema,
 	};
 	return rpc_schema_validate(&ctx, vmd.vm_schema, config, msg, msglen);
 }

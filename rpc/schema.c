@@ -833,3 +833,21 @@ bool rpc_json_find_nul(struct json_object *v, char *path, size_t cap)
 	path[rpc_utf8_cut(path, strlen(path))] = '\0';
 	return true;
 }
+
+struct json_object *rpc_schema_vm_config_ref(void *vm_config, const char *ref)
+{
+	const char *doc = "vm-config.json";
+	size_t n = strlen(doc);
+	struct json_object *defs, *node;
+
+	if (strncmp(ref, doc, n) || (ref[n] && ref[n] != '#'))
+		return NULL;
+	if (!ref[n] || !strcmp(ref + n, "#"))
+		return vm_config;
+	if (strncmp(ref + n, "#/$defs/", 8))
+		return NULL;
+	if (!json_object_object_get_ex(vm_config, "$defs", &defs) ||
+	    !json_object_object_get_ex(defs, ref + n + 8, &node))
+		return NULL;
+	return node;
+}

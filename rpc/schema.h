@@ -23,6 +23,10 @@ struct rpc_schema_ctx {
 	void *resolve_ctx;
 };
 
+/* A resolver for refs into vm-config.json ("vm-config.json" or
+ * "vm-config.json#/$defs/NAME"); ctx is that document. */
+struct json_object *rpc_schema_vm_config_ref(void *vm_config, const char *ref);
+
 /* 0 if value matches schema.  Otherwise -1 and msg receives the first
  * violation, naming the path, e.g. "'memory_mib': must be an integer >= 16"
  * or "'disks[0].path': missing required member". */

@@ -39,26 +39,6 @@ static bool print_verdict;
 	abort(); \
 } while (0)
 
-/* Copy of daemon/dispatch.c resolve(): "vm-config.json[#/$defs/X]". */
-static struct json_object *resolve(void *ctx, const char *ref)
-{
-	const char *doc = "vm-config.json";
-	size_t n = strlen(doc);
-	struct json_object *defs, *node;
-
-	(void)ctx;
-	if (strncmp(ref, doc, n) || (ref[n] && ref[n] != '#'))
-		return NULL;
-	if (!ref[n] || !strcmp(ref + n, "#"))
-		return vm_schema;
-	if (strncmp(ref + n, "#/$defs/", 8))
-		return NULL;
-	if (!json_object_object_get_ex(vm_schema, "$defs", &defs) ||
-	    !json_object_object_get_ex(defs, ref + n + 8, &node))
-		return NULL;
-	return node;
-}
-
 static struct json_object *load(const char *text, const char *name)
 {
 	struct json_object *o = json_tokener_parse(text);
@@ -127,7 +107,7 @@ static bool validate(struct json_object *root, struct json_object *schema,
 		     struct json_object *value, bool strict, char *msg, size_t msglen)
 {
 	struct rpc_schema_ctx ctx = {
-		.root = root, .resolve = resolve, .resolve_ctx = NULL,
+		.root = root, .resolve = rpc_schema_vm_config_ref, .resolve_ctx = vm_schema,
 	};
 	bool ok = rpc_schema_validate(&ctx, schema, value, msg, msglen) == 0;
 

@@ -98,26 +98,6 @@ static bool input_utf8;
 
 /* ---- schemas, loaded as daemon/dispatch.c loads them ---- */
 
-/* Copy of daemon/dispatch.c resolve(): "vm-config.json[#/$defs/X]". */
-static struct json_object *resolve(void *ctx, const char *ref)
-{
-	const char *doc = "vm-config.json";
-	size_t n = strlen(doc);
-	struct json_object *defs, *node;
-
-	(void)ctx;
-	if (strncmp(ref, doc, n) || (ref[n] && ref[n] != '#'))
-		return NULL;
-	if (!ref[n] || !strcmp(ref + n, "#"))
-		return vm_schema;
-	if (strncmp(ref + n, "#/$defs/", 8))
-		return NULL;
-	if (!json_object_object_get_ex(vm_schema, "$defs", &defs) ||
-	    !json_object_object_get_ex(defs, ref + n + 8, &node))
-		return NULL;
-	return node;
-}
-
 static struct json_object *load(const char *text, const char *name)
 {
 	struct json_object *o = json_tokener_parse(text);
@@ -384,7 +364,7 @@ static bool dispatch(struct rpc_request *req)
 {
 	struct json_object *spec, *args_schema;
 	struct rpc_schema_ctx ctx = {
-		.root = protocol, .resolve = resolve, .resolve_ctx = NULL,
+		.root = protocol, .resolve = rpc_schema_vm_config_ref, .resolve_ctx = vm_schema,
 	};
 	char msg[512], path[512] = "";
 	bool nul, bad = false;
