@@ -51,6 +51,7 @@ struct console {
 	struct evconnlistener *tcp;
 	struct conlog *log;
 	struct journal *jr;           /* QEMU's journal of this port */
+	struct evbuffer *early;       /* input before console_connect() */
 	bool log_failed;
 	unsigned char *ring;
 	size_t ring_start, ring_len;
@@ -199,10 +200,15 @@ static void on_guest_event(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
+/* Keys typed while a re-adopted console is not connected yet wait here. */
+#define EARLY_INPUT_MAX 65536
+
 static void to_guest(struct console *con, const void *buf, size_t len)
 {
 	if (con->bev)
 		bufferevent_write(con->bev, buf, len);
+	else if (con->early && evbuffer_get_length(con->early) + len <= EARLY_INPUT_MAX)
+		evbuffer_add(con->early, buf, len);
 }
 
 void console_catch_up(struct console *con)
@@ -227,6 +233,8 @@ void console_connect(struct console *con, int fd)
 	}
 	bufferevent_setcb(con->bev, on_guest_output, NULL, on_guest_event, con);
 	bufferevent_enable(con->bev, EV_READ | EV_WRITE);
+	if (con->early)
+		bufferevent_write_buffer(con->bev, con->early);
 }
 
 /* What a viewer attaching after a restart of vmd sees first: the end of
@@ -406,6 +414,8 @@ struct console *console_open(int fd, const struct console_params *p,
 	con->p.tcp_fd = -1;
 	if (fd >= 0)
 		console_connect(con, fd);
+	else
+		con->early = evbuffer_new();
 	return con;
 fail:
 	if (fd >= 0)
@@ -429,6 +439,8 @@ void console_close(struct console *con)
 		bufferevent_free(con->bev);
 	conlog_close(con->log);
 	journal_close(con->jr);
+	if (con->early)
+		evbuffer_free(con->early);
 	free(con->ring);
 	free(con->vm);
 	free(con->uuid);
