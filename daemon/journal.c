@@ -11,11 +11,12 @@
  * starts its walk there, and the journal before it is punched out.
  *
  * After vmd was away the socket was closed, and QEMU wrote every byte
- * once.  Only the bytes at the very moment vmd went are uncertain: the
- * last one vmd received may stand again right after (a retried send), and
- * the one QEMU was sending then stands once per try.  They cannot be told
- * from a guest printing the same character again, so they are kept: at the
- * moment vmd dies the log may hold a byte or two twice, never lose one. */
+ * once.  Only the bytes around the moment vmd went are uncertain: those
+ * QEMU had sent into the socket that vmd never read (a few hundred), and
+ * the one it was sending, may stand once more per retried send.  They
+ * cannot be told from a guest printing the same character again, so they
+ * are kept: around the moment vmd dies the log may hold a few bytes twice,
+ * never lose one. */
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
