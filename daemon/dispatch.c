@@ -51,27 +51,12 @@ static cmd_handler handler_for(const char *name)
 	return NULL;
 }
 
-static int load_schema(const char *text, const char *name,
-		       struct json_object **out, char *err, size_t errlen)
-{
-	char msg[256];
-
-	*out = json_tokener_parse(text);
-	if (!*out) {
-		snprintf(err, errlen, "embedded %s does not parse", name);
-		return -1;
-	}
-	if (rpc_schema_check_supported(*out, msg, sizeof msg) < 0) {
-		snprintf(err, errlen, "%s: %s", name, msg);
-		return -1;
-	}
-	return 0;
-}
-
 int dispatch_init(char *err, size_t errlen)
 {
-	if (load_schema(vmd_schema_protocol, "protocol.json", &vmd.schema, err, errlen) ||
-	    load_schema(vmd_schema_vm_config, "vm-config.json", &vmd.vm_schema, err, errlen))
+	if (!(vmd.schema = rpc_schema_load(vmd_schema_protocol, "protocol.json",
+					   err, errlen)) ||
+	    !(vmd.vm_schema = rpc_schema_load(vmd_schema_vm_config,
+					      "vm-config.json", err, errlen)))
 		return -1;
 	if (!json_object_object_get_ex(vmd.schema, "commands", &commands)) {
 		snprintf(err, errlen, "protocol.json has no commands");

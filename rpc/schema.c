@@ -876,3 +876,21 @@ struct json_object *rpc_schema_vm_config_ref(void *vm_config, const char *ref)
 		return NULL;
 	return node;
 }
+
+struct json_object *rpc_schema_load(const char *text, const char *name,
+				    char *err, size_t errlen)
+{
+	struct json_object *o = json_tokener_parse(text);
+	char msg[256];
+
+	if (!o) {
+		snprintf(err, errlen, "embedded %s does not parse", name);
+		return NULL;
+	}
+	if (rpc_schema_check_supported(o, msg, sizeof msg) < 0) {
+		snprintf(err, errlen, "%s: %s", name, msg);
+		json_object_put(o);
+		return NULL;
+	}
+	return o;
+}

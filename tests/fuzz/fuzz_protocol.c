@@ -100,13 +100,11 @@ static bool input_utf8;
 
 static struct json_object *load(const char *text, const char *name)
 {
-	struct json_object *o = json_tokener_parse(text);
-	char msg[256];
+	char err[512];
+	struct json_object *o = rpc_schema_load(text, name, err, sizeof err);
 
 	if (!o)
-		FAIL("embedded %s does not parse", name);
-	if (rpc_schema_check_supported(o, msg, sizeof msg) < 0)
-		FAIL("%s: %s", name, msg);
+		FAIL("%s", err);
 	return o;
 }
 
