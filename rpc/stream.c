@@ -8,7 +8,15 @@
  *
  * Size cap: at most max_msg + 1 bytes of one value are ever given to the
  * tokener; a value that is still incomplete by then is over the cap, so an
- * endless value is caught without being buffered. */
+ * endless value is caught without being buffered.
+ *
+ * Numbers are never split between two calls of the tokener: json-c
+ * (json_tokener_state_number) does not keep which signs a number resumed
+ * from an earlier call may still take, so "2" then "-" reads as the number
+ * "2-" (that is 2) where "2-" in one call is 2 and then an error, and
+ * {"a":1-2} split after the 1 is accepted as {"a":1}.  Bytes that may be
+ * the end of a number wait in buf until the byte after them arrives, so
+ * how the socket chunks the bytes never changes what is read. */
 #include "config.h"
 
 #include <errno.h>
@@ -53,8 +61,8 @@ struct rpc_stream *rpc_stream_new(size_t max_msg)
 	 * works, and text must be valid UTF-8 before it reaches anyone. */
 	json_tokener_set_flags(s->tok, JSON_TOKENER_STRICT |
 			       JSON_TOKENER_ALLOW_TRAILING_CHARS);
-	/* room for max_msg + 1 bytes must not overflow */
-	s->max_msg = max_msg < SIZE_MAX / 2 ? max_msg : SIZE_MAX / 2;
+	/* max_msg + 1 bytes must fit one call of the tokener (an int) */
+	s->max_msg = max_msg < INT_MAX - 1 ? max_msg : INT_MAX - 1;
 	return s;
 }
 
@@ -229,20 +237,37 @@ static enum rpc_stream_status bad_json(struct rpc_stream *s, size_t at,
 	return RPC_STREAM_BAD_JSON;
 }
 
-/* Feed one slice of buffered bytes to the tokener. */
-static enum rpc_stream_status feed(struct rpc_stream *s, struct json_object **out,
+static int is_number_byte(char c)
+{
+	return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' ||
+	       c == 'e' || c == 'E';
+}
+
+/* How many of the n bytes at p to give the tokener now: all but a final
+ * run of number bytes that starts as a number does (a digit or '-'); it
+ * waits for the byte that ends it.  Such a run inside a string only waits
+ * a little longer, as no value ends in one: true and false end in the run
+ * "e", and a number only at the byte after it. */
+static size_t feed_len(const char *p, size_t n)
+{
+	size_t i = n;
+
+	while (i > 0 && is_number_byte(p[i - 1]))
+		i--;
+	if (i < n && (p[i] == '-' || (p[i] >= '0' && p[i] <= '9')))
+		return i;
+	return n;
+}
+
+/* Feed the next n buffered bytes to the tokener. */
+static enum rpc_stream_status feed(struct rpc_stream *s, size_t n,
+				   struct json_object **out,
 				   char *err, size_t errlen)
 {
-	size_t n = s->len - s->off;
-	size_t room = s->max_msg + 1 - s->in_value;
 	struct json_object *v;
 	enum json_tokener_error jerr;
 	size_t end;
 
-	if (n > room)
-		n = room;
-	if (n > INT_MAX)
-		n = INT_MAX;
 	v = json_tokener_parse_ex(s->tok, s->buf + s->off, (int)n);
 	jerr = json_tokener_get_error(s->tok);
 	end = json_tokener_get_parse_end(s->tok);
@@ -278,9 +303,16 @@ enum rpc_stream_status rpc_stream_next(struct rpc_stream *s,
 		err[0] = '\0';
 	if (s->in_value == 0)
 		skip_ws(s);
-	/* INT_MAX slices: only a gigantic max_msg needs more than one. */
 	while (s->off < s->len) {
-		st = feed(s, out, err, errlen);
+		size_t n = s->len - s->off;
+		size_t room = s->max_msg + 1 - s->in_value;
+
+		/* Cut at the cap, the value is too big unless it ends first:
+		 * that slice is never resumed, whatever it ends in. */
+		n = n > room ? room : feed_len(s->buf + s->off, n);
+		if (n == 0)
+			break;
+		st = feed(s, n, out, err, errlen);
 		if (st != RPC_STREAM_MORE)
 			return st;
 	}

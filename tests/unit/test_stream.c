@@ -320,6 +320,66 @@ static void test_top_level_values(void **state)
 	rpc_stream_free(s);
 }
 
+/* What reading in pushed as two reads, split at k, gives up to the first
+ * parse error (after which the stream drops what it holds, by design):
+ * each value as compact JSON, "!" for the error, "+" for bytes still
+ * waiting at the end. */
+static void read_split(const char *in, size_t k, char *out, size_t cap)
+{
+	struct rpc_stream *s = rpc_stream_new(RPC_MAX_MSG);
+	enum rpc_stream_status st = RPC_STREAM_MORE;
+	size_t len = strlen(in);
+
+	out[0] = '\0';
+	for (int part = 0; part < 2 && st != RPC_STREAM_BAD_JSON; part++) {
+		struct json_object *v;
+
+		assert_int_equal(rpc_stream_push(s, part ? in + k : in,
+						 part ? len - k : k), 0);
+		while ((st = rpc_stream_next(s, &v, NULL, 0)) == RPC_STREAM_VALUE) {
+			const char *t = json_object_to_json_string_ext(v,
+						JSON_C_TO_STRING_PLAIN);
+
+			assert_true(strlen(out) + strlen(t) + 2 < cap);
+			strcat(strcat(out, t), " ");
+			json_object_put(v);
+		}
+	}
+	if (st == RPC_STREAM_BAD_JSON)
+		strcat(out, "!");
+	else if (rpc_stream_pending(s) > 0)
+		strcat(out, "+");
+	rpc_stream_free(s);
+}
+
+/* A number split between two reads: json-c would take a '-' that starts
+ * the second read as part of the number ("2" then "-{...}" gave 2 and
+ * then the object, {"a":1-2} was {"a":1}).  Wherever the split falls, the
+ * result is what the bytes read at once give. */
+static void test_number_split(void **state)
+{
+	static const struct { const char *in, *want; } cases[] = {
+		{ "2-{\"execute\":\"vm-list\"}\n", "2 !" },
+		{ "{\"a\":1-2}{\"b\":3}", "!" },
+		{ "[-1.5e-3,-0,10E+2] -7 ", "[-1.5e-3,0,10E+2] -7 " },
+		{ "-1-1 ", "-1 -1 " },
+		{ "[1,2--3]", "!" },
+		{ "{\"n\":12}[true,false,\"1e-5\"]{}",
+		  "{\"n\":12} [true,false,\"1e-5\"] {} " },
+		{ "42", "+" },
+	};
+	char whole[256], split[256];
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		read_split(cases[i].in, 0, whole, sizeof whole);
+		assert_string_equal(whole, cases[i].want);
+		for (size_t k = 1; k < strlen(cases[i].in); k++) {
+			read_split(cases[i].in, k, split, sizeof split);
+			assert_string_equal(split, whole);
+		}
+	}
+}
+
 static void test_large_value_within_cap(void **state)
 {
 	struct rpc_stream *s = rpc_stream_new(RPC_MAX_MSG);
@@ -360,6 +420,7 @@ int main(void)
 		cmocka_unit_test(test_take_rest),
 		cmocka_unit_test(test_utf8),
 		cmocka_unit_test(test_top_level_values),
+		cmocka_unit_test(test_number_split),
 		cmocka_unit_test(test_large_value_within_cap),
 	};
 
