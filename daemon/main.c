@@ -16,6 +16,7 @@
 #include "daemon/commit.h"
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
+#include "daemon/scope.h"
 #include "daemon/sdnotify.h"
 #include "daemon/server.h"
 #include "daemon/store.h"
@@ -52,6 +53,8 @@ static void usage(FILE *f)
 		"  --max-message BYTES    size of one request (1048576)\n"
 		"  --handshake-timeout S  to send qmp_capabilities (30)\n"
 		"  --idle-timeout S       close sessions silent that long (0: never)\n"
+		"  --scopes auto|on|off   put each QEMU in machine-NAME.scope (auto:\n"
+		"                         when systemd is PID 1 and vmd runs as root)\n"
 		"  --log-level LEVEL      error, warning, info or debug (info)\n"
 		"  --version, --help\n", QEMU_DEFAULT);
 }
@@ -149,6 +152,7 @@ static int parse_args(int argc, char **argv, int *level)
 		{"max-message", required_argument, 0, 'M'},
 		{"handshake-timeout", required_argument, 0, 'H'},
 		{"idle-timeout", required_argument, 0, 'I'},
+		{"scopes", required_argument, 0, 'P'},
 		{"log-level", required_argument, 0, 'l'},
 		{"version", no_argument, 0, 'V'},
 		{"help", no_argument, 0, 'h'},
@@ -180,6 +184,13 @@ static int parse_args(int argc, char **argv, int *level)
 			  vmd.handshake_timeout = (int)n; break;
 		case 'I': if (num_opt("idle-timeout", 10, 0, 86400 * 30, &n) < 0) return 2;
 			  vmd.idle_timeout = (int)n; break;
+		case 'P':
+			if ((vmd.scopes = scope_mode_from_name(optarg)) < 0) {
+				fprintf(stderr, "vmd: --scopes: expected auto, on or "
+					"off, not \"%s\"\n", optarg);
+				return 2;
+			}
+			break;
 		case 'l':
 			if ((*level = log_level_from_name(optarg)) < 0) {
 				fprintf(stderr, "vmd: unknown log level: %s\n", optarg);
@@ -276,18 +287,6 @@ static int listen_all(void)
 	return 0;
 }
 
-/* Transient scopes (machine-NAME.scope, so that `systemctl status` shows
- * each guest) need systemd as init; they are not implemented yet, so say
- * where guests are either way. */
-static void scope_check(void)
-{
-	if (!sdnotify_systemd_booted())
-		log_info("systemd is not PID 1: guests are not placed in scopes");
-	else
-		log_info("placing guests in machine-NAME.scope is not implemented: "
-			 "guests stay in vmd's own cgroup");
-}
-
 static int setup(void)
 {
 	char err[512];
@@ -339,7 +338,7 @@ int main(int argc, char **argv)
 	sigs[3] = evsignal_new(vmd.base, SIGHUP, on_signal, NULL);
 	for (int i = 0; i < 4; i++)
 		evsignal_add(sigs[i], NULL);
-	scope_check();
+	scope_init(vmd.base, (enum scope_mode)vmd.scopes);
 	rc = sdnotify_init(vmd.base) < 0 ? -1 : setup();
 	if (rc == 0) {
 		log_info("vmd %s listening on %s", VMD_VERSION, vmd.sock_path);
@@ -351,6 +350,7 @@ int main(int argc, char **argv)
 	commit_shutdown();
 	server_shutdown();
 	vm_release_all();
+	scope_free();
 	for (int i = 0; i < 4; i++)
 		event_free(sigs[i]);
 	if (vmd.store)

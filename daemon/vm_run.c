@@ -20,6 +20,7 @@
 #include "daemon/ports.h"
 #include "daemon/qmp.h"
 #include "daemon/restart.h"
+#include "daemon/scope.h"
 #include "daemon/server.h"
 #include "daemon/vm.h"
 #include "daemon/vmd.h"
@@ -306,6 +307,7 @@ int vm_start(struct vm *vm, struct call *c)
 		return -1;
 	}
 	vm->pid = pid;
+	scope_place(vm);  /* asynchronous: "cont" does not wait for it */
 	vm->starttime = emu_proc_starttime(pid);
 	snprintf(vm->accel, sizeof vm->accel, "%s", accel);
 	vm->shutdown_seen = vm->shutdown_guest = vm->kill_sent = false;

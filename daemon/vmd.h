@@ -18,6 +18,7 @@ struct vmd {
 	int sandbox;                       /* pass -sandbox on to QEMU */
 	char *qemu_user;                   /* root's QEMU runs as this user */
 	int stop_guests, stop_timeout;     /* SIGTERM stops guests first */
+	int scopes;                        /* enum scope_mode (scope.h) */
 	unsigned socket_mode;              /* of the sockets vmd makes */
 	/* Limits on clients (0 means the default in server.c). */
 	size_t max_msg;                    /* bytes in one request */
