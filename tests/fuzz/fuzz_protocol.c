@@ -23,16 +23,8 @@
  * valid UTF-8 (RFC 3629: no overlong forms, no surrogates, nothing past
  * U+10FFFF), and when the whole input is, every reply must be too.
  *
- * Built with -DFUZZ_ALLOW_KNOWN_BUGS, the two bugs this harness found are
- * let through (reported once each), so that a long run can look for others
- * until they are fixed: an error description that ends in a UTF-8 sequence
- * cut short by a fixed-size buffer (crashes/protocol/desc-cut-*), text
- * json-c's UTF-8 check lets in although it is not UTF-8
- * (crashes/protocol/lax-utf8-*), a UTF-8 sequence split between two
- * pushes refused as invalid (crashes/protocol/utf8-split-*), and a value
- * refused because a byte after it, in the same push, is not UTF-8
- * (crashes/protocol/utf8-trailing-*); also a '-' lost after a top-level
- * number split from it (crashes/protocol/number-minus-split). */
+ * Each bug this harness found has an input in crashes/protocol/ that
+ * run.sh replays before fuzzing (see README.md). */
 #include "config.h"
 #include <stdarg.h>
 #include <stdbool.h>
@@ -233,52 +225,6 @@ static void check_id(struct json_object *o, enum rpc_dialect d,
 	free(want);
 }
 
-#ifdef FUZZ_ALLOW_KNOWN_BUGS
-/* Valid UTF-8 but for sequences cut short (a lead byte and fewer
- * continuation bytes than it announces): what clipping with snprintf
- * leaves, at the end of a description or of a quoted part of it. */
-static bool cut_utf8(const char *s)
-{
-	const unsigned char *u = (const unsigned char *)s;
-	size_t i = 0, n = strlen(s), start = 0;
-	bool cut = false;
-
-	while (i < n) {
-		unsigned c = u[i], k = c >= 0xF0 ? 3 : c >= 0xE0 ? 2 : c >= 0xC0 ? 1 : 0;
-		size_t j = 1;
-
-		if (c < 0x80 || k == 0) {
-			i++;
-			continue;
-		}
-		while (j <= k && i + j < n && (u[i + j] & 0xC0) == 0x80)
-			j++;
-		if (j <= k) {  /* cut short: the text before it must be valid */
-			if (!valid_utf8(u + start, i - start))
-				return false;
-			cut = true;
-			start = i + j;
-		}
-		i += j;
-	}
-	return cut && valid_utf8(u + start, n - start);
-}
-
-/* The description of an error reply (QMP desc, JSON-RPC message). */
-static const char *error_desc(struct json_object *reply)
-{
-	struct json_object *err, *d;
-
-	if (json_object_object_get_ex(reply, "error", &err) &&
-	    (json_object_object_get_ex(err, "desc", &d) ||
-	     json_object_object_get_ex(err, "message", &d)))
-		return json_object_get_string(d);
-	return NULL;
-}
-
-static unsigned long cut_seen, lax_seen;
-#endif
-
 /* conn_send(): rpc_emit, then what the client sees must be one line and
  * one strict, valid UTF-8 value. */
 static void send_reply(struct json_object *reply, enum rpc_dialect d,
@@ -301,22 +247,6 @@ static void send_reply(struct json_object *reply, enum rpc_dialect d,
 		FAIL("out of memory");
 	if (rpc_stream_next(back, &o, err, sizeof err) != RPC_STREAM_VALUE ||
 	    (input_utf8 && !valid_utf8((unsigned char *)s, len))) {
-#ifdef FUZZ_ALLOW_KNOWN_BUGS
-		const char *desc = error_desc(reply);
-
-		if (desc && cut_utf8(desc)) {
-			if (cut_seen++ == 0)
-				fprintf(stderr, "fuzz_protocol: known bug: description "
-					"cut inside a UTF-8 sequence (allowed)\n");
-			json_object_put(o);
-			/* empty it for the next reply */
-			while (rpc_stream_take_rest(back, err, sizeof err) > 0)
-				;
-			free(s);
-			json_object_put(reply);
-			return;
-		}
-#endif
 		FAIL("emitted reply is not valid UTF-8 or does not read back "
 		     "(%s): %s", err, s);
 	}
@@ -440,8 +370,8 @@ static uint64_t next_rand(struct plan *p)
 	return p->state;
 }
 
-/* Size of the next chunk of the left bytes at at. */
-static size_t chunk(struct plan *p, const uint8_t *at, size_t left)
+/* Size of the next chunk of the left bytes. */
+static size_t chunk(struct plan *p, size_t left)
 {
 	size_t n = left;
 
@@ -451,19 +381,6 @@ static size_t chunk(struct plan *p, const uint8_t *at, size_t left)
 		n = 1 + next_rand(p) % 16;
 	else if (p->mode == 3)
 		n = 1 + next_rand(p) % left;
-#ifdef FUZZ_ALLOW_KNOWN_BUGS
-	/* json-c's UTF-8 check does not carry over from one parse call to
-	 * the next (crashes/protocol/utf8-split-*): never end a chunk just
-	 * after a non-ASCII byte. */
-	while (n < left && (at[n - 1] & 0x80))
-		n++;
-	/* json-c swallows a '-' that ends a number resumed from the last
-	 * call (crashes/protocol/number-minus-split): do not split there. */
-	while (n < left && at[n - 1] >= '0' && at[n - 1] <= '9' && at[n] == '-')
-		n++;
-#else
-	(void)at;
-#endif
 	return n < left ? n : left;
 }
 
@@ -497,12 +414,6 @@ static void check_text(const char *t)
 {
 	if (valid_utf8((const unsigned char *)t, strlen(t)))
 		return;
-#ifdef FUZZ_ALLOW_KNOWN_BUGS
-	if (lax_seen++ == 0)
-		fprintf(stderr, "fuzz_protocol: known bug: the stream let "
-			"invalid UTF-8 through (allowed)\n");
-	return;
-#endif
 	FAIL("the stream handed out text that is not UTF-8: %s", t);
 }
 
@@ -558,7 +469,7 @@ static void read_input(const uint8_t *data, size_t size, struct plan *p,
 	if (!s)
 		FAIL("out of memory");
 	while (open && pos < size) {
-		size_t n = p->mode ? chunk(p, data + pos, size - pos) : size - pos;
+		size_t n = p->mode ? chunk(p, size - pos) : size - pos;
 
 		if (rpc_stream_push(s, data + pos, n) < 0)
 			FAIL("push failed");
@@ -637,15 +548,6 @@ static void compare(const struct record *a, const struct record *b)
 		 * counts. */
 		if (a->ev[i][0] == 'B' && b->ev[i][0] == 'B')
 			continue;
-#ifdef FUZZ_ALLOW_KNOWN_BUGS
-		/* json-c judges the bytes after a value, and a sequence a chunk
-		 * cut, by what one parse call sees: either reading may say
-		 * "invalid utf-8" where the other does not
-		 * (crashes/protocol/utf8-trailing-*, utf8-split-*). */
-		if (!strcmp(a->ev[i], "Binvalid utf-8 string") ||
-		    !strcmp(b->ev[i], "Binvalid utf-8 string"))
-			return;
-#endif
 		FAIL("chunking changed event %zu: whole '%s' vs chunked '%s'",
 			     i, a->ev[i], b->ev[i]);
 	}
