@@ -14,10 +14,10 @@
 # instead (whichever comes first).  Each run starts from a fresh copy of
 # tests/fuzz/corpus/NAME in WORKDIR/corpus-NAME (default WORKDIR:
 # $TMPDIR/vmd-fuzz) and leaves there what it found.
-# FUZZ_CFLAGS adds compiler flags (-DFUZZ_ALLOW_KNOWN_BUGS: see
-# fuzz_protocol.c).  CC overrides the compiler (default clang).  Needs
-# clang with compiler-rt (Debian: clang, libclang-rt-14-dev), pkg-config and
-# the json-c development files (libjson-c-dev).
+# FUZZ_CFLAGS adds compiler flags.  FUZZ_CC overrides the compiler
+# (default clang; CC is left alone, it often names gcc).  Needs clang with
+# compiler-rt (Debian: clang, libclang-rt-14-dev), pkg-config and the json-c
+# development files (libjson-c-dev).
 set -eu
 
 srcdir=
@@ -48,9 +48,9 @@ done
 [ -n "$names" ] || names="protocol config"
 case $seconds in ''|*[!0-9]*) echo "run.sh: --seconds wants a number" >&2; exit 2 ;; esac
 
-CC=${CC:-clang}
-if ! command -v "$CC" >/dev/null 2>&1; then
-	echo "run.sh: $CC not found (Debian: apt-get install clang libclang-rt-14-dev)" >&2
+cc=${FUZZ_CC:-clang}
+if ! command -v "$cc" >/dev/null 2>&1; then
+	echo "run.sh: $cc not found (Debian: apt-get install clang libclang-rt-14-dev)" >&2
 	exit 1
 fi
 mkdir -p "$workdir"
@@ -110,7 +110,7 @@ status=0
 for name in $names; do
 	bin=$workdir/fuzz_$name
 	# shellcheck disable=SC2086
-	if ! $CC $cflags -I"$workdir" -I"$srcdir" $jsonc_cflags -o "$bin" \
+	if ! "$cc" $cflags -I"$workdir" -I"$srcdir" $jsonc_cflags -o "$bin" \
 		"$srcdir/tests/fuzz/fuzz_$name.c" $rpc_sources "$workdir/embedded.c" \
 		$jsonc_libs; then
 		echo "run.sh: cannot build fuzz_$name (is libclang-rt-14-dev installed?)" >&2
