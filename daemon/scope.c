@@ -110,8 +110,8 @@ static void on_bus(evutil_socket_t fd, short what, void *arg);
 static void bus_arm(void)
 {
 	int fd = sd_bus_get_fd(bus), want = sd_bus_get_events(bus);
-	short what = (short)((want & POLLIN ? EV_READ : 0) |
-			     (want & POLLOUT ? EV_WRITE : 0));
+	short what = want < 0 ? 0 : (short)((want & POLLIN ? EV_READ : 0) |
+					    (want & POLLOUT ? EV_WRITE : 0));
 	uint64_t until;
 
 	event_del(bus_io);

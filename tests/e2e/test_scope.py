@@ -5,7 +5,8 @@ recording every StartTransientUnit call.
 
 - --scopes on: one call per QEMU start, with the escaped unit name, mode
   "fail", and exactly Description, Slice, CollectMode and PIDs (type "au",
-  the pid vm-show reports); a restart asks again for the new pid;
+  the pid vm-show reports); a restart asks again for the new pid; a name
+  whose unit name would be too long for systemd is not asked for;
 - the manager refusing, answering slowly, or no bus at all, or a bus that
   goes away and comes back: the guest starts and runs all the same, and
   the log names the VM and says why it is not in its scope;
@@ -214,6 +215,24 @@ class ScopeTest(VmdTestCase):
         self.assertEqual(len(calls), 2, calls)
         self.assertPlacementCall(calls[1], name, pid2)
         self.assertNotIn("not placed", self.vmd.log())
+
+    def test_longest_unit_name(self):
+        """systemd takes unit names of up to 255 characters: a VM name whose
+        escaped unit name is longer is started without a scope."""
+        self.start_bus()
+        self.start_manager()
+        self.run_vmd("on")
+        c = self.client()
+        longest, too_long = "a" + "-" * 60, "a" + "-" * 60 + "b"
+        self.assertEqual(len(self.unit(longest)), 255)
+        pid = self.start_guest(c, longest)
+        self.assertPlacementCall(self.wait_calls(1)[0], longest, pid)
+        pid = self.start_guest(c, too_long)
+        self.wait_log(r"vm %s: not placed in a scope: the escaped unit name "
+                      r"would be longer than systemd's limit of 255 "
+                      r"characters" % too_long, "the refusal")
+        self.assertEqual(len(self.calls()), 1, self.calls())
+        self.assertEqual(self.vm_state(c, too_long), "running")
 
     def test_manager_refuses(self):
         self.start_bus()
