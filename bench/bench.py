@@ -170,12 +170,10 @@ def vmd_qemu_argv(c, name):
         return [a.decode() for a in f.read().split(b"\0") if a]
 
 
-def bare_argv(vmd_argv, serial_fd, qmp_fd=None, journal=None):
+def bare_argv(vmd_argv, serial_fd, qmp_fd=None):
     """vmd's QEMU options with its descriptors replaced by ours.  Without
     qmp_fd: no monitor and no -S (the guest runs at once, as a user's
-    command line would); with it: the QMP socket is ours and -S stays.
-    vmd's chardev journal (logfile=) is left out unless journal names
-    one."""
+    command line would); with it: the QMP socket is ours and -S stays."""
     out = []
     i = 0
     while i < len(vmd_argv):
@@ -196,8 +194,7 @@ def bare_argv(vmd_argv, serial_fd, qmp_fd=None, journal=None):
             continue
         if a == "-chardev" and nxt.startswith("socket,id=serial0,"):
             out += [a, "socket,id=serial0,fd=%d,server=on,wait=off"
-                    % serial_fd + (",logfile=%s,logappend=on" % journal
-                                   if journal else "")]
+                    % serial_fd]
             i += 2
             continue
         if a == "-chardev" and nxt.startswith("socket,id=serial"):
@@ -585,17 +582,14 @@ def relay_run(writer, readers, mib, timeout=600):
     return min(r.rate() for r in readers)
 
 
-def start_bare(template, tmp, tag, journal=False):
+def start_bare(template, tmp, tag):
     """A bare QEMU from vmd's argv, its serial a socket we are connected
-    to (and with journal, vmd's logfile= too); returns (process, our
-    socket, listening socket)."""
+    to; returns (process, our socket, listening socket)."""
     path = os.path.join(tmp, "bare-%s.sock" % tag)
     if os.path.exists(path):
         os.unlink(path)
     lsock, conn = listening_pair(path)
-    jpath = os.path.join(tmp, "bare-%s.journal" % tag) if journal else None
-    proc = subprocess.Popen(bare_argv(template, lsock.fileno(),
-                                      journal=jpath),
+    proc = subprocess.Popen(bare_argv(template, lsock.fileno()),
                             pass_fds=[lsock.fileno()],
                             stdin=subprocess.DEVNULL,
                             stdout=subprocess.DEVNULL,
@@ -618,17 +612,13 @@ def bench_console(vmd, c, tmp, mib, runs, rows):
     template = vmd_qemu_argv(c, name)
     writer = vmdtest.Console(vmd.socket, name)
     bare = start_bare(template, tmp, "linux")
-    bare_j = start_bare(template, tmp, "linux-j", journal=True)
     viewers = []
     try:
         wait_shell(writer.sock, bytes(writer.data))
         wait_shell(bare[1])
-        wait_shell(bare_j[1])
         w = RelayReader(writer.sock)
         b = RelayReader(bare[1])
-        bj = RelayReader(bare_j[1])
         cases = []
-        journal = []
         for n in (1, 10):
             while len(viewers) < n - 1:
                 viewers.append(vmdtest.Console(vmd.socket, name, "ro"))
@@ -638,25 +628,17 @@ def bench_console(vmd, c, tmp, mib, runs, rows):
             vr, br = [], []
             for i in range(runs):  # interleaved
                 br.append(relay_run(bare[1], [b], mib))
-                if n == 1:
-                    journal.append(relay_run(bare_j[1], [bj], mib))
                 vr.append(relay_run(writer.sock, readers, mib))
             cases.append((n, statistics.median(vr), statistics.median(br),
                           vr))
     finally:
         stop_bare(bare)
-        stop_bare(bare_j)
         for v in viewers:
             v.close()
         writer.close()
     bare_all = statistics.median([b for _, _, b, _ in cases])
     rows.append(("(e) console: bare QEMU's chardev socket, read directly",
                  "%.3f MiB/s" % bare_all, "reference", None))
-    j = statistics.median(journal)
-    rows.append(("(e) console: the same with vmd's journal (logfile=)",
-                 "%.3f MiB/s = %.1f%% of direct (%.3f)" % (
-                     j, 100 * j / cases[0][2], cases[0][2]),
-                 "information", None))
     for n, v, b, vs in cases:
         rows.append(("(e) console relay via vmd, %d viewer%s"
                      % (n, "s (slowest)" if n > 1 else ""),
@@ -797,16 +779,13 @@ NOTES = [
     "rate from the first",
     "    zeros to the end marker at each reader (the slowest of 10 shown), "
     "median of %d runs of" % ARGS.console_runs,
-    "    %d MiB; direct: a bare QEMU with vmd's argv for the guest, minus -S, "
-    "QMP and the" % ARGS.console_mib,
-    "    chardev journal (logfile=), its socket read by the same client; "
-    "both guests up at once,",
-    "    runs interleaved; in brackets the direct rate of the runs beside "
-    "them and vmd's range.",
-    "    \"with vmd's journal\": a third bare QEMU with the logfile= vmd "
-    "gives its QEMU (one write",
-    "    per byte in QEMU), to tell QEMU's share of the cost from the "
-    "relay's.",
+    "    %d MiB; direct: a bare QEMU with vmd's argv for the guest, minus -S "
+    "and QMP, its" % ARGS.console_mib,
+    "    socket read by the same client; via vmd: QEMU -> vmd-keeper "
+    "(journal) -> vmd -> viewers;",
+    "    both guests up at once, runs interleaved; in brackets the direct "
+    "rate of the runs beside",
+    "    them and vmd's range.",
     "(f) one byte to the boot-sector guest (TCG) and its echo back, after "
     "50 not counted.",
 ]

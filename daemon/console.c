@@ -1,14 +1,15 @@
-/* Serial console relay.  vmd is connected to each console port of a guest
- * from before its first instruction (QEMU starts with -S and the socket is
- * made by vmd), reads it all the time, appends every byte to the port's log
- * and keeps a ring of the last bytes as scrollback, so a viewer that
- * attaches late still sees the boot.
+/* Serial console relay.  Each console port of a running guest has a
+ * keeper process (keeper.h) that reads QEMU's socket from before the
+ * guest's first instruction and journals every byte; vmd is connected to
+ * the keeper, appends every byte to the port's log and keeps a ring of the
+ * last bytes as scrollback, so a viewer that attaches late still sees the
+ * boot.
  *
- * QEMU also writes every byte to a journal file (chardev logfile=).  While
- * vmd runs the journal is redundant and its consumed part is punched out;
- * after vmd was away (an upgrade, a kill -9), the journal holds what the
- * guest printed meanwhile and console_catch_up() copies it into the log
- * (journal.c lines the two up).
+ * The keeper tells vmd, when vmd connects, how long the journal is; vmd
+ * copies from the journal file what its log lacks up to there and takes
+ * the stream after it.  So a vmd that was away (an upgrade, a kill -9)
+ * finds every byte the guest printed meanwhile, each once; the part of the
+ * journal already logged is punched out as the log grows.
  *
  * Viewers are protocol connections in raw mode, or raw TCP clients of a
  * port of type tcp.  A viewer that does not keep up is dropped once it has
@@ -17,6 +18,8 @@
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
+#include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -27,6 +30,7 @@
 #include "daemon/conlog.h"
 #include "daemon/console.h"
 #include "daemon/journal.h"
+#include "daemon/keeper.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
 #include "daemon/vmd.h"
@@ -47,10 +51,14 @@ struct viewer {
 struct console {
 	struct console_params p;      /* strings below are our copies */
 	char *vm, *uuid, *log_dir, *journal;
-	struct bufferevent *bev;      /* QEMU's chardev socket */
+	struct bufferevent *bev;      /* the keeper's socket */
+	unsigned char hdr[KEEPER_HEADER_LEN];
+	size_t hdr_len;               /* header bytes read on bev so far */
+	uint64_t jpos;                /* journal offset of the next byte */
+	struct event *lost_timer;     /* the keeper closed: ask p.lost later */
 	struct evconnlistener *tcp;
 	struct conlog *log;
-	struct journal *jr;           /* QEMU's journal of this port */
+	struct journal *jr;           /* the keeper's journal of this port */
 	struct evbuffer *early;       /* input before console_connect() */
 	bool log_failed;
 	unsigned char *ring;
@@ -174,9 +182,35 @@ static void record(void *ctx, const unsigned char *p, size_t n)
 static void take_output(struct console *con, const unsigned char *p, size_t n)
 {
 	record(con, p, n);
+	con->jpos += n;
+}
+
+/* The log lacks journal bytes [jpos, upto): copy them from the file. */
+static void catch_up(struct console *con, uint64_t upto)
+{
+	uint64_t from = con->jpos;
+
+	if (!con->jr || upto <= from)
+		return;
+	con->jpos = journal_copy(con->jr, from, upto, record, con);
+	log_vm(LOG_INFO, con->vm, con->uuid, "console %d: %llu bytes copied from "
+	       "the journal", con->p.port, (unsigned long long)(con->jpos - from));
+}
+
+/* Bytes from the keeper: its header (the journal length when vmd
+ * connected), then the journal from there on. */
+static void feed(struct console *con, const unsigned char *p, size_t n)
+{
+	while (n && con->hdr_len < KEEPER_HEADER_LEN) {
+		con->hdr[con->hdr_len++] = *p++;
+		n--;
+		if (con->hdr_len == KEEPER_HEADER_LEN)
+			catch_up(con, keeper_header_get(con->hdr));
+	}
+	if (n)
+		take_output(con, p, n);
 	if (con->jr)
-		journal_progress(con->jr, con->log_dir, con->p.port,
-				 conlog_end(con->log));
+		journal_release(con->jr, con->jpos);
 }
 
 static void on_guest_output(struct bufferevent *bev, void *arg)
@@ -187,16 +221,32 @@ static void on_guest_output(struct bufferevent *bev, void *arg)
 	int n;
 
 	while ((n = evbuffer_remove(in, buf, sizeof buf)) > 0)
-		take_output(con, buf, (size_t)n);
+		feed(con, buf, (size_t)n);
+}
+
+/* A keeper closes when QEMU has exited, and vmd tears the console down
+ * soon after; if the console is still there a while later, the keeper
+ * itself was lost. */
+#define LOST_DELAY_MS 500
+
+static void on_lost_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct console *con = arg;
+
+	if (con->p.lost)
+		con->p.lost(con->p.lost_ctx, con->p.port);
 }
 
 static void on_guest_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct console *con = arg;
+	struct timeval tv = {0, LOST_DELAY_MS * 1000};
 
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
-		log_debug("vm %s: console port %d closed by QEMU", con->vm, con->p.port);
+		log_debug("vm %s: console port %d: keeper closed", con->vm, con->p.port);
 		bufferevent_disable(bev, EV_READ | EV_WRITE);
+		if (con->lost_timer)
+			evtimer_add(con->lost_timer, &tv);
 	}
 }
 
@@ -211,21 +261,68 @@ static void to_guest(struct console *con, const void *buf, size_t len)
 		evbuffer_add(con->early, buf, len);
 }
 
-void console_catch_up(struct console *con)
-{
-	uint64_t end = conlog_end(con->log);
+/* How long a stopping guest's keeper may take to hand over its last bytes
+ * before vmd reads them from the journal instead. */
+#define FINISH_WAIT_MS 2000
 
-	if (!con->jr)
-		return;
-	journal_missed(con->jr, con->log_dir, con->p.port, end, record, con);
-	log_vm(LOG_INFO, con->vm, con->uuid, "console %d: %llu bytes the guest "
-	       "printed while vmd was away copied from the journal", con->p.port,
-	       (unsigned long long)(conlog_end(con->log) - end));
+static int ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (int)((now.tv_sec - t0->tv_sec) * 1000 +
+		     (now.tv_nsec - t0->tv_nsec) / 1000000);
+}
+
+/* Read the keeper's connection to its end (QEMU has exited, so the keeper
+ * sends what is left and closes). */
+static void drain(struct console *con)
+{
+	int fd = bufferevent_getfd(con->bev);
+	unsigned char buf[65536];
+	struct timespec t0;
+
+	on_guest_output(con->bev, con);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (int left; (left = FINISH_WAIT_MS - ms_since(&t0)) > 0;) {
+		struct pollfd pfd = {.fd = fd, .events = POLLIN};
+		if (poll(&pfd, 1, left) <= 0)
+			break;
+		ssize_t r = read(fd, buf, sizeof buf);
+		if (r < 0 && (errno == EAGAIN || errno == EINTR))
+			continue;
+		if (r <= 0)
+			break;
+		feed(con, buf, (size_t)r);
+	}
+}
+
+void console_finish(struct console *con)
+{
+	if (con->bev)
+		drain(con);
+	catch_up(con, UINT64_MAX);
+}
+
+void console_rekeep(struct console *con, int fd, const char *journal,
+		    uint64_t base)
+{
+	uint64_t end;
+
+	if (con->bev)
+		bufferevent_free(con->bev);
+	con->bev = NULL;
+	journal_close(con->jr);
+	con->jr = journal_open(journal, base);
+	end = conlog_end(con->log);
+	con->jpos = end > base ? end - base : 0;
+	console_connect(con, fd);
 }
 
 void console_connect(struct console *con, int fd)
 {
 	evutil_make_socket_nonblocking(fd);
+	con->hdr_len = 0;
 	con->bev = bufferevent_socket_new(vmd.base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!con->bev) {
 		close(fd);
@@ -405,6 +502,10 @@ struct console *console_open(int fd, const struct console_params *p,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	if (con->jr) {
+		uint64_t end = conlog_end(con->log);
+		con->jpos = end > p->journal_base ? end - p->journal_base : 0;
+	}
 	ring_from_log(con);
 	if (p->tcp_fd >= 0) {
 		evutil_make_socket_nonblocking(p->tcp_fd);
@@ -412,6 +513,7 @@ struct console *console_open(int fd, const struct console_params *p,
 					      LEV_OPT_CLOSE_ON_FREE, -1, p->tcp_fd);
 	}
 	con->p.tcp_fd = -1;
+	con->lost_timer = evtimer_new(vmd.base, on_lost_timer, con);
 	if (fd >= 0)
 		console_connect(con, fd);
 	else
@@ -433,6 +535,8 @@ void console_close(struct console *con)
 		on_guest_output(con->bev, con);
 	while (con->viewers)
 		viewer_drop(con->viewers, "vm-stopped");
+	if (con->lost_timer)
+		event_free(con->lost_timer);
 	if (con->tcp)
 		evconnlistener_free(con->tcp);
 	if (con->bev)

@@ -1,7 +1,7 @@
 /* The serial console relay of one guest port (types console and tcp).  vmd
- * reads QEMU's chardev socket all the time, appends every byte to the
- * port's persistent log (conlog), keeps the last bytes as scrollback, and
- * copies the stream to every attached viewer.  One viewer holds the
+ * reads the port's keeper (keeper.h) all the time, appends every byte to
+ * the port's persistent log (conlog), keeps the last bytes as scrollback,
+ * and copies the stream to every attached viewer.  One viewer holds the
  * keyboard. */
 #ifndef VMD_DAEMON_CONSOLE_H
 #define VMD_DAEMON_CONSOLE_H
@@ -25,20 +25,28 @@ struct console_params {
 	size_t log_max;           /* bytes per log file */
 	int log_count;            /* log files kept */
 	const char *log_dir;      /* STATE/logs/UUID */
-	const char *journal;      /* QEMU's logfile for this port, or NULL */
+	const char *journal;      /* the keeper's journal of this port, or NULL */
 	uint64_t journal_base;    /* log offset of the journal's byte 0 */
 	int tcp_fd;               /* listening loopback TCP socket, or -1 */
+	/* The keeper closed its connection while the console stayed open:
+	 * called a moment later (not when QEMU exited: vmd closes the console
+	 * first). */
+	void (*lost)(void *ctx, int port);
+	void *lost_ctx;
 };
 
-/* fd: connected to QEMU's chardev socket (owned), or -1 to connect later
- * with console_connect().  NULL with err set when the log cannot open. */
+/* fd: connected to the port's keeper (owned), or -1 to connect later with
+ * console_connect().  NULL with err set when the log cannot open. */
 struct console *console_open(int fd, const struct console_params *p,
 			     char *err, size_t errlen);
-/* Copy into the log what QEMU's journal holds beyond the log's end: the
- * output of a guest that ran while no vmd read its socket.  Call with the
- * guest paused and before console_connect(), so nothing is read twice. */
-void console_catch_up(struct console *con);
 void console_connect(struct console *con, int fd);
+/* Follow a new keeper on fd, with its journal (log offset base at its byte
+ * 0), after console_finish() took what the lost one journaled. */
+void console_rekeep(struct console *con, int fd, const char *journal,
+		    uint64_t base);
+/* QEMU has exited: take the last bytes from the keeper (waiting a moment
+ * for it to close) and whatever the log still lacks from the journal. */
+void console_finish(struct console *con);
 void console_close(struct console *con);
 
 bool console_has_writer(const struct console *con);

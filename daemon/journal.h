@@ -1,7 +1,9 @@
-/* QEMU's journal of one console port (chardev logfile=) and where it
- * stands against vmd's log.  QEMU 7.2 writes a byte to the journal again
- * each time its send to vmd's socket is retried, so the journal is the log
- * with some bytes repeated in place; journal.c keeps the two lined up. */
+/* The journal of one console port: every byte the guest printed since its
+ * QEMU started, exactly once, written by the port's keeper (keeper.h).
+ * Its file name carries the log offset of its first byte (base), so
+ * journal offset j is log offset base + j.  vmd reads it only to copy
+ * what it missed (it was away, or its connection to the keeper broke) and
+ * gives the part it has logged back to the disk. */
 #ifndef VMD_DAEMON_JOURNAL_H
 #define VMD_DAEMON_JOURNAL_H
 
@@ -10,21 +12,18 @@
 
 struct journal;
 
-/* path: the journal; base: log offset of its first byte (its name says). */
 struct journal *journal_open(const char *path, uint64_t base);
 void journal_close(struct journal *j);
+uint64_t journal_base(const struct journal *j);
 
-/* The log (dir, port) now ends at log_end, all of it read from the socket.
- * Every so often: line the journal up with the log, record where they
- * meet, and give the consumed part of the journal back to the disk. */
-void journal_progress(struct journal *j, const char *dir, int port,
-		      uint64_t log_end);
+/* Hand fn the journal bytes [from, to), or up to the file's end when to
+ * is UINT64_MAX.  Returns the offset reached. */
+uint64_t journal_copy(struct journal *j, uint64_t from, uint64_t to,
+		      void (*fn)(void *ctx, const unsigned char *p, size_t n),
+		      void *ctx);
 
-/* After vmd was away: hand fn what the journal holds beyond the log's end
- * (what the guest printed while no vmd read the socket). */
-void journal_missed(struct journal *j, const char *dir, int port,
-		    uint64_t log_end,
-		    void (*fn)(void *ctx, const unsigned char *p, size_t n),
-		    void *ctx);
+/* Everything before journal offset upto is in the log: every so often
+ * punch it out of the file (the keeper never reads below what it sent). */
+void journal_release(struct journal *j, uint64_t upto);
 
 #endif

@@ -1,11 +1,13 @@
 /* Serial ports of a running VM.  Each port, whatever its type, is a QEMU
  * socket chardev that vmd made and connected before QEMU ran.  console and
- * tcp ports also get a journal (QEMU's logfile=) named after the log
- * offset its first byte will have, so a later vmd can tell which of its
- * bytes the log already holds; see console.c. */
+ * tcp ports are handed to the VM's keeper (keeper.h), with a journal
+ * named after the log offset its first byte will have, and vmd connects to
+ * the keeper; host ports are relayed by vmd itself (hostdev.c). */
 #include "config.h"
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -17,10 +19,12 @@
 #include "daemon/conlog.h"
 #include "daemon/console.h"
 #include "daemon/hostdev.h"
+#include "daemon/keeper.h"
 #include "daemon/log.h"
 #include "daemon/ports.h"
 #include "daemon/server.h"
 #include "daemon/vmd.h"
+#include "emu/spawn.h"
 
 int ports_count(const struct vm *vm)
 {
@@ -99,11 +103,7 @@ static int find_journals(const struct vm *vm, int i,
 
 static void unlink_journal(const char *path, uint64_t base, void *ctx)
 {
-	char map[4200];
-
 	unlink(path);
-	snprintf(map, sizeof map, "%s.map", path);  /* see journal.c */
-	unlink(map);
 }
 
 static int tcp_listen(int port)
@@ -124,11 +124,26 @@ static int tcp_listen(int port)
 	return -1;
 }
 
+/* A fresh journal name for port i, its base the log's end; older
+ * journals go. */
+static char *new_journal(const struct vm *vm, int i, uint64_t *base)
+{
+	char dir[4096], *path;
+
+	log_dir(vm, dir, sizeof dir);
+	*base = conlog_size(dir, i);
+	find_journals(vm, i, unlink_journal, NULL);
+	if (asprintf(&path, "%s/console%d.%016" PRIu64 ".journal", vm->run_dir, i,
+		     *base) < 0)
+		return NULL;
+	return path;
+}
+
 static int prepare_one(struct vm *vm, struct port_plan *pl, int i, struct call *c)
 {
 	struct json_object *cfg = ports_cfg(vm, i);
 	const char *type = ports_type(vm, i);
-	char err[512], dir[4096];
+	char err[512];
 
 	if (!strcmp(type, "host")) {
 		if (hostdev_check(cfg, err, sizeof err) == 0)
@@ -144,12 +159,7 @@ static int prepare_one(struct vm *vm, struct port_plan *pl, int i, struct call *
 			   strerror(errno));
 		return -1;
 	}
-	log_dir(vm, dir, sizeof dir);
-	pl->base[i] = conlog_size(dir, i);
-	find_journals(vm, i, unlink_journal, NULL);
-	if (asprintf(&pl->journal[i], "%s/console%d.%016" PRIu64 ".journal",
-		     vm->run_dir, i, pl->base[i]) < 0) {
-		pl->journal[i] = NULL;
+	if (!(pl->journal[i] = new_journal(vm, i, &pl->base[i]))) {
 		call_error(c, RPC_GENERIC_ERROR, "out of memory");
 		return -1;
 	}
@@ -204,6 +214,8 @@ void ports_plan_free(struct port_plan *pl)
 	}
 }
 
+static void keeper_lost(void *ctx, int port);
+
 static void open_console(struct vm *vm, int i, int fd, const char *journal,
 			 uint64_t base, int tcp_fd)
 {
@@ -215,7 +227,7 @@ static void open_console(struct vm *vm, int i, int fd, const char *journal,
 		.log_max = (size_t)cfg_int(cfg, "log_kib", 4096) * 1024,
 		.log_count = cfg_int(cfg, "log_count", 4),
 		.log_dir = dir, .journal = journal, .journal_base = base,
-		.tcp_fd = tcp_fd,
+		.tcp_fd = tcp_fd, .lost = keeper_lost, .lost_ctx = vm,
 	};
 
 	log_dir(vm, dir, sizeof dir);
@@ -224,19 +236,155 @@ static void open_console(struct vm *vm, int i, int fd, const char *journal,
 		log_vm(LOG_ERR, vm->name, vm->uuid, "serial port %d: %s", i, err);
 }
 
+static bool is_kept(const struct vm *vm, int i)
+{
+	return strcmp(ports_type(vm, i), "host") != 0;
+}
+
+static void keeper_sock(const struct vm *vm, int i, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s/console%d.keep", vm->run_dir, i);
+}
+
+/* vmd-keeper beside vmd (a build tree), else where make install put it. */
+static const char *keeper_path(void)
+{
+	static char path[PATH_MAX];
+	ssize_t n;
+	char *slash;
+
+	if (path[0])
+		return path;
+	n = readlink("/proc/self/exe", path, sizeof path - sizeof KEEPER_PROGRAM - 1);
+	if (n > 0 && (path[n] = '\0', slash = strrchr(path, '/'))) {
+		strcpy(slash + 1, KEEPER_PROGRAM);
+		if (access(path, X_OK) == 0)
+			return path;
+	}
+	snprintf(path, sizeof path, "%s/%s", PKGLIBEXECDIR, KEEPER_PROGRAM);
+	return path;
+}
+
+struct keeper_fds {
+	int lfd[VM_MAX_SERIAL], jfd[VM_MAX_SERIAL], keep[3 * VM_MAX_SERIAL];
+	char arg[VM_MAX_SERIAL][64];
+	char *argv[6 + VM_MAX_SERIAL];
+	int nkeep, argc;
+};
+
+static int keeper_port(const struct vm *vm, int i, int qfd, const char *journal,
+		       struct keeper_fds *k)
+{
+	char path[4096];
+
+	keeper_sock(vm, i, path, sizeof path);
+	if ((k->lfd[i] = vm_unix_socket(path, true)) < 0 ||
+	    (k->jfd[i] = open(journal, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC,
+			      0600)) < 0)
+		return -1;
+	k->keep[k->nkeep++] = qfd;
+	k->keep[k->nkeep++] = k->lfd[i];
+	k->keep[k->nkeep++] = k->jfd[i];
+	snprintf(k->arg[i], sizeof k->arg[i], "%d:%d:%d:%d", i, qfd, k->lfd[i],
+		 k->jfd[i]);
+	k->argv[k->argc++] = k->arg[i];
+	return 0;
+}
+
+/* Start the keeper of every port i with qfd[i] >= 0 (each connected to
+ * QEMU's socket of port i, consumed), journaling into journal[i]. */
+static int keeper_start(const struct vm *vm, int *qfd, char *const *journal,
+			char *err, size_t errlen)
+{
+	struct keeper_fds k = {.argv = {(char *)keeper_path(), "--dir", vm->run_dir}};
+	char log_path[4096];
+	const char *user = vm_qemu_user();
+	int rc = 0;
+
+	k.argc = 3;
+	if (user) {
+		k.argv[k.argc++] = "--user";
+		k.argv[k.argc++] = (char *)user;
+	}
+	memset(k.lfd, -1, sizeof k.lfd);
+	memset(k.jfd, -1, sizeof k.jfd);
+	for (int i = 0; i < VM_MAX_SERIAL && rc == 0; i++)
+		if (qfd[i] >= 0 && keeper_port(vm, i, qfd[i], journal[i], &k) < 0) {
+			snprintf(err, errlen, "serial port %d: %s", i, strerror(errno));
+			rc = -1;
+		}
+	snprintf(log_path, sizeof log_path, "%s/keeper.log", vm->run_dir);
+	if (rc == 0 && emu_spawn(k.argv, k.keep, (size_t)k.nkeep, log_path, err,
+				 errlen) < 0)
+		rc = -1;
+	for (int i = 0; i < VM_MAX_SERIAL; i++) {
+		if (k.lfd[i] >= 0)
+			close(k.lfd[i]);
+		if (k.jfd[i] >= 0)
+			close(k.jfd[i]);
+		if (qfd[i] >= 0)
+			close(qfd[i]);
+		qfd[i] = -1;
+	}
+	return rc;
+}
+
+int ports_keep(struct vm *vm, struct port_plan *pl, int *conn_fds, struct call *c)
+{
+	int qfd[VM_MAX_SERIAL];
+	char err[1024];
+
+	for (int i = 0; i < VM_MAX_SERIAL; i++) {
+		qfd[i] = i < pl->n && is_kept(vm, i) ? conn_fds[i] : -1;
+		if (qfd[i] >= 0)
+			conn_fds[i] = -1;
+	}
+	if (keeper_start(vm, qfd, pl->journal, err, sizeof err) == 0)
+		return 0;
+	call_error(c, RPC_EMULATOR_FAILED, "VM '%s': cannot start the console "
+		   "keeper: %s", vm->name, err);
+	return -1;
+}
+
+static int connect_keeper(const struct vm *vm, int i)
+{
+	char path[4096];
+
+	keeper_sock(vm, i, path, sizeof path);
+	return vm_unix_socket(path, false);
+}
+
+static int connect_qemu(const struct vm *vm, int i)
+{
+	char path[4096];
+
+	snprintf(path, sizeof path, "%s/console%d.sock", vm->run_dir, i);
+	return vm_unix_socket(path, false);
+}
+
 void ports_open(struct vm *vm, struct port_plan *pl, int *conn_fds)
 {
 	for (int i = 0; i < pl->n; i++) {
-		if (!strcmp(ports_type(vm, i), "host")) {
+		if (!is_kept(vm, i)) {
 			vm->hostdev[i] = hostdev_open(conn_fds[i], vm->name, vm->uuid,
 						      i, ports_cfg(vm, i));
-		} else {
-			open_console(vm, i, conn_fds[i], pl->journal[i], pl->base[i],
-				     pl->tcp_fd[i]);
-			pl->tcp_fd[i] = -1;  /* the console owns it now */
+			conn_fds[i] = -1;
+			continue;
 		}
-		conn_fds[i] = -1;
+		int fd = connect_keeper(vm, i);
+		if (fd < 0)
+			log_vm(LOG_ERR, vm->name, vm->uuid, "serial port %d: cannot "
+			       "connect to its keeper: %s", i, strerror(errno));
+		open_console(vm, i, fd, pl->journal[i], pl->base[i], pl->tcp_fd[i]);
+		pl->tcp_fd[i] = -1;  /* the console owns it now */
 	}
+}
+
+void ports_finish(struct vm *vm)
+{
+	for (int i = 0; i < VM_MAX_SERIAL; i++)
+		if (vm->console[i])
+			console_finish(vm->console[i]);
 }
 
 void ports_close(struct vm *vm)
@@ -265,50 +413,84 @@ static void keep_newest(const char *path, uint64_t base, void *ctx)
 	f->base = base;
 }
 
-void ports_adopt_open(struct vm *vm)
+static int adopt_tcp(const struct vm *vm, int i)
+{
+	int port = cfg_int(ports_cfg(vm, i), "port", 0), fd = -1;
+
+	if (!strcmp(ports_type(vm, i), "tcp") && (fd = tcp_listen(port)) < 0)
+		log_vm(LOG_ERR, vm->name, vm->uuid, "serial port %d: tcp port %d: "
+		       "%s", i, port, strerror(errno));
+	return fd;
+}
+
+/* The keeper of port i is gone (killed) while QEMU runs: log what its
+ * journal holds, and start a new keeper on QEMU's socket.  What the guest
+ * printed between the two keepers went nowhere. */
+static void replace_keeper(struct vm *vm, int i)
+{
+	int qfd[VM_MAX_SERIAL] = {-1, -1, -1, -1}, fd;
+	char *journal[VM_MAX_SERIAL] = {0}, err[1024];
+	uint64_t base;
+
+	log_vm(LOG_WARNING, vm->name, vm->uuid, "serial port %d: its keeper is "
+	       "gone; starting a new one (what the guest prints meanwhile is "
+	       "lost)", i);
+	console_finish(vm->console[i]);
+	if (!(journal[i] = new_journal(vm, i, &base)) ||
+	    (qfd[i] = connect_qemu(vm, i)) < 0)
+		snprintf(err, sizeof err, "%s", strerror(errno));
+	else if (keeper_start(vm, qfd, journal, err, sizeof err) == 0 &&
+		 (fd = connect_keeper(vm, i)) >= 0)
+		console_rekeep(vm->console[i], fd, journal[i], base);
+	else if (!err[0])
+		snprintf(err, sizeof err, "%s", strerror(errno));
+	if (err[0])
+		log_vm(LOG_ERR, vm->name, vm->uuid, "serial port %d: no keeper: %s",
+		       i, err);
+	free(journal[i]);
+}
+
+static void keeper_lost(void *ctx, int port)
+{
+	struct vm *vm = ctx;
+
+	if (vm->pid > 0 && vm->console[port])
+		replace_keeper(vm, port);
+}
+
+void ports_adopt(struct vm *vm)
 {
 	for (int i = 0; i < ports_count(vm); i++) {
-		const char *type = ports_type(vm, i);
-		struct found f = {0};
-		int tcp_fd = -1;
-		if (!strcmp(type, "host"))
+		if (!is_kept(vm, i)) {
+			int fd = connect_qemu(vm, i);
+			if (fd < 0)
+				log_vm(LOG_ERR, vm->name, vm->uuid, "serial port %d: "
+				       "cannot reconnect: %s", i, strerror(errno));
+			else
+				vm->hostdev[i] = hostdev_open(fd, vm->name, vm->uuid, i,
+							      ports_cfg(vm, i));
 			continue;
+		}
+		struct found f = {0};
 		find_journals(vm, i, keep_newest, &f);
-		if (!strcmp(type, "tcp") &&
-		    (tcp_fd = tcp_listen(cfg_int(ports_cfg(vm, i), "port", 0))) < 0)
-			log_vm(LOG_ERR, vm->name, vm->uuid, "serial port %d: tcp port "
-			       "%d: %s", i, cfg_int(ports_cfg(vm, i), "port", 0),
-			       strerror(errno));
-		open_console(vm, i, -1, f.path, f.base, tcp_fd);
+		int fd = connect_keeper(vm, i);
+		open_console(vm, i, fd, f.path, f.base, adopt_tcp(vm, i));
+		free(f.path);
+		if (fd < 0 && vm->console[i])
+			replace_keeper(vm, i);
+	}
+}
+
+void ports_salvage(struct vm *vm)
+{
+	for (int i = 0; i < ports_count(vm); i++) {
+		struct found f = {0};
+		if (!is_kept(vm, i) || !find_journals(vm, i, keep_newest, &f))
+			continue;
+		/* a keeper still handing over the end, or only the file */
+		open_console(vm, i, connect_keeper(vm, i), f.path, f.base, -1);
 		free(f.path);
 	}
-}
-
-static int connect_port(const struct vm *vm, int i)
-{
-	char path[4096];
-
-	snprintf(path, sizeof path, "%s/console%d.sock", vm->run_dir, i);
-	return vm_unix_socket(path, false);
-}
-
-void ports_adopt_connect(struct vm *vm)
-{
-	for (int i = 0; i < ports_count(vm); i++) {
-		int fd = connect_port(vm, i);
-		if (fd < 0) {
-			log_vm(LOG_ERR, vm->name, vm->uuid, "serial port %d: cannot "
-			       "reconnect: %s", i, strerror(errno));
-			continue;
-		}
-		if (!strcmp(ports_type(vm, i), "host")) {
-			vm->hostdev[i] = hostdev_open(fd, vm->name, vm->uuid, i,
-						      ports_cfg(vm, i));
-		} else if (vm->console[i]) {
-			console_catch_up(vm->console[i]);
-			console_connect(vm->console[i], fd);
-		} else {
-			close(fd);
-		}
-	}
+	ports_finish(vm);
+	ports_close(vm);
 }

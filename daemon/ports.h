@@ -1,6 +1,6 @@
-/* A VM's serial and parallel ports as vmd runs them: journals and logs for
- * console and tcp ports, loopback listeners for tcp ports, host devices
- * checked before QEMU starts and relayed after. */
+/* A VM's serial and parallel ports as vmd runs them: keepers, journals and
+ * logs for console and tcp ports, loopback listeners for tcp ports, host
+ * devices checked before QEMU starts and relayed after. */
 #ifndef VMD_DAEMON_PORTS_H
 #define VMD_DAEMON_PORTS_H
 
@@ -12,7 +12,7 @@ struct call;
 
 struct port_plan {
 	int n;                               /* serial ports */
-	char *journal[VM_MAX_SERIAL];        /* QEMU logfile, console/tcp */
+	char *journal[VM_MAX_SERIAL];        /* the keeper's, console/tcp */
 	uint64_t base[VM_MAX_SERIAL];        /* log offset of journal byte 0 */
 	int tcp_fd[VM_MAX_SERIAL];           /* listening, tcp ports */
 };
@@ -25,17 +25,24 @@ const char *ports_type(const struct vm *vm, int i);
 /* Before QEMU starts: check host devices, bind tcp ports, name fresh
  * journals.  -1 after replying the error to c. */
 int ports_prepare(struct vm *vm, struct port_plan *pl, struct call *c);
-/* After QEMU is spawned: relay each port; conn_fds[i] is connected to
- * QEMU's socket of port i (consumed). */
+/* Before QEMU is spawned: start the keeper of the console and tcp ports;
+ * conn_fds[i] is connected to QEMU's (not yet accepting) socket of port i,
+ * consumed for those ports.  -1 after replying the error to c. */
+int ports_keep(struct vm *vm, struct port_plan *pl, int *conn_fds,
+	       struct call *c);
+/* After QEMU is spawned: relay host ports (conn_fds[i], consumed) and
+ * connect the consoles to the keeper. */
 void ports_open(struct vm *vm, struct port_plan *pl, int *conn_fds);
 void ports_plan_free(struct port_plan *pl);
+/* QEMU has exited: the logs take the last bytes (before ports_close). */
+void ports_finish(struct vm *vm);
 void ports_close(struct vm *vm);
 
-/* Re-adopting a running QEMU: open the consoles from the journals QEMU
- * writes (not yet connected) ... */
-void ports_adopt_open(struct vm *vm);
-/* ... and, with the guest paused, copy what it printed meanwhile into the
- * logs and connect every port's socket. */
-void ports_adopt_connect(struct vm *vm);
+/* Re-adopting a running QEMU: connect to its keepers (a keeper that is
+ * gone is replaced) and host ports. */
+void ports_adopt(struct vm *vm);
+/* A QEMU that ended while vmd was away: copy into the logs what its
+ * keepers journaled. */
+void ports_salvage(struct vm *vm);
 
 #endif

@@ -36,8 +36,6 @@ struct vm {
 	struct qmp *qmp;
 	struct console *console[VM_MAX_SERIAL];   /* console, tcp ports */
 	struct hostdev *hostdev[VM_MAX_SERIAL];   /* host ports */
-	bool adopting;                /* re-adoption pauses the guest: its
-	                                 STOP/RESUME are not state changes */
 	bool shutdown_seen;           /* QEMU announced SHUTDOWN: a clean exit */
 	bool shutdown_guest;          /* ... asked by the guest, not the host */
 	const char *pending_op;       /* "pause"/"resume" in flight: the reason
@@ -92,6 +90,8 @@ void vm_quit(struct vm *vm);
 int vm_connect_qmp(struct vm *vm);
 /* A unix stream socket bound and listening at path, or connected to it. */
 int vm_unix_socket(const char *path, bool listening);
+/* The user QEMU (and the console keeper) run as, NULL unless vmd is root. */
+const char *vm_qemu_user(void);
 
 /* Start-up and exit, vm_adopt.c. */
 void vm_recover_all(void);   /* re-adopt QEMUs that outlived a vmd */

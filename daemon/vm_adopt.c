@@ -43,37 +43,25 @@ static int watch_pid(struct vm *vm)
 	return 0;
 }
 
-static void on_adopt_resumed(void *ctx, struct json_object *ret, rpc_err err,
-			     const char *desc)
+static int set_run_dir(struct vm *vm)
 {
-	struct vm *vm = ctx;
+	char path[4096];
 
-	vm->adopting = false;
-	if (err != RPC_OK)
-		log_vm(LOG_ERR, vm->name, vm->uuid, "cannot resume after "
-		       "re-adoption: %s", desc);
+	snprintf(path, sizeof path, "%s/vms/%s", vmd.run_dir, vm->uuid);
+	free(vm->run_dir);
+	vm->run_dir = strdup(path);
+	return vm->run_dir ? 0 : -1;
 }
 
-/* The guest is paused: what it printed while no vmd read its consoles is
- * all in the journals now, and nothing new can arrive until "cont". */
-static void on_adopt_paused(void *ctx, struct json_object *ret, rpc_err err,
-			    const char *desc)
+/* Its QEMU ended while vmd was away: the logs get the end of its output. */
+static void salvage(struct vm *vm)
 {
-	struct vm *vm = ctx;
-
-	if (err != RPC_OK)
-		log_vm(LOG_WARNING, vm->name, vm->uuid, "cannot pause to re-adopt "
-		       "(%s): console bytes of this moment may repeat", desc);
-	ports_adopt_connect(vm);
-	if (vm->state == VM_PAUSED || !vm->qmp)
-		vm->adopting = false;
-	else
-		qmp_exec(vm->qmp, "cont", NULL, on_adopt_resumed, vm);
+	if (set_run_dir(vm) == 0)
+		ports_salvage(vm);
 }
 
 /* A guest that powered off while vmd was away waits in QEMU's "shutdown"
- * state (-no-shutdown): a clean stop, not a crash.  Others are paused for
- * the console catch-up. */
+ * state (-no-shutdown): a clean stop, not a crash. */
 static void on_adopt_status(void *ctx, struct json_object *ret, rpc_err err,
 			    const char *desc)
 {
@@ -85,24 +73,15 @@ static void on_adopt_status(void *ctx, struct json_object *ret, rpc_err err,
 		log_vm(LOG_INFO, vm->name, vm->uuid, "the guest powered off while "
 		       "vmd was away");
 		vm->shutdown_seen = vm->shutdown_guest = true;
-		ports_adopt_connect(vm);
-		vm->adopting = false;
 		vm_quit(vm);
-		return;
 	}
-	if (vm->qmp)
-		qmp_exec(vm->qmp, "stop", NULL, on_adopt_paused, vm);
 }
 
 static void adopt(struct vm *vm)
 {
-	char path[4096];
 	enum vm_state was = vm->state;
 
-	snprintf(path, sizeof path, "%s/vms/%s", vmd.run_dir, vm->uuid);
-	free(vm->run_dir);
-	vm->run_dir = strdup(path);
-	if (!vm->run_dir || watch_pid(vm) < 0 || vm_connect_qmp(vm) < 0) {
+	if (set_run_dir(vm) < 0 || watch_pid(vm) < 0 || vm_connect_qmp(vm) < 0) {
 		log_vm(LOG_ERR, vm->name, vm->uuid, "cannot re-adopt QEMU pid %d: %s; "
 		       "it keeps running unmanaged", (int)vm->pid, strerror(errno));
 		return;
@@ -115,8 +94,8 @@ static void adopt(struct vm *vm)
 	/* a half-finished start or stop is not resumed: the guest runs */
 	if (was == VM_STARTING || was == VM_STOPPING)
 		vm_set_state(vm, VM_RUNNING, "host", NULL);
-	ports_adopt_open(vm);
-	vm->adopting = true;
+	/* the keepers make this exact without pausing the guest */
+	ports_adopt(vm);
 	qmp_exec(vm->qmp, "query-status", NULL, on_adopt_status, vm);
 	log_vm(LOG_INFO, vm->name, vm->uuid, "re-adopted QEMU pid %d", (int)vm->pid);
 }
@@ -136,6 +115,7 @@ void vm_recover_all(void)
 			continue;
 		}
 		bool clean = vm->state == VM_STOPPING;
+		salvage(vm);
 		vm->pid = 0;
 		vm->starttime = 0;
 		vm_set_state(vm, clean ? VM_STOPPED : VM_CRASHED,

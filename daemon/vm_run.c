@@ -221,7 +221,7 @@ static int prepare_run_dir(struct vm *vm, struct call *c)
 }
 
 /* A QEMU started by root gives up root once it has opened its files. */
-static const char *qemu_user(void)
+const char *vm_qemu_user(void)
 {
 	if (geteuid() != 0)
 		return NULL;
@@ -233,7 +233,7 @@ static pid_t launch(struct vm *vm, struct call *c, const char *accel,
 {
 	struct emu_launch l = {.accel = accel, .qmp_fd = f->qmp_listen,
 			       .run_dir = vm->run_dir, .sandbox = vmd.sandbox,
-			       .runas = qemu_user()};
+			       .runas = vm_qemu_user()};
 	struct emu_argv argv;
 	char err[1024], log_path[4096];
 	char *qemu = emu_qemu_for_arch(vm_cfg_str(vm, "arch", "x86_64"), vmd.qemu);
@@ -244,7 +244,6 @@ static pid_t launch(struct vm *vm, struct call *c, const char *accel,
 	keep[0] = f->qmp_listen;
 	for (int i = 0; i < VM_MAX_SERIAL; i++) {
 		l.console_fds[i] = i < nserial ? f->con_listen[i] : -1;
-		l.console_logs[i] = pl->journal[i];
 		keep[1 + i] = l.console_fds[i];
 	}
 	emu_argv_init(&argv);
@@ -290,9 +289,11 @@ int vm_start(struct vm *vm, struct call *c)
 	    prepare_run_dir(vm, c) < 0 || ports_prepare(vm, &pl, c) < 0)
 		return -1;
 	memset(&f, -1, sizeof f);
-	if (make_sockets(vm, pl.n, &f) < 0) {
+	bool made = make_sockets(vm, pl.n, &f) == 0;
+	if (!made)
 		call_error(c, RPC_GENERIC_ERROR, "VM '%s': cannot make sockets in %s: %s",
 			   vm->name, vm->run_dir, strerror(errno));
+	if (!made || ports_keep(vm, &pl, f.con_conn, c) < 0) {
 		close_fds(&f.qmp_listen, sizeof f / sizeof(int));
 		ports_plan_free(&pl);
 		return -1;
@@ -408,6 +409,7 @@ static void teardown(struct vm *vm)
 		event_del(vm->stop_timer);
 	qmp_close(vm->qmp);
 	vm->qmp = NULL;
+	ports_finish(vm);
 	ports_close(vm);
 	vm->pid = 0;
 	vm->starttime = 0;
@@ -510,8 +512,6 @@ void vm_qemu_event(struct vm *vm, const char *event, struct json_object *data)
 	struct json_object *guest;
 	const char *why = vm->pending_op ? vm->pending_op : "monitor";
 
-	if (vm->adopting && (!strcmp(event, "STOP") || !strcmp(event, "RESUME")))
-		return;  /* vmd's own pause while it re-adopts the guest */
 	if (!strcmp(event, "SHUTDOWN") && !vm->shutdown_seen) {
 		/* the first one says who; our own "quit" sends another */
 		vm->shutdown_seen = true;

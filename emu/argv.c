@@ -422,13 +422,8 @@ static void add_serial(struct build *b, struct pool *p, struct json_object *c,
 			return;
 		}
 		add(b, "-chardev");
-		if (l->console_logs[i])
-			addf(b, "socket,id=serial%zu,fd=%d,server=on,wait=off,"
-			     "logfile=%s,logappend=on", i, l->console_fds[i],
-			     esc(b, p, l->console_logs[i]));
-		else
-			addf(b, "socket,id=serial%zu,fd=%d,server=on,wait=off",
-			     i, l->console_fds[i]);
+		addf(b, "socket,id=serial%zu,fd=%d,server=on,wait=off", i,
+		     l->console_fds[i]);
 		add(b, "-serial");
 		addf(b, "chardev:serial%zu", i);
 	}

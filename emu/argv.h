@@ -30,9 +30,6 @@ struct emu_launch {
 	int console_fds[4];        /* listening sockets, one per serial port
 	                              (every type: QEMU's side of a port is
 	                              always a socket vmd holds), -1 unused */
-	const char *console_logs[4]; /* per port: file QEMU also writes every
-	                              byte the guest sends to (chardev
-	                              logfile=, logappend=on), NULL for none */
 	const char *run_dir;       /* private dir for this VM (pid file etc.) */
 	int sandbox;               /* add -sandbox on (with spawn, resource
 	                              control and, without runas, privilege

@@ -335,6 +335,10 @@ unsigned long long emu_proc_starttime(pid_t pid)
 	if (!p)
 		return 0;
 	p++;
+	/* an exited process nobody reaped yet (its parent, a killed vmd, is
+	 * gone) is no longer our QEMU */
+	if (p[0] == ' ' && (p[1] == 'Z' || p[1] == 'X'))
+		return 0;
 	/* After comm: field 3 (state) ... field 22 (starttime). */
 	for (int field = 3; field < 22; field++) {
 		while (*p == ' ')

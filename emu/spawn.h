@@ -15,7 +15,7 @@ pid_t emu_spawn(char *const argv[], const int *keep_fds, size_t nkeep,
 		const char *log_path, char *err, size_t errlen);
 
 /* Process start time (field 22 of /proc/PID/stat, clock ticks since boot),
- * 0 if the process does not exist. Used to tell a PID reused by another
+ * 0 if the process does not exist or has exited (a zombie). Used to tell a PID reused by another
  * process from our QEMU. */
 unsigned long long emu_proc_starttime(pid_t pid);
 

@@ -271,10 +271,11 @@ class RestartTest(vmdtest.VmdTestCase):
         self.console(name).read_until(BOOT_BANNER, t(30))
         c.close()
         self.assertEqual(self.vmd.stop(signal.SIGKILL), -signal.SIGKILL)
-        # vmd is gone; type the boot sector's power-off key on its console
+        # vmd is gone; type the boot sector's power-off key on its console,
+        # through the console keeper as vmd would (daemon/keeper.h)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.connect(os.path.join(self.vmd.run_dir, "vms", r["uuid"],
-                                  "console0.sock"))
+                                  "console0.keep"))
         sock.sendall(b"\x1f")
         sock.close()
         time.sleep(t(1))

@@ -490,7 +490,7 @@ static void test_argv_errors(void **state)
 }
 
 /* Every serial port, whatever its type, is a socket chardev on the fd vmd
- * gives for that index; a log file adds logfile=,logappend=on. */
+ * gives for that index, and nothing else: the keeper journals. */
 static void test_serial_types(void **state)
 {
 	struct emu_launch l = launch("tcg");
@@ -501,18 +501,13 @@ static void test_serial_types(void **state)
 	l.console_fds[1] = 31;
 	l.console_fds[2] = 42;
 	l.console_fds[3] = 53;
-	l.console_logs[0] = "/run/vmd/vms/u/console0.0000000000000000.journal";
-	l.console_logs[1] = "/run/a,b/console1.,.journal";
 	build("{\"name\": \"s\", \"serial\": [{\"type\": \"console\"},"
 	      " {\"type\": \"tcp\", \"port\": 4555},"
 	      " {\"type\": \"host\", \"path\": \"/dev/serial/by-id/usb-FTDI,x\","
 	      "  \"baud\": 9600, \"parity\": \"even\", \"flow\": \"rtscts\"},"
 	      " {\"type\": \"host\", \"path\": \"/dev/ttyS0\"}]}", &l, &a);
-	expect_opt(&a, "-chardev", 1, "socket,id=serial0,fd=20,server=on,"
-		   "wait=off,logfile=/run/vmd/vms/u/console0.0000000000000000"
-		   ".journal,logappend=on");
-	expect_opt(&a, "-chardev", 2, "socket,id=serial1,fd=31,server=on,"
-		   "wait=off,logfile=/run/a,,b/console1.,,.journal,logappend=on");
+	expect_opt(&a, "-chardev", 1, "socket,id=serial0,fd=20,server=on,wait=off");
+	expect_opt(&a, "-chardev", 2, "socket,id=serial1,fd=31,server=on,wait=off");
 	/* vmd holds host ttys itself: QEMU never sees the device path. */
 	expect_opt(&a, "-chardev", 3, "socket,id=serial2,fd=42,server=on,wait=off");
 	expect_opt(&a, "-chardev", 4, "socket,id=serial3,fd=53,server=on,wait=off");
@@ -528,20 +523,6 @@ static void test_serial_types(void **state)
 	for (size_t k = 0; k < a.n; k++)
 		assert_null(strstr(a.v[k], "usb-FTDI"));
 	assert_int_equal(count_opt(&a, "-device"), 0);
-	emu_argv_free(&a);
-
-	/* Logs follow the port index, not the type order. */
-	l.console_logs[0] = NULL;
-	l.console_logs[1] = NULL;
-	l.console_logs[2] = "/j2";
-	build("{\"name\": \"s\", \"serial\": [{\"type\": \"host\","
-	      " \"path\": \"/dev/ttyUSB0\"}, {\"type\": \"console\"},"
-	      " {\"type\": \"tcp\", \"port\": 9}]}", &l, &a);
-	expect_opt(&a, "-chardev", 1, "socket,id=serial0,fd=20,server=on,wait=off");
-	expect_opt(&a, "-chardev", 2, "socket,id=serial1,fd=31,server=on,wait=off");
-	expect_opt(&a, "-chardev", 3, "socket,id=serial2,fd=42,server=on,"
-		   "wait=off,logfile=/j2,logappend=on");
-	assert_int_equal(count_opt(&a, "-serial"), 3);
 	emu_argv_free(&a);
 
 	/* A host port needs its socket like any other, and a path. */

@@ -1,0 +1,363 @@
+/* vmd-keeper: the console keeper of one guest (see keeper.h).
+ *
+ *   vmd-keeper --dir RUN_DIR [--user USER] N:QEMU_FD:LISTEN_FD:JOURNAL_FD...
+ *
+ * vmd starts it with the descriptors already open: the connection to
+ * QEMU's chardev socket of port N, the socket vmd will connect to, and the
+ * journal (read-write, append).  It needs nothing else, so when started by
+ * root it becomes USER (the unprivileged QEMU user) before reading a
+ * single guest byte.
+ *
+ * The journal is also the buffer towards vmd: the keeper never waits for
+ * vmd.  It reads QEMU as fast as QEMU sends, appends to the journal, and
+ * sends vmd straight from memory while vmd keeps up, else from the journal
+ * file.  Only a journal it cannot write (a full disk) makes it stop
+ * reading, so the guest's UART waits rather than a byte being dropped. */
+#include "config.h"
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include "daemon/keeper.h"
+
+#define MAX_PORTS 4
+#define CHUNK 65536
+/* After QEMU is gone, how long a connected vmd may take to read the rest
+ * before the keeper leaves it to the journal. */
+#define LINGER_S 30
+
+struct port {
+	int num;
+	int qfd, lfd, vfd, jfd;    /* QEMU, listener, vmd (-1: none), journal */
+	uint64_t size;              /* bytes in the journal */
+	uint64_t sent;              /* journal offset of the next byte for vmd */
+	unsigned char pend[CHUNK];  /* read from QEMU, not yet journaled */
+	size_t pend_len;
+	bool stalled;               /* said so; say again when it resumes */
+	unsigned char in[CHUNK];    /* from vmd, not yet written to QEMU */
+	size_t in_len;
+};
+
+static struct port ports[MAX_PORTS];
+static int nports;
+static const char *run_dir = "?";
+
+static void say(int port, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void say(int port, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "vmd-keeper %s port %d: ", run_dir, port);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+static void close_fd(int *fd)
+{
+	if (*fd >= 0)
+		close(*fd);
+	*fd = -1;
+}
+
+/* Append n bytes to the journal; returns how many went in.  A short
+ * count (disk full) leaves the guest waiting, never a byte dropped. */
+static size_t journal_append(struct port *p, const unsigned char *b, size_t n)
+{
+	size_t off = 0;
+
+	while (off < n) {
+		ssize_t w = write(p->jfd, b + off, n - off);
+		if (w < 0 && errno == EINTR)
+			continue;
+		if (w <= 0) {
+			if (!p->stalled)
+				say(p->num, "journal write failed (%s); the guest "
+				    "waits", w < 0 ? strerror(errno) : "no space");
+			p->stalled = true;
+			break;
+		}
+		off += (size_t)w;
+	}
+	if (p->stalled && off == n) {
+		say(p->num, "journal writable again; the guest goes on");
+		p->stalled = false;
+	}
+	p->size += off;
+	return off;
+}
+
+static void retry_pending(struct port *p)
+{
+	size_t n = journal_append(p, p->pend, p->pend_len);
+
+	memmove(p->pend, p->pend + n, p->pend_len - n);
+	p->pend_len -= n;
+}
+
+static void vmd_gone(struct port *p)
+{
+	close_fd(&p->vfd);
+}
+
+static void send_vmd(struct port *p, const unsigned char *b, size_t n)
+{
+	ssize_t s = send(p->vfd, b, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+
+	if (s > 0)
+		p->sent += (uint64_t)s;
+	else if (s < 0 && errno != EAGAIN && errno != EINTR)
+		vmd_gone(p);
+}
+
+/* Send vmd what it lacks, from the journal file. */
+static void send_journal(struct port *p)
+{
+	unsigned char buf[CHUNK];
+	uint64_t want = p->size - p->sent;
+	ssize_t r = pread(p->jfd, buf, want < CHUNK ? (size_t)want : CHUNK,
+			  (off_t)p->sent);
+
+	if (r > 0) {
+		send_vmd(p, buf, (size_t)r);
+		return;
+	}
+	say(p->num, "journal read failed: %s", r < 0 ? strerror(errno) : "short");
+	vmd_gone(p);  /* vmd copies from the file itself when it reconnects */
+}
+
+static void from_qemu(struct port *p)
+{
+	unsigned char buf[CHUNK];
+	ssize_t n = read(p->qfd, buf, sizeof buf);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0) {
+		close_fd(&p->qfd);  /* QEMU closed the port or exited */
+		return;
+	}
+	bool caught_up = p->vfd >= 0 && p->sent == p->size;
+	size_t done = journal_append(p, buf, (size_t)n);
+	memcpy(p->pend, buf + done, (size_t)n - done);
+	p->pend_len = (size_t)n - done;
+	/* the usual case: vmd keeps up, so send from memory */
+	if (caught_up && done)
+		send_vmd(p, buf, done);
+}
+
+static void from_vmd(struct port *p)
+{
+	ssize_t n = read(p->vfd, p->in + p->in_len, sizeof p->in - p->in_len);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n <= 0)
+		vmd_gone(p);
+	else
+		p->in_len += (size_t)n;
+}
+
+static void to_qemu(struct port *p)
+{
+	ssize_t n = write(p->qfd, p->in, p->in_len);
+
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return;
+	if (n < 0) {
+		p->in_len = 0;  /* QEMU is going; its read side tells us */
+		return;
+	}
+	memmove(p->in, p->in + n, p->in_len - (size_t)n);
+	p->in_len -= (size_t)n;
+}
+
+/* A (re)started vmd: the newest connection wins. */
+static void accept_vmd(struct port *p)
+{
+	unsigned char hdr[KEEPER_HEADER_LEN];
+	int fd = accept4(p->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+
+	if (fd < 0)
+		return;
+	keeper_header_put(hdr, p->size);
+	/* A fresh socket has room for 8 bytes.  If the peer already left, what
+	 * it typed before it did is still to be read: keep the socket. */
+	(void)!send(fd, hdr, sizeof hdr, MSG_NOSIGNAL);
+	close_fd(&p->vfd);
+	p->vfd = fd;
+	p->sent = p->size;
+}
+
+static bool port_done(const struct port *p)
+{
+	return p->qfd < 0 && p->pend_len == 0 &&
+	       (p->vfd < 0 || p->sent == p->size);
+}
+
+/* One poll set over every port; returns the poll timeout to use. */
+static int build_poll(struct pollfd *fds, int *owner, int *kind, int *nfds)
+{
+	int n = 0, timeout = -1;
+
+	for (int i = 0; i < nports; i++) {
+		struct port *p = &ports[i];
+		short qev = (short)((p->pend_len ? 0 : POLLIN) |
+				    (p->in_len ? POLLOUT : 0));
+		short vev = (short)((p->in_len < sizeof p->in ? POLLIN : 0) |
+				    (p->sent < p->size ? POLLOUT : 0));
+		int fd[3] = {p->qfd, p->vfd, p->lfd};
+		short ev[3] = {qev, vev, POLLIN};
+		for (int k = 0; k < 3; k++)
+			if (fd[k] >= 0) {
+				fds[n] = (struct pollfd){.fd = fd[k], .events = ev[k]};
+				owner[n] = i;
+				kind[n++] = k;
+			}
+		if (p->pend_len)
+			timeout = 1000;  /* retry the journal */
+	}
+	*nfds = n;
+	return timeout;
+}
+
+static void serve(struct port *p, int kind, short re)
+{
+	if (kind == 2) {
+		accept_vmd(p);
+	} else if (kind == 0) {
+		if (re & POLLOUT)
+			to_qemu(p);
+		if (re & (POLLIN | POLLHUP | POLLERR) && p->qfd >= 0)
+			from_qemu(p);
+	} else {
+		/* input first: a peer that typed and left is read to its end */
+		if (re & (POLLIN | POLLHUP | POLLERR))
+			from_vmd(p);
+		if (re & POLLOUT && p->vfd >= 0 && p->sent < p->size)
+			send_journal(p);
+	}
+}
+
+/* Close vmd's connection of each finished port, so vmd sees the end. */
+static bool all_done(void)
+{
+	bool all = true;
+
+	for (int i = 0; i < nports; i++) {
+		if (port_done(&ports[i]))
+			close_fd(&ports[i].vfd);
+		else
+			all = false;
+	}
+	return all;
+}
+
+static void run(void)
+{
+	struct pollfd fds[3 * MAX_PORTS];
+	int owner[3 * MAX_PORTS], kind[3 * MAX_PORTS], nfds;
+	time_t qemu_gone = 0;
+
+	while (!all_done()) {
+		int timeout = build_poll(fds, owner, kind, &nfds);
+		bool open = false;
+		for (int i = 0; i < nports; i++)
+			open |= ports[i].qfd >= 0;
+		if (!open && !qemu_gone)
+			qemu_gone = time(NULL);
+		if (!open && time(NULL) - qemu_gone > LINGER_S)
+			return;  /* vmd does not read: the journal has the rest */
+		if (!open)
+			timeout = 1000;
+		if (poll(fds, (nfds_t)nfds, timeout) < 0 && errno != EINTR)
+			return;
+		for (int i = 0; i < nports; i++)
+			if (ports[i].pend_len)
+				retry_pending(&ports[i]);
+		for (int k = 0; k < nfds; k++)
+			if (fds[k].revents)
+				serve(&ports[owner[k]], kind[k], fds[k].revents);
+	}
+}
+
+static int parse_port(const char *arg)
+{
+	struct port *p = &ports[nports];
+	char tail;
+
+	if (nports == MAX_PORTS ||
+	    sscanf(arg, "%d:%d:%d:%d%c", &p->num, &p->qfd, &p->lfd, &p->jfd,
+		   &tail) != 4 || p->qfd < 0 || p->lfd < 0 || p->jfd < 0)
+		return -1;
+	p->vfd = -1;
+	nports++;
+	return fcntl(p->qfd, F_SETFL, O_NONBLOCK) < 0 ||
+	       fcntl(p->lfd, F_SETFL, O_NONBLOCK) < 0 ? -1 : 0;
+}
+
+/* Give up root for the unprivileged QEMU user: every descriptor the keeper
+ * needs is already open. */
+static int drop_root(const char *user)
+{
+	struct passwd *pw = getpwnam(user);
+
+	if (!pw) {
+		fprintf(stderr, "vmd-keeper: no user %s\n", user);
+		return -1;
+	}
+	if (setgroups(0, NULL) < 0 || setresgid(pw->pw_gid, pw->pw_gid, pw->pw_gid) < 0 ||
+	    setresuid(pw->pw_uid, pw->pw_uid, pw->pw_uid) < 0) {
+		fprintf(stderr, "vmd-keeper: cannot become %s: %s\n", user,
+			strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	const char *user = NULL;
+	int i = 1;
+
+	for (; i + 1 < argc && argv[i][0] == '-'; i += 2) {
+		if (!strcmp(argv[i], "--dir"))
+			run_dir = argv[i + 1];
+		else if (!strcmp(argv[i], "--user"))
+			user = argv[i + 1];
+		else
+			break;
+	}
+	for (; i < argc; i++)
+		if (parse_port(argv[i]) < 0) {
+			fprintf(stderr, "vmd-keeper: bad port %s (want N:QEMU_FD:"
+				"LISTEN_FD:JOURNAL_FD, at most %d)\n", argv[i], MAX_PORTS);
+			return 2;
+		}
+	if (!nports) {
+		fprintf(stderr, "usage: vmd-keeper --dir RUN_DIR [--user USER] "
+			"N:QEMU_FD:LISTEN_FD:JOURNAL_FD...\n");
+		return 2;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0);
+	if (user && geteuid() == 0 && drop_root(user) < 0)
+		return 1;
+	run();
+	return 0;
+}

@@ -1,0 +1,348 @@
+"""End-to-end: the console keeper (daemon/keeper.h), on real guests.
+
+Each running guest's console ports are read by a small vmd-keeper process
+that journals every byte and outlives vmd.  Checked here: the keeper runs
+unprivileged and ends with its QEMU; the last bytes before a power-off
+reach the log; a guest never waits while vmd hangs; a keeper killed while
+vmd runs, or while vmd is away, is replaced and the console works again
+without a byte of what was journaled missing or doubled; output of a QEMU
+that died while vmd was away still reaches the log.  KeeperWireTest drives
+vmd-keeper alone, with sockets standing in for QEMU and vmd."""
+
+import glob
+import os
+import pwd
+import re
+import signal
+import socket
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmdtest  # noqa: E402
+from vmdtest import (BOOT_BANNER, INITRAMFS, bootsector_config,
+                     console_read_all, linux_config, pid_alive, t)  # noqa: E402
+
+KEEPER = "vmd-keeper"
+KEEPER_BIN = os.path.join(vmdtest.BUILDDIR, KEEPER)
+
+
+def keeper_pids(run_dir):
+    """Live keepers whose command line names run_dir."""
+    pids = []
+    for pid in vmdtest._all_pids():
+        cmd = vmdtest._proc_cmdline(pid)
+        if KEEPER in cmd.split(" ")[0] and run_dir in cmd and pid_alive(pid):
+            pids.append(pid)
+    return pids
+
+
+def proc_uid(pid):
+    with open("/proc/%d/status" % pid) as f:
+        return int(re.search(r"^Uid:\s+(\d+)", f.read(), re.M).group(1))
+
+
+class KeeperTest(vmdtest.VmdTestCase):
+
+    def start_vm(self, c, cfg):
+        c.command("vm-define", {"config": cfg})
+        r = c.command("vm-start", {"vm": cfg["name"]}, timeout=t(60))
+        self.assertEqual(r["state"], "running")
+        uuid = c.command("vm-show", {"vm": cfg["name"]})["uuid"]
+        return r["pid"], os.path.join(self.vmd.run_dir, "vms", uuid)
+
+    def one_keeper(self, run_dir, other_than=None, timeout=10):
+        found = []
+
+        def there():
+            found[:] = [p for p in keeper_pids(run_dir) if p != other_than]
+            return len(found) == 1
+        self.wait_for(there, t(timeout), "one keeper for %s" % run_dir)
+        return found[0]
+
+    def echo(self, con, text):
+        start = len(con.data)
+        con.write(text)
+        con.read_until(text.replace(b"\r", b"\r\n"), t(15), start)
+
+    def boot(self, c, name):
+        pid, run_dir = self.start_vm(c, bootsector_config(name))
+        con = self.console(name)
+        con.read_until(BOOT_BANNER, t(30))
+        return pid, run_dir, con
+
+    def test_keeper_unprivileged_and_ends_with_qemu(self):
+        c = self.client()
+        _, run_dir, con = self.boot(c, "kp-life")
+        keeper = self.one_keeper(run_dir)
+        if os.geteuid() == 0:
+            self.assertEqual(proc_uid(keeper), pwd.getpwnam("nobody").pw_uid,
+                             "a keeper started by root keeps root")
+        self.echo(con, b"hello keeper\r")
+        c.command("vm-kill", {"vm": "kp-life"}, timeout=t(30))
+        self.wait_for(lambda: not pid_alive(keeper), t(10),
+                      "the keeper to end with its QEMU")
+        with open(os.path.join(run_dir, "keeper.log"), "rb") as f:
+            log = f.read()
+        self.assertNotIn(b"Sanitizer", log)
+        self.assertNotIn(b"runtime error", log)
+
+    def test_last_bytes_before_power_off(self):
+        """The guest echoes a line and powers off at once: QEMU is gone
+        before vmd read the echo from the keeper, yet the log has it."""
+        c = self.client()
+        self.boot(c, "kp-last")
+        tail = b"".join(b"last words %03d\r" % i for i in range(100))
+        con = self.console("kp-last", mode="ro")
+        w = self.console("kp-last", force=True)
+        w.write(tail + b"\x1f")
+        self.wait_for(lambda: self.vm_state(c, "kp-last") == "stopped",
+                      t(30), "the guest to power off")
+        log = console_read_all(c, "kp-last")[0]
+        want = tail.replace(b"\r", b"\r\n")
+        self.assertTrue(log.endswith(want), "the log ends with %r" % log[-120:])
+        self.assertEqual(log.count(BOOT_BANNER), 1)
+        con.wait_eof(t(10))
+
+    def test_keeper_killed_while_vmd_runs(self):
+        c = self.client()
+        qemu, run_dir, con = self.boot(c, "kp-lost")
+        self.echo(con, b"before\r")
+        old = self.one_keeper(run_dir)
+        os.kill(old, signal.SIGKILL)
+        new = self.one_keeper(run_dir, other_than=old)
+        self.wait_for(lambda: "its keeper is gone" in self.vmd.log(), t(10),
+                      "vmd to say the keeper was lost")
+        vmdtest.type_until(con, b"after\r", b"after\r\n", t(30))
+        log = console_read_all(c, "kp-lost")[0]
+        self.assertEqual(log.count(b"before\r\n"), 1)
+        self.assertIn(b"after\r\n", log)
+        self.assertEqual(c.command("vm-show", {"vm": "kp-lost"})["pid"], qemu)
+        self.assertTrue(pid_alive(new))
+
+    def test_keeper_killed_while_vmd_away(self):
+        c = self.client()
+        qemu, run_dir, con = self.boot(c, "kp-away")
+        self.echo(con, b"before\r")
+        old = self.one_keeper(run_dir)
+        self.vmd.stop(signal.SIGKILL)
+        os.kill(old, signal.SIGKILL)
+        self.vmd.start()
+        c = self.client()
+        self.assertEqual(c.command("vm-show", {"vm": "kp-away"})["pid"], qemu)
+        self.one_keeper(run_dir, other_than=old)
+        con = self.console("kp-away")
+        vmdtest.type_until(con, b"after\r", b"after\r\n", t(30))
+        log = console_read_all(c, "kp-away")[0]
+        self.assertEqual(log.count(b"before\r\n"), 1)
+        self.assertEqual(log.count(BOOT_BANNER), 1)
+        self.assertIn(b"after\r\n", log)
+
+
+class KeeperLinuxTest(vmdtest.VmdTestCase):
+    """What the guest prints while vmd cannot read it."""
+
+    def boot_shell(self, c, name):
+        vmdtest.require_guests(INITRAMFS)
+        c.command("vm-define", {"config": linux_config(name)})
+        r = c.command("vm-start", {"vm": name}, timeout=t(60))
+        uuid = c.command("vm-show", {"vm": name})["uuid"]
+        con = self.console(name)
+        vmdtest.type_until(con, b"echo UP$((40+2))\n", b"UP42", t(120))
+        return r["pid"], os.path.join(self.vmd.run_dir, "vms", uuid), con
+
+    def journal_has(self, run_dir, text):
+        for path in glob.glob(os.path.join(run_dir, "console0.*.journal")):
+            with open(path, "rb") as f:
+                if text in f.read():
+                    return True
+        return False
+
+    def test_guest_never_waits_for_a_hung_vmd(self):
+        c = self.client()
+        _, run_dir, con = self.boot_shell(c, "kp-hang")
+        n = 4000
+        con.write(b"i=0; while [ $i -lt %d ]; do echo tick$i; i=$((i+1)); "
+                  b"done; echo DONE$((1+1))\n" % n)
+        con.read_until(b"tick100\r\n", t(60))
+        self.vmd.send_signal(signal.SIGSTOP)
+        try:
+            # with vmd stopped, the guest runs to the end of its loop
+            self.wait_for(lambda: self.journal_has(run_dir, b"DONE2"), t(120),
+                          "the guest to finish while vmd is stopped",
+                          interval=0.5)
+        finally:
+            self.vmd.send_signal(signal.SIGCONT)
+        con.read_until(b"DONE2", t(60))
+        log = console_read_all(c, "kp-hang")[0]
+        ticks = re.findall(rb"tick(\d+)\r\n", log)
+        self.assertEqual([int(x) for x in ticks], list(range(n)),
+                         "the log lost or doubled ticks")
+        self.assertEqual(self.vm_state(c, "kp-hang"), "running")
+
+    def test_output_of_a_qemu_that_died_while_vmd_was_away(self):
+        c = self.client()
+        qemu, run_dir, con = self.boot_shell(c, "kp-dead")
+        con.write(b"sleep 2; echo AWAY$((20+22))\n")
+        con.read_until(b"AWAY$((20+22))", t(10))  # the shell's echo
+        self.vmd.stop(signal.SIGKILL)
+        keeper = keeper_pids(run_dir)
+        self.wait_for(lambda: self.journal_has(run_dir, b"AWAY42"), t(30),
+                      "the guest to print while vmd is away", interval=0.2)
+        os.kill(qemu, signal.SIGKILL)
+        self.wait_for(lambda: not any(pid_alive(p) for p in keeper), t(10),
+                      "the keeper to end with its QEMU")
+        self.vmd.start()
+        c = self.client()
+        self.assertEqual(self.vm_state(c, "kp-dead"), "crashed")
+        log = console_read_all(c, "kp-dead")[0]
+        self.assertEqual(log.count(b"AWAY42"), 1, "log ends %r" % log[-200:])
+
+
+class KeeperWireTest(unittest.TestCase):
+    """The keeper's side of the wire in keeper.h, without QEMU or vmd."""
+
+    def setUp(self):
+        self.tmp = tempfile.mkdtemp(prefix="vmd-keeper-")
+        self.addCleanup(subprocess.call, ["rm", "-rf", self.tmp])
+        self.mounted = False
+
+    def start(self, journal_dir=None):
+        """A keeper for port 0; self.qemu is QEMU's end of the port."""
+        self.qemu, theirs = socket.socketpair()
+        self.path = os.path.join(self.tmp, "console0.keep")
+        lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        lsock.bind(self.path)
+        lsock.listen(4)
+        self.journal = os.path.join(journal_dir or self.tmp, "console0.journal")
+        jfd = os.open(self.journal, os.O_RDWR | os.O_CREAT | os.O_APPEND, 0o600)
+        self.log = open(os.path.join(self.tmp, "keeper.log"), "wb")
+        fds = (theirs.fileno(), lsock.fileno(), jfd)
+        self.proc = subprocess.Popen(
+            [KEEPER_BIN, "--dir", self.tmp, "0:%d:%d:%d" % fds],
+            pass_fds=fds, stdout=self.log, stderr=self.log)
+        self.addCleanup(self.stop)
+        for f in (theirs, lsock):
+            f.close()
+        os.close(jfd)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.kill()
+        self.proc.wait(t(10))
+        self.log.close()
+        self.qemu.close()
+        if self.mounted:
+            subprocess.call(["umount", "-l", self.mnt])
+
+    def connect(self):
+        """vmd's connection: (socket, journal length the header says)."""
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(s.close)
+        s.connect(self.path)
+        s.settimeout(t(10))
+        hdr = b""
+        while len(hdr) < 8:
+            chunk = s.recv(8 - len(hdr))
+            self.assertTrue(chunk, "no header")
+            hdr += chunk
+        return s, struct.unpack("<Q", hdr)[0]
+
+    def recv_exactly(self, s, n):
+        out = bytearray()
+        while len(out) < n:
+            chunk = s.recv(min(1 << 16, n - len(out)))
+            self.assertTrue(chunk, "EOF after %d of %d bytes" % (len(out), n))
+            out += chunk
+        return bytes(out)
+
+    def journal_bytes(self):
+        with open(self.journal, "rb") as f:
+            return f.read()
+
+    def test_stream_reconnect_and_input(self):
+        self.start()
+        v, length = self.connect()
+        self.assertEqual(length, 0)
+        self.qemu.sendall(b"hello")
+        self.assertEqual(self.recv_exactly(v, 5), b"hello")
+        v.sendall(b"typed")
+        self.qemu.settimeout(t(10))
+        self.assertEqual(self.qemu.recv(5), b"typed")
+        v.close()
+        data = os.urandom(300000)
+        self.qemu.sendall(data)  # nobody reads: the journal takes it
+        self.wait_journal(5 + len(data))
+        v, length = self.connect()
+        self.assertEqual(length, 5 + len(data))
+        self.qemu.sendall(b"after")
+        self.assertEqual(self.recv_exactly(v, 5), b"after")
+        self.assertEqual(self.journal_bytes(), b"hello" + data + b"after")
+        # a newer connection replaces the older one
+        v2, length = self.connect()
+        self.assertEqual(length, 5 + len(data) + 5)
+        self.assertEqual(v.recv(1), b"")
+        self.qemu.sendall(b"end")
+        self.qemu.close()
+        self.assertEqual(self.recv_exactly(v2, 3), b"end")
+        self.assertEqual(v2.recv(1), b"", "no EOF once QEMU's side closed")
+        self.assertEqual(self.proc.wait(t(10)), 0)
+
+    def wait_journal(self, n):
+        deadline = time.monotonic() + t(10)
+        while os.path.getsize(self.journal) < n:
+            self.assertLess(time.monotonic(), deadline, "journal stays short")
+            time.sleep(0.01)
+
+    def test_vmd_that_does_not_read_never_stops_qemu(self):
+        """8 MiB while vmd's connection is open but never read: QEMU's
+        sends all complete, then vmd gets every byte in order."""
+        self.start()
+        v, _ = self.connect()
+        data = os.urandom(8 << 20)
+        self.qemu.settimeout(t(30))
+        self.qemu.sendall(data)
+        self.wait_journal(len(data))
+        self.assertEqual(self.recv_exactly(v, len(data)), data)
+
+    @unittest.skipUnless(os.geteuid() == 0, "mounting a small tmpfs needs root")
+    def test_full_journal_makes_qemu_wait(self):
+        self.mnt = os.path.join(self.tmp, "small")
+        os.mkdir(self.mnt)
+        subprocess.check_call(["mount", "-t", "tmpfs", "-o", "size=1m",
+                               "vmd-keeper-test", self.mnt])
+        self.mounted = True
+        filler = os.path.join(self.mnt, "filler")
+        with open(filler, "wb") as f:
+            f.write(b"x" * (768 << 10))
+        self.start(journal_dir=self.mnt)
+        v, _ = self.connect()
+        data = os.urandom(1 << 20)
+        self.qemu.setblocking(False)
+        sent = 0
+        deadline = time.monotonic() + t(5)
+        while time.monotonic() < deadline and sent < len(data):
+            try:
+                sent += self.qemu.send(data[sent:sent + 65536])
+            except BlockingIOError:
+                time.sleep(0.01)
+        self.assertLess(sent, len(data), "QEMU never had to wait")
+        self.assertEqual(self.recv_exactly(v, 200000), data[:200000])
+        os.unlink(filler)
+        self.qemu.setblocking(True)
+        self.qemu.settimeout(t(30))
+        self.qemu.sendall(data[sent:])
+        self.assertEqual(self.recv_exactly(v, len(data) - 200000),
+                         data[200000:])
+        with open(os.path.join(self.tmp, "keeper.log"), "rb") as f:
+            log = f.read()
+        self.assertIn(b"journal write failed", log)
+        self.assertIn(b"journal writable again", log)
+
+
+if __name__ == "__main__":
+    vmdtest.main()
