@@ -336,6 +336,8 @@ int cmd_show(struct ctl *ctl, int argc, char **argv)
 	format_time(buf, sizeof(buf), jint(ret, "started_at", 0));
 	kv_add(&t, "started", "%s", buf);
 	kv_add(&t, "run_dir", "%s", jstr(ret, "run_dir", "-"));
+	if (jget(ret, "ports"))
+		show_array(&t, "ports", jget(ret, "ports"));
 	table_print(&t, stdout);
 	table_free(&t);
 	json_object_put(ret);

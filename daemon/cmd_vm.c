@@ -12,6 +12,7 @@
 #include "daemon/commit.h"
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
+#include "daemon/ports.h"
 #include "daemon/store.h"
 #include "daemon/vm.h"
 #include "daemon/vmd.h"
@@ -304,5 +305,7 @@ void cmd_vm_show(struct call *c)
 	json_object_object_add(r, "updated", json_object_new_int64(vm->updated));
 	json_object_object_add(r, "started_at", json_object_new_int64(vm->started_at));
 	json_object_object_add(r, "run_dir", jstr(vm->run_dir ? vm->run_dir : ""));
+	if (vm->pid > 0)
+		json_object_object_add(r, "ports", ports_describe(vm));
 	call_return(c, r);
 }

@@ -420,6 +420,20 @@ bool console_has_writer(const struct console *con)
 	return con->writer != NULL;
 }
 
+void console_describe(const struct console *con, struct json_object *o)
+{
+	int n = 0;
+
+	for (const struct viewer *v = con->viewers; v; v = v->next)
+		n++;
+	json_object_object_add(o, "viewers", json_object_new_int(n));
+	json_object_object_add(o, "writer", json_object_new_boolean(con->writer != NULL));
+	json_object_object_add(o, "log_end",
+			       json_object_new_int64((int64_t)conlog_end(con->log)));
+	json_object_object_add(o, "keeper", json_object_new_boolean(
+		con->bev && (bufferevent_get_enabled(con->bev) & EV_READ)));
+}
+
 int console_attach(struct console *con, struct conn *conn, bool rw, bool force)
 {
 	struct viewer *v = viewer_new(con, rw, force);

@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <json-c/json.h>
 
 struct conn;
 struct console;
@@ -50,6 +51,8 @@ void console_finish(struct console *con);
 void console_close(struct console *con);
 
 bool console_has_writer(const struct console *con);
+/* vm-show's view of the port: viewers, writer, log_end, keeper. */
+void console_describe(const struct console *con, struct json_object *o);
 /* Attach conn as a viewer: sends the scrollback, then live bytes.  rw takes
  * the keyboard; with force it is taken from the current writer, who stays
  * attached read-only.  -1 when rw is asked without force while another

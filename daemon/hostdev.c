@@ -316,6 +316,14 @@ int hostdev_check(struct json_object *port_cfg, char *err, size_t errlen)
 	return 0;
 }
 
+void hostdev_describe(const struct hostdev *h, struct json_object *o)
+{
+	json_object_object_add(o, "path", json_object_new_string(h->path));
+	json_object_object_add(o, "resolved",
+			       json_object_new_string(h->tty ? h->resolved : ""));
+	json_object_object_add(o, "connected", json_object_new_boolean(h->tty != NULL));
+}
+
 /* --- events ---------------------------------------------------------------- */
 
 static void announce(struct hostdev *h, const char *state)

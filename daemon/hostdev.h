@@ -23,5 +23,7 @@ int hostdev_check(struct json_object *port_cfg, char *err, size_t errlen);
 struct hostdev *hostdev_open(int qemu_fd, const char *vm, const char *uuid,
 			     int port, struct json_object *port_cfg);
 void hostdev_close(struct hostdev *h);
+/* vm-show's view of the port: path, resolved, connected. */
+void hostdev_describe(const struct hostdev *h, struct json_object *o);
 
 #endif

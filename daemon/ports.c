@@ -66,6 +66,23 @@ const char *ports_type(const struct vm *vm, int i)
 	return cfg_str(ports_cfg(vm, i), "type", "console");
 }
 
+struct json_object *ports_describe(const struct vm *vm)
+{
+	struct json_object *a = json_object_new_array();
+
+	for (int i = 0; i < ports_count(vm) && i < VM_MAX_SERIAL; i++) {
+		struct json_object *o = json_object_new_object();
+		json_object_object_add(o, "port", json_object_new_int(i));
+		json_object_object_add(o, "type", json_object_new_string(ports_type(vm, i)));
+		if (vm->console[i])
+			console_describe(vm->console[i], o);
+		if (vm->hostdev[i])
+			hostdev_describe(vm->hostdev[i], o);
+		json_object_array_add(a, o);
+	}
+	return a;
+}
+
 static void log_dir(const struct vm *vm, char *buf, size_t cap)
 {
 	snprintf(buf, cap, "%s/logs", vmd.state_dir);

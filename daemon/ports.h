@@ -21,6 +21,8 @@ int ports_count(const struct vm *vm);
 /* The config of serial port i (NULL: the default console of port 0). */
 struct json_object *ports_cfg(const struct vm *vm, int i);
 const char *ports_type(const struct vm *vm, int i);
+/* vm-show's "ports" of a running VM. */
+struct json_object *ports_describe(const struct vm *vm);
 
 /* Before QEMU starts: check host devices, bind tcp ports, name fresh
  * journals.  -1 after replying the error to c. */

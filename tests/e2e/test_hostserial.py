@@ -212,6 +212,15 @@ class HostSerialTest(vmdtest.VmdTestCase):
 
         con = self.console(name)
         con.read_until(LINUX_BANNER, t(BOOT_TIMEOUT))
+        # vm-show records the link and where it led
+        ports = c.command("vm-show", {"vm": name})["ports"]
+        self.assertEqual(ports[1], {"port": 1, "type": "host",
+                                    "path": self.guest_tty,
+                                    "resolved": first_dev, "connected": True})
+        self.assertEqual((ports[0]["port"], ports[0]["type"],
+                          ports[0]["viewers"], ports[0]["writer"],
+                          ports[0]["keeper"]), (0, "console", 1, True, True))
+        self.assertGreater(ports[0]["log_end"], 0)
         end = self.host_end()
         self.echo(end, b"vmd-host-serial-one", t(30))
         # the guest's tty is raw by now: what goes out comes back as it is
@@ -227,6 +236,9 @@ class HostSerialTest(vmdtest.VmdTestCase):
         self.assertEqual(ev["data"], {
             "vm": name, "uuid": uuid, "port": 1, "path": self.guest_tty,
             "resolved": "", "state": "disconnected"})
+        self.assertEqual(c.command("vm-show", {"vm": name})["ports"][1],
+                         {"port": 1, "type": "host", "path": self.guest_tty,
+                          "resolved": "", "connected": False})
 
         # the guest writes to the missing device: dropped, and the guest
         # does not wait for it (the loop ends, the shell answers)
@@ -244,6 +256,8 @@ class HostSerialTest(vmdtest.VmdTestCase):
         self.assertEqual(ev["data"]["resolved"],
                          os.path.realpath(self.guest_tty))
         self.assertEqual(ev["data"]["path"], self.guest_tty)
+        self.assertEqual(c.command("vm-show", {"vm": name})["ports"][1]
+                         ["resolved"], os.path.realpath(self.guest_tty))
         end = self.host_end()
         self.echo(end, b"vmd-host-serial-two", t(30))
         self.assertNotIn(b"gone-", end.data,
