@@ -1,6 +1,7 @@
 /* vmd-keeper: the console keeper of one guest (see keeper.h).
  *
- *   vmd-keeper --dir RUN_DIR [--user USER] N:QEMU_FD:LISTEN_FD:JOURNAL_FD...
+ *   vmd-keeper --dir RUN_DIR [--user USER] [--journal-max BYTES]
+ *              N:QEMU_FD:LISTEN_FD:JOURNAL_FD...
  *
  * vmd starts it with the descriptors already open: the connection to
  * QEMU's chardev socket of port N, the socket vmd will connect to, and the
@@ -11,8 +12,11 @@
  * The journal is also the buffer towards vmd: the keeper never waits for
  * vmd.  It reads QEMU as fast as QEMU sends, appends to the journal, and
  * sends vmd straight from memory while vmd keeps up, else from the journal
- * file.  Only a journal it cannot write (a full disk) makes it stop
- * reading, so the guest's UART waits rather than a byte being dropped. */
+ * file.  Only a journal it cannot write (a full disk), or one holding
+ * --journal-max bytes vmd has not taken (vmd is away for long while the
+ * guest floods its console: the run directory is usually in RAM), makes it
+ * stop reading, so the guest's UART waits rather than a byte being
+ * dropped. */
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -37,6 +41,7 @@
 /* After QEMU is gone, how long a connected vmd may take to read the rest
  * before the keeper leaves it to the journal. */
 #define LINGER_S 30
+#define JOURNAL_MAX_DEFAULT (256ULL * 1024 * 1024)
 
 struct port {
 	int num;
@@ -46,6 +51,7 @@ struct port {
 	unsigned char pend[CHUNK];  /* read from QEMU, not yet journaled */
 	size_t pend_len;
 	bool stalled;               /* said so; say again when it resumes */
+	bool held;                  /* journal_max unsent: QEMU not read */
 	unsigned char in[CHUNK];    /* from vmd, not yet written to QEMU */
 	size_t in_len;
 };
@@ -53,6 +59,7 @@ struct port {
 static struct port ports[MAX_PORTS];
 static int nports;
 static const char *run_dir = "?";
+static uint64_t journal_max = JOURNAL_MAX_DEFAULT;
 
 static void say(int port, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -204,6 +211,24 @@ static void accept_vmd(struct port *p)
 	p->sent = p->size;
 }
 
+static bool held_back(const struct port *p)
+{
+	return p->size - p->sent >= journal_max;
+}
+
+/* Say when the guest starts and stops waiting for vmd. */
+static void note_backlog(struct port *p)
+{
+	if (held_back(p) != p->held) {
+		p->held = !p->held;
+		if (p->held)
+			say(p->num, "%llu bytes vmd has not taken: the guest waits",
+			    (unsigned long long)(p->size - p->sent));
+		else
+			say(p->num, "vmd takes the journal again; the guest goes on");
+	}
+}
+
 static bool port_done(const struct port *p)
 {
 	return p->qfd < 0 && p->pend_len == 0 &&
@@ -217,7 +242,7 @@ static int build_poll(struct pollfd *fds, int *owner, int *kind, int *nfds)
 
 	for (int i = 0; i < nports; i++) {
 		struct port *p = &ports[i];
-		short qev = (short)((p->pend_len ? 0 : POLLIN) |
+		short qev = (short)((p->pend_len || held_back(p) ? 0 : POLLIN) |
 				    (p->in_len ? POLLOUT : 0));
 		short vev = (short)((p->in_len < sizeof p->in ? POLLIN : 0) |
 				    (p->sent < p->size ? POLLOUT : 0));
@@ -252,6 +277,7 @@ static void serve(struct port *p, int kind, short re)
 		if (re & POLLOUT && p->vfd >= 0 && p->sent < p->size)
 			send_journal(p);
 	}
+	note_backlog(p);
 }
 
 /* Close vmd's connection of each finished port, so vmd sees the end. */
@@ -340,6 +366,8 @@ int main(int argc, char **argv)
 			run_dir = argv[i + 1];
 		else if (!strcmp(argv[i], "--user"))
 			user = argv[i + 1];
+		else if (!strcmp(argv[i], "--journal-max"))
+			journal_max = strtoull(argv[i + 1], NULL, 10);
 		else
 			break;
 	}
@@ -349,9 +377,9 @@ int main(int argc, char **argv)
 				"LISTEN_FD:JOURNAL_FD, at most %d)\n", argv[i], MAX_PORTS);
 			return 2;
 		}
-	if (!nports) {
+	if (!nports || !journal_max) {
 		fprintf(stderr, "usage: vmd-keeper --dir RUN_DIR [--user USER] "
-			"N:QEMU_FD:LISTEN_FD:JOURNAL_FD...\n");
+			"[--journal-max BYTES] N:QEMU_FD:LISTEN_FD:JOURNAL_FD...\n");
 		return 2;
 	}
 	signal(SIGPIPE, SIG_IGN);

@@ -19,6 +19,7 @@ import struct
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -211,7 +212,7 @@ class KeeperWireTest(unittest.TestCase):
         self.addCleanup(subprocess.call, ["rm", "-rf", self.tmp])
         self.mounted = False
 
-    def start(self, journal_dir=None):
+    def start(self, journal_dir=None, args=()):
         """A keeper for port 0; self.qemu is QEMU's end of the port."""
         self.qemu, theirs = socket.socketpair()
         self.path = os.path.join(self.tmp, "console0.keep")
@@ -223,7 +224,7 @@ class KeeperWireTest(unittest.TestCase):
         self.log = open(os.path.join(self.tmp, "keeper.log"), "wb")
         fds = (theirs.fileno(), lsock.fileno(), jfd)
         self.proc = subprocess.Popen(
-            [KEEPER_BIN, "--dir", self.tmp, "0:%d:%d:%d" % fds],
+            [KEEPER_BIN, "--dir", self.tmp] + list(args) + ["0:%d:%d:%d" % fds],
             pass_fds=fds, stdout=self.log, stderr=self.log)
         self.addCleanup(self.stop)
         for f in (theirs, lsock):
@@ -309,6 +310,45 @@ class KeeperWireTest(unittest.TestCase):
         self.wait_journal(len(data))
         self.assertEqual(self.recv_exactly(v, len(data)), data)
 
+    def send_until_blocked(self, data):
+        """Send as QEMU would until the keeper stops reading for 1 s."""
+        self.qemu.setblocking(False)
+        sent, last = 0, time.monotonic()
+        while sent < len(data) and time.monotonic() - last < t(1):
+            try:
+                sent += self.qemu.send(data[sent:sent + 65536])
+                last = time.monotonic()
+            except BlockingIOError:
+                time.sleep(0.01)
+        self.qemu.setblocking(True)
+        self.qemu.settimeout(t(30))
+        return sent
+
+    def keeper_log(self):
+        with open(os.path.join(self.tmp, "keeper.log"), "rb") as f:
+            return f.read()
+
+    def test_journal_max_holds_the_guest_while_vmd_is_away(self):
+        self.start(args=["--journal-max", str(1 << 20)])
+        data = os.urandom(4 << 20)
+        sent = self.send_until_blocked(data)
+        self.assertLess(sent, 2 << 20, "the keeper read on past its limit")
+        size = os.path.getsize(self.journal)
+        self.assertTrue((1 << 20) <= size < (1 << 20) + 65536, size)
+        self.assertIn(b"the guest waits", self.keeper_log())
+        # vmd comes back: it copies the journal, the stream follows
+        v, length = self.connect()
+        self.assertEqual(length, size)
+        got = self.journal_bytes()[:length]
+        # a connected vmd that lags by the limit holds the guest too, so
+        # QEMU's side sends while vmd's side reads
+        th = threading.Thread(target=self.qemu.sendall, args=(data[sent:],))
+        th.start()
+        got += self.recv_exactly(v, len(data) - length)
+        th.join(t(30))
+        self.assertEqual(got, data)
+        self.assertIn(b"the guest goes on", self.keeper_log())
+
     @unittest.skipUnless(os.geteuid() == 0, "mounting a small tmpfs needs root")
     def test_full_journal_makes_qemu_wait(self):
         self.mnt = os.path.join(self.tmp, "small")
@@ -322,24 +362,14 @@ class KeeperWireTest(unittest.TestCase):
         self.start(journal_dir=self.mnt)
         v, _ = self.connect()
         data = os.urandom(1 << 20)
-        self.qemu.setblocking(False)
-        sent = 0
-        deadline = time.monotonic() + t(5)
-        while time.monotonic() < deadline and sent < len(data):
-            try:
-                sent += self.qemu.send(data[sent:sent + 65536])
-            except BlockingIOError:
-                time.sleep(0.01)
+        sent = self.send_until_blocked(data)
         self.assertLess(sent, len(data), "QEMU never had to wait")
         self.assertEqual(self.recv_exactly(v, 200000), data[:200000])
         os.unlink(filler)
-        self.qemu.setblocking(True)
-        self.qemu.settimeout(t(30))
         self.qemu.sendall(data[sent:])
         self.assertEqual(self.recv_exactly(v, len(data) - 200000),
                          data[200000:])
-        with open(os.path.join(self.tmp, "keeper.log"), "rb") as f:
-            log = f.read()
+        log = self.keeper_log()
         self.assertIn(b"journal write failed", log)
         self.assertIn(b"journal writable again", log)
 
