@@ -39,6 +39,7 @@ struct rpc_stream {
 	size_t off, len, cap;
 	size_t max_msg;
 	size_t in_value;    /* bytes of the current value the tokener has seen */
+	char last;          /* the last of them, when in_value > 0 */
 	int eol_pending;    /* a value just ended: one "\n"/"\r\n" is its line end */
 	/* UTF-8 check across pushes: json-c's own (JSON_TOKENER_VALIDATE_UTF8)
 	 * forgets a half character at the end of a read, refuses a valid
@@ -243,20 +244,35 @@ static int is_number_byte(char c)
 	       c == 'e' || c == 'E';
 }
 
-/* How many of the n bytes at p to give the tokener now: all but a final
- * run of number bytes that starts as a number does (a digit or '-'); it
- * waits for the byte that ends it.  Such a run inside a string only waits
- * a little longer, as no value ends in one: true and false end in the run
- * "e", and a number only at the byte after it. */
-static size_t feed_len(const char *p, size_t n)
+/* Whether a value may start after byte c: there the tokener would begin a
+ * number. */
+static int value_may_follow(char c)
 {
+	return c == '[' || c == ',' || c == ':' || is_ws(c);
+}
+
+/* How many of the n buffered bytes to give the tokener now: all but a
+ * final run of number bytes that starts a number (a digit or '-' where a
+ * value may start); it waits for the byte that ends it.  Such a run inside
+ * a string only waits a little longer, as no value ends in one.  A run
+ * right after true, false or null is given at once: its first byte is
+ * what ends the literal (json-c, as for numbers, finishes a literal at the
+ * byte after it), and it starts no number. */
+static size_t feed_len(const struct rpc_stream *s, size_t n)
+{
+	const char *p = s->buf + s->off;
 	size_t i = n;
+	int starts;
 
 	while (i > 0 && is_number_byte(p[i - 1]))
 		i--;
-	if (i < n && (p[i] == '-' || (p[i] >= '0' && p[i] <= '9')))
-		return i;
-	return n;
+	if (i == n || !(p[i] == '-' || (p[i] >= '0' && p[i] <= '9')))
+		return n;
+	if (i > 0)
+		starts = value_may_follow(p[i - 1]);
+	else
+		starts = s->in_value == 0 || value_may_follow(s->last);
+	return starts ? i : n;
 }
 
 /* Feed the next n buffered bytes to the tokener. */
@@ -285,6 +301,7 @@ static enum rpc_stream_status feed(struct rpc_stream *s, size_t n,
 		return got_value(s, v, end, out, err, errlen);
 	if (jerr != json_tokener_continue)
 		return bad_json(s, s->in_value + end, jerr, err, errlen);
+	s->last = s->buf[s->off + n - 1];
 	s->off += n;
 	s->in_value += n;
 	if (s->in_value > s->max_msg)
@@ -309,7 +326,7 @@ enum rpc_stream_status rpc_stream_next(struct rpc_stream *s,
 
 		/* Cut at the cap, the value is too big unless it ends first:
 		 * that slice is never resumed, whatever it ends in. */
-		n = n > room ? room : feed_len(s->buf + s->off, n);
+		n = n > room ? room : feed_len(s, n);
 		if (n == 0)
 			break;
 		st = feed(s, n, out, err, errlen);

@@ -355,7 +355,8 @@ static void read_split(const char *in, size_t k, char *out, size_t cap)
 /* A number split between two reads: json-c would take a '-' that starts
  * the second read as part of the number ("2" then "-{...}" gave 2 and
  * then the object, {"a":1-2} was {"a":1}).  Wherever the split falls, the
- * result is what the bytes read at once give. */
+ * result is what the bytes read at once give; holding a number back must
+ * not hold back the byte that ends a literal before it. */
 static void test_number_split(void **state)
 {
 	static const struct { const char *in, *want; } cases[] = {
@@ -367,6 +368,10 @@ static void test_number_split(void **state)
 		{ "{\"n\":12}[true,false,\"1e-5\"]{}",
 		  "{\"n\":12} [true,false,\"1e-5\"] {} " },
 		{ "42", "+" },
+		/* a literal ends at the byte after it, here a digit */
+		{ "true5", "true +" },
+		{ "[null,-1,false]0 ", "[null,-1,false] 0 " },
+		{ "{\"a\":[true,null]}-1", "{\"a\":[true,null]} +" },
 	};
 	char whole[256], split[256];
 
