@@ -309,13 +309,15 @@ static int keeper_port(const struct vm *vm, int i, int qfd, const char *journal,
 }
 
 /* Start the keeper of every port i with qfd[i] >= 0 (each connected to
- * QEMU's socket of port i, consumed), journaling into journal[i]. */
-static int keeper_start(const struct vm *vm, int *qfd, char *const *journal,
+ * QEMU's socket of port i, consumed), journaling into journal[i].  Its pid,
+ * 0 when no port needs one, or -1. */
+static pid_t keeper_start(const struct vm *vm, int *qfd, char *const *journal,
 			char *err, size_t errlen)
 {
 	struct keeper_fds k = {.argv = {(char *)keeper_path(), "--dir", vm->run_dir}};
 	char log_path[4096];
 	const char *user = vm_qemu_user();
+	pid_t pid = -1;
 	int rc = 0;
 
 	k.argc = 3;
@@ -331,9 +333,10 @@ static int keeper_start(const struct vm *vm, int *qfd, char *const *journal,
 			rc = -1;
 		}
 	snprintf(log_path, sizeof log_path, "%s/keeper.log", vm->run_dir);
-	if (rc == 0 && emu_spawn(k.argv, k.keep, (size_t)k.nkeep, log_path, err,
-				 errlen) < 0)
-		rc = -1;
+	if (rc == 0 && k.nkeep == 0)
+		pid = 0;  /* host ports only: vmd relays those itself */
+	else if (rc == 0)
+		pid = emu_spawn(k.argv, k.keep, (size_t)k.nkeep, log_path, err, errlen);
 	for (int i = 0; i < VM_MAX_SERIAL; i++) {
 		if (k.lfd[i] >= 0)
 			close(k.lfd[i]);
@@ -343,7 +346,7 @@ static int keeper_start(const struct vm *vm, int *qfd, char *const *journal,
 			close(qfd[i]);
 		qfd[i] = -1;
 	}
-	return rc;
+	return pid;
 }
 
 int ports_keep(struct vm *vm, struct port_plan *pl, int *conn_fds, struct call *c)
@@ -356,7 +359,8 @@ int ports_keep(struct vm *vm, struct port_plan *pl, int *conn_fds, struct call *
 		if (qfd[i] >= 0)
 			conn_fds[i] = -1;
 	}
-	if (keeper_start(vm, qfd, pl->journal, err, sizeof err) == 0)
+	if ((vm->keeper_pid = keeper_start(vm, qfd, pl->journal, err,
+					   sizeof err)) >= 0)
 		return 0;
 	call_error(c, RPC_EMULATOR_FAILED, "VM '%s': cannot start the console "
 		   "keeper: %s", vm->name, err);
@@ -456,7 +460,7 @@ static void replace_keeper(struct vm *vm, int i)
 	if (!(journal[i] = new_journal(vm, i, &base)) ||
 	    (qfd[i] = connect_qemu(vm, i)) < 0)
 		snprintf(err, sizeof err, "%s", strerror(errno));
-	else if (keeper_start(vm, qfd, journal, err, sizeof err) == 0 &&
+	else if (keeper_start(vm, qfd, journal, err, sizeof err) > 0 &&
 		 (fd = connect_keeper(vm, i)) >= 0)
 		console_rekeep(vm->console[i], fd, journal[i], base);
 	else if (!err[0])

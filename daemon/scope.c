@@ -43,6 +43,7 @@ struct placement {
 	char *name;
 	char uuid[37];
 	pid_t pid;
+	pid_t keeper_pid;             /* its console keeper goes along, or 0 */
 	char unit[UNIT_NAME_MAX];
 };
 
@@ -230,12 +231,15 @@ static int build_request(sd_bus_message **m, const struct placement *p)
 		r = sd_bus_message_append(*m, "ss", p->unit, "fail");
 	/* CollectMode: a scope whose QEMU failed goes away too, so that the
 	 * name is free for the VM's next start. */
+	/* the keeper, which reads the guest's consoles, lives and dies with
+	 * QEMU, so it belongs in the same scope */
 	if (r >= 0)
 		r = sd_bus_message_append(*m, "a(sv)", 4,
 					  "Description", "s", desc,
 					  "Slice", "s", "machine.slice",
 					  "CollectMode", "s", "inactive-or-failed",
-					  "PIDs", "au", 1, (uint32_t)p->pid);
+					  "PIDs", "au", p->keeper_pid > 0 ? 2 : 1,
+					  (uint32_t)p->pid, (uint32_t)p->keeper_pid);
 	if (r >= 0)
 		r = sd_bus_message_append(*m, "a(sa(sv))", 0);
 	return r;
@@ -272,6 +276,7 @@ static struct placement *placement_new(const struct vm *vm)
 	}
 	snprintf(p->uuid, sizeof p->uuid, "%s", vm->uuid);
 	p->pid = vm->pid;
+	p->keeper_pid = vm->keeper_pid;
 	if (scope_unit_name(vm->name, p->unit, sizeof p->unit) < 0) {
 		log_vm(LOG_WARNING, vm->name, vm->uuid, "not placed in a scope: "
 		       "the escaped unit name would be longer than systemd's "

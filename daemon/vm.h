@@ -30,6 +30,7 @@ struct vm {
 	time_t created, updated, started_at;
 	/* while a QEMU exists */
 	pid_t pid;
+	pid_t keeper_pid;             /* its console keeper, when vmd started it */
 	unsigned long long starttime;
 	char accel[8];                /* effective: "kvm" or "tcg" */
 	char *run_dir;

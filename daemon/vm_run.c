@@ -412,6 +412,7 @@ static void teardown(struct vm *vm)
 	ports_finish(vm);
 	ports_close(vm);
 	vm->pid = 0;
+	vm->keeper_pid = 0;
 	vm->starttime = 0;
 	vm->started_at = 0;
 	vm->pending_op = NULL;

@@ -11,8 +11,10 @@ vmd-keeper alone, with sockets standing in for QEMU and vmd."""
 
 import glob
 import os
+import pty
 import pwd
 import re
+import select
 import signal
 import socket
 import struct
@@ -91,6 +93,22 @@ class KeeperTest(vmdtest.VmdTestCase):
             log = f.read()
         self.assertNotIn(b"Sanitizer", log)
         self.assertNotIn(b"runtime error", log)
+
+    def test_no_keeper_for_host_ports_only(self):
+        master, slave = pty.openpty()
+        self.addCleanup(os.close, master)
+        self.addCleanup(os.close, slave)
+        c = self.client()
+        _, run_dir = self.start_vm(c, bootsector_config(
+            "kp-host", serial=[{"type": "host", "path": os.ttyname(slave)}]))
+        self.assertEqual(keeper_pids(run_dir), [])
+        out = b""
+        deadline = time.monotonic() + t(30)
+        while BOOT_BANNER not in out and time.monotonic() < deadline:
+            if select.select([master], [], [], 0.5)[0]:
+                out += os.read(master, 4096)
+        self.assertIn(BOOT_BANNER, out, "the guest's output did not reach "
+                      "the host tty")
 
     def test_last_bytes_before_power_off(self):
         """The guest echoes a line and powers off at once: QEMU is gone

@@ -5,7 +5,8 @@ recording every StartTransientUnit call.
 
 - --scopes on: one call per QEMU start, with the escaped unit name, mode
   "fail", and exactly Description, Slice, CollectMode and PIDs (type "au",
-  the pid vm-show reports); a restart asks again for the new pid; a name
+  the pid vm-show reports and its console keeper's); a restart asks again
+  for the new pids; a name
   whose unit name would be too long for systemd is not asked for;
 - the manager refusing, answering slowly, or no bus at all, or a bus that
   goes away and comes back: the guest starts and runs all the same, and
@@ -23,6 +24,7 @@ import subprocess
 import sys
 import time
 
+import vmdtest
 from vmdtest import (BOOT_BANNER, BOOTSECTOR, HERE, VMD, VmdTestCase,
                      bootsector_config, main, pid_alive, require_guests, t)
 
@@ -176,7 +178,20 @@ class ScopeTest(VmdTestCase):
             self.assertEqual(unit, "machine-%s.scope" % out)
         return unit
 
+    @staticmethod
+    def keeper_of(pid):
+        """The console keeper of the QEMU with this pid (daemon/keeper.h):
+        its command line names the VM's run directory, vms/UUID."""
+        argv = vmdtest._proc_cmdline(pid).split(" ")
+        uuid = argv[argv.index("-uuid") + 1]
+        return [p for p in vmdtest._all_pids()
+                if vmdtest._proc_cmdline(p).startswith(vmdtest.VMD + "-keeper ")
+                and "/vms/%s " % uuid in vmdtest._proc_cmdline(p)]
+
     def assertPlacementCall(self, call, name, pid):
+        keepers = self.keeper_of(pid)
+        self.assertEqual(len(keepers), 1, "keepers of QEMU %d: %r"
+                         % (pid, keepers))
         self.assertEqual(call["name"], self.unit(name))
         self.assertEqual(call["mode"], "fail")
         self.assertEqual(call["aux"], [])
@@ -187,7 +202,7 @@ class ScopeTest(VmdTestCase):
             "Description": ("s", "vmd guest " + name),
             "Slice": ("s", "machine.slice"),
             "CollectMode": ("s", "inactive-or-failed"),
-            "PIDs": ("au", [pid]),
+            "PIDs": ("au", [pid, keepers[0]]),
         })
 
     # -- the cases ----------------------------------------------------------
