@@ -204,18 +204,23 @@ static int rotate(struct conlog *l)
 	return 0;
 }
 
-static int write_all(int fd, const char *p, size_t n)
+/* How much of p went in; short only on an error (errno set). */
+static size_t write_all(int fd, const char *p, size_t n)
 {
-	while (n > 0) {
-		ssize_t w = write(fd, p, n);
+	size_t done = 0;
+
+	while (done < n) {
+		ssize_t w = write(fd, p + done, n - done);
 		if (w < 0 && errno == EINTR)
 			continue;
-		if (w < 0)
-			return -1;
-		p += w;
-		n -= (size_t)w;
+		if (w <= 0) {
+			if (w == 0)
+				errno = ENOSPC;
+			break;
+		}
+		done += (size_t)w;
 	}
-	return 0;
+	return done;
 }
 
 int conlog_append(struct conlog *l, const void *buf, size_t len)
@@ -233,9 +238,10 @@ int conlog_append(struct conlog *l, const void *buf, size_t len)
 			return -1;
 		used = (size_t)(l->end - l->file_start);
 		size_t n = len < l->max - used ? len : l->max - used;
-		if (write_all(l->fd, p, n) < 0)
+		size_t w = write_all(l->fd, p, n);
+		l->end += w;  /* what is in the file counts, even cut short */
+		if (w < n)
 			return -1;
-		l->end += n;
 		p += n;
 		len -= n;
 	}

@@ -18,7 +18,7 @@ struct conlog *conlog_open(const char *dir, int port, size_t max_bytes,
 void conlog_close(struct conlog *l);
 uint64_t conlog_end(const struct conlog *l);
 /* Append at the end; rotates when the current file is full.  -1 on a write
- * error (errno set); the bytes are then missing from the log. */
+ * error (errno set): conlog_end() says how much of buf went in. */
 int conlog_append(struct conlog *l, const void *buf, size_t len);
 
 /* Reading needs no open log (the VM may be stopped, or another vmd may be

@@ -19,6 +19,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
+#include <sys/pidfd.h>
 #include <time.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -50,17 +51,22 @@ struct viewer {
 
 struct console {
 	struct console_params p;      /* strings below are our copies */
-	char *vm, *uuid, *log_dir, *journal;
+	char *vm, *uuid, *log_dir;
 	struct bufferevent *bev;      /* the keeper's socket */
 	unsigned char hdr[KEEPER_HEADER_LEN];
 	size_t hdr_len;               /* header bytes read on bev so far */
 	uint64_t jpos;                /* journal offset of the next byte */
 	struct event *lost_timer;     /* the keeper closed: ask p.lost later */
+	unsigned lost_tries;          /* p.lost calls since a keeper answered */
+	int keeper_pidfd;             /* the connected keeper, -1 if unknown */
 	struct evconnlistener *tcp;
 	struct conlog *log;
 	struct journal *jr;           /* the keeper's journal of this port */
 	struct evbuffer *early;       /* input before console_connect() */
-	bool log_failed;
+	bool log_behind;              /* a write failed: the log lacks the
+	                                 journal from its end to jpos */
+	struct event *log_timer;      /* ... and tries again */
+	bool log_said;                /* the failure is in vmd's log */
 	unsigned char *ring;
 	size_t ring_start, ring_len;
 	struct viewer *viewers, *writer;
@@ -166,15 +172,74 @@ static void to_viewers(struct console *con, const unsigned char *p, size_t n)
 	}
 }
 
+/* Journal offset of the log's end: what the log holds of this journal. */
+static uint64_t logged(const struct console *con)
+{
+	uint64_t end = conlog_end(con->log), base = journal_base(con->jr);
+
+	return end > base ? end - base : 0;
+}
+
+#define LOG_RETRY_S 1
+
+/* Append to the log; once a write fails (a full disk), the log stays
+ * behind and later bytes are not written out of order: the retry copies
+ * them from the journal, where the keeper keeps them. */
+static void log_bytes(struct console *con, const unsigned char *p, size_t n)
+{
+	struct timeval tv = {LOG_RETRY_S, 0};
+
+	if (con->log_behind || conlog_append(con->log, p, n) == 0)
+		return;
+	if (!con->jr) {
+		log_vm(LOG_ERR, con->vm, con->uuid, "console %d: log write failed: "
+		       "%s; output is missing from the log", con->p.port,
+		       strerror(errno));
+		return;
+	}
+	if (!con->log_said)
+		log_vm(LOG_ERR, con->vm, con->uuid, "console %d: log write failed: "
+		       "%s; the log is filled in from the journal once it can be "
+		       "written", con->p.port, strerror(errno));
+	con->log_said = con->log_behind = true;
+	if (con->log_timer)
+		evtimer_add(con->log_timer, &tv);
+}
+
+static void log_only(void *ctx, const unsigned char *p, size_t n)
+{
+	log_bytes(ctx, p, n);
+}
+
+/* Copy what the log lacks from the journal; true when it is complete. */
+static bool fill_log(struct console *con)
+{
+	uint64_t from = logged(con);
+
+	con->log_behind = false;
+	journal_copy(con->jr, from, con->jpos, log_only, con);
+	if (con->log_behind)
+		return false;
+	log_vm(LOG_INFO, con->vm, con->uuid, "console %d: the log is complete "
+	       "again (%llu bytes filled in)", con->p.port,
+	       (unsigned long long)(con->jpos - from));
+	con->log_said = false;
+	return true;
+}
+
+static void on_log_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct console *con = arg;
+
+	if (con->log_behind)
+		fill_log(con);
+}
+
 static void record(void *ctx, const unsigned char *p, size_t n)
 {
 	struct console *con = ctx;
 
-	if (conlog_append(con->log, p, n) < 0 && !con->log_failed) {
-		con->log_failed = true;
-		log_vm(LOG_ERR, con->vm, con->uuid, "console %d: log write failed: "
-		       "%s", con->p.port, strerror(errno));
-	}
+	log_bytes(con, p, n);
 	ring_add(con, p, n);
 	to_viewers(con, p, n);
 }
@@ -197,6 +262,15 @@ static void catch_up(struct console *con, uint64_t upto)
 	       "the journal", con->p.port, (unsigned long long)(con->jpos - from));
 }
 
+/* The keeper named in a header, as a pidfd: it stays that process even if
+ * the pid is reused later. */
+static void watch_keeper(struct console *con, pid_t pid)
+{
+	if (con->keeper_pidfd >= 0)
+		close(con->keeper_pidfd);
+	con->keeper_pidfd = pid > 0 ? pidfd_open(pid, 0) : -1;
+}
+
 /* Bytes from the keeper: its header (the journal length when vmd
  * connected), then the journal from there on. */
 static void feed(struct console *con, const unsigned char *p, size_t n)
@@ -204,13 +278,16 @@ static void feed(struct console *con, const unsigned char *p, size_t n)
 	while (n && con->hdr_len < KEEPER_HEADER_LEN) {
 		con->hdr[con->hdr_len++] = *p++;
 		n--;
-		if (con->hdr_len == KEEPER_HEADER_LEN)
-			catch_up(con, keeper_header_get(con->hdr));
+		if (con->hdr_len == KEEPER_HEADER_LEN) {
+			con->lost_tries = 0;
+			watch_keeper(con, (pid_t)keeper_header_get(con->hdr, 1));
+			catch_up(con, keeper_header_get(con->hdr, 0));
+		}
 	}
 	if (n)
 		take_output(con, p, n);
 	if (con->jr)
-		journal_release(con->jr, con->jpos);
+		journal_release(con->jr, logged(con));
 }
 
 static void on_guest_output(struct bufferevent *bev, void *arg)
@@ -226,8 +303,10 @@ static void on_guest_output(struct bufferevent *bev, void *arg)
 
 /* A keeper closes when QEMU has exited, and vmd tears the console down
  * soon after; if the console is still there a while later, the keeper
- * itself was lost. */
+ * itself was lost (or another client took its connection).  Each try
+ * without a keeper answering waits twice as long, up to about a minute. */
 #define LOST_DELAY_MS 500
+#define LOST_MAX_SHIFT 7
 
 static void on_lost_timer(evutil_socket_t fd, short what, void *arg)
 {
@@ -237,16 +316,34 @@ static void on_lost_timer(evutil_socket_t fd, short what, void *arg)
 		con->p.lost(con->p.lost_ctx, con->p.port);
 }
 
+void console_retry(struct console *con)
+{
+	unsigned shift = con->lost_tries < LOST_MAX_SHIFT ? con->lost_tries :
+			 LOST_MAX_SHIFT;
+	long ms = (long)LOST_DELAY_MS << shift;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+
+	con->lost_tries++;
+	if (con->lost_timer)
+		evtimer_add(con->lost_timer, &tv);
+}
+
+bool console_keeper_alive(const struct console *con)
+{
+	struct pollfd pfd = {.fd = con->keeper_pidfd, .events = POLLIN};
+
+	/* a pidfd turns readable when its process has exited */
+	return con->keeper_pidfd >= 0 && poll(&pfd, 1, 0) == 0;
+}
+
 static void on_guest_event(struct bufferevent *bev, short what, void *arg)
 {
 	struct console *con = arg;
-	struct timeval tv = {0, LOST_DELAY_MS * 1000};
 
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
 		log_debug("vm %s: console port %d: keeper closed", con->vm, con->p.port);
 		bufferevent_disable(bev, EV_READ | EV_WRITE);
-		if (con->lost_timer)
-			evtimer_add(con->lost_timer, &tv);
+		console_retry(con);
 	}
 }
 
@@ -302,6 +399,11 @@ void console_finish(struct console *con)
 	if (con->bev)
 		drain(con);
 	catch_up(con, UINT64_MAX);
+	if (con->log_behind && !fill_log(con))
+		log_vm(LOG_ERR, con->vm, con->uuid, "console %d: the log lacks the "
+		       "last %llu bytes (still in the journal in the run "
+		       "directory, until the VM starts again)", con->p.port,
+		       (unsigned long long)(con->jpos - logged(con)));
 }
 
 void console_rekeep(struct console *con, int fd, const char *journal,
@@ -309,18 +411,19 @@ void console_rekeep(struct console *con, int fd, const char *journal,
 {
 	uint64_t end;
 
-	if (con->bev)
-		bufferevent_free(con->bev);
-	con->bev = NULL;
 	journal_close(con->jr);
 	con->jr = journal_open(journal, base);
 	end = conlog_end(con->log);
 	con->jpos = end > base ? end - base : 0;
-	console_connect(con, fd);
+	if (fd >= 0)
+		console_connect(con, fd);
 }
 
 void console_connect(struct console *con, int fd)
 {
+	if (con->bev)
+		bufferevent_free(con->bev);
+	con->bev = NULL;
 	evutil_make_socket_nonblocking(fd);
 	con->hdr_len = 0;
 	con->bev = bufferevent_socket_new(vmd.base, fd, BEV_OPT_CLOSE_ON_FREE);
@@ -484,11 +587,6 @@ static void tcp_accept(struct evconnlistener *l, evutil_socket_t fd,
 	viewer_welcome(con, v, viewer_link(con, v));
 }
 
-static char *dup_or_null(const char *s)
-{
-	return s ? strdup(s) : NULL;
-}
-
 struct console *console_open(int fd, const struct console_params *p,
 			     char *err, size_t errlen)
 {
@@ -499,13 +597,12 @@ struct console *console_open(int fd, const struct console_params *p,
 		return NULL;
 	}
 	con->p = *p;
+	con->keeper_pidfd = -1;
 	con->vm = strdup(p->vm);
 	con->uuid = strdup(p->uuid);
 	con->log_dir = strdup(p->log_dir);
-	con->journal = dup_or_null(p->journal);
 	con->ring = malloc(p->scrollback ? p->scrollback : 1);
-	if (!con->vm || !con->uuid || !con->log_dir || !con->ring ||
-	    (p->journal && !con->journal)) {
+	if (!con->vm || !con->uuid || !con->log_dir || !con->ring) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -528,6 +625,7 @@ struct console *console_open(int fd, const struct console_params *p,
 	}
 	con->p.tcp_fd = -1;
 	con->lost_timer = evtimer_new(vmd.base, on_lost_timer, con);
+	con->log_timer = evtimer_new(vmd.base, on_log_timer, con);
 	if (fd >= 0)
 		console_connect(con, fd);
 	else
@@ -551,6 +649,10 @@ void console_close(struct console *con)
 		viewer_drop(con->viewers, "vm-stopped");
 	if (con->lost_timer)
 		event_free(con->lost_timer);
+	if (con->log_timer)
+		event_free(con->log_timer);
+	if (con->keeper_pidfd >= 0)
+		close(con->keeper_pidfd);
 	if (con->tcp)
 		evconnlistener_free(con->tcp);
 	if (con->bev)
@@ -563,6 +665,5 @@ void console_close(struct console *con)
 	free(con->vm);
 	free(con->uuid);
 	free(con->log_dir);
-	free(con->journal);
 	free(con);
 }

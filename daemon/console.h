@@ -41,8 +41,15 @@ struct console_params {
 struct console *console_open(int fd, const struct console_params *p,
 			     char *err, size_t errlen);
 void console_connect(struct console *con, int fd);
-/* Follow a new keeper on fd, with its journal (log offset base at its byte
- * 0), after console_finish() took what the lost one journaled. */
+/* The keeper was lost and could not be reached now: ask p.lost again
+ * later (each time later, up to a minute). */
+void console_retry(struct console *con);
+/* The keeper last connected still runs (it may be stopped, or its socket
+ * gone); false if it exited or was never known. */
+bool console_keeper_alive(const struct console *con);
+/* Follow a new keeper on fd (or -1: console_connect() later), with its
+ * journal (log offset base at its byte 0), after console_finish() took
+ * what the lost one journaled. */
 void console_rekeep(struct console *con, int fd, const char *journal,
 		    uint64_t base);
 /* QEMU has exited: take the last bytes from the keeper (waiting a moment

@@ -170,6 +170,8 @@ static void from_qemu(struct port *p)
 
 static void from_vmd(struct port *p)
 {
+	if (p->in_len == sizeof p->in)
+		return;  /* a read of 0 bytes would look like vmd leaving */
 	ssize_t n = read(p->vfd, p->in + p->in_len, sizeof p->in - p->in_len);
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
@@ -202,8 +204,9 @@ static void accept_vmd(struct port *p)
 
 	if (fd < 0)
 		return;
-	keeper_header_put(hdr, p->size);
-	/* A fresh socket has room for 8 bytes.  If the peer already left, what
+	keeper_header_put(hdr, 0, p->size);
+	keeper_header_put(hdr, 1, (uint64_t)getpid());
+	/* A fresh socket has room for the header.  If the peer already left, what
 	 * it typed before it did is still to be read: keep the socket. */
 	(void)!send(fd, hdr, sizeof hdr, MSG_NOSIGNAL);
 	close_fd(&p->vfd);
@@ -248,8 +251,10 @@ static int build_poll(struct pollfd *fds, int *owner, int *kind, int *nfds)
 				    (p->sent < p->size ? POLLOUT : 0));
 		int fd[3] = {p->qfd, p->vfd, p->lfd};
 		short ev[3] = {qev, vev, POLLIN};
+		/* a descriptor with nothing to wait for stays out: poll would
+		 * report its hangup at once, again and again */
 		for (int k = 0; k < 3; k++)
-			if (fd[k] >= 0) {
+			if (fd[k] >= 0 && ev[k]) {
 				fds[n] = (struct pollfd){.fd = fd[k], .events = ev[k]};
 				owner[n] = i;
 				kind[n++] = k;
@@ -268,7 +273,10 @@ static void serve(struct port *p, int kind, short re)
 	} else if (kind == 0) {
 		if (re & POLLOUT)
 			to_qemu(p);
-		if (re & (POLLIN | POLLHUP | POLLERR) && p->qfd >= 0)
+		/* never while earlier bytes wait for the journal: they would be
+		 * overwritten, or overtaken */
+		if (re & (POLLIN | POLLHUP | POLLERR) && p->qfd >= 0 &&
+		    !p->pend_len && !held_back(p))
 			from_qemu(p);
 	} else {
 		/* input first: a peer that typed and left is read to its end */
@@ -298,16 +306,17 @@ static void run(void)
 {
 	struct pollfd fds[3 * MAX_PORTS];
 	int owner[3 * MAX_PORTS], kind[3 * MAX_PORTS], nfds;
-	time_t qemu_gone = 0;
+	struct timespec now, qemu_gone = {0, 0};
 
 	while (!all_done()) {
 		int timeout = build_poll(fds, owner, kind, &nfds);
 		bool open = false;
 		for (int i = 0; i < nports; i++)
 			open |= ports[i].qfd >= 0;
-		if (!open && !qemu_gone)
-			qemu_gone = time(NULL);
-		if (!open && time(NULL) - qemu_gone > LINGER_S)
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (!open && !qemu_gone.tv_sec)
+			qemu_gone = now;
+		if (!open && now.tv_sec - qemu_gone.tv_sec > LINGER_S)
 			return;  /* vmd does not read: the journal has the rest */
 		if (!open)
 			timeout = 1000;

@@ -9,9 +9,11 @@
  *
  * The wire between keeper and vmd, one unix stream socket per port
  * (RUN/vms/UUID/console<N>.keep, listened on by the keeper): on accept the
- * keeper sends 8 bytes, the journal's length at that moment (little
- * endian); every byte after that is journal byte length, length+1, ... in
- * order.  vmd copies what it lacks before that length from the journal
+ * keeper sends a 16-byte header, the journal's length at that moment and
+ * its own pid (8 bytes each, little endian; the pid lets vmd tell a keeper
+ * that is gone from one that is only slow, since the listening socket was
+ * made by vmd and SO_PEERCRED names vmd); every byte after that is journal
+ * byte length, length+1, ... in order.  vmd copies what it lacks before that length from the journal
  * file and takes the stream from there: nothing twice, nothing lost.
  * Bytes from vmd go to the guest unchanged.  When QEMU closes a port and
  * the keeper has sent vmd all of it, the keeper closes the connection;
@@ -22,22 +24,23 @@
 
 #include <stdint.h>
 
-#define KEEPER_HEADER_LEN 8
+#define KEEPER_HEADER_LEN 16
 #define KEEPER_PROGRAM "vmd-keeper"
 
-static inline uint64_t keeper_header_get(const unsigned char *p)
+/* Field k (0: journal length, 1: pid) of a header. */
+static inline uint64_t keeper_header_get(const unsigned char *p, int k)
 {
 	uint64_t v = 0;
 
-	for (int i = KEEPER_HEADER_LEN - 1; i >= 0; i--)
-		v = v << 8 | p[i];
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[8 * k + i];
 	return v;
 }
 
-static inline void keeper_header_put(unsigned char *p, uint64_t v)
+static inline void keeper_header_put(unsigned char *p, int k, uint64_t v)
 {
-	for (int i = 0; i < KEEPER_HEADER_LEN; i++, v >>= 8)
-		p[i] = (unsigned char)(v & 0xff);
+	for (int i = 0; i < 8; i++, v >>= 8)
+		p[8 * k + i] = (unsigned char)(v & 0xff);
 }
 
 #endif

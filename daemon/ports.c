@@ -398,6 +398,8 @@ void ports_open(struct vm *vm, struct port_plan *pl, int *conn_fds)
 			       "connect to its keeper: %s", i, strerror(errno));
 		open_console(vm, i, fd, pl->journal[i], pl->base[i], pl->tcp_fd[i]);
 		pl->tcp_fd[i] = -1;  /* the console owns it now */
+		if (fd < 0 && vm->console[i])
+			console_retry(vm->console[i]);
 	}
 }
 
@@ -449,34 +451,61 @@ static int adopt_tcp(const struct vm *vm, int i)
  * printed between the two keepers went nowhere. */
 static void replace_keeper(struct vm *vm, int i)
 {
-	int qfd[VM_MAX_SERIAL] = {-1, -1, -1, -1}, fd;
-	char *journal[VM_MAX_SERIAL] = {0}, err[1024];
-	uint64_t base;
+	struct console *con = vm->console[i];
+	int qfd[VM_MAX_SERIAL] = {-1, -1, -1, -1}, fd = -1;
+	char *journal[VM_MAX_SERIAL] = {0}, err[1024] = "";
+	uint64_t base = 0;
 
+	/* QEMU listens on its socket as long as it runs */
+	if ((qfd[i] = connect_qemu(vm, i)) < 0) {
+		log_vm(LOG_INFO, vm->name, vm->uuid, "serial port %d: its keeper "
+		       "and QEMU's socket are gone: QEMU is ending", i);
+		return;
+	}
 	log_vm(LOG_WARNING, vm->name, vm->uuid, "serial port %d: its keeper is "
-	       "gone; starting a new one (what the guest prints meanwhile is "
-	       "lost)", i);
-	console_finish(vm->console[i]);
-	if (!(journal[i] = new_journal(vm, i, &base)) ||
-	    (qfd[i] = connect_qemu(vm, i)) < 0)
-		snprintf(err, sizeof err, "%s", strerror(errno));
-	else if (keeper_start(vm, qfd, journal, err, sizeof err) > 0 &&
-		 (fd = connect_keeper(vm, i)) >= 0)
-		console_rekeep(vm->console[i], fd, journal[i], base);
-	else if (!err[0])
-		snprintf(err, sizeof err, "%s", strerror(errno));
+	       "gone; starting a new one (what the guest printed since is lost)",
+	       i);
+	console_finish(con);
+	if (!(journal[i] = new_journal(vm, i, &base))) {
+		close(qfd[i]);
+		snprintf(err, sizeof err, "out of memory");
+	} else if (keeper_start(vm, qfd, journal, err, sizeof err) > 0 &&
+		   (fd = connect_keeper(vm, i)) < 0) {
+		snprintf(err, sizeof err, "cannot connect to it: %s", strerror(errno));
+	}
 	if (err[0])
-		log_vm(LOG_ERR, vm->name, vm->uuid, "serial port %d: no keeper: %s",
+		log_vm(LOG_ERR, vm->name, vm->uuid, "serial port %d: new keeper: %s",
 		       i, err);
+	if (journal[i] && fd >= 0)
+		console_rekeep(con, fd, journal[i], base);
+	else
+		console_retry(con);
 	free(journal[i]);
 }
 
+/* The keeper's connection closed while QEMU runs (or vmd never reached
+ * it).  A keeper that lives is reconnected, exactly where the log ends;
+ * one that is gone is replaced; one that does not answer is tried again. */
 static void keeper_lost(void *ctx, int port)
 {
 	struct vm *vm = ctx;
+	struct console *con = vm->console[port];
+	int fd, e;
 
-	if (vm->pid > 0 && vm->console[port])
+	if (vm->pid <= 0 || !con)
+		return;
+	if ((fd = connect_keeper(vm, port)) >= 0) {
+		console_connect(con, fd);
+		return;
+	}
+	e = errno;
+	if ((e == ECONNREFUSED || e == ENOENT) && !console_keeper_alive(con)) {
 		replace_keeper(vm, port);
+		return;
+	}
+	log_vm(LOG_WARNING, vm->name, vm->uuid, "serial port %d: its keeper does "
+	       "not answer (%s); trying again later", port, strerror(e));
+	console_retry(con);
 }
 
 void ports_adopt(struct vm *vm)
@@ -498,7 +527,7 @@ void ports_adopt(struct vm *vm)
 		open_console(vm, i, fd, f.path, f.base, adopt_tcp(vm, i));
 		free(f.path);
 		if (fd < 0 && vm->console[i])
-			replace_keeper(vm, i);
+			keeper_lost(vm, i);
 	}
 }
 

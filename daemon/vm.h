@@ -90,7 +90,7 @@ void vm_quit(struct vm *vm);
 /* Connect QMP of a QEMU whose sockets are in vm->run_dir. */
 int vm_connect_qmp(struct vm *vm);
 /* A unix stream socket bound and listening at path, or connected to it. */
-int vm_unix_socket(const char *path, bool listening);
+int vm_unix_socket(const char *path, bool listening);  /* connects O_NONBLOCK */
 /* The user QEMU (and the console keeper) run as, NULL unless vmd is root. */
 const char *vm_qemu_user(void);
 

@@ -60,20 +60,37 @@ static void salvage(struct vm *vm)
 		ports_salvage(vm);
 }
 
+static void on_adopt_cont(void *ctx, struct json_object *ret, rpc_err err,
+			  const char *desc)
+{
+	struct vm *vm = ctx;
+
+	if (err != RPC_OK)
+		log_vm(LOG_ERR, vm->name, vm->uuid, "cannot start the re-adopted "
+		       "guest: %s", desc);
+}
+
 /* A guest that powered off while vmd was away waits in QEMU's "shutdown"
- * state (-no-shutdown): a clean stop, not a crash. */
+ * state (-no-shutdown): a clean stop, not a crash.  One whose start vmd
+ * did not finish waits in "prelaunch" (-S) for the "cont" it never got. */
 static void on_adopt_status(void *ctx, struct json_object *ret, rpc_err err,
 			    const char *desc)
 {
 	struct vm *vm = ctx;
-	struct json_object *status;
+	struct json_object *st;
+	const char *status = err == RPC_OK &&
+			     json_object_object_get_ex(ret, "status", &st) ?
+			     json_object_get_string(st) : "";
 
-	if (err == RPC_OK && json_object_object_get_ex(ret, "status", &status) &&
-	    !strcmp(json_object_get_string(status), "shutdown")) {
+	if (!strcmp(status, "shutdown")) {
 		log_vm(LOG_INFO, vm->name, vm->uuid, "the guest powered off while "
 		       "vmd was away");
 		vm->shutdown_seen = vm->shutdown_guest = true;
 		vm_quit(vm);
+	} else if (!strcmp(status, "prelaunch") && vm->qmp) {
+		log_vm(LOG_INFO, vm->name, vm->uuid, "finishing the start vmd was "
+		       "in when it went away");
+		qmp_exec(vm->qmp, "cont", NULL, on_adopt_cont, vm);
 	}
 }
 

@@ -42,7 +42,10 @@ int vm_unix_socket(const char *path, bool listening)
 		return -1;
 	}
 	strcpy(sa.sun_path, path);
-	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	/* non-blocking: a peer that hangs with a full backlog (a stopped
+	 * keeper) gives EAGAIN instead of blocking vmd */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC |
+		    (listening ? 0 : SOCK_NONBLOCK), 0);
 	if (fd < 0)
 		return -1;
 	if (listening) {

@@ -143,6 +143,92 @@ class KeeperTest(vmdtest.VmdTestCase):
         self.assertEqual(c.command("vm-show", {"vm": "kp-lost"})["pid"], qemu)
         self.assertTrue(pid_alive(new))
 
+    def test_stray_connection_to_the_keeper(self):
+        """Someone else connects to the keeper's socket and takes vmd's
+        place: vmd reconnects to the same keeper, exactly where its log
+        ends, and replaces nothing."""
+        c = self.client()
+        _, run_dir, con = self.boot(c, "kp-stray")
+        self.echo(con, b"before\r")
+        keeper = self.one_keeper(run_dir)
+        stray = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        stray.connect(os.path.join(run_dir, "console0.keep"))
+        stray.settimeout(t(10))
+        hdr = b""
+        while len(hdr) < 16:
+            hdr += stray.recv(16 - len(hdr))
+        self.assertEqual(struct.unpack("<QQ", hdr)[1], keeper)
+        self.wait_for(lambda: stray.recv(1) == b"", t(10),
+                      "vmd to take the keeper back")
+        stray.close()
+        vmdtest.type_until(con, b"after\r", b"after\r\n", t(30))
+        self.assertEqual(keeper_pids(run_dir), [keeper])
+        self.assertNotIn("its keeper is gone", self.vmd.log())
+        log = console_read_all(c, "kp-stray")[0]
+        self.assertEqual(log.count(b"before\r\n"), 1)
+        self.assertEqual(log.count(BOOT_BANNER), 1)
+        self.assertIn(b"after\r\n", log)
+
+    def test_stopped_keeper_is_waited_for(self):
+        """A keeper that is stopped (SIGSTOP), not dead, is not replaced;
+        once it runs again nothing the guest printed is missing."""
+        c = self.client()
+        _, run_dir, con = self.boot(c, "kp-stop")
+        keeper = self.one_keeper(run_dir)
+        self.vmd.stop(signal.SIGKILL)
+        os.kill(keeper, signal.SIGSTOP)
+        try:
+            self.vmd.start()
+            c = self.client()
+            # vmd's connection waits in the stopped keeper's backlog
+            time.sleep(t(2))
+            self.assertEqual(keeper_pids(run_dir), [keeper])
+            self.assertNotIn("its keeper is gone", self.vmd.log())
+        finally:
+            os.kill(keeper, signal.SIGCONT)
+        con = self.console("kp-stop")
+        vmdtest.type_until(con, b"again\r", b"again\r\n", t(60))
+        self.assertEqual(keeper_pids(run_dir), [keeper])
+        log = console_read_all(c, "kp-stop")[0]
+        self.assertEqual(log.count(BOOT_BANNER), 1)
+        self.assertIn(b"again\r\n", log)
+
+    @unittest.skipUnless(os.geteuid() == 0, "mounting a small tmpfs needs root")
+    def test_full_log_disk_is_filled_in_later(self):
+        """The console log's disk fills up: viewers go on, and once there
+        is room the log gets every byte from the journal, in order and
+        once, also across a kill -9 of vmd."""
+        c = self.client()
+        name = "kp-logfull"
+        uuid = c.command("vm-define", {"config": bootsector_config(name)})["uuid"]
+        logs = os.path.join(self.vmd.state_dir, "logs", uuid)
+        os.makedirs(logs)
+        subprocess.check_call(["mount", "-t", "tmpfs", "-o", "size=64k",
+                               "vmd-log-test", logs])
+        self.addCleanup(subprocess.call, ["umount", "-l", logs])
+        filler = os.path.join(logs, "filler")
+        with open(filler, "wb") as f:
+            f.write(b"f" * (52 << 10))
+        c.command("vm-start", {"vm": name}, timeout=t(60))
+        con = self.console(name)
+        con.read_until(BOOT_BANNER, t(30))
+        typed = b"".join(b"line %05d of the typed text\r" % i
+                         for i in range(800))
+        con.write(typed)
+        con.read_until(typed[-30:].replace(b"\r", b"\r\n"), t(120))
+        self.wait_for(lambda: "log write failed" in self.vmd.log(), t(10),
+                      "the log to fill up")
+        os.unlink(filler)
+        self.wait_for(lambda: "the log is complete again" in self.vmd.log(),
+                      t(10), "the log to be filled in")
+        self.echo(con, b"AFTER\r")
+        want = BOOT_BANNER + typed.replace(b"\r", b"\r\n") + b"AFTER\r\n"
+        self.assertEqual(console_read_all(c, name)[0], want)
+        self.vmd.stop(signal.SIGKILL)
+        self.vmd.start()
+        c = self.client()
+        self.assertEqual(console_read_all(c, name)[0], want)
+
     def test_keeper_killed_while_vmd_away(self):
         c = self.client()
         qemu, run_dir, con = self.boot(c, "kp-away")
@@ -254,7 +340,7 @@ class KeeperWireTest(unittest.TestCase):
             self.proc.kill()
         self.proc.wait(t(10))
         self.log.close()
-        self.qemu.close()
+        self.qemu.close()  # closing twice is harmless
         if self.mounted:
             subprocess.call(["umount", "-l", self.mnt])
 
@@ -265,11 +351,13 @@ class KeeperWireTest(unittest.TestCase):
         s.connect(self.path)
         s.settimeout(t(10))
         hdr = b""
-        while len(hdr) < 8:
-            chunk = s.recv(8 - len(hdr))
+        while len(hdr) < 16:
+            chunk = s.recv(16 - len(hdr))
             self.assertTrue(chunk, "no header")
             hdr += chunk
-        return s, struct.unpack("<Q", hdr)[0]
+        length, pid = struct.unpack("<QQ", hdr)
+        self.assertEqual(pid, self.proc.pid)
+        return s, length
 
     def recv_exactly(self, s, n):
         out = bytearray()
@@ -367,8 +455,8 @@ class KeeperWireTest(unittest.TestCase):
         self.assertEqual(got, data)
         self.assertIn(b"the guest goes on", self.keeper_log())
 
-    @unittest.skipUnless(os.geteuid() == 0, "mounting a small tmpfs needs root")
-    def test_full_journal_makes_qemu_wait(self):
+    def small_disk(self):
+        """A 1 MiB tmpfs, 768 KiB of it taken by a file; returns its path."""
         self.mnt = os.path.join(self.tmp, "small")
         os.mkdir(self.mnt)
         subprocess.check_call(["mount", "-t", "tmpfs", "-o", "size=1m",
@@ -377,6 +465,33 @@ class KeeperWireTest(unittest.TestCase):
         filler = os.path.join(self.mnt, "filler")
         with open(filler, "wb") as f:
             f.write(b"x" * (768 << 10))
+        return filler
+
+    @unittest.skipUnless(os.geteuid() == 0, "mounting a small tmpfs needs root")
+    def test_full_journal_then_qemu_exits(self):
+        """QEMU hangs up while bytes wait for journal space: none is lost
+        or reordered once there is space again."""
+        filler = self.small_disk()
+        self.start(journal_dir=self.mnt)
+        data = os.urandom(1 << 20)
+        sent = self.send_until_blocked(data)
+        self.qemu.close()
+        time.sleep(t(0.5))
+        os.unlink(filler)
+        v, length = self.connect()
+        got = self.journal_bytes()[:length]
+        while True:
+            chunk = v.recv(1 << 16)
+            if not chunk:
+                break
+            got += chunk
+        self.assertEqual(len(got), sent)
+        self.assertEqual(got, data[:sent])
+        self.assertEqual(self.proc.wait(t(10)), 0)
+
+    @unittest.skipUnless(os.geteuid() == 0, "mounting a small tmpfs needs root")
+    def test_full_journal_makes_qemu_wait(self):
+        filler = self.small_disk()
         self.start(journal_dir=self.mnt)
         v, _ = self.connect()
         data = os.urandom(1 << 20)

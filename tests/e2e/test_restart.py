@@ -6,6 +6,7 @@ commits before vmd replies).  Guests outlive vmd, and a restarted vmd
 finds them again (ARCHITECTURE.md, "Processes")."""
 
 import os
+import shutil
 import signal
 import socket
 import sqlite3
@@ -291,6 +292,44 @@ class RestartTest(vmdtest.VmdTestCase):
                           "DESC LIMIT 1", (name,)).fetchone()
         db.close()
         self.assertEqual(last, ("stopped", "guest-shutdown"))
+
+    def test_start_cut_short_by_a_kill(self):
+        """vmd is killed after spawning QEMU (paused, -S) but before its
+        "cont": the next vmd finds QEMU waiting in "prelaunch" and
+        finishes the start."""
+        qemu = shutil.which("qemu-system-x86_64")
+        slow = os.path.join(self.tmp, "slow")
+        wrapper = os.path.join(self.tmp, "qemu-wrapper")
+        with open(wrapper, "w") as f:
+            f.write("#!/bin/sh\n[ -e %s ] && sleep 2\nexec %s \"$@\"\n"
+                    % (slow, qemu))
+        os.chmod(wrapper, 0o755)
+        self.vmd.stop()
+        self.vmd.qemu = wrapper
+        self.vmd.start()
+        c = self.client()
+        name = "cut-short"
+        c.command("vm-define", {"config": bootsector_config(name)})
+        open(slow, "w").close()
+        start = subprocess.Popen([vmdtest.VMCTL, "-s", self.vmd.socket,
+                                  "start", name], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        self.wait_for(lambda: self.vm_state(c, name) == "starting", t(10),
+                      "the VM to be starting")
+        pid = c.command("vm-show", {"vm": name})["pid"]
+        self.assertEqual(self.vmd.stop(signal.SIGKILL), -signal.SIGKILL)
+        start.wait(t(10))
+        os.unlink(slow)
+        time.sleep(t(2.5))  # the wrapper's sleep ends; QEMU waits in -S
+        self.vmd.start()
+        c = self.client()
+        show = c.command("vm-show", {"vm": name})
+        self.assertEqual((show["state"], show["pid"]), ("running", pid))
+        self.console(name).read_until(BOOT_BANNER, t(30))
+        status = c.command("vm-monitor", {"vm": name,
+                                          "command": "query-status"})
+        self.assertEqual(status["status"], "running")
+        self.assertIn("vm %s: finishing the start" % name, self.vmd.log())
 
     def test_guest_dies_while_vmd_is_down(self):
         c = self.client()
