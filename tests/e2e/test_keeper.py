@@ -341,6 +341,8 @@ class KeeperWireTest(unittest.TestCase):
         self.proc.wait(t(10))
         self.log.close()
         self.qemu.close()  # closing twice is harmless
+        vmdtest.check_sanitizer_log(KEEPER, self.keeper_log().decode(
+            errors="replace"))
         if self.mounted:
             subprocess.call(["umount", "-l", self.mnt])
 

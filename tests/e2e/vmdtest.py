@@ -427,6 +427,16 @@ def linux_config(name, accel="tcg", **extra):
 # ---------------------------------------------------------------------------
 # Test base
 
+def check_sanitizer_log(who, log):
+    """AssertionError if log holds an ASan, UBSan or LSan report."""
+    for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
+                   "runtime error:"):
+        if marker in log:
+            i = log.index(marker)
+            raise AssertionError("%s reported %s:\n%s"
+                                 % (who, marker, log[max(0, i - 200):i + 4000]))
+
+
 def _on_alarm(signum, frame):
     raise TimeoutError("test exceeded its overall limit of %d s" % TEST_LIMIT)
 
@@ -481,13 +491,14 @@ class VmdTestCase(unittest.TestCase):
         """In the --enable-sanitizers build, any ASan, UBSan or LSan report
         from vmd fails the test, as does a SIGTERM that did not end vmd
         with status 0."""
-        log = self.vmd.log()
-        for marker in ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer",
-                       "runtime error:"):
-            if marker in log:
-                i = log.index(marker)
-                raise AssertionError("vmd reported %s:\n%s"
-                                     % (marker, log[max(0, i - 200):i + 4000]))
+        logs = [("vmd", self.vmd.log())]
+        # the console keepers (daemon/keeper.h) log beside each VM
+        for path in glob.glob(os.path.join(self.vmd.run_dir, "vms", "*",
+                                           "keeper.log")):
+            with open(path, "rb") as f:
+                logs.append((path, f.read().decode(errors="replace")))
+        for who, log in logs:
+            check_sanitizer_log(who, log)
         status = getattr(self.vmd, "exit_status", None)
         if status not in (None, 0):
             raise AssertionError("vmd exited with status %s on SIGTERM"
