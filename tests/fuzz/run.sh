@@ -6,14 +6,15 @@
 # WORKDIR/crashes-NAME/), or when something cannot be built.
 #
 #   tests/fuzz/run.sh [--srcdir DIR] [--workdir DIR] [--seconds N]
-#                     [--runs N] [NAME...]
+#                     [--runs N] [--max-len N] [NAME...]
 #
 # Each input in tests/fuzz/crashes/NAME/ (what once failed) is run first and
 # must pass.  NAME is protocol and/or config (default: both).  --seconds:
-# time per harness (default $FUZZ_SECONDS or 60).  --runs: stop after N inputs
-# instead (whichever comes first).  Each run starts from a fresh copy of
-# tests/fuzz/corpus/NAME in WORKDIR/corpus-NAME (default WORKDIR:
-# $TMPDIR/vmd-fuzz) and leaves there what it found.
+# time per harness (default $FUZZ_SECONDS or 60).  --runs: stop after N
+# inputs instead (whichever comes first).  --max-len: the longest input
+# libFuzzer tries (its -max_len; default 4096).  Each run starts from a
+# fresh copy of tests/fuzz/corpus/NAME in WORKDIR/corpus-NAME (default
+# WORKDIR: $TMPDIR/vmd-fuzz) and leaves there what it found.
 # FUZZ_CFLAGS adds compiler flags.  FUZZ_CC overrides the compiler
 # (default clang; CC is left alone, it often names gcc).  Needs clang with
 # compiler-rt (Debian: clang, libclang-rt-14-dev), pkg-config and the json-c
@@ -24,6 +25,7 @@ srcdir=
 workdir=
 seconds=${FUZZ_SECONDS:-60}
 runs=
+max_len=
 names=
 
 usage() {
@@ -37,6 +39,7 @@ while [ $# -gt 0 ]; do
 	--workdir) workdir=$2; shift 2 ;;
 	--seconds) seconds=$2; shift 2 ;;
 	--runs) runs=$2; shift 2 ;;
+	--max-len) max_len=$2; shift 2 ;;
 	-h|--help) usage ;;
 	-*) echo "run.sh: unknown option $1" >&2; usage ;;
 	protocol|config) names="$names $1"; shift ;;
@@ -138,6 +141,7 @@ for name in $names; do
 		-print_final_stats=1 -dict="$workdir/json.dict" \
 		-artifact_prefix="$crashes/"
 	[ -z "$runs" ] || set -- "$@" -runs="$runs"
+	[ -z "$max_len" ] || set -- "$@" -max_len="$max_len"
 	echo "fuzz_$name: running ${seconds}s${runs:+ or $runs inputs} (log: $log)"
 	rc=0
 	"$bin" "$@" "$corpus" > "$log" 2>&1 || rc=$?
