@@ -20,7 +20,8 @@ enum rpc_stream_status {
 	RPC_STREAM_TOO_BIG = -2, /* one value exceeds the cap; caller should close */
 };
 
-/* max_msg: byte cap on one value (RPC_MAX_MSG normally). NULL on ENOMEM. */
+/* max_msg: byte cap on one value (RPC_MAX_MSG normally; at most INT_MAX - 1
+ * is kept). NULL on ENOMEM. */
 struct rpc_stream *rpc_stream_new(size_t max_msg);
 void rpc_stream_free(struct rpc_stream *s);
 
