@@ -52,9 +52,26 @@ struct port {
 	size_t pend_len;
 	bool stalled;               /* said so; say again when it resumes */
 	bool held;                  /* journal_max unsent: QEMU not read */
+	int64_t last_read;          /* CLOCK_MONOTONIC ns of the last read */
+	int64_t last_input;         /* ... and of the last input from vmd */
 	unsigned char in[CHUNK];    /* from vmd, not yet written to QEMU */
 	size_t in_len;
 };
+
+/* QEMU sends a serial port's output a byte per send(), and its socket
+ * holds only a few hundred of those before the guest's UART has to wait.
+ * While output streams (reads come less than STREAM_NS apart and bring
+ * little), the keeper naps NAP_NS before looking again, so that each
+ * wakeup, journal write and send to vmd carries a hundred bytes instead of
+ * one: far less CPU taken from QEMU on a busy host.  The nap is well below
+ * the time QEMU takes to fill its socket, and it is never taken within
+ * TYPED_NS of input from vmd, so typing and its echo are not delayed. */
+#define STREAM_NS 1000000
+#define TYPED_NS 20000000
+#define NAP_NS 250000
+#define SMALL_READ 512
+
+static bool nap;
 
 static struct port ports[MAX_PORTS];
 static int nports;
@@ -117,6 +134,24 @@ static void retry_pending(struct port *p)
 	p->pend_len -= n;
 }
 
+static int64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+static void note_stream(struct port *p, size_t n)
+{
+	int64_t now = now_ns();
+
+	if (n < SMALL_READ && now - p->last_read < STREAM_NS &&
+	    now - p->last_input > TYPED_NS)
+		nap = true;
+	p->last_read = now;
+}
+
 static void vmd_gone(struct port *p)
 {
 	close_fd(&p->vfd);
@@ -159,6 +194,7 @@ static void from_qemu(struct port *p)
 		close_fd(&p->qfd);  /* QEMU closed the port or exited */
 		return;
 	}
+	note_stream(p, (size_t)n);
 	bool caught_up = p->vfd >= 0 && p->sent == p->size;
 	size_t done = journal_append(p, buf, (size_t)n);
 	memcpy(p->pend, buf + done, (size_t)n - done);
@@ -176,10 +212,12 @@ static void from_vmd(struct port *p)
 
 	if (n < 0 && (errno == EAGAIN || errno == EINTR))
 		return;
-	if (n <= 0)
+	if (n <= 0) {
 		vmd_gone(p);
-	else
-		p->in_len += (size_t)n;
+		return;
+	}
+	p->in_len += (size_t)n;
+	p->last_input = now_ns();
 }
 
 static void to_qemu(struct port *p)
@@ -320,6 +358,11 @@ static void run(void)
 			return;  /* vmd does not read: the journal has the rest */
 		if (!open)
 			timeout = 1000;
+		if (nap) {
+			struct timespec ts = {0, NAP_NS};
+			nap = false;
+			nanosleep(&ts, NULL);
+		}
 		if (poll(fds, (nfds_t)nfds, timeout) < 0 && errno != EINTR)
 			return;
 		for (int i = 0; i < nports; i++)
