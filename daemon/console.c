@@ -409,12 +409,9 @@ void console_finish(struct console *con)
 void console_rekeep(struct console *con, int fd, const char *journal,
 		    uint64_t base)
 {
-	uint64_t end;
-
 	journal_close(con->jr);
 	con->jr = journal_open(journal, base);
-	end = conlog_end(con->log);
-	con->jpos = end > base ? end - base : 0;
+	con->jpos = con->jr ? logged(con) : 0;
 	if (fd >= 0)
 		console_connect(con, fd);
 }
@@ -613,10 +610,8 @@ struct console *console_open(int fd, const struct console_params *p,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (con->jr) {
-		uint64_t end = conlog_end(con->log);
-		con->jpos = end > p->journal_base ? end - p->journal_base : 0;
-	}
+	if (con->jr)
+		con->jpos = logged(con);
 	ring_from_log(con);
 	if (p->tcp_fd >= 0) {
 		evutil_make_socket_nonblocking(p->tcp_fd);
