@@ -42,13 +42,13 @@ while [ $# -gt 0 ]; do
 	--max-len) max_len=$2; shift 2 ;;
 	-h|--help) usage ;;
 	-*) echo "run.sh: unknown option $1" >&2; usage ;;
-	protocol|config) names="$names $1"; shift ;;
-	*) echo "run.sh: unknown harness $1 (protocol or config)" >&2; exit 2 ;;
+	protocol|config|vmd) names="$names $1"; shift ;;
+	*) echo "run.sh: unknown harness $1 (protocol, config or vmd)" >&2; exit 2 ;;
 	esac
 done
 [ -n "$srcdir" ] || srcdir=$(cd "$(dirname "$0")/../.." && pwd)
 [ -n "$workdir" ] || workdir=${TMPDIR:-/tmp}/vmd-fuzz
-[ -n "$names" ] || names="protocol config"
+[ -n "$names" ] || names="protocol config vmd"
 case $seconds in ''|*[!0-9]*) echo "run.sh: --seconds wants a number" >&2; exit 2 ;; esac
 
 cc=${FUZZ_CC:-clang}
@@ -109,13 +109,28 @@ jsonc_libs=$(pkg-config --libs json-c 2>/dev/null || echo "-ljson-c")
 rpc_sources="$srcdir/rpc/errors.c $srcdir/rpc/stream.c $srcdir/rpc/message.c
 	$srcdir/rpc/schema.c"
 
+# fuzz_vmd links the daemon itself: vmd's sources as Makefile.am lists them
+# (so a new daemon file is fuzzed without a change here), less main.c, and
+# the libraries vmd links.
+vmd_sources() {
+	sed -n '/^vmd_SOURCES = /,/^[^	]/p' "$srcdir/Makefile.am" |
+		tr ' \t\\' '\n\n\n' | grep '\.c$' | grep -v '^daemon/main\.c$' |
+		sed "s|^|$srcdir/|"
+	ls "$srcdir"/emu/*.c "$srcdir"/rpc/*.c
+}
+vmd_flags="-DVMD_VERSION=\"fuzz\" -DQEMU_DEFAULT=\"/nonexistent/qemu\"
+	-DPKGLIBEXECDIR=\"/nonexistent\"
+	$(pkg-config --cflags --libs libevent sqlite3 libsystemd 2>/dev/null)"
+
 status=0
 for name in $names; do
 	bin=$workdir/fuzz_$name
+	sources=$rpc_sources extra=
+	[ "$name" != vmd ] || { sources=$(vmd_sources); extra=$vmd_flags; }
 	# shellcheck disable=SC2086
 	if ! "$cc" $cflags -I"$workdir" -I"$srcdir" $jsonc_cflags -o "$bin" \
-		"$srcdir/tests/fuzz/fuzz_$name.c" $rpc_sources "$workdir/embedded.c" \
-		$jsonc_libs; then
+		"$srcdir/tests/fuzz/fuzz_$name.c" $sources "$workdir/embedded.c" \
+		$jsonc_libs $extra; then
 		echo "run.sh: cannot build fuzz_$name (is libclang-rt-14-dev installed?)" >&2
 		exit 1
 	fi
