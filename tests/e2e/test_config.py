@@ -147,6 +147,16 @@ class CpusTest(vmdtest.VmdTestCase):
                          ["cpus"], 255)
 
 
+def derived_mac(uuid, nic, attempt):
+    """daemon/mac.c's mac_derive, written again: FNV-1a 64 of the uuid and
+    "/nicN/A", folded to 24 bits under 52:54:00."""
+    h = 1469598103934665603
+    for b in (uuid + "/nic%d/%d" % (nic, attempt)).encode():
+        h = ((h ^ b) * 1099511628211) & (2 ** 64 - 1)
+    v = 0x525400000000 | ((h ^ (h >> 24) ^ (h >> 48)) & 0xffffff)
+    return ":".join("%02x" % ((v >> s) & 255) for s in range(40, -1, -8))
+
+
 class MacTest(vmdtest.VmdTestCase):
 
     def macs(self, c, name):
@@ -179,6 +189,22 @@ class MacTest(vmdtest.VmdTestCase):
         c = self.client()
         self.assertEqual(self.macs(c, "a"), a3)
         self.assertEqual(self.macs(c, "b"), b)
+
+    def test_derived_mac_taken(self):
+        """The derived MAC is another VM's already: the next is taken."""
+        c = self.client()
+        uuid = "0f8fad5b-d9cb-469f-a165-70867728950e"
+        first = derived_mac(uuid, 0, 0)
+        c.command("vm-define", {"config": {"name": "x", "nics": [
+            {"type": "user", "mac": first}]}})
+        c.command("vm-define", {"config": {"name": "y", "uuid": uuid,
+                                           "nics": [{"type": "user"}]}})
+        self.assertEqual(self.macs(c, "y"), [derived_mac(uuid, 0, 1)])
+        c.command("vm-undefine", {"vm": "x"})
+        c.command("vm-define", {"config": {"name": "z", "uuid": uuid[:-1] + "f",
+                                           "nics": [{"type": "user"}]}})
+        self.assertEqual(self.macs(c, "z"),
+                         [derived_mac(uuid[:-1] + "f", 0, 0)])
 
     def test_duplicates_refused(self):
         c = self.client()
