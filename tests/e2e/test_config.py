@@ -14,6 +14,7 @@ running guest.
 import os
 import re
 import signal
+import socket
 import sqlite3
 import sys
 
@@ -110,6 +111,27 @@ class PendingTest(vmdtest.VmdTestCase):
         with self.assertRaises(QMPError):
             self.console(name)
         c.command("vm-kill", {"vm": name}, timeout=t(30))
+
+    def test_update_keeps_tcp_port(self):
+        """A tcp port of the running guest stays open after an update that
+        drops it, and closes with the QEMU it belongs to."""
+        c = self.client()
+        s = socket.socket()
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+        s.close()
+        cfg = bootsector_config("tcp", serial=[{"type": "tcp", "port": port}])
+        c.command("vm-define", {"config": cfg})
+        c.command("vm-start", {"vm": "tcp"}, timeout=t(60))
+        cfg["serial"] = [{"type": "console"}]
+        c.command("vm-update", {"vm": "tcp", "config": cfg})
+        socket.create_connection(("127.0.0.1", port), t(10)).close()
+        show = c.command("vm-show", {"vm": "tcp"})
+        self.assertEqual(show["ports"][0]["type"], "tcp")
+        self.assertEqual(show["pending_changes"], ["serial"])
+        c.command("vm-kill", {"vm": "tcp"}, timeout=t(30))
+        with self.assertRaises(ConnectionRefusedError):
+            socket.create_connection(("127.0.0.1", port), t(10)).close()
 
 
 class CpusTest(vmdtest.VmdTestCase):
