@@ -15,6 +15,7 @@
 #include "daemon/ports.h"
 #include "daemon/store.h"
 #include "daemon/vm.h"
+#include "daemon/vm_config.h"
 #include "daemon/vmd.h"
 #include "rpc/message.h"
 
@@ -129,6 +130,10 @@ void cmd_vm_define(struct call *c)
 		json_object_object_add(config, "uuid", jstr(fresh));
 		uuid = cfg_get_str(config, "uuid");
 	}
+	if (vm_config_check(c, NULL, uuid, config) < 0) {
+		json_object_put(config);
+		return;
+	}
 	int rc = store_vm_insert(vmd.store, uuid, name, json_object_to_json_string(config));
 	if (rc != STORE_OK) {
 		json_object_put(config);
@@ -169,6 +174,10 @@ void cmd_vm_update(struct call *c)
 		return;
 	config = json_object_get(config);
 	json_object_object_add(config, "uuid", jstr(vm->uuid));
+	if (vm_config_check(c, vm, vm->uuid, config) < 0) {
+		json_object_put(config);
+		return;
+	}
 	int rc = store_vm_update(vmd.store, vm->uuid, name,
 				 json_object_to_json_string(config));
 	if (rc != STORE_OK) {
@@ -179,10 +188,8 @@ void cmd_vm_update(struct call *c)
 	if (strcmp(name, vm->name) && vm_rename(vm, name) < 0)
 		log_msg(LOG_ERR, "vm %s: renamed to %s in the store, but out of "
 			"memory to rename it here", vm->name, name);
-	json_object_put(vm->config);
-	vm->config = config;
+	vm_set_config(vm, config);
 	vm->updated = time(NULL);
-	vm_changed(vm);
 	commit_reply(c, name_uuid(vm));
 }
 
@@ -223,6 +230,25 @@ static const char *accel_of(const struct vm *vm)
 	return vm_is_active(vm) ? vm->accel : vm_cfg_str(vm, "accel", "auto");
 }
 
+/* What the guest has while it runs, else what the definition says. */
+static int live_int(const struct vm *vm, const char *key, int dflt)
+{
+	struct json_object *v;
+
+	if (json_object_object_get_ex(vm_live_config(vm), key, &v) &&
+	    json_object_is_type(v, json_type_int))
+		return json_object_get_int(v);
+	return dflt;
+}
+
+static bool pending(const struct vm *vm)
+{
+	struct json_object *changes = vm_pending_changes(vm);
+
+	json_object_put(changes);
+	return changes != NULL;
+}
+
 static struct json_object *summary(const struct vm *vm)
 {
 	struct json_object *r = name_uuid(vm);
@@ -230,14 +256,15 @@ static struct json_object *summary(const struct vm *vm)
 
 	json_object_object_add(r, "state", jstr(vm_state_name(vm->state)));
 	json_object_object_add(r, "pid", json_object_new_int(vm->pid));
-	json_object_object_add(r, "cpus", json_object_new_int(vm_cfg_int(vm, "cpus", 1)));
+	json_object_object_add(r, "cpus", json_object_new_int(live_int(vm, "cpus", 1)));
 	json_object_object_add(r, "memory_mib",
-			       json_object_new_int(vm_cfg_int(vm, "memory_mib", 256)));
+			       json_object_new_int(live_int(vm, "memory_mib", 256)));
 	json_object_object_add(r, "accel", jstr(accel_of(vm)));
 	bool a = json_object_object_get_ex(vm->config, "autostart", &autostart) &&
 		 json_object_get_boolean(autostart);
 	json_object_object_add(r, "autostart", json_object_new_boolean(a));
 	json_object_object_add(r, "labels", labels_of(vm));
+	json_object_object_add(r, "pending", json_object_new_boolean(pending(vm)));
 	return r;
 }
 
@@ -289,6 +316,19 @@ oom:
 	call_error(c, RPC_GENERIC_ERROR, "out of memory");
 }
 
+/* A running VM's definition may differ from what its QEMU runs with. */
+static void add_pending(struct json_object *r, const struct vm *vm)
+{
+	struct json_object *changes = vm_pending_changes(vm);
+
+	json_object_object_add(r, "pending", json_object_new_boolean(changes != NULL));
+	if (vm_is_active(vm))
+		json_object_object_add(r, "running_config",
+				       json_object_get(vm_live_config(vm)));
+	if (changes)
+		json_object_object_add(r, "pending_changes", changes);
+}
+
 void cmd_vm_show(struct call *c)
 {
 	struct vm *vm = call_vm(c);
@@ -307,5 +347,6 @@ void cmd_vm_show(struct call *c)
 	json_object_object_add(r, "run_dir", jstr(vm->run_dir ? vm->run_dir : ""));
 	if (vm->pid > 0)
 		json_object_object_add(r, "ports", ports_describe(vm));
+	add_pending(r, vm);
 	call_return(c, r);
 }

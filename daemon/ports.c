@@ -23,6 +23,7 @@
 #include "daemon/log.h"
 #include "daemon/ports.h"
 #include "daemon/server.h"
+#include "daemon/vm_config.h"
 #include "daemon/vmd.h"
 #include "emu/spawn.h"
 
@@ -30,7 +31,7 @@ int ports_count(const struct vm *vm)
 {
 	struct json_object *serial;
 
-	if (!json_object_object_get_ex(vm->config, "serial", &serial))
+	if (!json_object_object_get_ex(vm_live_config(vm), "serial", &serial))
 		return 1;
 	return (int)json_object_array_length(serial);
 }
@@ -39,7 +40,7 @@ struct json_object *ports_cfg(const struct vm *vm, int i)
 {
 	struct json_object *serial;
 
-	if (!json_object_object_get_ex(vm->config, "serial", &serial))
+	if (!json_object_object_get_ex(vm_live_config(vm), "serial", &serial))
 		return NULL;
 	return json_object_array_get_idx(serial, (size_t)i);
 }
@@ -189,7 +190,7 @@ static int check_parallel(struct vm *vm, struct call *c)
 	struct json_object *par;
 	struct stat st;
 
-	if (!json_object_object_get_ex(vm->config, "parallel", &par))
+	if (!json_object_object_get_ex(vm_live_config(vm), "parallel", &par))
 		return 0;
 	for (size_t i = 0; i < json_object_array_length(par); i++) {
 		const char *path = cfg_str(json_object_array_get_idx(par, i), "path", "");

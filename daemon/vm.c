@@ -9,7 +9,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "daemon/vm.h"
+#include "daemon/vm_config.h"
 #include "daemon/vm_index.h"
+#include "daemon/mac.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
 #include "daemon/store.h"
@@ -71,6 +73,7 @@ struct vm *vm_add(const char *uuid, const char *name, struct json_object *config
 		return NULL;
 	}
 	vm->config = config;
+	vm_config_index(vm);
 	vm->created = created;
 	vm->updated = updated;
 	vm->next = vms;
@@ -94,6 +97,8 @@ static void vm_free(struct vm *vm)
 	if (vm->restart_timer)
 		event_free(vm->restart_timer);
 	vm_changed(vm);
+	vm_config_unindex(vm);
+	vm_run_config_drop(vm);
 	json_object_put(vm->config);
 	free(vm->name);
 	free(vm->run_dir);
@@ -111,6 +116,15 @@ int vm_rename(struct vm *vm, const char *name)
 	vm->name = copy;
 	vm_changed(vm);
 	return vm_index_add(vm);
+}
+
+void vm_set_config(struct vm *vm, struct json_object *config)
+{
+	vm_config_unindex(vm);
+	json_object_put(vm->config);
+	vm->config = config;
+	vm_config_index(vm);
+	vm_changed(vm);
 }
 
 void vm_remove(struct vm *vm)
@@ -174,7 +188,14 @@ static int load_one(void *ctx, const struct store_vm *row)
 
 int vm_load_all(void)
 {
-	return store_vm_foreach(vmd.store, load_one, NULL);
+	int rc = store_vm_foreach(vmd.store, load_one, NULL);
+
+	if (rc < 0)
+		return rc;
+	/* once all are known, so that no MAC given is another VM's */
+	for (struct vm *vm = vms; vm; vm = vm->next)
+		vm_config_fill_macs(vm);
+	return 0;
 }
 
 void vm_free_all(void)
@@ -185,6 +206,7 @@ void vm_free_all(void)
 		vms = vm->next;
 		vm_free(vm);
 	}
+	mac_index_clear();
 }
 
 void vm_set_state(struct vm *vm, enum vm_state s, const char *reason,

@@ -26,6 +26,8 @@ struct vm {
 	char uuid[37];
 	char *name;
 	struct json_object *config;   /* validated, defaults not filled in */
+	struct json_object *run_config; /* what its QEMU was started with
+	                                   (vm_config.h), or NULL */
 	enum vm_state state;
 	time_t created, updated, started_at;
 	/* while a QEMU exists */
@@ -65,6 +67,8 @@ struct vm *vm_add(const char *uuid, const char *name, struct json_object *config
 		  time_t created, time_t updated);
 void vm_remove(struct vm *vm);
 int vm_rename(struct vm *vm, const char *name); /* -1 on ENOMEM */
+/* Replace the definition (takes config's reference). */
+void vm_set_config(struct vm *vm, struct json_object *config);
 size_t vm_count(size_t *running);
 /* All VMs sorted by name; caller frees the array (not the VMs). */
 struct vm **vm_sorted(size_t *n);

@@ -16,6 +16,7 @@
 #include "daemon/server.h"
 #include "daemon/ports.h"
 #include "daemon/vm.h"
+#include "daemon/vm_config.h"
 #include "daemon/vmd.h"
 #include "emu/spawn.h"
 
@@ -50,7 +51,10 @@ static int set_run_dir(struct vm *vm)
 	snprintf(path, sizeof path, "%s/vms/%s", vmd.run_dir, vm->uuid);
 	free(vm->run_dir);
 	vm->run_dir = strdup(path);
-	return vm->run_dir ? 0 : -1;
+	if (!vm->run_dir)
+		return -1;
+	vm_run_config_load(vm);  /* ports follow what QEMU runs with */
+	return 0;
 }
 
 /* Its QEMU ended while vmd was away: the logs get the end of its output. */
@@ -58,6 +62,7 @@ static void salvage(struct vm *vm)
 {
 	if (set_run_dir(vm) == 0)
 		ports_salvage(vm);
+	vm_run_config_drop(vm);
 }
 
 static void on_adopt_cont(void *ctx, struct json_object *ret, rpc_err err,
@@ -103,7 +108,10 @@ static void adopt(struct vm *vm)
 		       "it keeps running unmanaged", (int)vm->pid, strerror(errno));
 		return;
 	}
-	snprintf(vm->accel, sizeof vm->accel, "%s", vm_cfg_str(vm, "accel", "tcg"));
+	struct json_object *a;
+	snprintf(vm->accel, sizeof vm->accel, "%s",
+		 json_object_object_get_ex(vm_live_config(vm), "accel", &a) ?
+		 json_object_get_string(a) : "auto");
 	if (!strcmp(vm->accel, "auto"))
 		snprintf(vm->accel, sizeof vm->accel, "%s", vmd.probe.verdict);
 	vm->started_at = time(NULL);

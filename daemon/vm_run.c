@@ -23,6 +23,7 @@
 #include "daemon/scope.h"
 #include "daemon/server.h"
 #include "daemon/vm.h"
+#include "daemon/vm_config.h"
 #include "daemon/vmd.h"
 #include "emu/argv.h"
 #include "emu/spawn.h"
@@ -289,7 +290,8 @@ int vm_start(struct vm *vm, struct call *c)
 	}
 	restart_cancel(vm);
 	if (!(accel = resolve_accel(vm, c)) || check_files(vm, c) < 0 ||
-	    prepare_run_dir(vm, c) < 0 || ports_prepare(vm, &pl, c) < 0)
+	    prepare_run_dir(vm, c) < 0 || vm_run_config_save(vm, c) < 0 ||
+	    ports_prepare(vm, &pl, c) < 0)
 		return -1;
 	memset(&f, -1, sizeof f);
 	bool made = make_sockets(vm, pl.n, &f) == 0;
@@ -415,6 +417,7 @@ static void teardown(struct vm *vm)
 	ports_finish(vm);
 	ports_close(vm);
 	vm->pid = 0;
+	vm_run_config_drop(vm);  /* the definition applies from now on */
 	vm->keeper_pid = 0;
 	vm->starttime = 0;
 	vm->started_at = 0;

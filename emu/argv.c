@@ -347,7 +347,7 @@ static void add_machine(struct build *b, struct pool *p, struct json_object *c,
 {
 	const char *machine = get_str(b, c, "", "machine",
 				      is_x86(arch) ? "pc" : "virt");
-	long long cpus = get_int(b, c, "cpus", 1, 1, 256);
+	long long cpus = get_int(b, c, "cpus", 1, 1, 288);
 	long long mem = get_int(b, c, "memory_mib", 256, 16, 1048576);
 
 	add(b, "-machine");

@@ -262,17 +262,21 @@ class BootTest(vmdtest.VmdTestCase):
         qcow2 = os.path.join(self.tmp, "boot.qcow2")
         subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2",
                         BOOTSECTOR, qcow2], check=True, timeout=t(30))
-        nics = [{"type": "user"},
-                {"type": "user", "model": "e1000", "mac": "52:54:00:12:34:56"},
-                {"type": "user", "model": "rtl8139"}]
         cases = [("virtio-raw", {"path": vmdtest.bootsector_disk(),
                                  "format": "raw", "bus": "virtio"}),
                  ("virtio-qcow2", {"path": qcow2, "format": "qcow2",
                                    "bus": "virtio"})]
-        for name, disk in cases:
+        for i, (name, disk) in enumerate(cases):
             with self.subTest(disk=name):
+                # a MAC is one NIC's on the host: one per VM
+                mac = "52:54:00:12:34:%02x" % (0x56 + i)
+                nics = [{"type": "user"},
+                        {"type": "user", "model": "e1000", "mac": mac},
+                        {"type": "user", "model": "rtl8139"}]
                 c.command("vm-define", {"config": bootsector_config(
                     name, disks=[disk], nics=nics)})
+                given = [n["mac"] for n in c.command(
+                    "vm-show", {"vm": name})["config"]["nics"]]
                 self.start(c, name, "tcg")
                 self.console(name).read_until(BOOT_BANNER, t(30))
                 info = c.command("vm-monitor", {
@@ -280,7 +284,8 @@ class BootTest(vmdtest.VmdTestCase):
                     "arguments": {"command-line": "info network"}})
                 for model in ("virtio-net-pci", "e1000", "rtl8139"):
                     self.assertIn(model, info)
-                self.assertIn("macaddr=52:54:00:12:34:56", info)
+                for m in given:  # the one asked and those vmd gave
+                    self.assertIn("macaddr=%s" % m, info)
                 self.assertEqual(info.count("type=user"), 3, info)
                 c.command("vm-kill", {"vm": name}, timeout=t(30))
 

@@ -418,7 +418,7 @@ static void test_config_ranges(void **state)
 	config_bad("{\"name\": \"a\", \"memory_mib\": 1048577}",
 		   "'memory_mib': expected integer <= 1048576, got 1048577");
 	config_bad("{\"name\": \"a\", \"cpus\": 0}", "'cpus': expected integer >= 1, got 0");
-	config_bad("{\"name\": \"a\", \"cpus\": 257}", "'cpus': expected integer <= 256, got 257");
+	config_bad("{\"name\": \"a\", \"cpus\": 289}", "'cpus': expected integer <= 288, got 289");
 	config_bad("{\"name\": \"a\", \"cpus\": -9223372036854775808}", "'cpus': expected integer >= 1");
 	config_bad("{\"name\": \"a\", \"serial\": [{\"type\": \"console\"}, {\"type\": \"console\"},"
 		   " {\"type\": \"console\"}, {\"type\": \"console\"}, {\"type\": \"console\"}]}",

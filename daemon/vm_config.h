@@ -1,0 +1,48 @@
+/* What a VM definition must satisfy beyond its schema (CPUs per machine
+ * type, unique MAC addresses, assigned where left out), and the two
+ * configs of a running VM: the one its QEMU was started with and the
+ * definition, which vm-update changes and which applies at the next start
+ * (except the members that apply at once, VM_CONFIG_AT_ONCE). */
+#ifndef VMD_DAEMON_VM_CONFIG_H
+#define VMD_DAEMON_VM_CONFIG_H
+
+#include <stdbool.h>
+#include <json-c/json.h>
+
+struct call;
+struct vm;
+
+/* The most vCPUs QEMU's machine type allows for arch (machine NULL: the
+ * default one), 0 when vmd does not know that machine. */
+int vm_cpus_max(const char *arch, const char *machine);
+
+/* Check config (of a new VM when self is NULL) and fill in a MAC for each
+ * NIC without one: the one the NIC at the same place in self's definition
+ * has, else one derived from uuid.  Replies with the error and returns -1
+ * when the config cannot be used. */
+int vm_config_check(struct call *c, struct vm *self, const char *uuid,
+		    struct json_object *config);
+
+/* Keep the host-wide MAC index in step with vm->config. */
+void vm_config_index(struct vm *vm);
+void vm_config_unindex(struct vm *vm);
+/* Definitions stored by an older vmd: give their NICs MACs, store them. */
+void vm_config_fill_macs(struct vm *vm);
+
+/* The config the VM's QEMU runs with while one exists, else the
+ * definition: everything about the running QEMU (ports, consoles) reads
+ * this one. */
+struct json_object *vm_live_config(const struct vm *vm);
+/* At start: the definition becomes the running config, kept in the run
+ * directory so that a later vmd that re-adopts the QEMU knows it.  -1 with
+ * the error replied when it cannot be written. */
+int vm_run_config_save(struct vm *vm, struct call *c);
+/* After vmd restarted: read it back (the definition when it is missing). */
+void vm_run_config_load(struct vm *vm);
+void vm_run_config_drop(struct vm *vm);
+/* The top-level members in which a running VM's definition differs from
+ * what it runs with (those that apply at once left out); NULL when none
+ * or the VM does not run. */
+struct json_object *vm_pending_changes(const struct vm *vm);
+
+#endif
