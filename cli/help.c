@@ -111,11 +111,12 @@ void help_usage(FILE *f)
 	}
 }
 
-/* Rows of "  FLAGS  what it does", the second column wrapped; flags too
- * wide for the column put their text on the next line. */
+/* Rows of "  FLAGS  what it does", the second column wrapped.  Flags too
+ * wide for the column, or a column too narrow for long words, put the text
+ * on the next line. */
 static void print_opts(FILE *f, const struct ctl_opt *opts, int width)
 {
-	int left = 0;
+	int left = 0, indent;
 
 	for (size_t i = 0; opts[i].flags != NULL; i++) {
 		int n = (int)strlen(opts[i].flags);
@@ -123,16 +124,17 @@ static void print_opts(FILE *f, const struct ctl_opt *opts, int width)
 		if (n > left && n <= 22)
 			left = n;
 	}
+	indent = width - (left + 4) >= 32 ? left + 4 : 6;
 	for (size_t i = 0; opts[i].flags != NULL; i++) {
 		int col = fprintf(f, "  %s", opts[i].flags);
 
-		if (col > left + 2) {
-			fprintf(f, "\n%*s", left + 4, "");
-			col = left + 4;
+		if (col > indent - 2) {
+			fprintf(f, "\n%*s", indent, "");
+			col = indent;
 		} else {
-			col += fprintf(f, "%*s", left + 4 - col, "");
+			col += fprintf(f, "%*s", indent - col, "");
 		}
-		wrap(f, opts[i].help, col, left + 4, width);
+		wrap(f, opts[i].help, col, indent, width);
 	}
 }
 
@@ -141,8 +143,9 @@ void help_all(FILE *f)
 	int width = help_width(f), left = 0;
 
 	wrap(f, "usage: vmctl " GLOBAL_USAGE, 0, 13, width);
-	fprintf(f, "\nglobal options (before the command; the long forms also "
-		"after it):\n");
+	fputc('\n', f);
+	wrap(f, "global options (before the command; the long forms also "
+	     "after it):", 0, 0, width);
 	print_opts(f, global_opts, width);
 	fprintf(f, "\ncommands:\n");
 	for (size_t i = 0; i < ctl_ncommands; i++)
