@@ -76,8 +76,9 @@ class FakeVmd:
     """A socket that greets like vmd, answers qmp_capabilities, and
     answers every later request with `reply`, keeping the requests."""
 
-    def __init__(self, path, reply):
+    def __init__(self, path, reply, events=()):
         self.path, self.reply, self.requests = path, reply, []
+        self.events = events
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(path)
         self.sock.listen(4)
@@ -113,6 +114,9 @@ class FakeVmd:
                 if "id" in req:
                     ans["id"] = req["id"]
                 f.write(json.dumps(ans).encode() + b"\n")
+                if req.get("execute") == "qmp_capabilities":
+                    for ev in self.events:
+                        f.write(json.dumps(ev).encode() + b"\n")
                 f.flush()
         except (OSError, ValueError):
             pass
@@ -167,6 +171,23 @@ class VmctlUxTest(vmdtest.VmdTestCase):
         self.assertNotIn("\u009b".encode(), out)
         rc, out, err = self.vm("list", "--json")
         self.assertEqual(json.loads(out)[0]["labels"], labels)
+
+    def test_events_are_exact_and_escaped(self):
+        path = os.path.join(self.tmp, "fake.sock")
+        ev = {"event": "SERIAL_DEVICE", "timestamp": {"seconds": 1,
+                                                      "microseconds": 0},
+              "data": {"vm": "v", "path": NASTY_VALUE}}
+        fake = FakeVmd(path, {"return": {}}, events=[ev])
+        try:
+            rc, out, err = run([VMCTL, "-s", path, "events", "--count", "1",
+                                "--timeout", "30"])
+        finally:
+            fake.close()
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out), ev)
+        for raw in (b"\x1b", b"\x07", b"\x7f", "\u009b".encode(),
+                    "\u202e".encode()):
+            self.assertNotIn(raw, out)
 
     def test_echoed_names_are_escaped(self):
         name = "no\x1b[2Jsuch\u202e"
