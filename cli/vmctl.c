@@ -365,10 +365,21 @@ static int whole_word(const char *text, const char *s, size_t n)
 	return !(wr && (isalnum((unsigned char)s[n]) || s[n] == '_'));
 }
 
+/* Is the protocol word `from`, quotes aside, the name the user typed?  A
+ * VM called "force" must stay 'force' in "VM 'force' is stopped". */
+static int is_name(const char *from, const char *what)
+{
+	size_t n = strlen(from), q = strspn(from, "'\"");
+
+	if (what == NULL || n < 2 * q)
+		return 0;
+	return strlen(what) == n - 2 * q && strncmp(from + q, what, n - 2 * q) == 0;
+}
+
 /* The daemon's description in vmctl's terms: each protocol word of the
  * command's row replaced by the flag a vmctl user types. */
-static void speak_flags(const struct ctl_cmd *cmd, const char *desc,
-			char *out, size_t len)
+static void speak_flags(const struct ctl_cmd *cmd, const char *what,
+			const char *desc, char *out, size_t len)
 {
 	char tmp[2048];
 
@@ -378,6 +389,8 @@ static void speak_flags(const struct ctl_cmd *cmd, const char *desc,
 		size_t n = strlen(from), used = 0;
 		const char *p = out, *hit;
 
+		if (is_name(from, what))
+			continue;
 		tmp[0] = '\0';
 		while ((hit = strstr(p, from)) != NULL) {
 			int w = whole_word(out, hit, n);
@@ -412,7 +425,7 @@ struct json_object *ctl_call(struct ctl *ctl, const char *what,
 	if (e != RPC_OK) {
 		char msg[4096];
 
-		speak_flags(ctl->cmd, desc, said, sizeof(said));
+		speak_flags(ctl->cmd, what, desc, said, sizeof(said));
 		snprintf(msg, sizeof(msg), "%s%s%s: %s: %s", ctl->cmd->name,
 			 what ? " " : "", what ? what : "", rpc_err_name(e), said);
 		die(ctl, EXIT_PROTOCOL, rpc_err_name(e), desc, msg);

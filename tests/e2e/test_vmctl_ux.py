@@ -76,9 +76,11 @@ class FakeVmd:
     """A socket that greets like vmd, answers qmp_capabilities, and
     answers every later request with `reply`, keeping the requests."""
 
-    def __init__(self, path, reply, events=()):
+    def __init__(self, path, reply, events=(), unlink=False):
         self.path, self.reply, self.requests = path, reply, []
         self.events = events
+        if unlink and os.path.exists(path):
+            os.unlink(path)
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.bind(path)
         self.sock.listen(4)
@@ -345,6 +347,16 @@ class VmctlUxTest(vmdtest.VmdTestCase):
         self.assertIn(b"console x: InvalidArgument: --ro and --force cannot "
                       b"go together; --port must be below 4; forced means "
                       b"nothing", err)
+        # a VM named like a protocol member keeps its name
+        fake = FakeVmd(path, {"error": {
+            "class": "InvalidState",
+            "desc": "VM 'force' is stopped; 'port' must be below 4"}},
+            unlink=True)
+        try:
+            rc, out, err = run([VMCTL, "-s", path, "console", "force"])
+        finally:
+            fake.close()
+        self.assertIn(b"VM 'force' is stopped; --port must be below 4", err)
 
     # -- connecting ----------------------------------------------------------
 
