@@ -143,14 +143,23 @@ static int finish(struct ctl *ctl, struct json_object *ret, const char *fmt, ...
 	__attribute__((format(printf, 3, 4)));
 static int finish(struct ctl *ctl, struct json_object *ret, const char *fmt, ...)
 {
+	char line[4096];
+	size_t n;
 	va_list ap;
 
 	if (ctl->json) {
 		print_json(stdout, ret);
 	} else {
+		/* names echoed are made visible; the line's end is ours */
 		va_start(ap, fmt);
-		vprintf(fmt, ap);
+		vsnprintf(line, sizeof(line), fmt, ap);
 		va_end(ap);
+		n = strlen(line);
+		if (n > 0 && line[n - 1] == '\n')
+			line[--n] = '\0';
+		print_visible(stdout, line);
+		if (n > 0)
+			putchar('\n');
 	}
 	json_object_put(ret);
 	return 0;
@@ -206,10 +215,26 @@ int cmd_update(struct ctl *ctl, int argc, char **argv)
 
 int cmd_undefine(struct ctl *ctl, int argc, char **argv)
 {
+	static const struct option longopts[] = {
+		{ "purge", no_argument, NULL, 'p' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct json_object *args, *ret;
 	const char *vm;
-	struct json_object *ret = call_one_vm(ctl, argc, argv, &vm);
+	int ch, purge = 0;
 
-	return finish(ctl, ret, "undefined %s\n", vm);
+	while ((ch = ctl_getopt(ctl, argc, argv, "", longopts)) != -1)
+		if (ch == 'p')
+			purge = 1;
+	ctl_operands(ctl, argc, 1, 1);
+	vm = argv[optind];
+	args = vm_args(vm);
+	/* only when asked: a vmd without log retention knows no purge */
+	if (purge)
+		json_object_object_add(args, "purge", json_object_new_boolean(1));
+	ret = ctl_call(ctl, vm, args);
+	return finish(ctl, ret, "undefined %s%s\n", vm,
+		      purge ? ", console logs removed" : "");
 }
 
 int cmd_list(struct ctl *ctl, int argc, char **argv)

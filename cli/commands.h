@@ -6,6 +6,7 @@
 #define VMD_CLI_COMMANDS_H
 
 #include <getopt.h>
+#include <stdio.h>
 #include <json-c/json.h>
 
 /* Exit statuses, documented in vmctl(1). */
@@ -15,16 +16,34 @@
 
 struct ctl;
 
+/* An operand ("VM") or option ("-f, --follow", "--port N") of a command and
+ * what it does: `vmctl help CMD` shows them and the bash completion takes
+ * its option words and operand kinds from them. */
+struct ctl_opt {
+	const char *flags;
+	const char *help;
+};
+
 struct ctl_cmd {
 	const char *name;      /* CLI name: "start" */
 	const char *protocol;  /* protocol command it calls, NULL for none */
 	int (*run)(struct ctl *ctl, int argc, char **argv);
 	const char *args;      /* usage of its arguments: "VM [-t SECONDS]" */
 	const char *help;      /* one line for `vmctl help` */
+	const struct ctl_opt *opts;  /* operands and options, NULL-terminated */
+	const char *more;      /* a paragraph for `vmctl help CMD`, or NULL */
+	/* the daemon's words for what vmctl calls by a flag: pairs of
+	 * protocol text and the flag, NULL-terminated */
+	const char *const *words;
 };
 
+/* The command table (vmctl.c). */
+extern const struct ctl_cmd ctl_commands[];
+extern const size_t ctl_ncommands;
+const struct ctl_cmd *ctl_find_command(const char *name);
+
 struct ctl {
-	const char *socket;
+	const char *socket;          /* NULL: the default, see connect.c */
 	int json;                    /* --json */
 	int timeout_ms;              /* per call; -1 waits forever */
 	int timeout_given;           /* --timeout was on the command line */
@@ -39,6 +58,9 @@ void ctl_usage(struct ctl *ctl, const char *fmt, ...)
  * then exit with status. */
 void ctl_fail(struct ctl *ctl, int status, const char *cls, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5), noreturn));
+
+/* "vmctl: msg" on stderr, made visible (print.h), and go on. */
+void ctl_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 
 /* getopt_long for a handler's own options: argv[0] is the command name.
  * Unknown options and missing option arguments end in ctl_usage(). */
@@ -58,6 +80,17 @@ void ctl_connect(struct ctl *ctl);
  * NULL.  Returns the "return" value, owned by the caller. */
 struct json_object *ctl_call(struct ctl *ctl, const char *what,
 			     struct json_object *args);
+
+/* help.c: usage and help, wrapped to the width of the terminal f is on
+ * ($COLUMNS first; 80 when f is no terminal). */
+int help_width(FILE *f);
+void help_usage(FILE *f);
+void help_usage_line(FILE *f, const struct ctl_cmd *cmd);
+void help_all(FILE *f);
+void help_command(FILE *f, const struct ctl_cmd *cmd);
+int cmd_help(struct ctl *ctl, int argc, char **argv);
+/* completion.c */
+int cmd_completion(struct ctl *ctl, int argc, char **argv);
 
 /* Handlers, one per row of the table (console ones in their own files). */
 int cmd_define(struct ctl *ctl, int argc, char **argv);

@@ -41,7 +41,8 @@ struct session {
 	int escape;                 /* -1: none */
 	int readonly;               /* --ro, or since someone took over */
 	int detached;               /* vmd announced our CONSOLE_DETACH */
-	int too_slow;               /* ... with reason too-slow */
+	char reason[32];            /* ... with this reason */
+	int events_lost;            /* the events connection ended */
 };
 
 /* Escape character from "^]", "^A", "~" or "none" (-1); -2 when the string
@@ -160,9 +161,8 @@ static struct rpc_client *events_open(struct ctl *ctl, const char *vm)
 		c = NULL;
 	}
 	if (c == NULL)
-		fprintf(stderr, "vmctl: console %s: no event connection (%s): "
-			"a takeover of the keyboard will not be announced\n",
-			vm, err);
+		ctl_warn("console %s: no event connection (%s): a takeover of "
+			 "the keyboard will not be announced", vm, err);
 	return c;
 }
 
@@ -195,7 +195,8 @@ static void on_event(struct session *s, struct json_object *ev)
 	if (strcmp(name, "CONSOLE_DETACH") == 0 && about_us(s, data, NULL) &&
 	    strcmp(jstr(data, "via", "socket"), "socket") == 0) {
 		s->detached = 1;
-		s->too_slow = strcmp(jstr(data, "reason", ""), "too-slow") == 0;
+		snprintf(s->reason, sizeof(s->reason), "%s",
+			 jstr(data, "reason", "?"));
 	}
 	if (s->readonly || strcmp(name, "CONSOLE_WRITER") != 0 ||
 	    !about_us(s, data, "previous"))
@@ -221,6 +222,7 @@ static void from_events(struct session *s, int readable)
 	if (r < 0) {
 		rpc_client_close(s->events);
 		s->events = NULL;
+		s->events_lost = 1;
 	}
 }
 
@@ -318,6 +320,26 @@ static void await_detach(struct session *s)
 	}
 }
 
+/* vmd closed the console: say why, and fail.  Only the escape character
+ * ends a session as the user wanted it. */
+static int closed_why(const struct session *s)
+{
+	if (strcmp(s->reason, "too-slow") == 0)
+		ctl_warn("console %s: vmd dropped this viewer: it fell 4 MiB "
+			 "behind the guest, output was lost", s->vm);
+	else if (strcmp(s->reason, "vm-stopped") == 0)
+		ctl_warn("console %s: the VM stopped", s->vm);
+	else if (s->detached)
+		ctl_warn("console %s: vmd closed the console (%s)", s->vm,
+			 s->reason);
+	else if (s->events_lost)
+		ctl_warn("console %s: lost the connection to vmd (it stopped or "
+			 "was killed)", s->vm);
+	else
+		ctl_warn("console %s: vmd closed the console", s->vm);
+	return EXIT_PROTOCOL;
+}
+
 static int console_relay(struct session *s)
 {
 	char rest[65536], name[8];
@@ -330,11 +352,12 @@ static int console_relay(struct session *s)
 	/* Raw before the scrollback, so the guest's output is not cooked. */
 	if (tty) {
 		if (tty_make_raw() < 0)
-			fprintf(stderr, "vmctl: console %s: cannot make the "
-				"terminal raw: %s\n", s->vm, strerror(errno));
+			ctl_warn("console %s: cannot make the terminal raw: %s",
+				 s->vm, strerror(errno));
 		escape_name(name, sizeof(name), s->escape);
-		fprintf(stderr, "Connected to %s (escape character is %s)\r\n",
-			s->vm, name);
+		fputs("Connected to ", stderr);
+		print_visible(stderr, s->vm);
+		fprintf(stderr, " (escape character is %s)\r\n", name);
 	}
 	/* The start of the scrollback may already sit in the client's
 	 * buffer, read along with the reply. */
@@ -354,15 +377,10 @@ static int console_relay(struct session *s)
 	if (tty)
 		fprintf(stderr, "\n");
 	if (r == RELAY_FAIL) {
-		fprintf(stderr, "vmctl: console %s: %s\n", s->vm, strerror(saved));
+		ctl_warn("console %s: %s", s->vm, strerror(saved));
 		return EXIT_PROTOCOL;
 	}
-	if (s->too_slow) {
-		fprintf(stderr, "vmctl: console %s: vmd dropped this viewer: it "
-			"fell 4 MiB behind the guest, output was lost\n", s->vm);
-		return EXIT_PROTOCOL;
-	}
-	return 0;
+	return r == RELAY_EOF ? closed_why(s) : 0;
 }
 
 int cmd_console(struct ctl *ctl, int argc, char **argv)

@@ -185,9 +185,8 @@ static long long emit(struct logread *lr, struct json_object *ret,
 			 "vmd sent data that is not base64", lr->vm);
 	/* The log is rotated by size: what we wanted may be gone. */
 	if (asked >= 0 && off > asked)
-		fprintf(stderr, "vmctl: console-log %s: %lld bytes were rotated "
-			"out of the log before they were read\n", lr->vm,
-			off - asked);
+		ctl_warn("console-log %s: %lld bytes were rotated out of the "
+			 "log before they were read", lr->vm, off - asked);
 	/* An empty poll of --follow is not worth a JSON line. */
 	if (lr->ctl->json && (len > 0 || !lr->following))
 		print_json_line(stdout, ret);

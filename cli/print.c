@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <stdarg.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,11 +24,107 @@ static void *xrealloc(void *p, size_t n)
 	return p;
 }
 
-static char *xstrdup(const char *s)
+/* The code point of the strict UTF-8 sequence (RFC 3629) at s and its
+ * length, or 0 when the bytes there are not one. */
+static size_t utf8_decode(const unsigned char *s, uint32_t *cp)
 {
-	size_t n = strlen(s) + 1;
+	size_t n = s[0] < 0x80 ? 1 : s[0] >= 0xc2 && s[0] <= 0xdf ? 2 :
+		   s[0] >= 0xe0 && s[0] <= 0xef ? 3 :
+		   s[0] >= 0xf0 && s[0] <= 0xf4 ? 4 : 0;
+	uint32_t c = n == 1 ? s[0] : s[0] & (0x7f >> n);
 
-	return memcpy(xrealloc(NULL, n), s, n);
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = c << 6 | (s[i] & 0x3f);
+	}
+	/* overlong forms, surrogates, beyond U+10FFFF */
+	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+	    (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	*cp = c;
+	return n;
+}
+
+/* Characters a terminal acts on or hides instead of showing: the C1
+ * controls, zero-width and bidirectional formatting (text that reads
+ * differently from what it is), line and paragraph separators. */
+static int hidden(uint32_t c)
+{
+	return (c >= 0x80 && c <= 0x9f) || c == 0xad ||
+	       (c >= 0x200b && c <= 0x200f) || (c >= 0x2028 && c <= 0x202e) ||
+	       (c >= 0x2060 && c <= 0x206f) || c == 0xfeff ||
+	       (c >= 0xfff9 && c <= 0xfffb);
+}
+
+/* Append the visible form of s to buf (which has room for 10 bytes per
+ * byte of s): C0 controls, DEL and bytes that are not UTF-8 as \xNN,
+ * hidden characters as \uNNNN.  In json mode only what JSON allows is
+ * touched: inside strings DEL and hidden characters become \uNNNN escapes
+ * of the same characters, bytes that are not UTF-8 U+FFFD; control
+ * characters are left to json-c (escaped in strings, layout outside). */
+static void make_visible(char *buf, const char *s, int json)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t c = 0;
+
+	while (*p) {
+		size_t n = utf8_decode(p, &c);
+
+		if (n == 0 || (c < 0x20 && !json) || c == 0x7f) {
+			if (json && n == 0)
+				buf += sprintf(buf, "\\ufffd");
+			else
+				buf += sprintf(buf, json ? "\\u%04x" : "\\x%02x", *p);
+			p++;
+		} else if (n > 1 && hidden(c)) {
+			buf += sprintf(buf, "\\u%04x", (unsigned)c);
+			p += n;
+		} else {
+			memcpy(buf, p, n);
+			buf += n;
+			p += n;
+		}
+	}
+	*buf = '\0';
+}
+
+int text_is_utf8(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	uint32_t c;
+	size_t n;
+
+	for (; *p; p += n)
+		if ((n = utf8_decode(p, &c)) == 0)
+			return 0;
+	return 1;
+}
+
+char *text_visible(const char *s)
+{
+	char *buf = xrealloc(NULL, strlen(s) * 10 + 1);
+
+	make_visible(buf, s, 0);
+	return buf;
+}
+
+void print_visible(FILE *f, const char *s)
+{
+	char *v = text_visible(s);
+
+	fputs(v, f);
+	free(v);
+}
+
+/* Columns a visible string takes: one per character. */
+static int text_width(const char *s)
+{
+	int n = 0;
+
+	for (; *s; s++)
+		n += ((unsigned char)*s & 0xc0) != 0x80;
+	return n;
 }
 
 void table_init(struct table *t, int ncols)
@@ -53,7 +150,7 @@ void table_row(struct table *t, ...)
 	for (int i = 0; i < t->ncols; i++) {
 		const char *s = va_arg(ap, const char *);
 
-		t->cells[t->nrows * t->ncols + i] = xstrdup(s ? s : "-");
+		t->cells[t->nrows * t->ncols + i] = text_visible(s ? s : "-");
 	}
 	va_end(ap);
 	t->nrows++;
@@ -66,7 +163,7 @@ void table_print(const struct table *t, FILE *f)
 	for (int c = 0; c < t->ncols; c++) {
 		width[c] = 0;
 		for (size_t r = 0; r < t->nrows; r++) {
-			int n = (int)strlen(t->cells[r * t->ncols + c]);
+			int n = text_width(t->cells[r * t->ncols + c]);
 
 			if (n > width[c])
 				width[c] = n;
@@ -79,7 +176,7 @@ void table_print(const struct table *t, FILE *f)
 			if (c == t->ncols - 1)
 				fprintf(f, "%s\n", s);
 			else
-				fprintf(f, "%-*s  ", width[c], s);
+				fprintf(f, "%s%*s  ", s, width[c] - text_width(s), "");
 		}
 	}
 }
@@ -104,16 +201,26 @@ void kv_add(struct table *t, const char *key, const char *fmt, ...)
 	table_row(t, k, *v ? v : "-");
 }
 
+/* JSON text with nothing a terminal would act on, yet the same value. */
+static void put_json(FILE *f, const char *text)
+{
+	char *buf = xrealloc(NULL, strlen(text) * 10 + 1);
+
+	make_visible(buf, text, 1);
+	fprintf(f, "%s\n", buf);
+	free(buf);
+}
+
 void print_json(FILE *f, struct json_object *o)
 {
-	fprintf(f, "%s\n", json_object_to_json_string_ext(o,
+	put_json(f, json_object_to_json_string_ext(o,
 		JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
 		JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 
 void print_json_line(FILE *f, struct json_object *o)
 {
-	fprintf(f, "%s\n", json_object_to_json_string_ext(o,
+	put_json(f, json_object_to_json_string_ext(o,
 		JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE));
 }
 

@@ -8,6 +8,16 @@
 #include <stddef.h>
 #include <json-c/json.h>
 
+/* s made safe for a terminal, malloc'd: control characters, DEL and bytes
+ * that are not UTF-8 as \xNN, invisible or bidirectional formatting
+ * characters as \uNNNN.  Everything shown to people goes through it (table
+ * cells are converted when added), so a label or name cannot carry an
+ * escape sequence to the terminal. */
+char *text_visible(const char *s);
+void print_visible(FILE *f, const char *s);
+/* Is s strict UTF-8, as every string on the protocol must be? */
+int text_is_utf8(const char *s);
+
 /* Rows of strings, printed with every column but the last padded to its
  * widest cell. */
 struct table {
@@ -26,7 +36,9 @@ void table_free(struct table *t);
 void kv_add(struct table *t, const char *key, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 
-/* JSON as --json wants it: pretty, slashes unescaped, then a newline. */
+/* JSON as --json wants it: pretty, slashes unescaped, then a newline.  DEL
+ * and invisible characters in strings are written as \u escapes: the same
+ * JSON value, nothing raw for a terminal to act on. */
 void print_json(FILE *f, struct json_object *o);
 /* One compact line, for streams such as `vmctl events`. */
 void print_json_line(FILE *f, struct json_object *o);

@@ -1,11 +1,13 @@
 /* vmctl: the command-line client of vmd.  One table lists every command with
- * the protocol command it calls, its handler and its usage; usage() and
- * `vmctl help` are generated from that table so they cannot drift from what
- * exists, and `vmctl help --commands` lets tests check the table against
+ * the protocol command it calls, its handler, its usage and its options;
+ * the usage, `vmctl help` (help.c) and the bash completion (completion.c)
+ * are generated from that table so they cannot drift from what exists, and
+ * `vmctl help --commands` lets tests check the table against
  * schemas/protocol.json.  This file also holds the helpers every handler
- * shares: option parsing, connecting, calling, failing. */
+ * shares: option parsing, calling, failing (connecting: connect.c). */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <signal.h>
@@ -25,62 +27,127 @@
 
 #define DEFAULT_TIMEOUT_MS (120 * 1000)
 
-static int cmd_help(struct ctl *ctl, int argc, char **argv);
+#define VM_OPERAND { "VM", "the VM's name or UUID" }
+#define OPTS(...) ((const struct ctl_opt[]){ __VA_ARGS__, { NULL, NULL } })
+#define WORDS(...) ((const char *const[]){ __VA_ARGS__, NULL })
+#define PORT_OPT { "--port N", "serial port N, 0 to 3 (ttyS0 to ttyS3); " \
+		   "default 0" }
 
-static const struct ctl_cmd commands[] = {
+static const char since_time[] =
+	"TIME is unix seconds (1764144000), a local date and time "
+	"\"YYYY-MM-DD HH:MM\" or \"YYYY-MM-DD HH:MM:SS\" (a T may replace the "
+	"space), a date alone (its midnight), or a time before now: -30s, -10m, "
+	"-2h, -1d.";
+
+const struct ctl_cmd ctl_commands[] = {
 	{ "define", "vm-define", cmd_define, "FILE.json",
-	  "define a VM from a JSON configuration (\"-\" reads stdin)" },
+	  "define a VM from a JSON configuration (\"-\" reads stdin)",
+	  OPTS({ "FILE.json", "the configuration (schemas/vm-config.json; "
+		 "only name is required); \"-\" reads standard input" }),
+	  NULL, NULL },
 	{ "update", "vm-update", cmd_update, "VM FILE.json",
-	  "replace a VM's configuration (applies at next start)" },
-	{ "undefine", "vm-undefine", cmd_undefine, "VM",
-	  "remove a stopped VM's definition" },
+	  "replace a VM's configuration (applies at next start)",
+	  OPTS(VM_OPERAND, { "FILE.json", "the whole new configuration; \"-\" "
+			     "reads standard input" }),
+	  NULL, NULL },
+	{ "undefine", "vm-undefine", cmd_undefine, "VM [--purge]",
+	  "remove a stopped VM's definition",
+	  OPTS(VM_OPERAND, { "--purge", "remove the VM's console logs at once "
+			     "instead of keeping them for vmd's "
+			     "--log-retention (30 days by default)" }),
+	  NULL, WORDS("'purge'", "--purge", "\"purge\"", "--purge") },
 	{ "list", "vm-list", cmd_list, "",
-	  "list VMs with their state" },
+	  "list VMs with their state", NULL, NULL, NULL },
 	{ "show", "vm-show", cmd_show, "VM",
-	  "show a VM's state and configuration" },
+	  "show a VM's state and configuration", OPTS(VM_OPERAND), NULL, NULL },
 	{ "start", "vm-start", cmd_start, "VM",
-	  "start a VM" },
+	  "start a VM", OPTS(VM_OPERAND),
+	  "vmctl waits until QEMU runs, then prints its pid and the "
+	  "accelerator in use (kvm or tcg).  A QEMU that fails is reported as "
+	  "EmulatorFailed with its last lines of error output.", NULL },
 	{ "stop", "vm-stop", cmd_stop, "VM [-t SECONDS]",
-	  "power a VM down, killing it after SECONDS (default 30)" },
+	  "power a VM down, killing it after SECONDS (default 30)",
+	  OPTS(VM_OPERAND, { "-t SECONDS", "kill QEMU if the guest has not "
+			     "powered down after SECONDS, 0 to 3600; default "
+			     "30" }),
+	  "vmctl waits for QEMU to exit, up to SECONDS and a minute more "
+	  "unless the global --timeout is given.",
+	  WORDS("'timeout'", "-t", "\"timeout\"", "-t") },
 	{ "kill", "vm-kill", cmd_kill, "VM",
-	  "stop a VM at once" },
+	  "stop a VM at once", OPTS(VM_OPERAND), NULL, NULL },
 	{ "reset", "vm-reset", cmd_reset, "VM",
-	  "reset a running VM" },
+	  "reset a running VM", OPTS(VM_OPERAND), NULL, NULL },
 	{ "pause", "vm-pause", cmd_pause, "VM",
-	  "pause a running VM" },
+	  "pause a running VM", OPTS(VM_OPERAND), NULL, NULL },
 	{ "resume", "vm-resume", cmd_resume, "VM",
-	  "resume a paused VM" },
+	  "resume a paused VM", OPTS(VM_OPERAND), NULL, NULL },
 	{ "console", "console-attach", cmd_console,
 	  "VM [--ro] [--force] [--port N] [-e CHAR]",
-	  "attach to a VM's serial console" },
+	  "attach to a VM's serial console",
+	  OPTS(VM_OPERAND,
+	       { "--ro", "only watch: what is typed is not sent (the escape "
+		 "character still works)" },
+	       { "--force", "take the keyboard from the viewer who holds it, "
+		 "who stays attached read-only; not with --ro" },
+	       PORT_OPT,
+	       { "-e CHAR", "the escape character, which detaches: ^X for a "
+		 "control character, ^? for DEL, one character, or none; "
+		 "default ^]" }),
+	  "vmctl exits 0 when the escape character is typed, and 1 with a "
+	  "message when the VM stops, vmd goes away or drops this viewer.",
+	  WORDS("mode \"ro\"", "--ro", "'mode'", "--ro", "\"mode\"", "--ro",
+		"'read_only'", "--ro", "\"read_only\"", "--ro",
+		"read_only", "--ro", "'force'", "--force", "\"force\"",
+		"--force", "with force", "with --force", "'port'", "--port",
+		"\"port\"", "--port") },
 	{ "console-log", "console-read", cmd_console_log,
 	  "VM [--port N] [--follow] [--since TIME] [--offset N] [--bytes N]",
-	  "print a serial port's persistent log" },
+	  "print a serial port's persistent log",
+	  OPTS(VM_OPERAND, PORT_OPT,
+	       { "-f, --follow", "then print what the guest writes next, "
+		 "until interrupted" },
+	       { "--since TIME", "start at the first byte logged at or after "
+		 "TIME" },
+	       { "--offset N", "start at offset N (offsets count every byte "
+		 "the port ever logged)" },
+	       { "--bytes N", "print at most N bytes; without --since or "
+		 "--offset the last N, default 64K; K and M count KiB and "
+		 "MiB" }),
+	  since_time,
+	  WORDS("'port'", "--port", "\"port\"", "--port", "'offset'",
+		"--offset", "\"offset\"", "--offset", "'since'", "--since",
+		"\"since\"", "--since", "'max_bytes'", "--bytes",
+		"\"max_bytes\"", "--bytes") },
 	{ "monitor", "vm-monitor", cmd_monitor, "VM QMP-COMMAND [JSON-ARGS]",
-	  "run one QMP command in a VM's QEMU" },
+	  "run one QMP command in a VM's QEMU",
+	  OPTS(VM_OPERAND, { "QMP-COMMAND", "a QMP command, such as "
+			     "query-status" },
+	       { "JSON-ARGS", "its arguments, a JSON object" }),
+	  "The return value is printed as JSON, with or without --json.", NULL },
 	{ "host", "query-host", cmd_host, "",
-	  "show the host: accelerator verdict, QEMU, counts" },
+	  "show the host: accelerator verdict, QEMU, counts", NULL, NULL, NULL },
 	{ "events", NULL, cmd_events, "[--count N] [--timeout SEC]",
-	  "print events as JSON lines" },
+	  "print events as JSON lines",
+	  OPTS({ "--count N", "stop after N events; 0, the default, means no "
+		 "limit" },
+	       { "--timeout SEC", "stop after SEC seconds; 0, the default, "
+		 "means no limit (after the command this is events' own "
+		 "option; the global --timeout goes before it)" }),
+	  "Running out of time before N events is an error (exit 1); with "
+	  "--timeout alone it is not.", NULL },
 	{ "help", NULL, cmd_help, "[--commands] [COMMAND]",
-	  "show this help, or the command table" },
+	  "show this help, or one command's",
+	  OPTS({ "COMMAND", "show this command's usage, operands and options" },
+	       { "--commands", "print the command table: each command and the "
+		 "protocol command it calls (- for none)" }),
+	  NULL, NULL },
+	{ "completion", NULL, cmd_completion, "SHELL",
+	  "print a shell completion script",
+	  OPTS({ "SHELL", "bash, the only one so far" }),
+	  "Load it with: source <(vmctl completion bash).  make install puts "
+	  "it where bash-completion finds it.", NULL },
 };
-#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
-
-static void print_usage(FILE *f)
-{
-	fprintf(f, "usage: vmctl [-s SOCKET] [--json] [--timeout SEC] "
-		"COMMAND [ARG ...]\n");
-	for (size_t i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "       vmctl %s%s%s\n", commands[i].name,
-			*commands[i].args ? " " : "", commands[i].args);
-}
-
-static void cmd_usage_line(FILE *f, const struct ctl_cmd *cmd)
-{
-	fprintf(f, "usage: vmctl %s%s%s\n", cmd->name, *cmd->args ? " " : "",
-		cmd->args);
-}
+const size_t ctl_ncommands = sizeof(ctl_commands) / sizeof(ctl_commands[0]);
 
 static void json_error(const char *cls, const char *desc)
 {
@@ -94,14 +161,17 @@ static void json_error(const char *cls, const char *desc)
 	json_object_put(o);
 }
 
-/* The one way out on failure: a line on stderr, and with --json the error
- * object on stdout too (desc: the daemon's own words when it has some). */
+/* The one way out on failure: a line on stderr (made visible: it may echo
+ * names), and with --json the error object on stdout too (desc: the
+ * daemon's own words when it has some). */
 static void die(struct ctl *ctl, int status, const char *cls, const char *desc,
 		const char *msg) __attribute__((noreturn));
 static void die(struct ctl *ctl, int status, const char *cls, const char *desc,
 		const char *msg)
 {
-	fprintf(stderr, "vmctl: %s\n", msg);
+	fputs("vmctl: ", stderr);
+	print_visible(stderr, msg);
+	fputc('\n', stderr);
 	if (ctl != NULL && ctl->json)
 		json_error(cls, desc);
 	exit(status);
@@ -118,6 +188,19 @@ void ctl_fail(struct ctl *ctl, int status, const char *cls, const char *fmt, ...
 	die(ctl, status, cls, msg, msg);
 }
 
+void ctl_warn(const char *fmt, ...)
+{
+	char msg[4096];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fputs("vmctl: ", stderr);
+	print_visible(stderr, msg);
+	fputc('\n', stderr);
+}
+
 void ctl_usage(struct ctl *ctl, const char *fmt, ...)
 {
 	char msg[1024];
@@ -126,29 +209,117 @@ void ctl_usage(struct ctl *ctl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "vmctl: %s: %s\n", ctl->cmd->name, msg);
-	cmd_usage_line(stderr, ctl->cmd);
+	fprintf(stderr, "vmctl: %s: ", ctl->cmd->name);
+	print_visible(stderr, msg);
+	fputc('\n', stderr);
+	help_usage_line(stderr, ctl->cmd);
 	if (ctl->json)
 		json_error("InvalidArgument", msg);
 	exit(EXIT_USAGE);
 }
 
+/* --timeout SEC (0..86400, 0 waits forever) into ctl; -1 when invalid. */
+static int set_timeout(struct ctl *ctl, const char *s)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (*s == '\0' || *end != '\0' || errno || v < 0 || v > 86400)
+		return -1;
+	ctl->timeout_ms = v == 0 ? -1 : (int)(v * 1000);
+	ctl->timeout_given = 1;
+	return 0;
+}
+
+/* Values for the global options a handler's getopt also accepts after the
+ * command, and for --help there. */
+enum { OPT_JSON = 0x100, OPT_SOCKET, OPT_TIMEOUT, OPT_HELP };
+
+static const struct option global_longopts[] = {
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "socket", required_argument, NULL, OPT_SOCKET },
+	{ "timeout", required_argument, NULL, OPT_TIMEOUT },
+	{ "help", no_argument, NULL, OPT_HELP },
+};
+#define NGLOBAL (sizeof(global_longopts) / sizeof(global_longopts[0]))
+
+/* The handler's long options, then each global one it does not define
+ * itself (events has its own --timeout). */
+static const struct option *merged_longopts(const struct option *own)
+{
+	static struct option all[32];
+	size_t n = 0;
+
+	for (; own[n].name != NULL && n < 32 - NGLOBAL - 1; n++)
+		all[n] = own[n];
+	for (size_t g = 0; g < NGLOBAL; g++) {
+		int mine = 0;
+
+		for (size_t i = 0; own[i].name != NULL; i++)
+			mine |= strcmp(own[i].name, global_longopts[g].name) == 0;
+		if (!mine)
+			all[n++] = global_longopts[g];
+	}
+	all[n] = (struct option){ NULL, 0, NULL, 0 };
+	return all;
+}
+
+/* A global option met after the command: apply it.  1 if ch was one. */
+static int global_after(struct ctl *ctl, int ch)
+{
+	switch (ch) {
+	case OPT_JSON:
+		ctl->json = 1;
+		return 1;
+	case OPT_SOCKET:
+		ctl->socket = optarg;
+		return 1;
+	case OPT_TIMEOUT:
+		if (set_timeout(ctl, optarg) < 0)
+			ctl_usage(ctl, "invalid timeout: %s (0..86400)", optarg);
+		return 1;
+	case OPT_HELP:
+		help_command(stdout, ctl->cmd);
+		ctl_flush(ctl);
+		exit(0);
+	}
+	return 0;
+}
+
+static void unknown_option(struct ctl *ctl, char **argv)
+{
+	if (optopt == 't' || optopt == 'V')
+		ctl_usage(ctl, "unknown option -%c: global options go before the "
+			  "command, or after it in their long form (--socket "
+			  "SOCKET, --json, --timeout SEC)", optopt);
+	if (optopt != 0 && optopt < 0x100)
+		ctl_usage(ctl, "unknown option -%c", optopt);
+	ctl_usage(ctl, "unknown option %s", argv[optind - 1]);
+}
+
 int ctl_getopt(struct ctl *ctl, int argc, char **argv, const char *shortopts,
 	       const struct option *longopts)
 {
+	const struct option *all = merged_longopts(longopts);
 	char opts[64];
 	int ch;
 
 	/* A leading ':' makes a missing argument return ':' so the message
 	 * can name it; getopt's own messages would use argv[0] wrongly. */
-	snprintf(opts, sizeof(opts), ":%s", shortopts);
+	snprintf(opts, sizeof(opts), ":%sh%s%s", shortopts,
+		 strchr(shortopts, 'j') ? "" : "j",
+		 strchr(shortopts, 's') ? "" : "s:");
 	opterr = 0;
-	ch = getopt_long(argc, argv, opts, longopts, NULL);
-	if (ch == '?') {
-		if (optopt != 0)
-			ctl_usage(ctl, "unknown option -%c", optopt);
-		ctl_usage(ctl, "unknown option %s", argv[optind - 1]);
-	}
+	do {
+		ch = getopt_long(argc, argv, opts, all, NULL);
+		if (ch == 'h' || (ch == 'j' && !strchr(shortopts, 'j')) ||
+		    (ch == 's' && !strchr(shortopts, 's')))
+			ch = ch == 'h' ? OPT_HELP : ch == 'j' ? OPT_JSON : OPT_SOCKET;
+	} while (global_after(ctl, ch));
+	if (ch == '?')
+		unknown_option(ctl, argv);
 	if (ch == ':') {
 		/* glibc sets optopt to a long option's val too: name it as
 		 * typed when it was a long one. */
@@ -181,37 +352,72 @@ long ctl_number(struct ctl *ctl, const char *what, const char *s, long max)
 	return v;
 }
 
-void ctl_connect(struct ctl *ctl)
+/* Is s[0..n) a whole word where it stands in text?  Only edges that are
+ * word characters need a boundary ("with force" must not match "with
+ * forced"). */
+static int whole_word(const char *text, const char *s, size_t n)
 {
-	char err[512];
-	int saved;
+	int wl = isalnum((unsigned char)s[0]) || s[0] == '_';
+	int wr = isalnum((unsigned char)s[n - 1]) || s[n - 1] == '_';
 
-	if (ctl->rpc != NULL)
-		return;
-	errno = 0;
-	ctl->rpc = rpc_client_connect(ctl->socket, err, sizeof(err));
-	saved = errno;
-	/* errno names the cause plainly; err is for failures without one
-	 * (a path too long for a unix socket). */
-	if (ctl->rpc == NULL && saved == 0)
-		ctl_fail(ctl, EXIT_CONNECT, "GenericError",
-			 "cannot connect: %s", err);
-	if (ctl->rpc == NULL)
-		ctl_fail(ctl, EXIT_CONNECT, "GenericError",
-			 "cannot connect to %s: %s (is vmd running?)",
-			 ctl->socket, strerror(saved));
-	if (rpc_client_negotiate(ctl->rpc, ctl->timeout_ms, err, sizeof(err)) < 0)
-		ctl_fail(ctl, EXIT_CONNECT, "GenericError",
-			 "cannot negotiate with %s: %s", ctl->socket, err);
+	if (wl && s > text && (isalnum((unsigned char)s[-1]) || s[-1] == '_'))
+		return 0;
+	return !(wr && (isalnum((unsigned char)s[n]) || s[n] == '_'));
+}
+
+/* Is the protocol word `from`, quotes aside, the name the user typed?  A
+ * VM called "force" must stay 'force' in "VM 'force' is stopped". */
+static int is_name(const char *from, const char *what)
+{
+	size_t n = strlen(from), q = strspn(from, "'\"");
+
+	if (what == NULL || n < 2 * q)
+		return 0;
+	return strlen(what) == n - 2 * q && strncmp(from + q, what, n - 2 * q) == 0;
+}
+
+/* The daemon's description in vmctl's terms: each protocol word of the
+ * command's row replaced by the flag a vmctl user types. */
+static void speak_flags(const struct ctl_cmd *cmd, const char *what,
+			const char *desc, char *out, size_t len)
+{
+	char tmp[2048];
+
+	snprintf(out, len, "%s", desc);
+	for (size_t i = 0; cmd->words != NULL && cmd->words[i] != NULL; i += 2) {
+		const char *from = cmd->words[i], *to = cmd->words[i + 1];
+		size_t n = strlen(from), used = 0;
+		const char *p = out, *hit;
+
+		if (is_name(from, what))
+			continue;
+		tmp[0] = '\0';
+		while ((hit = strstr(p, from)) != NULL) {
+			int w = whole_word(out, hit, n);
+
+			used += (size_t)snprintf(tmp + used, sizeof(tmp) - used,
+						 "%.*s%s", (int)(hit - p), p,
+						 w ? to : from);
+			p = hit + n;
+			if (used >= sizeof(tmp))
+				break;
+		}
+		if (used < sizeof(tmp))
+			snprintf(tmp + used, sizeof(tmp) - used, "%s", p);
+		snprintf(out, len, "%s", tmp);
+	}
 }
 
 struct json_object *ctl_call(struct ctl *ctl, const char *what,
 			     struct json_object *args)
 {
 	struct json_object *ret = NULL;
-	char desc[2048];
+	char desc[2048], said[2048];
 	rpc_err e;
 
+	/* vmd takes only UTF-8: say so here rather than leave it to vmd */
+	if (args != NULL && !text_is_utf8(json_object_to_json_string(args)))
+		ctl_usage(ctl, "%s: not valid UTF-8", what ? what : "argument");
 	ctl_connect(ctl);
 	desc[0] = '\0';
 	e = rpc_client_call(ctl->rpc, ctl->cmd->protocol, args, ctl->timeout_ms,
@@ -219,8 +425,9 @@ struct json_object *ctl_call(struct ctl *ctl, const char *what,
 	if (e != RPC_OK) {
 		char msg[4096];
 
+		speak_flags(ctl->cmd, what, desc, said, sizeof(said));
 		snprintf(msg, sizeof(msg), "%s%s%s: %s: %s", ctl->cmd->name,
-			 what ? " " : "", what ? what : "", rpc_err_name(e), desc);
+			 what ? " " : "", what ? what : "", rpc_err_name(e), said);
 		die(ctl, EXIT_PROTOCOL, rpc_err_name(e), desc, msg);
 	}
 	if (ret == NULL)
@@ -240,84 +447,12 @@ void ctl_flush(struct ctl *ctl)
 		 strerror(errno));
 }
 
-static const struct ctl_cmd *find_command(const char *name)
+const struct ctl_cmd *ctl_find_command(const char *name)
 {
-	for (size_t i = 0; i < NCOMMANDS; i++)
-		if (strcmp(commands[i].name, name) == 0)
-			return &commands[i];
+	for (size_t i = 0; i < ctl_ncommands; i++)
+		if (strcmp(ctl_commands[i].name, name) == 0)
+			return &ctl_commands[i];
 	return NULL;
-}
-
-static void print_command_map(void)
-{
-	for (size_t i = 0; i < NCOMMANDS; i++)
-		printf("%s %s\n", commands[i].name,
-		       commands[i].protocol ? commands[i].protocol : "-");
-}
-
-static void print_help(void)
-{
-	struct table t;
-
-	printf("usage: vmctl [-s SOCKET] [--json] [--timeout SEC] "
-	       "COMMAND [ARG ...]\n\ncommands:\n");
-	table_init(&t, 2);
-	for (size_t i = 0; i < NCOMMANDS; i++) {
-		char left[128];
-
-		snprintf(left, sizeof(left), "  %s %s", commands[i].name,
-			 commands[i].args);
-		table_row(&t, left, commands[i].help);
-	}
-	table_print(&t, stdout);
-	table_free(&t);
-	printf("\nSee vmctl(1) for details.\n");
-}
-
-/* help [--commands] [COMMAND]: the table is the documentation. */
-static int cmd_help(struct ctl *ctl, int argc, char **argv)
-{
-	static const struct option longopts[] = {
-		{ "commands", no_argument, NULL, 'c' },
-		{ NULL, 0, NULL, 0 }
-	};
-	const struct ctl_cmd *cmd;
-	int ch, map = 0;
-
-	while ((ch = ctl_getopt(ctl, argc, argv, "", longopts)) != -1)
-		if (ch == 'c')
-			map = 1;
-	ctl_operands(ctl, argc, 0, map ? 0 : 1);
-	if (map) {
-		print_command_map();
-	} else if (optind < argc) {
-		if ((cmd = find_command(argv[optind])) == NULL)
-			ctl_usage(ctl, "unknown command: %s", argv[optind]);
-		cmd_usage_line(stdout, cmd);
-		printf("%s\n", cmd->help);
-	} else {
-		print_help();
-	}
-	return 0;
-}
-
-/* $VMD_SOCKET, else the system socket for root, else the user instance's. */
-static const char *default_socket(void)
-{
-	static char path[4096];
-	const char *env = getenv("VMD_SOCKET");
-	const char *xdg = getenv("XDG_RUNTIME_DIR");
-
-	if (env != NULL && *env != '\0')
-		return env;
-	if (geteuid() == 0)
-		return "/run/vmd/vmd.sock";
-	if (xdg != NULL && *xdg != '\0')
-		snprintf(path, sizeof(path), "%s/vmd/vmd.sock", xdg);
-	else
-		snprintf(path, sizeof(path), "/tmp/vmd-%u/vmd.sock",
-			 (unsigned)geteuid());
-	return path;
 }
 
 /* A usage error before any command runs: the whole usage, status 2. */
@@ -331,8 +466,10 @@ static void command_usage(struct ctl *ctl, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fprintf(stderr, "vmctl: %s\n", msg);
-	print_usage(stderr);
+	fputs("vmctl: ", stderr);
+	print_visible(stderr, msg);
+	fputc('\n', stderr);
+	help_usage(stderr);
 	if (ctl->json)
 		json_error("InvalidArgument", msg);
 	exit(EXIT_USAGE);
@@ -348,8 +485,6 @@ static void parse_global(struct ctl *ctl, int argc, char **argv)
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
 	};
-	char *end;
-	long v;
 	int ch;
 
 	opterr = 0;
@@ -363,17 +498,12 @@ static void parse_global(struct ctl *ctl, int argc, char **argv)
 			ctl->json = 1;
 			break;
 		case 't':
-			errno = 0;
-			v = strtol(optarg, &end, 10);
-			if (*optarg == '\0' || *end != '\0' || errno || v < 0 ||
-			    v > 86400)
+			if (set_timeout(ctl, optarg) < 0)
 				command_usage(ctl, "invalid timeout: %s (0..86400)",
 					      optarg);
-			ctl->timeout_ms = v == 0 ? -1 : (int)(v * 1000);
-			ctl->timeout_given = 1;
 			break;
 		case 'h':
-			print_help();
+			help_all(stdout);
 			exit(0);
 		case 'V':
 			printf("vmctl %s\n", VMD_VERSION);
@@ -398,13 +528,11 @@ int main(int argc, char **argv)
 	/* A closed socket or pipe must be an error return, not a death. */
 	signal(SIGPIPE, SIG_IGN);
 	parse_global(&ctl, argc, argv);
-	if (ctl.socket == NULL)
-		ctl.socket = default_socket();
 	argc -= optind;
 	argv += optind;
 	if (argc < 1)
 		command_usage(&ctl, "missing command");
-	if ((ctl.cmd = find_command(argv[0])) == NULL)
+	if ((ctl.cmd = ctl_find_command(argv[0])) == NULL)
 		command_usage(&ctl, "unknown command: %s", argv[0]);
 	optind = 0;  /* glibc: 0 reinitializes getopt for the handler */
 	status = ctl.cmd->run(&ctl, argc, argv);

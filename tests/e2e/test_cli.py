@@ -294,10 +294,11 @@ class CliTest(vmdtest.VmdTestCase):
         con.read_until(b"typed through vmctl", t(10), pos)
         ro = self.vmctl_process("console", "--ro", "con")
         ro.read_until(b"typed through vmctl", t(10))
-        # the VM goes away: both consoles end by themselves
+        # the VM goes away: both consoles end by themselves, and say so
         self.c.command("vm-kill", {"vm": "con"})
-        self.assertEqual(con.wait(t(10)), 0, con.err)
-        self.assertEqual(ro.wait(t(10)), 0, ro.err)
+        for p in (con, ro):
+            self.assertEqual(p.wait(t(10)), 1, p.err)
+            self.assertIn(b"vmctl: console con: the VM stopped", p.err)
         # not running: an error, exit 1
         rc, out, err = self.vmctl("console", "con")
         self.assertEqual(rc, 1)

@@ -137,7 +137,8 @@ class LinuxTest(vmdtest.VmdTestCase):
         rc = con.wait(t(15))
         self.assertIsNotNone(rc, "vmctl console still running after the "
                              "VM stopped")
-        self.assertEqual(rc, 0, "vmctl console: stderr %r" % con.err)
+        self.assertEqual(rc, 1, "vmctl console: stderr %r" % con.err)
+        self.assertIn(b"the VM stopped", con.err)
 
     def test_second_port_and_acpi_stop(self):
         c = self.client()
