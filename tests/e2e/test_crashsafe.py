@@ -58,7 +58,8 @@ class CrashSafeTest(vmdtest.VmdTestCase):
                         return   # vmd was killed under us: that is the point
                     raise
                 if "return" not in reply:
-                    errors.append("%s %s: error reply %r" % (op[0], name, reply))
+                    errors.append("%s %s: error reply %r"
+                                  % (op[0], name, reply))
                     return
                 acked[name] = labels
                 self.acks += 1

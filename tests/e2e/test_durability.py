@@ -75,9 +75,9 @@ class DurabilityTest(vmdtest.VmdTestCase):
         synced = [ln for ln in lines[read_at + 1:reply_at]
                   if CALL.match(ln) and CALL.match(ln).group(1) in SYNCS
                   and "vmd.db-wal>" in ln and ln.rstrip().endswith("= 0")]
+        shown = "\n".join(lines[read_at:reply_at + 1])[:3000]
         self.assertTrue(synced, "%s: no fsync of vmd.db-wal between the "
-                        "request and its reply:\n%s" % (
-                            tag, "\n".join(lines[read_at:reply_at + 1])[:3000]))
+                        "request and its reply:\n%s" % (tag, shown))
 
     def test_define_update_undefine_synced_before_reply(self):
         c = self.client()
