@@ -11,7 +11,7 @@ PACKAGES="build-essential autoconf automake pkg-config
   libjson-c-dev libevent-dev libsqlite3-dev libsystemd-dev libcmocka-dev
   qemu-system-x86 qemu-utils linux-image-amd64 busybox-static cpio
   python3 python3-jsonschema socat systemd dbus-daemon python3-dbus python3-gi
-  clang libclang-rt-14-dev"
+  clang libclang-rt-14-dev strace"
 
 as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi

@@ -6,7 +6,9 @@ neither.  vmctl runs as each of them through setpriv.  Members of vmd may
 list, show, read logs and watch consoles; only vmd-admin may change
 anything or type into a console; the rest cannot even reach the socket."""
 
+import errno
 import grp
+import json
 import os
 import pwd
 import shutil
@@ -21,6 +23,71 @@ from vmdtest import BOOT_BANNER, BOOTSECTOR, bootsector_config, t  # noqa: E402
 
 USERS = {"vmdt-admin": ["vmd", "vmd-admin"], "vmdt-reader": ["vmd"],
          "vmdt-nobody": []}
+
+
+# The access level of every command, pinned here on purpose: the test also
+# reads the schema, and a schema change that lowers a level must fail here
+# rather than silently lower what the test expects.
+ACCESS = {
+    "qmp_capabilities": "any", "query-host": "read", "query-commands": "read",
+    "query-events": "read", "query-schema": "read", "vm-list": "read",
+    "vm-show": "read", "console-read": "read", "console-attach": "read",
+    "vm-define": "admin", "vm-update": "admin", "vm-undefine": "admin",
+    "vm-start": "admin", "vm-stop": "admin", "vm-kill": "admin",
+    "vm-reset": "admin", "vm-pause": "admin", "vm-resume": "admin",
+    "vm-monitor": "admin",
+}
+
+# Run as another user (stdin: a JSON list of requests): each request on a
+# connection of its own, after qmp_capabilities; prints the replies as a
+# JSON list, {"connect_error": errno} where the socket refused.
+AS_USER_SCRIPT = r"""
+import json, socket, sys
+path, timeout = sys.argv[1], float(sys.argv[2])
+dec = json.JSONDecoder()
+
+def read_obj(s, buf):
+    while True:
+        text = buf.lstrip()
+        if text:
+            try:
+                obj, end = dec.raw_decode(text)
+                return obj, text[end:]
+            except ValueError:
+                pass
+        data = s.recv(65536)
+        if not data:
+            raise EOFError("vmd closed the connection")
+        buf += data.decode("utf-8", "replace")
+
+out = []
+for req in json.load(sys.stdin):
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.settimeout(timeout)
+    try:
+        s.connect(path)
+    except OSError as e:
+        out.append({"connect_error": e.errno})
+        continue
+    _, buf = read_obj(s, "")
+    reqs = [req]
+    if req["execute"] != "qmp_capabilities":
+        reqs.insert(0, {"execute": "qmp_capabilities"})
+    for r in reqs:
+        s.sendall(json.dumps(r).encode() + b"\n")
+        while True:
+            obj, buf = read_obj(s, buf)
+            if "event" not in obj:
+                break
+    out.append(obj)
+    s.close()
+json.dump(out, sys.stdout)
+"""
+
+
+def schema_commands():
+    with open(os.path.join(vmdtest.SRCDIR, "schemas", "protocol.json")) as f:
+        return json.load(f)["commands"]
 
 
 def run(*argv):
@@ -133,6 +200,77 @@ class AccessTest(vmdtest.VmdTestCase):
         db.close()
         self.assertIn("uid=%d" % uid, " ".join(who),
                       "the audit log names who started the VM")
+
+    def requests(self):
+        """One valid request per command (console-attach twice: ro is a
+        read, rw needs admin) with the level it needs, from the table."""
+        vm = {"vm": "guarded"}
+        args = {
+            "vm-define": {"config": bootsector_config("other")},
+            "vm-update": {"vm": "guarded",
+                          "config": bootsector_config("guarded")},
+            "vm-stop": {"vm": "guarded", "timeout": 0},
+            "vm-monitor": {"vm": "guarded", "command": "query-status"},
+            "console-read": {"vm": "guarded", "max_bytes": 16},
+            "console-attach": {"vm": "guarded", "mode": "ro"},
+        }
+        reqs = []
+        for cmd, level in sorted(ACCESS.items()):
+            a = args.get(cmd, vm if cmd.startswith("vm-") and
+                         cmd not in ("vm-list",) else None)
+            req = {"execute": cmd}
+            if a is not None:
+                req["arguments"] = a
+            reqs.append((req, level))
+        reqs.append(({"execute": "console-attach",
+                      "arguments": {"vm": "guarded", "mode": "rw"}}, "admin"))
+        return reqs
+
+    def run_as(self, user, reqs):
+        p = subprocess.run(
+            ["setpriv", "--reuid=" + user, "--regid=" + user, "--init-groups",
+             sys.executable, "-c", AS_USER_SCRIPT, self.vmd.socket,
+             str(t(30))],
+            input=json.dumps(reqs), capture_output=True, text=True,
+            timeout=t(120))
+        self.assertEqual(p.returncode, 0, p.stderr)
+        replies = json.loads(p.stdout)
+        self.assertEqual(len(replies), len(reqs))
+        return replies
+
+    def test_schema_access_levels_are_pinned(self):
+        schema = schema_commands()
+        self.assertEqual({c: v.get("access") for c, v in schema.items()},
+                         ACCESS)
+
+    def test_reader_denied_exactly_the_admin_commands(self):
+        """Table-driven over every command: the reader (group vmd only)
+        gets PermissionDenied exactly where the level is admin and an
+        answer to every other command; the admin commands change nothing."""
+        self.c.command("vm-start", {"vm": "guarded"}, timeout=t(60))
+        schema = schema_commands()
+        reqs = self.requests()
+        self.assertEqual({r["execute"] for r, _ in reqs}, set(schema),
+                         "the table misses a command of the schema")
+        replies = self.run_as("vmdt-reader", [r for r, _ in reqs])
+        for (req, level), reply in zip(reqs, replies):
+            what = "%s %s as reader: %r" % (req["execute"],
+                                             req.get("arguments", ""), reply)
+            if level == "admin":
+                self.assertIn("error", reply, what)
+                self.assertError(reply["error"], "PermissionDenied",
+                                 "vmd-admin")
+            else:
+                self.assertIn("return", reply, what)
+        self.assertEqual(self.vm_state(self.c, "guarded"), "running")
+        names = [v["name"] for v in self.c.command("vm-list")]
+        self.assertEqual(names, ["guarded"])
+
+    def test_nobody_cannot_connect_for_any_command(self):
+        reqs = [r for r, _ in self.requests()]
+        replies = self.run_as("vmdt-nobody", reqs)
+        self.assertEqual(replies,
+                         [{"connect_error": errno.EACCES}] * len(reqs))
 
     def test_others_cannot_reach_the_socket(self):
         rc, out, err = self.as_user("vmdt-nobody", "list")

@@ -11,23 +11,27 @@ import sqlite3
 import sys
 import threading
 import time
+import traceback
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmdtest  # noqa: E402
 from vmdtest import t  # noqa: E402
+from vmdproto import ConnectionClosed  # noqa: E402
 
 CYCLES = 8
 
 
 class CrashSafeTest(vmdtest.VmdTestCase):
 
-    def storm(self, stop, acked, inflight):
-        """Define/update/undefine until the connection dies.  acked: name ->
+    def storm(self, stop, killed, acked, inflight, errors):
+        """Define/update/undefine until vmd is killed.  acked: name ->
         labels dict (None: undefined) as last acknowledged; inflight: the
-        op sent but not answered."""
+        op sent but not answered; errors: anything else that went wrong (an
+        error reply, a connection lost before the kill, a timeout)."""
         try:
             c = vmdtest.Client(self.vmd.socket)
-        except Exception:
+        except Exception as e:
+            errors.append("connect: %r" % (e,))
             return
         rnd = random.Random()
         try:
@@ -46,13 +50,22 @@ class CrashSafeTest(vmdtest.VmdTestCase):
                     op = ("vm-update", {"vm": name, "config": {
                         "name": name, "memory_mib": 32, "labels": labels}})
                 inflight[:] = [name, labels]
-                reply = c.execute(op[0], op[1], timeout=t(10))
-                if "return" in reply:
-                    acked[name] = labels
-                    self.acks += 1
+                try:
+                    reply = c.execute(op[0], op[1], timeout=t(10))
+                except (ConnectionClosed, BrokenPipeError,
+                        ConnectionResetError):
+                    if killed.is_set():
+                        return   # vmd was killed under us: that is the point
+                    raise
+                if "return" not in reply:
+                    errors.append("%s %s: error reply %r"
+                                  % (op[0], name, reply))
+                    return
+                acked[name] = labels
+                self.acks += 1
                 inflight[:] = []
         except Exception:
-            pass  # vmd was killed under us: that is the point
+            errors.append(traceback.format_exc())
         finally:
             c.close()
 
@@ -88,16 +101,19 @@ class CrashSafeTest(vmdtest.VmdTestCase):
         acked, rnd = {}, random.Random(7)
         self.acks = 0
         for cycle in range(CYCLES):
-            stop, inflight = threading.Event(), []
+            stop, killed = threading.Event(), threading.Event()
+            inflight, errors = [], []
             th = threading.Thread(target=self.storm,
-                                  args=(stop, acked, inflight))
+                                  args=(stop, killed, acked, inflight, errors))
             th.start()
             time.sleep(rnd.uniform(0.05, 0.4))
+            killed.set()
             self.vmd.proc.kill()          # SIGKILL, mid-storm
             self.vmd.proc.wait(t(10))
             stop.set()
             th.join(t(20))
             self.assertFalse(th.is_alive(), "storm thread hung")
+            self.assertEqual(errors, [], "cycle %d: the storm failed" % cycle)
             self.vmd.start()
             self.check_store(acked, inflight)
         self.assertGreater(self.acks, 20 * CYCLES, "too few changes "

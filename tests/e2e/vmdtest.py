@@ -437,6 +437,20 @@ def check_sanitizer_log(who, log):
                                  % (who, marker, log[max(0, i - 200):i + 4000]))
 
 
+_live = []   # the Vmd of the running test, for _on_term
+
+
+def _on_term(signum, frame):
+    """Killed from outside (a file over its time limit in .ci/run): leave
+    no vmd or guest behind, and say so; the file fails."""
+    for v in list(_live):
+        v.cleanup()
+    sys.stdout.write("vmd-test: terminated by signal %d during a test\n"
+                     % signum)
+    sys.stdout.flush()
+    os._exit(1)
+
+
 def _on_alarm(signum, frame):
     raise TimeoutError("test exceeded its overall limit of %d s" % TEST_LIMIT)
 
@@ -454,6 +468,8 @@ class VmdTestCase(unittest.TestCase):
         self.tmp = tempfile.mkdtemp(prefix="vmd-e2e-")
         self._clients = []
         self.vmd = Vmd(self.tmp, jsonrpc=self.jsonrpc)
+        _live.append(self.vmd)
+        self.addCleanup(_live.remove, self.vmd)
         self.addCleanup(self._cleanup)
         if self.start_vmd:
             self.vmd.start()
@@ -590,4 +606,33 @@ def main():
         sys.stderr.write("e2e: not built: %s (VMD_BUILDDIR=%s)\n"
                          % (", ".join(missing), BUILDDIR))
         sys.exit(99)  # automake: hard error, never a silent skip
-    unittest.main(verbosity=2)
+    signal.signal(signal.SIGTERM, _on_term)
+    prog = unittest.main(verbosity=2, exit=False)
+    sys.exit(report(prog.result))
+
+
+def report(result):
+    """Print each skipped test and the counts for .ci/run ("vmd-test: "
+    lines); the exit status for automake: 1 on a failure, 77 (SKIP) when
+    every test skipped, else 0.  Counts are of test methods: a subTest
+    counts for its test; a failure or skip in setUpClass counts once."""
+    def key(test):
+        test = getattr(test, "test_case", test)   # a subTest's test
+        return test.id(), isinstance(test, unittest.TestCase)
+    failed = {key(test) for test, _ in result.failures + result.errors}
+    failed |= {key(test) for test in result.unexpectedSuccesses}
+    skipped = {}
+    for test, reason in result.skipped:
+        if key(test) not in failed:
+            skipped.setdefault(key(test), reason)
+    # testsRun counts the test methods started, not setUpClass
+    passed = result.testsRun - sum(1 for k in list(failed) + list(skipped)
+                                   if k[1])
+    for (name, _), reason in sorted(skipped.items()):
+        sys.stdout.write("vmd-test: SKIP %s: %s\n" % (name, reason))
+    sys.stdout.write("vmd-test: %d passed, %d failed, %d skipped\n"
+                     % (passed, len(failed), len(skipped)))
+    sys.stdout.flush()
+    if failed:
+        return 1
+    return 77 if skipped and not passed else 0
