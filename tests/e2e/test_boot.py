@@ -262,6 +262,7 @@ class BootTest(vmdtest.VmdTestCase):
         qcow2 = os.path.join(self.tmp, "boot.qcow2")
         subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2",
                         BOOTSECTOR, qcow2], check=True, timeout=t(30))
+        vmdtest.for_qemu(qcow2)
         nics = [{"type": "user"},
                 {"type": "user", "model": "e1000", "mac": "52:54:00:12:34:56"},
                 {"type": "user", "model": "rtl8139"}]
