@@ -74,8 +74,7 @@ static void hand_out(struct vm_files *f)
 	for (size_t i = 0; i < f->n; i++) {
 		struct emu_file_req *r = &f->req[i];
 		if (!strcmp(r->what, "disk")) {
-			f->fds.disk[disk] = r->fd;
-			f->fds.disk_ro[disk++] = r->ro_fd;
+			f->fds.disk[disk++] = r->fd;
 		} else if (!strcmp(r->what, "kernel")) {
 			f->fds.kernel = r->fd;
 		} else if (!strcmp(r->what, "initrd")) {
@@ -84,7 +83,6 @@ static void hand_out(struct vm_files *f)
 			f->fds.parallel[par++] = r->fd;
 		}
 		f->keep[k++] = r->fd;
-		f->keep[k++] = r->ro_fd;
 	}
 	f->nkeep = k;
 }

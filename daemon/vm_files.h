@@ -16,7 +16,7 @@ struct vm_files {
 	struct emu_file_req req[VM_FILES_MAX];
 	size_t n;
 	struct emu_fds fds;     /* for emu_build_argv */
-	int keep[2 * VM_FILES_MAX];  /* for emu_spawn */
+	int keep[VM_FILES_MAX]; /* for emu_spawn */
 	size_t nkeep;
 };
 

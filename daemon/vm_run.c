@@ -242,7 +242,7 @@ static pid_t launch(struct vm *vm, struct call *c, const char *accel,
 	struct vm_files files;
 	char err[1024], log_path[4096];
 	char *qemu = emu_qemu_for_arch(vm_cfg_str(vm, "arch", "x86_64"), vmd.qemu);
-	int keep[1 + VM_MAX_SERIAL + 2 * VM_FILES_MAX], nserial = pl->n;
+	int keep[1 + VM_MAX_SERIAL + VM_FILES_MAX], nserial = pl->n;
 	size_t nkeep = 1 + VM_MAX_SERIAL;
 	pid_t pid = -1;
 

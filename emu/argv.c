@@ -484,24 +484,26 @@ static const char *const disk_formats[] = {
 static const char *const disk_buses[] = {
 	"virtio", "virtio", "ide", "ide", NULL, NULL };
 
-/* The disk's file: its path, or the fd set holding vmd's descriptors. */
+/* The disk's file: its path, or the fd set holding vmd's descriptor.
+ * QEMU hands out a set's member by access mode (O_RDWR or O_RDONLY) and
+ * never opens the path, so a set holds exactly one description: OFD locks
+ * QEMU takes through a second one would outlive their fd (the set keeps
+ * it) and refuse later permission changes ("Failed to get write lock" on
+ * drive-backup).  Hence auto-read-only=off: with it on, QEMU opens a
+ * writable -drive read-only first. */
 static const char *disk_file(struct build *b, struct pool *p, size_t i,
-			     const char *path, bool ro, const struct emu_launch *l)
+			     const char *path, const struct emu_launch *l)
 {
 	char set[32];
 
 	if (!l->fds)
 		return esc(b, p, path);
-	if (l->fds->disk[i] < 0 || (!ro && l->fds->disk_ro[i] < 0)) {
+	if (l->fds->disk[i] < 0) {
 		fail(b, "disks[%zu]: no descriptor for %s", i, path);
 		return "";
 	}
 	add(b, "-add-fd");
 	addf(b, "fd=%d,set=%zu,opaque=disk%zu", l->fds->disk[i], i, i);
-	if (!ro) {
-		add(b, "-add-fd");
-		addf(b, "fd=%d,set=%zu,opaque=disk%zu-ro", l->fds->disk_ro[i], i, i);
-	}
 	snprintf(set, sizeof set, "/dev/fdset/%zu", i);
 	return esc(b, p, set);
 }
@@ -540,10 +542,10 @@ static void add_disks(struct build *b, struct pool *p, struct json_object *c,
 			     "QEMU; use bus virtio", i);
 			return;
 		}
-		const char *file = disk_file(b, p, i, path, ro, l);
+		const char *file = disk_file(b, p, i, path, l);
 		add(b, "-drive");
-		addf(b, "file=%s,format=%s,if=%s,id=disk%zu%s",
-		     file, format, bus, i, ro ? ",readonly=on" : "");
+		addf(b, "file=%s,format=%s,if=%s,id=disk%zu%s", file, format,
+		     bus, i, ro ? ",readonly=on" : l->fds ? ",auto-read-only=off" : "");
 	}
 }
 

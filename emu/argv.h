@@ -25,12 +25,11 @@ char *emu_argv_render(const struct emu_argv *a);
 
 /* Descriptors of the host files a config names, opened by vmd as the QEMU
  * user (emu/hostfile.h); -1 where unused.  Disks reach QEMU as fd sets
- * (-add-fd, file=/dev/fdset/N: QEMU picks the descriptor whose access mode
- * it asks for, so a writable disk has a read-write and a read-only one),
- * the kernel, initrd and parallel devices as /proc/self/fd/N, which QEMU
- * opens while it starts, before -runas. */
+ * (-add-fd, file=/dev/fdset/N), read-write or read-only as configured; the
+ * kernel, initrd and parallel devices as /proc/self/fd/N, which QEMU opens
+ * while it starts, before -runas. */
 struct emu_fds {
-	int disk[16], disk_ro[16];
+	int disk[16];
 	int kernel, initrd;
 	int parallel[3];
 };

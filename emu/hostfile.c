@@ -25,11 +25,11 @@
 
 #define MAX_GROUPS 256
 
-/* What happened to one request: sent from the child, with 0-2 fds. */
-enum stage { ST_OK, ST_OPEN, ST_KIND, ST_REOPEN };
+/* What happened to one request: sent from the child, with its fd. */
+enum stage { ST_OK, ST_OPEN, ST_KIND };
 struct result {
 	int stage;
-	int err;     /* errno for ST_OPEN/ST_REOPEN */
+	int err;     /* errno for ST_OPEN */
 };
 
 struct user {
@@ -60,61 +60,50 @@ static const char *kind_wanted(enum emu_file_kind k)
 	       "not a character device";
 }
 
-/* Opens r with this process's rights; fds[0] (and fds[1] for the read-only
- * twin of a writable disk) on ST_OK. */
-static struct result open_one(const struct emu_file_req *r, int fds[2])
+/* Opens r with this process's rights: *fd on ST_OK. */
+static struct result open_one(const struct emu_file_req *r, int *fd)
 {
 	struct result res = {ST_OK, 0};
 	struct stat st;
-	char self[64];
 
-	fds[0] = fds[1] = -1;
-	fds[0] = open(r->path, (r->write ? O_RDWR : O_RDONLY) | O_CLOEXEC |
+	*fd = open(r->path, (r->write ? O_RDWR : O_RDONLY) | O_CLOEXEC |
 		      O_NOCTTY | O_NONBLOCK);
-	if (fds[0] < 0)
+	if (*fd < 0)
 		return (struct result){ST_OPEN, errno};
-	if (fstat(fds[0], &st) < 0)
+	if (fstat(*fd, &st) < 0)
 		res = (struct result){ST_OPEN, errno};
 	else if (!kind_ok(r, st.st_mode))
 		res = (struct result){ST_KIND, 0};
 	else if (r->kind != EMU_FILE_CHARDEV &&
-		 fcntl(fds[0], F_SETFL, fcntl(fds[0], F_GETFL) & ~O_NONBLOCK) < 0)
+		 fcntl(*fd, F_SETFL, fcntl(*fd, F_GETFL) & ~O_NONBLOCK) < 0)
 		res = (struct result){ST_OPEN, errno};
-	if (res.stage == ST_OK && r->kind == EMU_FILE_DISK && r->write) {
-		/* the same file, not whatever the path names by now */
-		snprintf(self, sizeof self, "/proc/self/fd/%d", fds[0]);
-		fds[1] = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-		if (fds[1] < 0)
-			res = (struct result){ST_REOPEN, errno};
-	}
 	if (res.stage != ST_OK) {
-		close(fds[0]);
-		fds[0] = -1;
+		close(*fd);
+		*fd = -1;
 	}
 	return res;
 }
 
 /* --- the child ---------------------------------------------------------- */
 
-static int send_result(int sock, struct result res, const int fds[2])
+static int send_result(int sock, struct result res, int fd)
 {
 	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = {&res, sizeof res};
 	struct msghdr m = {.msg_iov = &iov, .msg_iovlen = 1};
-	int n = (fds[0] >= 0) + (fds[1] >= 0);
 
-	if (n) {
+	if (fd >= 0) {
 		memset(&u, 0, sizeof u);
 		m.msg_control = u.buf;
-		m.msg_controllen = CMSG_SPACE(n * sizeof(int));
+		m.msg_controllen = CMSG_SPACE(sizeof(int));
 		struct cmsghdr *cm = CMSG_FIRSTHDR(&m);
 		cm->cmsg_level = SOL_SOCKET;
 		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(n * sizeof(int));
-		memcpy(CMSG_DATA(cm), fds, n * sizeof(int));
+		cm->cmsg_len = CMSG_LEN(sizeof(int));
+		memcpy(CMSG_DATA(cm), &fd, sizeof(int));
 	}
 	return sendmsg(sock, &m, MSG_NOSIGNAL) < 0 ? -1 : 0;
 }
@@ -122,18 +111,16 @@ static int send_result(int sock, struct result res, const int fds[2])
 static void child(int sock, const struct user *u,
 		  const struct emu_file_req *reqs, size_t n)
 {
-	int fds[2];
+	int fd;
 
 	if (setgroups(u->ngroups, u->groups) < 0 || setgid(u->gid) < 0 ||
 	    setuid(u->uid) < 0 || (u->uid != 0 && setuid(0) == 0))
 		_exit(2);
 	for (size_t i = 0; i < n; i++) {
-		struct result res = open_one(&reqs[i], fds);
-		if (send_result(sock, res, fds) < 0 || res.stage != ST_OK)
+		struct result res = open_one(&reqs[i], &fd);
+		if (send_result(sock, res, fd) < 0 || res.stage != ST_OK)
 			_exit(res.stage == ST_OK ? 1 : 0);
-		close(fds[0]);
-		if (fds[1] >= 0)
-			close(fds[1]);
+		close(fd);
 	}
 	_exit(0);
 }
@@ -148,12 +135,12 @@ static long long now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-/* One result and its descriptors; -1 on timeout, EOF or a short message. */
+/* One result and its descriptor; -1 on timeout, EOF or a short message. */
 static int recv_result(int sock, long long deadline, struct result *res,
-		       int fds[2])
+		       int *fd)
 {
 	union {
-		char buf[CMSG_SPACE(2 * sizeof(int))];
+		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} u;
 	struct iovec iov = {res, sizeof *res};
@@ -163,7 +150,7 @@ static int recv_result(int sock, long long deadline, struct result *res,
 	ssize_t got;
 	int left;
 
-	fds[0] = fds[1] = -1;
+	*fd = -1;
 	do {
 		left = (int)(deadline - now_ms());
 	} while (left > 0 && poll(&p, 1, left) < 0 && errno == EINTR);
@@ -173,7 +160,8 @@ static int recv_result(int sock, long long deadline, struct result *res,
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
 		if (cm->cmsg_level == SOL_SOCKET && cm->cmsg_type == SCM_RIGHTS) {
 			size_t k = (cm->cmsg_len - CMSG_LEN(0)) / sizeof(int);
-			memcpy(fds, CMSG_DATA(cm), (k > 2 ? 2 : k) * sizeof(int));
+			if (k >= 1)
+				memcpy(fd, CMSG_DATA(cm), sizeof(int));
 		}
 	return got == (ssize_t)sizeof *res ? 0 : -1;
 }
@@ -252,7 +240,7 @@ static int open_via_child(const struct user *u, struct emu_file_req *reqs,
 			  size_t n, int timeout_ms, char *err, size_t len)
 {
 	long long deadline = now_ms() + timeout_ms;
-	int sv[2], status, rc = 0, fds[2];
+	int sv[2], status, rc = 0, fd;
 	struct result res;
 	pid_t pid;
 
@@ -272,15 +260,14 @@ static int open_via_child(const struct user *u, struct emu_file_req *reqs,
 	}
 	close(sv[1]);
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		if (recv_result(sv[0], deadline, &res, fds) < 0) {
+		if (recv_result(sv[0], deadline, &res, &fd) < 0) {
 			snprintf(err, len, "%s %s: the QEMU user %s could not open "
 				 "it within %d ms (or could not become that user)",
 				 reqs[i].what, reqs[i].path, u->name, timeout_ms);
 			rc = -1;
 			break;
 		}
-		reqs[i].fd = fds[0];
-		reqs[i].ro_fd = fds[1];
+		reqs[i].fd = fd;
 		rc = check_opened(&reqs[i], u, res, err, len);
 	}
 	close(sv[0]);
@@ -294,19 +281,17 @@ int emu_open_files(const char *user, struct emu_file_req *reqs, size_t n,
 		   int timeout_ms, char *err, size_t errlen)
 {
 	struct user u;
-	int rc = 0, fds[2];
+	int rc = 0;
 
 	for (size_t i = 0; i < n; i++)
-		reqs[i].fd = reqs[i].ro_fd = -1;
+		reqs[i].fd = -1;
 	if (lookup_user(user, &u, err, errlen) < 0)
 		return -1;
 	if (user) {
 		rc = open_via_child(&u, reqs, n, timeout_ms, err, errlen);
 	} else {
 		for (size_t i = 0; i < n && rc == 0; i++) {
-			struct result res = open_one(&reqs[i], fds);
-			reqs[i].fd = fds[0];
-			reqs[i].ro_fd = fds[1];
+			struct result res = open_one(&reqs[i], &reqs[i].fd);
 			rc = check_opened(&reqs[i], &u, res, err, errlen);
 		}
 	}
@@ -320,9 +305,7 @@ void emu_close_files(struct emu_file_req *reqs, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		if (reqs[i].fd >= 0)
 			close(reqs[i].fd);
-		if (reqs[i].ro_fd >= 0)
-			close(reqs[i].ro_fd);
-		reqs[i].fd = reqs[i].ro_fd = -1;
+		reqs[i].fd = -1;
 	}
 }
 

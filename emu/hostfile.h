@@ -23,10 +23,6 @@ struct emu_file_req {
 	bool write;               /* read-write, else read-only */
 	bool qcow2;               /* refuse a backing or external data file */
 	int fd;                   /* out: O_CLOEXEC descriptor, -1 until open */
-	int ro_fd;                /* out: a writable disk's second, read-only
-	                             descriptor of the same file (QEMU's block
-	                             layer opens read-only before read-write);
-	                             -1 otherwise */
 };
 
 /* Opens every request with the rights of user (a user name: from a short

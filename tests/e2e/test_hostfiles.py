@@ -144,7 +144,8 @@ class HostFilesTest(vmdtest.VmdTestCase):
         with open("/proc/%d/cmdline" % r["pid"], "rb") as f:
             argv = f.read().split(b"\0")
         self.assertIn(b"-add-fd", argv)
-        self.assertIn(b"file=/dev/fdset/1,format=raw,if=virtio,id=disk1",
+        self.assertIn(b"file=/dev/fdset/1,format=raw,if=virtio,id=disk1,"
+                      b"auto-read-only=off",
                       argv)
         for path in (boot, data, ro):
             self.assertFalse(any(path.encode() in a for a in argv), argv)

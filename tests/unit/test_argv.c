@@ -290,8 +290,9 @@ static void test_full_config(void **state)
 }
 
 /* With vmd's descriptors, no configured path reaches QEMU: disks are fd
- * sets (a writable one with a read-write and a read-only member), the
- * kernel, initrd and parallel devices /proc/self/fd/N. */
+ * sets of one member (writable ones with auto-read-only=off, so QEMU asks
+ * for the read-write member only), the kernel, initrd and parallel
+ * devices /proc/self/fd/N. */
 static void test_host_fds(void **state)
 {
 	struct emu_launch l = launch("tcg");
@@ -300,7 +301,6 @@ static void test_host_fds(void **state)
 
 	memset(&fds, -1, sizeof fds);
 	fds.disk[0] = 20;
-	fds.disk_ro[0] = 21;
 	fds.disk[1] = 22;
 	fds.kernel = 23;
 	fds.initrd = 24;
@@ -311,10 +311,10 @@ static void test_host_fds(void **state)
 	      "\"parallel\":[{\"type\":\"host\",\"path\":\"/dev/parport0\"}],"
 	      "\"boot\":{\"kernel\":\"/x/k\",\"initrd\":\"/x/i\"}}", &l, &a);
 	expect_opt(&a, "-add-fd", 0, "fd=20,set=0,opaque=disk0");
-	expect_opt(&a, "-add-fd", 1, "fd=21,set=0,opaque=disk0-ro");
-	expect_opt(&a, "-add-fd", 2, "fd=22,set=1,opaque=disk1");
-	assert_int_equal(count_opt(&a, "-add-fd"), 3);
-	expect_opt(&a, "-drive", 0, "file=/dev/fdset/0,format=raw,if=virtio,id=disk0");
+	expect_opt(&a, "-add-fd", 1, "fd=22,set=1,opaque=disk1");
+	assert_int_equal(count_opt(&a, "-add-fd"), 2);
+	expect_opt(&a, "-drive", 0, "file=/dev/fdset/0,format=raw,if=virtio,"
+		   "id=disk0,auto-read-only=off");
 	expect_opt(&a, "-drive", 1, "file=/dev/fdset/1,format=raw,if=virtio,"
 		   "id=disk1,readonly=on");
 	expect_opt(&a, "-kernel", 0, "/proc/self/fd/23");
@@ -323,10 +323,10 @@ static void test_host_fds(void **state)
 	for (size_t i = 0; i < a.n; i++)
 		assert_null(strstr(a.v[i], "/x/"));
 	/* the fd set comes before the drive that names it */
-	assert_true(find_opt(&a, "-add-fd", 2) < find_opt(&a, "-drive", 1));
+	assert_true(find_opt(&a, "-add-fd", 1) < find_opt(&a, "-drive", 1));
 	emu_argv_free(&a);
 	/* a missing descriptor is an error, never a fallback to the path */
-	fds.disk_ro[0] = -1;
+	fds.disk[0] = -1;
 	build_fails("{\"name\":\"f\",\"disks\":[{\"path\":\"/x/a.img\"}]}",
 		    &l, "disks[0]: no descriptor for /x/a.img");
 }
@@ -354,9 +354,7 @@ static void test_open_files(void **state)
 				     .kind = EMU_FILE_REGULAR};
 	assert_int_equal(emu_open_files(NULL, r, 2, 1000, err, sizeof err), 0);
 	assert_int_equal(fcntl(r[0].fd, F_GETFL) & O_ACCMODE, O_RDWR);
-	assert_int_equal(fcntl(r[0].ro_fd, F_GETFL) & O_ACCMODE, O_RDONLY);
 	assert_int_equal(fcntl(r[1].fd, F_GETFL) & O_ACCMODE, O_RDONLY);
-	assert_int_equal(r[1].ro_fd, -1);
 	assert_true(fcntl(r[0].fd, F_GETFD) & FD_CLOEXEC);
 	emu_close_files(r, 2);
 	r[1].path = fifo;
