@@ -281,6 +281,8 @@ void qmp_exec(struct qmp *q, const char *cmd, struct json_object *args,
 		rc = rpc_client_flush(q->client);
 	if (rc > 0)
 		event_add(q->wr, NULL);
+	else if (rc < 0)
+		qmp_lost(q);
 }
 
 void qmp_close(struct qmp *q)

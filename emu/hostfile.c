@@ -135,7 +135,8 @@ static long long now_ms(void)
 	return ts.tv_sec * 1000LL + ts.tv_nsec / 1000000;
 }
 
-/* One result and its descriptor; -1 on timeout, EOF or a short message. */
+/* One result and its descriptor; -2 on timeout, -1 on EOF (the child could
+ * not become the user) or a short message. */
 static int recv_result(int sock, long long deadline, struct result *res,
 		       int *fd)
 {
@@ -154,7 +155,9 @@ static int recv_result(int sock, long long deadline, struct result *res,
 	do {
 		left = (int)(deadline - now_ms());
 	} while (left > 0 && poll(&p, 1, left) < 0 && errno == EINTR);
-	if (left <= 0 || !(p.revents & POLLIN))
+	if (left <= 0)
+		return -2;
+	if (!(p.revents & POLLIN))
 		return -1;
 	got = recvmsg(sock, &m, MSG_CMSG_CLOEXEC);
 	for (struct cmsghdr *cm = CMSG_FIRSTHDR(&m); cm; cm = CMSG_NXTHDR(&m, cm))
@@ -260,10 +263,16 @@ static int open_via_child(const struct user *u, struct emu_file_req *reqs,
 	}
 	close(sv[1]);
 	for (size_t i = 0; i < n && rc == 0; i++) {
-		if (recv_result(sv[0], deadline, &res, &fd) < 0) {
+		int got = recv_result(sv[0], deadline, &res, &fd);
+		if (got == -2)
 			snprintf(err, len, "%s %s: the QEMU user %s could not open "
-				 "it within %d ms (or could not become that user)",
-				 reqs[i].what, reqs[i].path, u->name, timeout_ms);
+				 "it within %d ms", reqs[i].what, reqs[i].path,
+				 u->name, timeout_ms);
+		else if (got < 0)
+			snprintf(err, len, "%s %s: cannot open it as the QEMU user "
+				 "%s: vmd could not switch to that user",
+				 reqs[i].what, reqs[i].path, u->name);
+		if (got < 0) {
 			rc = -1;
 			break;
 		}
