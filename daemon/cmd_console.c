@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
 #include "daemon/access.h"
 #include "daemon/console.h"
 #include "daemon/dispatch.h"
@@ -114,6 +115,29 @@ static void monitor_done(void *ctx, struct json_object *ret, rpc_err err,
 		call_return(c, json_object_get(ret));
 }
 
+/* What vmd-admin members who are not root may send: commands that only
+ * look, or do what vmd's own commands (stop, pause, kill) do anyway.
+ * Everything else can make QEMU open or write host files (drive-backup,
+ * migrate, dump-guest-memory, screendump, blockdev-add...), take
+ * descriptors (getfd, add-fd), add devices or backends, or run any of
+ * these through the human monitor: root only. */
+static const char *const monitor_allowed[] = {
+	"qom-list", "qom-get", "qom-list-types", "stop", "cont",
+	"system_reset", "system_powerdown", "system_wakeup", "send-key",
+	"input-send-event", "inject-nmi", "quit", NULL };
+
+static bool monitor_may(const struct call *c, const char *cmd)
+{
+	if (c->uid == 0 || c->uid == geteuid())
+		return true;
+	if (!strncmp(cmd, "query-", 6))
+		return true;
+	for (size_t i = 0; monitor_allowed[i]; i++)
+		if (!strcmp(cmd, monitor_allowed[i]))
+			return true;
+	return false;
+}
+
 void cmd_vm_monitor(struct call *c)
 {
 	struct vm *vm = call_vm(c);
@@ -130,6 +154,13 @@ void cmd_vm_monitor(struct call *c)
 	if (!strcmp(cmd, "qmp_capabilities")) {
 		call_error(c, RPC_INVALID_ARGUMENT, "vm-monitor: vmd negotiates "
 			   "capabilities with QEMU itself");
+		return;
+	}
+	if (!monitor_may(c, cmd)) {
+		call_error(c, RPC_PERMISSION_DENIED, "vm-monitor: only root may "
+			   "send QMP command \"%s\" (uid %d, group vmd-admin, may "
+			   "send query-* and the commands listed in vmd(8))", cmd,
+			   (int)c->uid);
 		return;
 	}
 	if (json_object_object_get_ex(c->args, "arguments", &args))

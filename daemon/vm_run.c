@@ -24,6 +24,7 @@
 #include "daemon/server.h"
 #include "daemon/vm.h"
 #include "daemon/vm_config.h"
+#include "daemon/vm_files.h"
 #include "daemon/vmd.h"
 #include "emu/argv.h"
 #include "emu/spawn.h"
@@ -239,9 +240,11 @@ static pid_t launch(struct vm *vm, struct call *c, const char *accel,
 			       .run_dir = vm->run_dir, .sandbox = vmd.sandbox,
 			       .runas = vm_qemu_user()};
 	struct emu_argv argv;
+	struct vm_files files;
 	char err[1024], log_path[4096];
 	char *qemu = emu_qemu_for_arch(vm_cfg_str(vm, "arch", "x86_64"), vmd.qemu);
-	int keep[1 + VM_MAX_SERIAL], nserial = pl->n;
+	int keep[1 + VM_MAX_SERIAL + VM_FILES_MAX], nserial = pl->n;
+	size_t nkeep = 1 + VM_MAX_SERIAL;
 	pid_t pid = -1;
 
 	l.qemu = qemu;
@@ -251,6 +254,14 @@ static pid_t launch(struct vm *vm, struct call *c, const char *accel,
 		keep[1 + i] = l.console_fds[i];
 	}
 	emu_argv_init(&argv);
+	/* QEMU opens host files as root: vmd opens them as the QEMU user */
+	if (vm_files_open(vm, c, &files) < 0) {
+		free(qemu);
+		return -1;
+	}
+	l.fds = &files.fds;
+	memcpy(keep + nkeep, files.keep, files.nkeep * sizeof(int));
+	nkeep += files.nkeep;
 	if (!qemu || emu_build_argv(vm->config, &l, &argv, err, sizeof err) < 0) {
 		call_error(c, RPC_INVALID_ARGUMENT, "VM '%s': %s", vm->name,
 			   qemu ? err : "out of memory");
@@ -260,10 +271,11 @@ static pid_t launch(struct vm *vm, struct call *c, const char *accel,
 	log_vm(LOG_DEBUG, vm->name, vm->uuid, "exec %s", line ? line : "?");
 	free(line);
 	snprintf(log_path, sizeof log_path, "%s/qemu.log", vm->run_dir);
-	pid = emu_spawn(argv.v, keep, 1 + VM_MAX_SERIAL, log_path, err, sizeof err);
+	pid = emu_spawn(argv.v, keep, nkeep, log_path, err, sizeof err);
 	if (pid < 0)
 		call_error(c, RPC_EMULATOR_FAILED, "VM '%s': %s", vm->name, err);
 out:
+	vm_files_close(&files);
 	emu_argv_free(&argv);
 	free(qemu);
 	return pid;

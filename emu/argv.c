@@ -432,7 +432,7 @@ static void add_serial(struct build *b, struct pool *p, struct json_object *c,
 /* Parallel ports: QEMU opens the host device itself (chardev parallel,
  * ppdev ioctls); only PC machines have the ISA bus isa-parallel needs. */
 static void add_parallel(struct build *b, struct pool *p, struct json_object *c,
-			 const char *arch)
+			 const char *arch, const struct emu_launch *l)
 {
 	struct json_object *ports = get_array(b, c, "parallel");
 	size_t n = ports ? json_object_array_length(ports) : 0;
@@ -463,8 +463,17 @@ static void add_parallel(struct build *b, struct pool *p, struct json_object *c,
 			     "required", i);
 			return;
 		}
+		if (l->fds && l->fds->parallel[i] < 0) {
+			fail(b, "parallel[%zu]: no descriptor for %s", i, path);
+			return;
+		}
 		add(b, "-chardev");
-		addf(b, "parallel,id=parallel%zu,path=%s", i, esc(b, p, path));
+		if (l->fds)
+			addf(b, "parallel,id=parallel%zu,path=/proc/self/fd/%d", i,
+			     l->fds->parallel[i]);
+		else
+			addf(b, "parallel,id=parallel%zu,path=%s", i,
+			     esc(b, p, path));
 		add(b, "-device");
 		addf(b, "isa-parallel,chardev=parallel%zu", i);
 	}
@@ -475,7 +484,32 @@ static const char *const disk_formats[] = {
 static const char *const disk_buses[] = {
 	"virtio", "virtio", "ide", "ide", NULL, NULL };
 
-static void add_disks(struct build *b, struct pool *p, struct json_object *c)
+/* The disk's file: its path, or the fd set holding vmd's descriptor.
+ * QEMU hands out a set's member by access mode (O_RDWR or O_RDONLY) and
+ * never opens the path, so a set holds exactly one description: OFD locks
+ * QEMU takes through a second one would outlive their fd (the set keeps
+ * it) and refuse later permission changes ("Failed to get write lock" on
+ * drive-backup).  Hence auto-read-only=off: with it on, QEMU opens a
+ * writable -drive read-only first. */
+static const char *disk_file(struct build *b, struct pool *p, size_t i,
+			     const char *path, const struct emu_launch *l)
+{
+	char set[32];
+
+	if (!l->fds)
+		return esc(b, p, path);
+	if (l->fds->disk[i] < 0) {
+		fail(b, "disks[%zu]: no descriptor for %s", i, path);
+		return "";
+	}
+	add(b, "-add-fd");
+	addf(b, "fd=%d,set=%zu,opaque=disk%zu", l->fds->disk[i], i, i);
+	snprintf(set, sizeof set, "/dev/fdset/%zu", i);
+	return esc(b, p, set);
+}
+
+static void add_disks(struct build *b, struct pool *p, struct json_object *c,
+		      const struct emu_launch *l)
 {
 	struct json_object *disks = get_array(b, c, "disks");
 	size_t n = disks ? json_object_array_length(disks) : 0;
@@ -508,9 +542,10 @@ static void add_disks(struct build *b, struct pool *p, struct json_object *c)
 			     "QEMU; use bus virtio", i);
 			return;
 		}
+		const char *file = disk_file(b, p, i, path, l);
 		add(b, "-drive");
-		addf(b, "file=%s,format=%s,if=%s,id=disk%zu%s",
-		     esc(b, p, path), format, bus, i, ro ? ",readonly=on" : "");
+		addf(b, "file=%s,format=%s,if=%s,id=disk%zu%s", file, format,
+		     bus, i, ro ? ",readonly=on" : l->fds ? ",auto-read-only=off" : "");
 	}
 }
 
@@ -551,7 +586,8 @@ static void add_nics(struct build *b, struct pool *p, struct json_object *c)
 	}
 }
 
-static void add_boot(struct build *b, struct pool *p, struct json_object *c)
+static void add_boot(struct build *b, struct pool *p, struct json_object *c,
+		     const struct emu_launch *l)
 {
 	struct json_object *boot;
 	const char *order, *kernel, *initrd, *cmdline;
@@ -576,14 +612,25 @@ static void add_boot(struct build *b, struct pool *p, struct json_object *c)
 		add(b, "-boot");
 		addf(b, "order=%s", esc(b, p, order));
 	}
+	if (l->fds && ((kernel && l->fds->kernel < 0) ||
+		       (initrd && l->fds->initrd < 0))) {
+		fail(b, "boot: no descriptor for the kernel or initrd");
+		return;
+	}
 	/* Raw strings in QEMU 7.2: no comma escaping here. */
 	if (kernel) {
 		add(b, "-kernel");
-		add(b, kernel);
+		if (l->fds)
+			addf(b, "/proc/self/fd/%d", l->fds->kernel);
+		else
+			add(b, kernel);
 	}
 	if (initrd) {
 		add(b, "-initrd");
-		add(b, initrd);
+		if (l->fds)
+			addf(b, "/proc/self/fd/%d", l->fds->initrd);
+		else
+			add(b, initrd);
 	}
 	if (cmdline) {
 		add(b, "-append");
@@ -696,10 +743,10 @@ int emu_build_argv(struct json_object *config, const struct emu_launch *l,
 	add_display(&b, &p, config, l, arch);
 	add_serial(&b, &p, config, l);
 	if (!b.failed)
-		add_parallel(&b, &p, config, arch);
-	add_disks(&b, &p, config);
+		add_parallel(&b, &p, config, arch, l);
+	add_disks(&b, &p, config, l);
 	add_nics(&b, &p, config);
-	add_boot(&b, &p, config);
+	add_boot(&b, &p, config, l);
 	pool_free(&p);
 	if (b.failed) {
 		emu_argv_free(out);

@@ -23,6 +23,17 @@ void emu_argv_free(struct emu_argv *a);
 /* One line for logs: arguments quoted where needed. Caller frees. */
 char *emu_argv_render(const struct emu_argv *a);
 
+/* Descriptors of the host files a config names, opened by vmd as the QEMU
+ * user (emu/hostfile.h); -1 where unused.  Disks reach QEMU as fd sets
+ * (-add-fd, file=/dev/fdset/N), read-write or read-only as configured; the
+ * kernel, initrd and parallel devices as /proc/self/fd/N, which QEMU opens
+ * while it starts, before -runas. */
+struct emu_fds {
+	int disk[16];
+	int kernel, initrd;
+	int parallel[3];
+};
+
 struct emu_launch {
 	const char *qemu;          /* binary, e.g. /usr/bin/qemu-system-x86_64 */
 	const char *accel;         /* resolved: "kvm" or "tcg" */
@@ -35,6 +46,8 @@ struct emu_launch {
 	                              control and, without runas, privilege
 	                              changes denied) */
 	const char *runas;         /* user QEMU drops to after setup, or NULL */
+	const struct emu_fds *fds; /* NULL: QEMU opens the paths itself (for
+	                              tools and tests; vmd always sets it) */
 };
 
 /* Build argv for config (a vm-config object already validated against the

@@ -65,6 +65,16 @@ static void set_msg(char *buf, size_t len, const char *fmt, ...)
 
 struct rpc_client *rpc_client_from_fd(int fd)
 {
+	return rpc_client_from_fd_max(fd, RPC_MAX_MSG);
+}
+
+const char *rpc_client_why(const struct rpc_client *c)
+{
+	return c->why[0] ? c->why : c->eof ? "connection closed by peer" : "";
+}
+
+struct rpc_client *rpc_client_from_fd_max(int fd, size_t max_msg)
+{
 	struct rpc_client *c;
 	int fl = fcntl(fd, F_GETFL);
 
@@ -73,7 +83,7 @@ struct rpc_client *rpc_client_from_fd(int fd)
 		return NULL;
 	}
 	c = calloc(1, sizeof(*c));
-	if (c == NULL || (c->in = rpc_stream_new(RPC_MAX_MSG)) == NULL) {
+	if (c == NULL || (c->in = rpc_stream_new(max_msg)) == NULL) {
 		free(c);
 		close(fd);
 		return NULL;

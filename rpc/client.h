@@ -15,6 +15,11 @@ struct rpc_client;
 struct rpc_client *rpc_client_connect(const char *path, char *err, size_t errlen);
 /* Wrap an already connected socket (the client takes ownership of fd). */
 struct rpc_client *rpc_client_from_fd(int fd);
+/* The same, with another cap than RPC_MAX_MSG on one incoming message (vmd
+ * trusts QEMU's replies to be larger). */
+struct rpc_client *rpc_client_from_fd_max(int fd, size_t max_msg);
+/* Why the connection broke ("" while it works). */
+const char *rpc_client_why(const struct rpc_client *c);
 void rpc_client_close(struct rpc_client *c);
 int rpc_client_fd(const struct rpc_client *c);
 

@@ -262,6 +262,7 @@ class BootTest(vmdtest.VmdTestCase):
         qcow2 = os.path.join(self.tmp, "boot.qcow2")
         subprocess.run(["qemu-img", "convert", "-f", "raw", "-O", "qcow2",
                         BOOTSECTOR, qcow2], check=True, timeout=t(30))
+        vmdtest.for_qemu(qcow2)
         cases = [("virtio-raw", {"path": vmdtest.bootsector_disk(),
                                  "format": "raw", "bus": "virtio"}),
                  ("virtio-qcow2", {"path": qcow2, "format": "qcow2",

@@ -15,6 +15,7 @@ is in vmdproto.py; every name of it can be imported from here too.
 
 import glob
 import os
+import pwd
 import re
 import shutil
 import signal
@@ -366,6 +367,18 @@ def _remove_disk_dir():
         shutil.rmtree(_disk_dir, ignore_errors=True)
 
 
+QEMU_USER = "nobody"   # vmd's default --qemu-user when it runs as root
+
+
+def for_qemu(path):
+    """Give path to the user QEMU runs as: vmd opens a VM's files with that
+    user's rights, so a writable disk must be writable for it."""
+    if os.geteuid() == 0:
+        pw = pwd.getpwnam(QEMU_USER)
+        os.chown(path, pw.pw_uid, pw.pw_gid)
+    return path
+
+
 def bootsector_disk():
     """A private copy of the boot-sector image.  QEMU takes a write lock on
     a writable image, so two guests, or two test files that make runs at
@@ -374,11 +387,12 @@ def bootsector_disk():
     if _disk_dir is None:
         import atexit
         _disk_dir = tempfile.mkdtemp(prefix="vmd-e2e-disks-")
+        os.chmod(_disk_dir, 0o711)  # the QEMU user opens the images
         atexit.register(_remove_disk_dir)
     _disk_count += 1
     path = os.path.join(_disk_dir, "bootsector-%d.img" % _disk_count)
     shutil.copyfile(BOOTSECTOR, path)
-    return path
+    return for_qemu(path)
 
 
 def type_until(con, text, expect, timeout, per_try=15):
@@ -401,6 +415,7 @@ def bootsector_at(path, name, **extra):
     """A copy of the boot-sector image at path, and a config booting it
     from IDE (for tests that need to choose, or later remove, the file)."""
     shutil.copyfile(BOOTSECTOR, path)
+    for_qemu(path)
     return bootsector_config(name, disks=[{"path": path, "format": "raw",
                                            "bus": "ide"}], **extra)
 
@@ -466,6 +481,7 @@ class VmdTestCase(unittest.TestCase):
         signal.signal(signal.SIGALRM, _on_alarm)
         signal.alarm(TEST_LIMIT)
         self.tmp = tempfile.mkdtemp(prefix="vmd-e2e-")
+        os.chmod(self.tmp, 0o711)  # the QEMU user opens files in it
         self._clients = []
         self.vmd = Vmd(self.tmp, jsonrpc=self.jsonrpc)
         _live.append(self.vmd)

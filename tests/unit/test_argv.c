@@ -1,7 +1,8 @@
 /* Unit tests for emu/: comma escaping, the QEMU command line built from a
  * VM configuration (exact elements around each option, hostile names and
  * paths, defaults, kvm/tcg, non-x86, serial port types and their
- * journals, parallel ports), spawning (log file, exec errors,
+ * journals, parallel ports, host files passed as descriptors and opened
+ * as the QEMU user), spawning (log file, exec errors,
  * inherited descriptors, signal state, session), /proc start times, log
  * tails, and one real run of the KVM probe and its cache. */
 #include "config.h"
@@ -26,6 +27,7 @@
 #include <json-c/json.h>
 
 #include "emu/argv.h"
+#include "emu/hostfile.h"
 #include "emu/probe.h"
 #include "emu/spawn.h"
 
@@ -285,6 +287,111 @@ static void test_full_config(void **state)
 	assert_int_equal(find_opt(&a, "-accel", 0), -1);
 	assert_int_equal(find_opt(&a, "-daemonize", 0), -1);
 	emu_argv_free(&a);
+}
+
+/* With vmd's descriptors, no configured path reaches QEMU: disks are fd
+ * sets of one member (writable ones with auto-read-only=off, so QEMU asks
+ * for the read-write member only), the kernel, initrd and parallel
+ * devices /proc/self/fd/N. */
+static void test_host_fds(void **state)
+{
+	struct emu_launch l = launch("tcg");
+	struct emu_fds fds;
+	struct emu_argv a;
+
+	memset(&fds, -1, sizeof fds);
+	fds.disk[0] = 20;
+	fds.disk[1] = 22;
+	fds.kernel = 23;
+	fds.initrd = 24;
+	fds.parallel[0] = 25;
+	l.fds = &fds;
+	build("{\"name\":\"f\",\"disks\":[{\"path\":\"/x/a,b.img\"},"
+	      "{\"path\":\"/x/ro.img\",\"readonly\":true}],"
+	      "\"parallel\":[{\"type\":\"host\",\"path\":\"/dev/parport0\"}],"
+	      "\"boot\":{\"kernel\":\"/x/k\",\"initrd\":\"/x/i\"}}", &l, &a);
+	expect_opt(&a, "-add-fd", 0, "fd=20,set=0,opaque=disk0");
+	expect_opt(&a, "-add-fd", 1, "fd=22,set=1,opaque=disk1");
+	assert_int_equal(count_opt(&a, "-add-fd"), 2);
+	expect_opt(&a, "-drive", 0, "file=/dev/fdset/0,format=raw,if=virtio,"
+		   "id=disk0,auto-read-only=off");
+	expect_opt(&a, "-drive", 1, "file=/dev/fdset/1,format=raw,if=virtio,"
+		   "id=disk1,readonly=on");
+	expect_opt(&a, "-kernel", 0, "/proc/self/fd/23");
+	expect_opt(&a, "-initrd", 0, "/proc/self/fd/24");
+	expect_opt(&a, "-chardev", 2, "parallel,id=parallel0,path=/proc/self/fd/25");
+	for (size_t i = 0; i < a.n; i++)
+		assert_null(strstr(a.v[i], "/x/"));
+	/* the fd set comes before the drive that names it */
+	assert_true(find_opt(&a, "-add-fd", 1) < find_opt(&a, "-drive", 1));
+	emu_argv_free(&a);
+	/* a missing descriptor is an error, never a fallback to the path */
+	fds.disk[0] = -1;
+	build_fails("{\"name\":\"f\",\"disks\":[{\"path\":\"/x/a.img\"}]}",
+		    &l, "disks[0]: no descriptor for /x/a.img");
+}
+
+/* emu_open_files as this process: access modes, kinds, no blocking on a
+ * FIFO, and the qcow2 check. */
+static void test_open_files(void **state)
+{
+	char dir[64], file[128], fifo[128], qcow[128], err[512];
+	unsigned char hdr[104] = {0x51, 0x46, 0x49, 0xfb, 0, 0, 0, 3};
+	struct emu_file_req r[2];
+	int fd;
+
+	make_tmpdir(dir, sizeof dir);
+	snprintf(file, sizeof file, "%s/disk", dir);
+	snprintf(fifo, sizeof fifo, "%s/fifo", dir);
+	snprintf(qcow, sizeof qcow, "%s/q", dir);
+	assert_true((fd = open(file, O_CREAT | O_WRONLY, 0600)) >= 0);
+	close(fd);
+	assert_int_equal(mkfifo(fifo, 0600), 0);
+	memset(r, 0, sizeof r);
+	r[0] = (struct emu_file_req){.what = "disk", .path = file,
+				     .kind = EMU_FILE_DISK, .write = true};
+	r[1] = (struct emu_file_req){.what = "kernel", .path = file,
+				     .kind = EMU_FILE_REGULAR};
+	assert_int_equal(emu_open_files(NULL, r, 2, 1000, err, sizeof err), 0);
+	assert_int_equal(fcntl(r[0].fd, F_GETFL) & O_ACCMODE, O_RDWR);
+	assert_int_equal(fcntl(r[1].fd, F_GETFL) & O_ACCMODE, O_RDONLY);
+	assert_true(fcntl(r[0].fd, F_GETFD) & FD_CLOEXEC);
+	emu_close_files(r, 2);
+	r[1].path = fifo;
+	assert_int_equal(emu_open_files(NULL, r, 2, 1000, err, sizeof err), -1);
+	assert_non_null(strstr(err, "not a regular file"));
+	assert_int_equal(r[0].fd, -1);   /* nothing left open */
+	r[0].path = dir;
+	assert_int_equal(emu_open_files(NULL, r, 1, 1000, err, sizeof err), -1);
+	assert_non_null(strstr(err, "cannot open it read-write: Is a directory"));
+	/* a qcow2 header naming a backing file at offset 96 */
+	hdr[15] = 96;   /* backing_file_offset */
+	hdr[19] = 8;    /* backing_file_size */
+	memcpy(hdr + 96, "/etc/pwd", 8);
+	assert_true((fd = open(qcow, O_CREAT | O_WRONLY, 0600)) >= 0);
+	assert_int_equal(write(fd, hdr, sizeof hdr), (ssize_t)sizeof hdr);
+	close(fd);
+	r[0] = (struct emu_file_req){.what = "disk", .path = qcow,
+				     .kind = EMU_FILE_DISK, .qcow2 = true};
+	assert_int_equal(emu_open_files(NULL, r, 1, 1000, err, sizeof err), -1);
+	assert_non_null(strstr(err, "backing file (/etc/pwd)"));
+	r[0].qcow2 = false;   /* as raw, the same bytes are just data */
+	assert_int_equal(emu_open_files(NULL, r, 1, 1000, err, sizeof err), 0);
+	emu_close_files(r, 1);
+	if (geteuid() == 0) {   /* as nobody, root's 0600 file is closed */
+		r[0].path = file;
+		assert_int_equal(emu_open_files("nobody", r, 1, 5000, err,
+						sizeof err), -1);
+		assert_non_null(strstr(err, "the QEMU user nobody cannot open "
+				       "it read-only: Permission denied"));
+		assert_int_equal(chown(file, 65534, 65534), 0);
+		assert_int_equal(chmod(dir, 0711), 0);
+		assert_int_equal(emu_open_files("nobody", r, 1, 5000, err,
+						sizeof err), 0);
+		assert_true(r[0].fd >= 0);
+		emu_close_files(r, 1);
+	}
+	remove_tree(dir);
 }
 
 /* Names and paths with commas, spaces, quotes and newlines: each stays one
@@ -913,6 +1020,8 @@ int main(void)
 		cmocka_unit_test(test_argv_add_render),
 		cmocka_unit_test(test_full_config),
 		cmocka_unit_test(test_hostile_values),
+		cmocka_unit_test(test_host_fds),
+		cmocka_unit_test(test_open_files),
 		cmocka_unit_test(test_runas),
 		cmocka_unit_test(test_defaults),
 		cmocka_unit_test(test_kvm_vs_tcg),

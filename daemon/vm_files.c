@@ -1,0 +1,116 @@
+/* Which host files a configuration names, and how each is opened: disks
+ * read-write unless "readonly", everything else read-only. */
+#include "config.h"
+#include <string.h>
+#include "daemon/server.h"
+#include "daemon/vm.h"
+#include "daemon/vm_files.h"
+#include "rpc/errors.h"
+
+/* The QEMU user may sit on a hung NFS mount: vmd does not wait forever. */
+#define OPEN_TIMEOUT_MS 10000
+
+static const char *str(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	if (!json_object_object_get_ex(o, key, &v) ||
+	    !json_object_is_type(v, json_type_string))
+		return NULL;
+	return json_object_get_string(v);
+}
+
+static bool flag(struct json_object *o, const char *key)
+{
+	struct json_object *v;
+
+	return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
+}
+
+static struct emu_file_req *want(struct vm_files *f, const char *what,
+				 const char *path, enum emu_file_kind kind)
+{
+	struct emu_file_req *r = &f->req[f->n++];
+
+	memset(r, 0, sizeof *r);
+	r->what = what;
+	r->path = path;
+	r->kind = kind;
+	return r;
+}
+
+/* The requests, in the order: disks, kernel, initrd, parallel ports. */
+static void plan(struct vm *vm, struct vm_files *f)
+{
+	struct json_object *arr, *boot;
+	const char *p;
+
+	if (json_object_object_get_ex(vm->config, "disks", &arr))
+		for (size_t i = 0; i < json_object_array_length(arr) && i < 16; i++) {
+			struct json_object *d = json_object_array_get_idx(arr, i);
+			const char *fmt = str(d, "format");
+			struct emu_file_req *r = want(f, "disk", str(d, "path"),
+						      EMU_FILE_DISK);
+			r->write = !flag(d, "readonly");
+			r->qcow2 = fmt && !strcmp(fmt, "qcow2");
+		}
+	if (json_object_object_get_ex(vm->config, "boot", &boot)) {
+		if ((p = str(boot, "kernel")))
+			want(f, "kernel", p, EMU_FILE_REGULAR);
+		if ((p = str(boot, "initrd")))
+			want(f, "initrd", p, EMU_FILE_REGULAR);
+	}
+	if (json_object_object_get_ex(vm->config, "parallel", &arr))
+		for (size_t i = 0; i < json_object_array_length(arr) && i < 3; i++) {
+			p = str(json_object_array_get_idx(arr, i), "path");
+			want(f, "parallel port", p, EMU_FILE_CHARDEV)->write = true;
+		}
+}
+
+static void hand_out(struct vm_files *f)
+{
+	size_t k = 0, disk = 0, par = 0;
+
+	for (size_t i = 0; i < f->n; i++) {
+		struct emu_file_req *r = &f->req[i];
+		if (!strcmp(r->what, "disk")) {
+			f->fds.disk[disk++] = r->fd;
+		} else if (!strcmp(r->what, "kernel")) {
+			f->fds.kernel = r->fd;
+		} else if (!strcmp(r->what, "initrd")) {
+			f->fds.initrd = r->fd;
+		} else {
+			f->fds.parallel[par++] = r->fd;
+		}
+		f->keep[k++] = r->fd;
+	}
+	f->nkeep = k;
+}
+
+int vm_files_open(struct vm *vm, struct call *c, struct vm_files *f)
+{
+	char err[1024];
+
+	memset(f, 0, sizeof *f);
+	memset(&f->fds, -1, sizeof f->fds);
+	plan(vm, f);
+	for (size_t i = 0; i < f->n; i++)
+		if (!f->req[i].path) {
+			call_error(c, RPC_INVALID_ARGUMENT, "VM '%s': a %s has no "
+				   "path", vm->name, f->req[i].what);
+			return -1;
+		}
+	if (emu_open_files(vm_qemu_user(), f->req, f->n, OPEN_TIMEOUT_MS, err,
+			   sizeof err) < 0) {
+		call_error(c, RPC_INVALID_ARGUMENT, "VM '%s': %s", vm->name, err);
+		return -1;
+	}
+	hand_out(f);
+	return 0;
+}
+
+void vm_files_close(struct vm_files *f)
+{
+	emu_close_files(f->req, f->n);
+	f->n = f->nkeep = 0;
+}

@@ -1,0 +1,28 @@
+/* The host files of a VM's configuration (disks, kernel, initrd, parallel
+ * devices), opened for one start with the rights of the user QEMU runs as
+ * (see emu/hostfile.h) and passed to QEMU as descriptors. */
+#ifndef VMD_DAEMON_VM_FILES_H
+#define VMD_DAEMON_VM_FILES_H
+
+#include "emu/argv.h"
+#include "emu/hostfile.h"
+
+struct vm;
+struct call;
+
+#define VM_FILES_MAX (16 + 2 + 3)
+
+struct vm_files {
+	struct emu_file_req req[VM_FILES_MAX];
+	size_t n;
+	struct emu_fds fds;     /* for emu_build_argv */
+	int keep[VM_FILES_MAX]; /* for emu_spawn */
+	size_t nkeep;
+};
+
+/* 0, or -1 with an InvalidArgument error on c naming the file, the user
+ * and the reason. */
+int vm_files_open(struct vm *vm, struct call *c, struct vm_files *f);
+void vm_files_close(struct vm_files *f);
+
+#endif
