@@ -3,7 +3,8 @@
  * Input is QMP framing: JSON objects back to back, parsed incrementally by
  * rpc/stream.  A connection serves one request at a time and stops reading
  * while a request is pending; that keeps replies in request order (what QMP
- * clients expect) and bounds what one client can make us buffer.  After
+ * clients expect) and bounds what one client can make us buffer; so does
+ * reading nothing while 1 MiB of its replies wait unsent.  After
  * console-attach a connection leaves JSON and carries raw console bytes. */
 #include "config.h"
 #include <errno.h>
@@ -106,8 +107,8 @@ static int handshake_timeout(void)
 /* Until a QMP session negotiates, or a JSON-RPC one sends its first
  * request, the handshake deadline runs: armed at accept, so a trickle of
  * bytes does not extend it.  After that, with --idle-timeout, a session
- * silent that long is closed.  Console viewers are exempt: watching is
- * not idling. */
+ * silent that long, or that long reading none of its pending replies, is
+ * closed.  Console viewers are exempt: watching is not idling. */
 static void conn_arm_timeout(struct conn *conn)
 {
 	bool started = conn->jsonrpc_only ? conn->started : conn->negotiated;
@@ -120,7 +121,7 @@ static void conn_arm_timeout(struct conn *conn)
 	if (conn->deadline || conn->raw_in || vmd.idle_timeout <= 0)
 		bufferevent_set_timeouts(conn->bev, NULL, NULL);
 	else
-		bufferevent_set_timeouts(conn->bev, &tv, NULL);
+		bufferevent_set_timeouts(conn->bev, &tv, &tv);
 }
 
 static void conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
@@ -365,8 +366,10 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct conn *conn = arg;
 
 	if (what & BEV_EVENT_TIMEOUT) {
-		log_info("client uid=%d pid=%d: silent for %d s (--idle-timeout); "
-			 "closed", (int)conn->uid, (int)conn->pid, vmd.idle_timeout);
+		log_info("client uid=%d pid=%d: %s for %d s (--idle-timeout); "
+			 "closed", (int)conn->uid, (int)conn->pid,
+			 what & BEV_EVENT_WRITING ? "read none of its replies" :
+			 "silent", vmd.idle_timeout);
 		conn_close(conn);
 		return;
 	}

@@ -269,6 +269,35 @@ class LimitsTest(vmdtest.VmdTestCase):
         hostile.close()
         self.assertEqual(len(c.command("vm-list")), 100)
 
+    def test_idle_timeout_covers_unread_replies(self):
+        # With --idle-timeout, a client that reads none of its pending
+        # replies for that long is closed too (it sends nothing either:
+        # vmd stopped reading it).  Its socket is not read until the close
+        # is logged, then it drains to EOF: the rest was dropped.
+        self.start("--idle-timeout", "2")
+        c = self.client()
+        for i in range(10):
+            c.command("vm-define", {"config": {"name": "cheap-%d" % i,
+                                               "memory_mib": 32}})
+        hostile = raw_connect(self.vmd.socket, self)
+        hostile.setblocking(False)
+        data = (b'{"execute": "qmp_capabilities"}' +
+                b'{"execute": "vm-list"}' * 100000)
+        sent, t0 = 0, time.monotonic()
+        while time.monotonic() - t0 < 1 and sent < len(data):
+            try:
+                sent += hostile.send(data[sent:sent + 65536])
+            except BlockingIOError:
+                time.sleep(0.01)
+        self.assertLess(sent, len(data), "vmd read every request")
+        self.wait_for(lambda: "read none of its replies for 2 s" in
+                      self.vmd.log(), 2 + t(3), "the close of a client "
+                      "that reads nothing")
+        self.assertGreater(time.monotonic() - t0, 1.9)
+        hostile.setblocking(True)
+        wait_closed(hostile, t(5))
+        self.assertEqual(len(self.client().command("vm-list")), 10)
+
     def test_socket_mode(self):
         self.start("--socket-mode", "0600")
         self.assertEqual(os.stat(self.vmd.socket).st_mode & 0o777, 0o600)
