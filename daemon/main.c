@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
+#include "daemon/climit.h"
 #include "daemon/commit.h"
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
@@ -49,10 +50,16 @@ static void usage(FILE *f)
 		"  --stop-guests          on SIGTERM, stop running guests first\n"
 		"  --stop-timeout SEC     ACPI grace before kill with --stop-guests (30)\n"
 		"  --socket-mode OCTAL    mode of the sockets vmd makes (0660)\n"
-		"  --max-clients N        connections at once (1024)\n"
+		"  --max-clients N        connections at once, all sockets (1024)\n"
+		"  --max-clients-per-uid N  connections of one user; root and\n"
+		"                         vmd's own user are exempt (64)\n"
+		"  --admin-reserve N      of --max-clients, places only root and\n"
+		"                         vmd-admin may take (32, or max/8 if less)\n"
 		"  --max-message BYTES    size of one request (1048576)\n"
-		"  --handshake-timeout S  to send qmp_capabilities (30)\n"
-		"  --idle-timeout S       close sessions silent that long (0: never)\n"
+		"  --handshake-timeout S  from connecting to qmp_capabilities, or to\n"
+		"                         the first request on --jsonrpc-socket (30)\n"
+		"  --idle-timeout S       close sessions silent, or reading none of\n"
+		"                         their replies, that long (0: never)\n"
 		"  --scopes auto|on|off   put each QEMU in machine-NAME.scope (auto:\n"
 		"                         when systemd is PID 1 and vmd runs as root)\n"
 		"  --log-level LEVEL      error, warning, info or debug (info)\n"
@@ -150,6 +157,8 @@ static int parse_args(int argc, char **argv, int *level)
 		{"socket-mode", required_argument, 0, 'm'},
 		{"max-clients", required_argument, 0, 'c'},
 		{"max-message", required_argument, 0, 'M'},
+		{"max-clients-per-uid", required_argument, 0, 'U'},
+		{"admin-reserve", required_argument, 0, 'A'},
 		{"handshake-timeout", required_argument, 0, 'H'},
 		{"idle-timeout", required_argument, 0, 'I'},
 		{"scopes", required_argument, 0, 'P'},
@@ -178,6 +187,11 @@ static int parse_args(int argc, char **argv, int *level)
 			  vmd.socket_mode = (unsigned)n; break;
 		case 'c': if (num_opt("max-clients", 10, 1, 1000000, &n) < 0) return 2;
 			  vmd.max_clients = (int)n; break;
+		case 'U': if (num_opt("max-clients-per-uid", 10, 1, 1000000, &n) < 0)
+				  return 2;
+			  vmd.max_clients_per_uid = (int)n; break;
+		case 'A': if (num_opt("admin-reserve", 10, 0, 1000000, &n) < 0) return 2;
+			  vmd.admin_reserve = (int)n; break;
 		case 'M': if (num_opt("max-message", 10, 1024, 1L << 30, &n) < 0) return 2;
 			  vmd.max_msg = (size_t)n; break;
 		case 'H': if (num_opt("handshake-timeout", 10, 1, 86400, &n) < 0) return 2;
@@ -204,6 +218,11 @@ static int parse_args(int argc, char **argv, int *level)
 	}
 	if (optind < argc) {
 		fprintf(stderr, "vmd: unexpected argument: %s\n", argv[optind]);
+		return 2;
+	}
+	if (vmd.admin_reserve >= climit_max()) {
+		fprintf(stderr, "vmd: --admin-reserve %d: must be less than "
+			"--max-clients (%d)\n", vmd.admin_reserve, climit_max());
 		return 2;
 	}
 	return -1;
@@ -324,6 +343,7 @@ int main(int argc, char **argv)
 
 	vmd.sandbox = 1;
 	vmd.stop_timeout = 30;
+	vmd.admin_reserve = -1;
 	if ((rc = parse_args(argc, argv, &level)) >= 0)
 		return rc;
 	log_init(level);

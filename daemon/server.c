@@ -3,7 +3,8 @@
  * Input is QMP framing: JSON objects back to back, parsed incrementally by
  * rpc/stream.  A connection serves one request at a time and stops reading
  * while a request is pending; that keeps replies in request order (what QMP
- * clients expect) and bounds what one client can make us buffer.  After
+ * clients expect) and bounds what one client can make us buffer; so does
+ * reading nothing while 1 MiB of its replies wait unsent.  After
  * console-attach a connection leaves JSON and carries raw console bytes. */
 #include "config.h"
 #include <errno.h>
@@ -18,9 +19,11 @@
 #include <unistd.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
+#include <event2/event.h>
 #include <event2/listener.h>
 #include "daemon/server.h"
 #include "daemon/access.h"
+#include "daemon/climit.h"
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
 #include "daemon/vmd.h"
@@ -28,14 +31,20 @@
 
 /* An event subscriber that lets this much pile up unread is dropped. */
 #define EVENT_BACKLOG_MAX (8 * 1024 * 1024)
-/* Defaults of the limits in struct vmd. */
-#define DEFAULT_MAX_CLIENTS 1024
+/* A client that does not read its replies: once this much waits unsent,
+ * vmd reads no more of its requests until they drain to OUT_LOW. */
+#define OUT_HIGH (1024 * 1024)
+#define OUT_LOW (256 * 1024)
+/* Default of --handshake-timeout (0 in struct vmd). */
 #define DEFAULT_HANDSHAKE_TIMEOUT 30
 
 struct conn {
 	struct bufferevent *bev;
 	struct rpc_stream *stream;
 	bool jsonrpc_only, negotiated, busy, dead, in_process, close_on_flush;
+	bool paused;              /* replies above OUT_HIGH: not reading */
+	bool started;             /* JSON-RPC: a first request came */
+	struct event *deadline;   /* handshake deadline from accept */
 	enum rpc_dialect last_dialect;
 	int refs;
 	uid_t uid;
@@ -55,7 +64,6 @@ struct listener {
 };
 
 static struct conn *conns;
-static int nconns;
 static struct listener *listeners;
 
 static void conn_process(struct conn *conn);
@@ -75,6 +83,9 @@ void conn_close(struct conn *conn)
 	conn->dead = true;
 	if (conn->raw_closed)
 		conn->raw_closed(conn->raw_ctx, conn);
+	if (conn->deadline)
+		event_free(conn->deadline);
+	conn->deadline = NULL;
 	bufferevent_free(conn->bev);
 	conn->bev = NULL;
 	if (conn->prev)
@@ -83,24 +94,59 @@ void conn_close(struct conn *conn)
 		conns = conn->next;
 	if (conn->next)
 		conn->next->prev = conn->prev;
-	nconns--;
+	climit_release(conn->uid);
 	conn_unref(conn);
 }
 
-/* A session that has not negotiated within the handshake timeout, or
- * (with --idle-timeout) that sent nothing for that long, is closed.
- * Console viewers are exempt: watching is not idling. */
+static int handshake_timeout(void)
+{
+	return vmd.handshake_timeout ? vmd.handshake_timeout :
+	       DEFAULT_HANDSHAKE_TIMEOUT;
+}
+
+/* Until a QMP session negotiates, or a JSON-RPC one sends its first
+ * request, the handshake deadline runs: armed at accept, so a trickle of
+ * bytes does not extend it.  After that, with --idle-timeout, a session
+ * silent that long, or that long reading none of its pending replies, is
+ * closed.  Console viewers are exempt: watching is not idling. */
 static void conn_arm_timeout(struct conn *conn)
 {
-	int s = conn->negotiated || conn->jsonrpc_only ? vmd.idle_timeout :
-		(vmd.handshake_timeout ? vmd.handshake_timeout :
-		 DEFAULT_HANDSHAKE_TIMEOUT);
-	struct timeval tv = {s, 0};
+	bool started = conn->jsonrpc_only ? conn->started : conn->negotiated;
+	struct timeval tv = {vmd.idle_timeout, 0};
 
-	if (conn->raw_in || s <= 0)
+	if ((started || conn->raw_in) && conn->deadline) {
+		event_free(conn->deadline);
+		conn->deadline = NULL;
+	}
+	if (conn->deadline || conn->raw_in || vmd.idle_timeout <= 0)
 		bufferevent_set_timeouts(conn->bev, NULL, NULL);
 	else
-		bufferevent_set_timeouts(conn->bev, &tv, NULL);
+		bufferevent_set_timeouts(conn->bev, &tv, &tv);
+}
+
+static void conn_deadline_cb(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn *conn = arg;
+
+	log_info("client uid=%d pid=%d: %s within %d s of connecting "
+		 "(--handshake-timeout); closed", (int)conn->uid, (int)conn->pid,
+		 conn->jsonrpc_only ? "no request" : "no capabilities negotiation",
+		 handshake_timeout());
+	conn_close(conn);
+}
+
+/* True, and reading paused, while too many replies wait unsent: a client
+ * that pipelines requests and never reads cannot make vmd buffer without
+ * limit.  conn_write_cb resumes below OUT_LOW. */
+static bool conn_out_full(struct conn *conn)
+{
+	if (evbuffer_get_length(bufferevent_get_output(conn->bev)) < OUT_HIGH)
+		return false;
+	if (!conn->paused) {
+		conn->paused = true;
+		bufferevent_setwatermark(conn->bev, EV_WRITE, OUT_LOW, 0);
+	}
+	return true;
 }
 
 static void conn_send(struct conn *conn, struct json_object *msg)
@@ -239,20 +285,25 @@ static void conn_process(struct conn *conn)
 	conn->refs++;
 	conn->in_process = true;
 	while (!conn->dead && !conn->busy && !conn->close_on_flush &&
-	       !conn->raw_in) {
+	       !conn->raw_in && !conn_out_full(conn)) {
 		enum rpc_stream_status st =
 			rpc_stream_next(conn->stream, &obj, err, sizeof err);
 		if (st == RPC_STREAM_MORE)
 			break;
+		if (st == RPC_STREAM_VALUE && conn->jsonrpc_only && !conn->started) {
+			conn->started = true;
+			conn_arm_timeout(conn);
+		}
 		if (st == RPC_STREAM_VALUE)
 			conn_handle(conn, obj);
 		else
 			conn_stream_error(conn, st, err);
 	}
 	conn->in_process = false;
+	bool hold = conn->busy || conn->paused;
 	if (!conn->dead && !conn->close_on_flush)
-		bufferevent_enable(conn->bev, conn->busy ? EV_WRITE : EV_READ | EV_WRITE);
-	if (conn->busy && !conn->dead)
+		bufferevent_enable(conn->bev, hold ? EV_WRITE : EV_READ | EV_WRITE);
+	if (hold && !conn->dead)
 		bufferevent_disable(conn->bev, EV_READ);
 	conn_unref(conn);
 }
@@ -288,12 +339,26 @@ static void conn_read_cb(struct bufferevent *bev, void *arg)
 	conn_process(conn);
 }
 
+/* Called when the output drains to its low watermark: 0, or OUT_LOW
+ * while paused. */
 static void conn_write_cb(struct bufferevent *bev, void *arg)
 {
 	struct conn *conn = arg;
+	size_t left = evbuffer_get_length(bufferevent_get_output(bev));
 
-	if (conn->close_on_flush)
-		conn_close(conn);
+	if (conn->close_on_flush) {
+		if (left == 0)
+			conn_close(conn);
+		else
+			bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+		return;
+	}
+	if (conn->paused && left <= OUT_LOW) {
+		conn->paused = false;
+		bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
+		if (!conn->in_process)
+			conn_process(conn);
+	}
 }
 
 static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
@@ -301,9 +366,10 @@ static void conn_event_cb(struct bufferevent *bev, short what, void *arg)
 	struct conn *conn = arg;
 
 	if (what & BEV_EVENT_TIMEOUT) {
-		log_info("client uid=%d pid=%d: %s; closed", (int)conn->uid,
-			 (int)conn->pid, conn->negotiated ? "idle too long" :
-			 "no capabilities negotiation in time");
+		log_info("client uid=%d pid=%d: %s for %d s (--idle-timeout); "
+			 "closed", (int)conn->uid, (int)conn->pid,
+			 what & BEV_EVENT_WRITING ? "read none of its replies" :
+			 "silent", vmd.idle_timeout);
 		conn_close(conn);
 		return;
 	}
@@ -315,18 +381,34 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		      struct sockaddr *sa, int salen, void *arg)
 {
 	struct listener *li = arg;
-	struct conn *conn = calloc(1, sizeof *conn);
+	enum rpc_dialect d = li->jsonrpc ? RPC_JSONRPC : RPC_QMP;
+	struct timeval tv = {handshake_timeout(), 0};
+	uid_t uid = (uid_t)-1;  /* no credentials: nobody, not root */
+	pid_t pid = 0;
+	enum access_role role = access_role_of(fd, &uid, &pid);
+	char why[256];
 
+	if (climit_admit(uid, role, why, sizeof why) < 0) {
+		climit_refuse(fd, d, uid, pid, why);
+		return;
+	}
+	struct conn *conn = calloc(1, sizeof *conn);
 	if (!conn || !(conn->stream = rpc_stream_new(vmd.max_msg ? vmd.max_msg :
-						     RPC_MAX_MSG))) {
+						     RPC_MAX_MSG)) ||
+	    !(conn->deadline = evtimer_new(vmd.base, conn_deadline_cb, conn))) {
+		if (conn)
+			rpc_stream_free(conn->stream);
 		free(conn);
+		climit_release(uid);
 		close(fd);
 		return;
 	}
-	conn->role = access_role_of(fd, &conn->uid, &conn->pid);
+	conn->role = role;
+	conn->uid = uid;
+	conn->pid = pid;
 	conn->refs = 1;
 	conn->jsonrpc_only = li->jsonrpc;
-	conn->last_dialect = li->jsonrpc ? RPC_JSONRPC : RPC_QMP;
+	conn->last_dialect = d;
 	conn->bev = bufferevent_socket_new(vmd.base, fd, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(conn->bev, conn_read_cb, conn_write_cb, conn_event_cb, conn);
 	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
@@ -334,20 +416,8 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	if (conns)
 		conns->prev = conn;
 	conns = conn;
-	nconns++;
+	evtimer_add(conn->deadline, &tv);
 	conn_arm_timeout(conn);
-	int max = vmd.max_clients ? vmd.max_clients : DEFAULT_MAX_CLIENTS;
-	if (nconns > max) {
-		char desc[96];
-		snprintf(desc, sizeof desc, "too many clients (at most %d); try "
-			 "again later", max);
-		log_warn("client uid=%d pid=%d refused: %s", (int)conn->uid,
-			 (int)conn->pid, desc);
-		conn_reply_error(conn, conn->last_dialect, NULL, RPC_BUSY, desc);
-		conn->close_on_flush = true;
-		bufferevent_disable(conn->bev, EV_READ);
-		return;
-	}
 	if (!li->jsonrpc)
 		conn_send(conn, rpc_greeting_new(0, 1, 0, "vmd " VMD_VERSION));
 }

@@ -23,6 +23,8 @@ struct vmd {
 	/* Limits on clients (0 means the default in server.c). */
 	size_t max_msg;                    /* bytes in one request */
 	int max_clients;                   /* connections at once */
+	int max_clients_per_uid;           /* of one user (not root, not vmd's) */
+	int admin_reserve;                 /* places only admins take (-1: default) */
 	int handshake_timeout;             /* s to send qmp_capabilities */
 	int idle_timeout;                  /* s of silence (0: none) */
 };

@@ -197,11 +197,23 @@ class ErrorsTest(vmdtest.VmdTestCase):
     def test_before_negotiation(self):
         c = self.client(negotiate=False)
         self.assertEqual(c.greeting["QMP"]["capabilities"], [])
-        for cmd in ("vm-list", "query-host", "no-such-command"):
-            err = c.error(cmd)
-            self.assertError(err, "CommandNotFound")
+        # exactly: a known command waits for negotiation, an unknown one is
+        # unknown whether or not the session negotiated
+        for cmd in ("vm-list", "query-host"):
+            self.assertEqual(c.error(cmd), {
+                "class": "CommandNotFound", "desc": "Expecting capabilities "
+                "negotiation with 'qmp_capabilities'"})
+        self.assertEqual(c.error("no-such-command"), {
+            "class": "CommandNotFound",
+            "desc": "The command no-such-command has not been found"})
         self.assertEqual(c.command("qmp_capabilities"), {})
         self.ping(c)
+
+    def test_second_negotiation(self):
+        self.assertEqual(self.c.error("qmp_capabilities"), {
+            "class": "CommandNotFound", "desc": "Capabilities negotiation is "
+            "already complete, command ignored"})
+        self.ping(self.c)
 
     def test_bad_arguments(self):
         c = self.c
