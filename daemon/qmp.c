@@ -49,6 +49,7 @@ struct qmp {
 	qmp_closed_cb on_closed;
 	void *ctx;
 	bool closed;                  /* by qmp_close: no more reconnecting */
+	bool rejoined;                /* reconnected; QEMU has not spoken yet */
 };
 
 static void fail_pending(struct qmp *q, const char *desc)
@@ -147,6 +148,12 @@ static void on_read(evutil_socket_t fd, short what, void *arg)
 
 	/* deliver what arrived before a close: QEMU's last SHUTDOWN event */
 	while (q->client && (msg = rpc_client_pop(q->client))) {
+		/* only a QEMU that greets is back: a dying one accepts, then
+		 * resets the connection */
+		if (q->rejoined)
+			log_msg(LOG_NOTICE, "QMP session %s re-established (it was "
+				"lost: %s)", q->path, q->lost);
+		q->rejoined = false;
 		deliver(q, msg);
 		json_object_put(msg);
 	}
@@ -214,8 +221,7 @@ static void on_retry(evutil_socket_t unused, short what, void *arg)
 	int fd = connect_path(q->path);
 
 	if (fd >= 0 && attach(q, fd) == 0) {
-		log_msg(LOG_NOTICE, "QMP session %s re-established (it was lost: "
-			"%s)", q->path, q->lost);
+		q->rejoined = true;
 		return;
 	}
 	log_msg(LOG_DEBUG, "QMP session %s: reconnecting: %s", q->path,
