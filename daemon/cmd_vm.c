@@ -198,6 +198,11 @@ void cmd_vm_undefine(struct call *c)
 			   vm->name, vm_state_name(vm->state));
 		return;
 	}
+	if (vm_is_active(vm)) {  /* a start that failed, its QEMU not reaped */
+		call_error(c, RPC_INVALID_STATE, "VM '%s': its QEMU (pid %d) is "
+			   "still ending", vm->name, (int)vm->pid);
+		return;
+	}
 	/* its run directory belongs to a QEMU vmd lost track of */
 	char holder[32];
 	int lock = vm_lock_run_dir(vm, holder, sizeof holder);

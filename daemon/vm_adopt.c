@@ -11,6 +11,7 @@
 #include <time.h>
 #include <sys/pidfd.h>
 #include <unistd.h>
+#include "daemon/leftovers.h"
 #include "daemon/log.h"
 #include "daemon/qmp.h"
 #include "daemon/server.h"
@@ -56,8 +57,10 @@ static int set_run_dir(struct vm *vm)
 /* Its QEMU ended while vmd was away: the logs get the end of its output. */
 static void salvage(struct vm *vm)
 {
-	if (set_run_dir(vm) == 0)
+	if (set_run_dir(vm) == 0) {
 		ports_salvage(vm);
+		leftovers_stopped(vm);
+	}
 }
 
 static void on_adopt_cont(void *ctx, struct json_object *ret, rpc_err err,
