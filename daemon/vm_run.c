@@ -151,6 +151,7 @@ static void end_start(struct vm *vm)
 	snprintf(vm->start_fail, sizeof vm->start_fail, "VM '%s': cannot record "
 		 "its state (%s); its QEMU was ended", vm->name,
 		 store_errmsg(vmd.store));
+	log_vm(LOG_ERR, vm->name, vm->uuid, "%s", vm->start_fail);
 	vm->kill_sent = true;
 	if (vm->pid > 0)
 		kill(vm->pid, SIGKILL);

@@ -59,6 +59,8 @@ class OwnDirsTest(vmdtest.VmdTestCase):
         self.addCleanup(self.remove_tmp_run)
 
     def remove_tmp_run(self):
+        if os.path.islink(self.tmp_run):
+            os.unlink(self.tmp_run)
         shutil.rmtree(self.tmp_run, ignore_errors=True)
 
     def user_dir(self, name, mode=0o700, owner=None):
@@ -122,6 +124,16 @@ class OwnDirsTest(vmdtest.VmdTestCase):
         rc, out = self.vmd_as_user()
         self.assertNotEqual(rc, 0, out)
         self.assertIn("is owned by uid 0", out)
+
+    def test_symlink_of_another_user_refused(self):
+        target = self.user_dir("mine")   # the user's own, but the link
+        os.symlink(target, self.tmp_run)  # is another user's to replace
+        nobody = pwd.getpwnam("nobody").pw_uid
+        os.lchown(self.tmp_run, nobody, -1)
+        rc, out = self.vmd_as_user()
+        self.assertNotEqual(rc, 0, out)
+        self.assertIn("%s is a symlink owned by uid %d" % (self.tmp_run, nobody),
+                      out)
 
     def test_group_writable_runtime_dir_refused(self):
         xdg = self.user_dir("xdg")
