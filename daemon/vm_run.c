@@ -302,10 +302,6 @@ static int lock_run_dir(struct vm *vm, struct call *c)
 	char holder[32];
 	int fd;
 
-	if (vm->lock_fd >= 0) {   /* an adopted QEMU's, which has ended */
-		close(vm->lock_fd);
-		vm->lock_fd = -1;
-	}
 	if ((fd = vm_lock_run_dir(vm, holder, sizeof holder)) >= 0) {
 		vm->lock_fd = fd;
 		return 0;
