@@ -11,6 +11,7 @@
 #include <systemd/sd-id128.h>
 #include "daemon/commit.h"
 #include "daemon/dispatch.h"
+#include "daemon/leftovers.h"
 #include "daemon/log.h"
 #include "daemon/ports.h"
 #include "daemon/store.h"
@@ -204,14 +205,32 @@ void cmd_vm_undefine(struct call *c)
 			   vm->name, vm_state_name(vm->state));
 		return;
 	}
+	if (vm_is_active(vm)) {  /* a start that failed, its QEMU not reaped */
+		call_error(c, RPC_INVALID_STATE, "VM '%s': its QEMU (pid %d) is "
+			   "still ending", vm->name, (int)vm->pid);
+		return;
+	}
+	/* its run directory belongs to a QEMU vmd lost track of */
+	char holder[32];
+	int lock = vm_lock_run_dir(vm, holder, sizeof holder);
+	if (lock < 0 && errno == EWOULDBLOCK) {
+		call_error(c, RPC_INVALID_STATE, "VM '%s' still has a QEMU (pid %s) "
+			   "though vmd does not run it; end that process first",
+			   vm->name, holder);
+		return;
+	}
+	if (lock >= 0)
+		close(lock);
 	if (store_vm_delete(vmd.store, vm->uuid) != STORE_OK) {
 		call_error(c, RPC_GENERIC_ERROR, "store: %s", store_errmsg(vmd.store));
 		return;
 	}
 	store_event_add(vmd.store, vm->uuid, vm->name, "undefine", NULL, NULL,
 			NULL, c->who);
-	if (vm->run_dir)
-		rmdir(vm->run_dir);
+	struct json_object *purge;
+	leftovers_undefined(vm->uuid, vm->name,
+			    json_object_object_get_ex(c->args, "purge", &purge) &&
+			    json_object_get_boolean(purge));
 	vm_remove(vm);
 	commit_reply(c, NULL);
 }

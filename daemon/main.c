@@ -15,6 +15,8 @@
 #include <systemd/sd-daemon.h>
 #include "daemon/climit.h"
 #include "daemon/commit.h"
+#include "daemon/dirs.h"
+#include "daemon/leftovers.h"
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
 #include "daemon/scope.h"
@@ -63,6 +65,8 @@ static void usage(FILE *f)
 		"  --scopes auto|on|off   put each QEMU in machine-NAME.scope (auto:\n"
 		"                         when systemd is PID 1 and vmd runs as root)\n"
 		"  --log-level LEVEL      error, warning, info or debug (info)\n"
+		"  --log-retention DAYS   keep undefined VMs' console logs (30;\n"
+		"                         0: for ever)\n"
 		"  --version, --help\n", QEMU_DEFAULT);
 }
 
@@ -163,6 +167,7 @@ static int parse_args(int argc, char **argv, int *level)
 		{"idle-timeout", required_argument, 0, 'I'},
 		{"scopes", required_argument, 0, 'P'},
 		{"log-level", required_argument, 0, 'l'},
+		{"log-retention", required_argument, 0, 'R'},
 		{"version", no_argument, 0, 'V'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
@@ -211,6 +216,8 @@ static int parse_args(int argc, char **argv, int *level)
 				return 2;
 			}
 			break;
+		case 'R': if (num_opt("log-retention", 10, 0, 36500, &n) < 0) return 2;
+			  vmd.log_retention = (int)n; break;
 		case 'V': printf("vmd %s\n", VMD_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -310,11 +317,17 @@ static int setup(void)
 {
 	char err[512];
 
-	if (mkdir_p(vmd.state_dir, 0700) < 0 || mkdir_p(vmd.run_dir, 0755) < 0) {
+	/* root's run dir holds the socket group vmd reaches; a user's is
+	 * private */
+	if (mkdir_p(vmd.state_dir, 0700) < 0 ||
+	    mkdir_p(vmd.run_dir, geteuid() == 0 ? 0755 : 0700) < 0) {
 		log_err("cannot create %s or %s: %s", vmd.state_dir, vmd.run_dir,
 			strerror(errno));
 		return -1;
 	}
+	if (dirs_check_own(vmd.state_dir) < 0 || dirs_check_own(vmd.run_dir) < 0 ||
+	    (vmd.state_lock = dirs_lock_state(vmd.state_dir)) < 0)
+		return -1;
 	if (dispatch_init(err, sizeof err) < 0) {
 		log_err("schema: %s", err);
 		return -1;
@@ -332,6 +345,7 @@ static int setup(void)
 		return -1;
 	}
 	vm_recover_all();
+	leftovers_start();
 	probe_host();
 	return listen_all();
 }
@@ -344,6 +358,7 @@ int main(int argc, char **argv)
 	vmd.sandbox = 1;
 	vmd.stop_timeout = 30;
 	vmd.admin_reserve = -1;
+	vmd.log_retention = 30;
 	if ((rc = parse_args(argc, argv, &level)) >= 0)
 		return rc;
 	log_init(level);
@@ -370,6 +385,7 @@ int main(int argc, char **argv)
 	commit_shutdown();
 	server_shutdown();
 	vm_release_all();
+	leftovers_stop();
 	scope_free();
 	for (int i = 0; i < 4; i++)
 		event_free(sigs[i]);

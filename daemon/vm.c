@@ -5,7 +5,9 @@
 #include "config.h"
 #include <stdlib.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include "daemon/vm.h"
@@ -74,6 +76,7 @@ struct vm *vm_add(const char *uuid, const char *name, struct json_object *config
 	}
 	vm->config = config;
 	vm_config_index(vm);
+	vm->lock_fd = -1;
 	vm->created = created;
 	vm->updated = updated;
 	vm->next = vms;
@@ -102,6 +105,8 @@ static void vm_free(struct vm *vm)
 	json_object_put(vm->config);
 	free(vm->name);
 	free(vm->run_dir);
+	if (vm->lock_fd >= 0)
+		close(vm->lock_fd);
 	free(vm);
 }
 
@@ -209,23 +214,30 @@ void vm_free_all(void)
 	mac_index_clear();
 }
 
-void vm_set_state(struct vm *vm, enum vm_state s, const char *reason,
-		  const char *who)
+/* The runtime row is what a restarted vmd trusts; the audit row only
+ * tells the story, so failing to add it is logged, not fatal. */
+static int record(struct vm *vm, enum vm_state old, enum vm_state s,
+		  const char *reason, const char *who)
 {
-	enum vm_state old = vm->state;
-	struct json_object *data;
-
-	if (old == s)
-		return;
-	vm->state = s;
-	vm_changed(vm);
 	if (store_runtime_set(vmd.store, vm->uuid, vm_state_name(s), vm->pid,
-			      vm->starttime, NULL) != STORE_OK ||
-	    store_event_add(vmd.store, vm->uuid, vm->name, "state",
+			      vm->starttime, NULL) != STORE_OK) {
+		log_vm(LOG_ERR, vm->name, vm->uuid, "cannot record state %s: %s",
+		       vm_state_name(s), store_errmsg(vmd.store));
+		return -1;
+	}
+	if (store_event_add(vmd.store, vm->uuid, vm->name, "state",
 			    vm_state_name(old), vm_state_name(s), reason,
 			    who ? who : "vmd") != STORE_OK)
-		log_vm(LOG_ERR, vm->name, vm->uuid, "cannot record state: %s",
-		       store_errmsg(vmd.store));
+		log_vm(LOG_ERR, vm->name, vm->uuid, "cannot add to the audit "
+		       "log: %s", store_errmsg(vmd.store));
+	return 0;
+}
+
+static void announce(struct vm *vm, enum vm_state old, const char *reason)
+{
+	struct json_object *data;
+	enum vm_state s = vm->state;
+
 	log_vm(LOG_INFO, vm->name, vm->uuid, "%s -> %s (%s)", vm_state_name(old),
 	       vm_state_name(s), reason);
 	data = json_object_new_object();
@@ -235,6 +247,69 @@ void vm_set_state(struct vm *vm, enum vm_state s, const char *reason,
 	json_object_object_add(data, "new", json_object_new_string(vm_state_name(s)));
 	json_object_object_add(data, "reason", json_object_new_string(reason));
 	server_broadcast(rpc_event_new("VM_STATE", data));
+}
+
+int vm_set_state(struct vm *vm, enum vm_state s, const char *reason,
+		 const char *who)
+{
+	enum vm_state old = vm->state;
+	int rc;
+
+	if (old == s)
+		return 0;
+	vm->state = s;
+	vm_changed(vm);
+	rc = record(vm, old, s, reason, who);
+	announce(vm, old, reason);
+	return rc;
+}
+
+int vm_try_state(struct vm *vm, enum vm_state s, const char *reason,
+		 const char *who)
+{
+	enum vm_state old = vm->state;
+
+	if (old == s)
+		return 0;
+	if (record(vm, old, s, reason, who) < 0)
+		return -1;
+	vm->state = s;
+	vm_changed(vm);
+	announce(vm, old, reason);
+	return 0;
+}
+
+int vm_lock_run_dir(const struct vm *vm, char *holder, size_t cap)
+{
+	char path[4096];
+	int fd;
+
+	snprintf(holder, cap, "unknown");
+	snprintf(path, sizeof path, "%s/vms/%s/lock", vmd.run_dir, vm->uuid);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0)
+		return -1;
+	if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		return fd;
+	int e = errno;
+	ssize_t n = pread(fd, holder, cap - 1, 0);
+	if (n > 0) {
+		holder[n] = 0;
+		holder[strcspn(holder, "\n")] = 0;
+	}
+	close(fd);
+	errno = e;
+	return -1;
+}
+
+void vm_lock_note_pid(int fd, pid_t pid)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof buf, "%d\n", (int)pid);
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, buf, strlen(buf), 0) < 0)
+		log_warn("cannot write the pid of QEMU into its lock file: %s",
+			 strerror(errno));
 }
 
 const char *vm_cfg_str(const struct vm *vm, const char *key, const char *dflt)

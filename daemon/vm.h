@@ -36,6 +36,8 @@ struct vm {
 	unsigned long long starttime;
 	char accel[8];                /* effective: "kvm" or "tcg" */
 	char *run_dir;
+	int lock_fd;                  /* vmd's copy of the run dir lock, or -1 */
+	char start_fail[512];         /* why vmd ended a QEMU it was starting */
 	struct qmp *qmp;
 	struct console *console[VM_MAX_SERIAL];   /* console, tcp ports */
 	struct hostdev *hostdev[VM_MAX_SERIAL];   /* host ports */
@@ -78,9 +80,23 @@ void vm_free_all(void);
 /* Anything vm-list shows changed: drop the cached entry. */
 void vm_changed(struct vm *vm);
 
-/* Record and announce a transition (no-op when unchanged). */
-void vm_set_state(struct vm *vm, enum vm_state s, const char *reason,
-		  const char *who);
+/* Record and announce a transition that has happened (no-op when
+ * unchanged): the VM is in state s even when the store cannot say so,
+ * which returns -1 (logged). */
+int vm_set_state(struct vm *vm, enum vm_state s, const char *reason,
+		 const char *who);
+/* The same for a transition vmd may still refuse: when the store cannot
+ * record it, nothing changes, nothing is announced, and -1. */
+int vm_try_state(struct vm *vm, enum vm_state s, const char *reason,
+		 const char *who);
+
+/* The lock on RUN/vms/UUID/lock that every QEMU of the VM holds for its
+ * whole life (it inherits the descriptor): never two QEMUs for one VM.
+ * The locked descriptor, or -1 with errno (EWOULDBLOCK: a QEMU holds it;
+ * holder then says the pid written into the file, else "unknown"). */
+int vm_lock_run_dir(const struct vm *vm, char *holder, size_t cap);
+/* Write QEMU's pid into the lock file, for that message. */
+void vm_lock_note_pid(int fd, pid_t pid);
 
 /* Lifecycle, vm_run.c. */
 int vm_start(struct vm *vm, struct call *c);   /* replies itself */

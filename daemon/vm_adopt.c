@@ -11,6 +11,7 @@
 #include <time.h>
 #include <sys/pidfd.h>
 #include <unistd.h>
+#include "daemon/leftovers.h"
 #include "daemon/log.h"
 #include "daemon/qmp.h"
 #include "daemon/server.h"
@@ -60,8 +61,10 @@ static int set_run_dir(struct vm *vm)
 /* Its QEMU ended while vmd was away: the logs get the end of its output. */
 static void salvage(struct vm *vm)
 {
-	if (set_run_dir(vm) == 0)
+	if (set_run_dir(vm) == 0) {
 		ports_salvage(vm);
+		leftovers_stopped(vm);
+	}
 	vm_run_config_drop(vm);
 }
 
@@ -99,11 +102,33 @@ static void on_adopt_status(void *ctx, struct json_object *ret, rpc_err err,
 	}
 }
 
+/* The QEMU holds its run directory's lock.  One started by a vmd from
+ * before the lock does not: this vmd then holds it for it while it runs. */
+static void check_lock(struct vm *vm)
+{
+	char holder[32];
+	int fd = vm_lock_run_dir(vm, holder, sizeof holder);
+
+	if (fd >= 0) {
+		vm->lock_fd = fd;
+		vm_lock_note_pid(fd, vm->pid);
+	} else if (errno != EWOULDBLOCK) {
+		log_vm(LOG_WARNING, vm->name, vm->uuid, "cannot check the lock of "
+		       "its run directory: %s", strerror(errno));
+	} else if (atoi(holder) != (int)vm->pid) {
+		log_vm(LOG_WARNING, vm->name, vm->uuid, "the lock of its run "
+		       "directory is held by pid %s, not by its QEMU pid %d",
+		       holder, (int)vm->pid);
+	}
+}
+
 static void adopt(struct vm *vm)
 {
 	enum vm_state was = vm->state;
 
-	if (set_run_dir(vm) < 0 || watch_pid(vm) < 0 || vm_connect_qmp(vm) < 0) {
+	if (set_run_dir(vm) == 0)
+		check_lock(vm);
+	if (!vm->run_dir || watch_pid(vm) < 0 || vm_connect_qmp(vm) < 0) {
 		log_vm(LOG_ERR, vm->name, vm->uuid, "cannot re-adopt QEMU pid %d: %s; "
 		       "it keeps running unmanaged", (int)vm->pid, strerror(errno));
 		return;

@@ -16,12 +16,14 @@
 #include <time.h>
 #include <unistd.h>
 #include "daemon/console.h"
+#include "daemon/leftovers.h"
 #include "daemon/log.h"
 #include "daemon/ports.h"
 #include "daemon/qmp.h"
 #include "daemon/restart.h"
 #include "daemon/scope.h"
 #include "daemon/server.h"
+#include "daemon/store.h"
 #include "daemon/vm.h"
 #include "daemon/vm_config.h"
 #include "daemon/vm_files.h"
@@ -144,6 +146,19 @@ void vm_start_internal(struct vm *vm)
 	vm_start(vm, NULL);
 }
 
+/* The store cannot say the VM runs: a QEMU the next vmd would not know
+ * about must not go on.  Its exit answers the start call. */
+static void end_start(struct vm *vm)
+{
+	snprintf(vm->start_fail, sizeof vm->start_fail, "VM '%s': cannot record "
+		 "its state (%s); its QEMU was ended", vm->name,
+		 store_errmsg(vmd.store));
+	log_vm(LOG_ERR, vm->name, vm->uuid, "%s", vm->start_fail);
+	vm->kill_sent = true;
+	if (vm->pid > 0)
+		kill(vm->pid, SIGKILL);
+}
+
 static void on_cont(void *ctx, struct json_object *ret, rpc_err err,
 		    const char *desc)
 {
@@ -158,7 +173,10 @@ static void on_cont(void *ctx, struct json_object *ret, rpc_err err,
 	}
 	event_del(vm->start_timer);
 	vm->started_at = time(NULL);
-	vm_set_state(vm, VM_RUNNING, "boot", NULL);
+	if (vm_try_state(vm, VM_RUNNING, "boot", NULL) < 0) {
+		end_start(vm);
+		return;
+	}
 	if (vm->start_call)
 		start_reply(vm);
 }
@@ -243,8 +261,8 @@ static pid_t launch(struct vm *vm, struct call *c, const char *accel,
 	struct vm_files files;
 	char err[1024], log_path[4096];
 	char *qemu = emu_qemu_for_arch(vm_cfg_str(vm, "arch", "x86_64"), vmd.qemu);
-	int keep[1 + VM_MAX_SERIAL + VM_FILES_MAX], nserial = pl->n;
-	size_t nkeep = 1 + VM_MAX_SERIAL;
+	int keep[2 + VM_MAX_SERIAL + VM_FILES_MAX], nserial = pl->n;
+	size_t nkeep = 2 + VM_MAX_SERIAL;
 	pid_t pid = -1;
 
 	l.qemu = qemu;
@@ -253,6 +271,7 @@ static pid_t launch(struct vm *vm, struct call *c, const char *accel,
 		l.console_fds[i] = i < nserial ? f->con_listen[i] : -1;
 		keep[1 + i] = l.console_fds[i];
 	}
+	keep[1 + VM_MAX_SERIAL] = vm->lock_fd;  /* held for QEMU's life */
 	emu_argv_init(&argv);
 	/* QEMU opens host files as root: vmd opens them as the QEMU user */
 	if (vm_files_open(vm, c, &files) < 0) {
@@ -289,21 +308,41 @@ static void attach_channels(struct vm *vm, struct launch_fds *f,
 	ports_open(vm, pl, f->con_conn);
 }
 
-int vm_start(struct vm *vm, struct call *c)
+/* Never two QEMUs for one VM: one that vmd lost track of (a state it
+ * could not record, a store restored from a backup) still holds it. */
+static int lock_run_dir(struct vm *vm, struct call *c)
+{
+	char holder[32];
+	int fd;
+
+	if ((fd = vm_lock_run_dir(vm, holder, sizeof holder)) >= 0) {
+		vm->lock_fd = fd;
+		return 0;
+	}
+	if (errno == EWOULDBLOCK)
+		call_error(c, RPC_INVALID_STATE, "VM '%s' already has a QEMU "
+			   "(pid %s) that holds %s/lock though vmd does not run "
+			   "it; end that process before starting the VM", vm->name,
+			   holder, vm->run_dir);
+	else
+		call_error(c, RPC_GENERIC_ERROR, "VM '%s': cannot lock %s/lock: %s",
+			   vm->name, vm->run_dir, strerror(errno));
+	return -1;
+}
+
+static void unlock_run_dir(struct vm *vm)
+{
+	if (vm->lock_fd >= 0)
+		close(vm->lock_fd);
+	vm->lock_fd = -1;
+}
+
+static int spawn(struct vm *vm, struct call *c, const char *accel)
 {
 	struct launch_fds f;
 	struct port_plan pl;
-	const char *accel;
 
-	if (vm->state != VM_STOPPED && vm->state != VM_CRASHED) {
-		call_error(c, RPC_INVALID_STATE, "VM '%s' is already %s", vm->name,
-			   vm_state_name(vm->state));
-		return -1;
-	}
-	restart_cancel(vm);
-	if (!(accel = resolve_accel(vm, c)) || check_files(vm, c) < 0 ||
-	    prepare_run_dir(vm, c) < 0 || vm_run_config_save(vm, c) < 0 ||
-	    ports_prepare(vm, &pl, c) < 0)
+	if (vm_run_config_save(vm, c) < 0 || ports_prepare(vm, &pl, c) < 0)
 		return -1;
 	memset(&f, -1, sizeof f);
 	bool made = make_sockets(vm, pl.n, &f) == 0;
@@ -325,19 +364,50 @@ int vm_start(struct vm *vm, struct call *c)
 		return -1;
 	}
 	vm->pid = pid;
+	vm_lock_note_pid(vm->lock_fd, pid);
 	scope_place(vm);  /* asynchronous: "cont" does not wait for it */
 	vm->starttime = emu_proc_starttime(pid);
 	snprintf(vm->accel, sizeof vm->accel, "%s", accel);
 	vm->shutdown_seen = vm->shutdown_guest = vm->kill_sent = false;
+	vm->start_fail[0] = 0;
 	vm->start_call = c;
 	attach_channels(vm, &f, &pl);
 	ports_plan_free(&pl);
-	vm_set_state(vm, VM_STARTING, "start", c ? c->who : "autostart");
+	/* stored before announced, or no start: QEMU still waits in -S */
+	if (vm_try_state(vm, VM_STARTING, "start", c ? c->who : "autostart") < 0) {
+		end_start(vm);
+		return 0;
+	}
 	if (!vm->start_timer)
 		vm->start_timer = evtimer_new(vmd.base, on_start_timeout, vm);
 	struct timeval tv = {START_TIMEOUT_S, 0};
 	evtimer_add(vm->start_timer, &tv);
 	qmp_exec(vm->qmp, "cont", NULL, on_cont, vm);
+	return 0;
+}
+
+int vm_start(struct vm *vm, struct call *c)
+{
+	const char *accel;
+
+	if (vm->state != VM_STOPPED && vm->state != VM_CRASHED) {
+		call_error(c, RPC_INVALID_STATE, "VM '%s' is already %s", vm->name,
+			   vm_state_name(vm->state));
+		return -1;
+	}
+	if (vm->pid > 0) {
+		call_error(c, RPC_INVALID_STATE, "VM '%s': its last QEMU (pid %d) "
+			   "is still ending", vm->name, (int)vm->pid);
+		return -1;
+	}
+	restart_cancel(vm);
+	if (!(accel = resolve_accel(vm, c)) || check_files(vm, c) < 0 ||
+	    prepare_run_dir(vm, c) < 0 || lock_run_dir(vm, c) < 0)
+		return -1;
+	if (spawn(vm, c, accel) < 0) {
+		unlock_run_dir(vm);
+		return -1;
+	}
 	return 0;
 }
 
@@ -428,6 +498,8 @@ static void teardown(struct vm *vm)
 	vm->qmp = NULL;
 	ports_finish(vm);
 	ports_close(vm);
+	unlock_run_dir(vm);
+	leftovers_stopped(vm);
 	vm->pid = 0;
 	vm_run_config_drop(vm);  /* the definition applies from now on */
 	vm->keeper_pid = 0;
@@ -461,6 +533,12 @@ static void describe_exit(int status, char *buf, size_t cap)
 static void fail_start(struct vm *vm, const char *how)
 {
 	char tail[768], log_path[4096];
+
+	if (vm->start_fail[0]) {
+		call_error(vm->start_call, RPC_GENERIC_ERROR, "%s", vm->start_fail);
+		vm->start_call = NULL;
+		return;
+	}
 
 	snprintf(log_path, sizeof log_path, "%s/qemu.log", vm->run_dir);
 	emu_log_tail(log_path, tail, sizeof tail);

@@ -27,6 +27,8 @@ struct vmd {
 	int admin_reserve;                 /* places only admins take (-1: default) */
 	int handshake_timeout;             /* s to send qmp_capabilities */
 	int idle_timeout;                  /* s of silence (0: none) */
+	int state_lock;                    /* flock on STATE/lock, held */
+	int log_retention;                 /* days; 0: keep logs for ever */
 };
 
 extern struct vmd vmd;

@@ -172,8 +172,8 @@ class RestartTest(vmdtest.VmdTestCase):
             other.wait(t(10))
             self.fail("a second vmd on the same socket kept running")
         self.assertNotEqual(rc, 0)
-        with open(log_path, errors="replace") as f:
-            self.assertIn(self.vmd.socket, f.read())
+        with open(log_path, errors="replace") as f:   # the state dir's lock
+            self.assertIn(self.vmd.state_dir, f.read())
         # the first one still owns its socket
         self.assertTrue(self.vmd.alive())
         c2 = self.client()
