@@ -107,8 +107,20 @@ class LostQemuTest(vmdtest.VmdTestCase):
         # once that QEMU is gone the VM starts again
         os.kill(qemu, signal.SIGKILL)
         self.wait_for(lambda: not pid_alive(qemu), t(10), "QEMU to end")
-        r = c.command("vm-start", {"vm": "lost1"}, timeout=t(60))
-        self.assertEqual(qemus_of(uuid), [r["pid"]])
+        # a dead process's lock may be released a moment later (the
+        # kernel can defer closing its files): vmd says so, then starts
+        started = []
+
+        def start():
+            r = c.execute("vm-start", {"vm": "lost1"}, timeout=t(60))
+            if "error" in r:
+                self.assertError(r["error"], "InvalidState",
+                                 ["has ended", "try again"])
+                return False
+            started.append(r["return"]["pid"])
+            return True
+        self.wait_for(start, t(10), "the start once the lock is free")
+        self.assertEqual(qemus_of(uuid), started)
 
 
 class StateLockTest(vmdtest.VmdTestCase):
