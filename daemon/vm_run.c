@@ -319,19 +319,22 @@ static int lock_run_dir(struct vm *vm, struct call *c)
 		vm->lock_fd = fd;
 		return 0;
 	}
+	int e = errno;
+	bool held = e == EWOULDBLOCK;
+
 	/* the kernel may release a dead QEMU's lock a moment after its end */
-	if (errno == EWOULDBLOCK && !emu_proc_starttime(atoi(holder)))
+	if (held && !emu_proc_starttime(atoi(holder)))
 		call_error(c, RPC_INVALID_STATE, "VM '%s': its last QEMU (pid %s) "
 			   "has ended but still holds %s/lock; try again in a "
 			   "moment", vm->name, holder, vm->run_dir);
-	else if (errno == EWOULDBLOCK)
+	else if (held)
 		call_error(c, RPC_INVALID_STATE, "VM '%s' already has a QEMU "
 			   "(pid %s) that holds %s/lock though vmd does not run "
 			   "it; end that process before starting the VM", vm->name,
 			   holder, vm->run_dir);
 	else
 		call_error(c, RPC_GENERIC_ERROR, "VM '%s': cannot lock %s/lock: %s",
-			   vm->name, vm->run_dir, strerror(errno));
+			   vm->name, vm->run_dir, strerror(e));
 	return -1;
 }
 
