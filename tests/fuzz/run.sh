@@ -106,7 +106,7 @@ cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 	${FUZZ_CFLAGS:-}"
 jsonc_cflags=$(pkg-config --cflags json-c 2>/dev/null || echo "-I/usr/include/json-c")
 jsonc_libs=$(pkg-config --libs json-c 2>/dev/null || echo "-ljson-c")
-rpc_sources="$srcdir/rpc/errors.c $srcdir/rpc/stream.c $srcdir/rpc/message.c
+rpc_sources="$srcdir/rpc/errors.c $srcdir/rpc/stream.c $srcdir/rpc/jsonscan.c $srcdir/rpc/message.c
 	$srcdir/rpc/schema.c"
 
 status=0
