@@ -193,23 +193,24 @@ static void conn_reply_error(struct conn *conn, enum rpc_dialect d,
 	conn_answer(conn, rpc_reply_error(d, id, cls, desc));
 }
 
-/* What a request may not be here: QMP in a JSON-RPC batch, or a
- * console-attach there (its connection would turn into console bytes). */
+/* In a batch every call is JSON-RPC, and console-attach is refused (its
+ * connection would turn into console bytes). */
 static rpc_err conn_refuse(struct conn *conn, struct rpc_request *req,
-			   char *desc, size_t desclen)
+			   rpc_err e, char *desc, size_t desclen)
 {
 	if (!conn->batch)
-		return RPC_OK;
+		return e;
 	if (req->dialect != RPC_JSONRPC) {
 		req->dialect = RPC_JSONRPC;
-		snprintf(desc, desclen, "a batch holds JSON-RPC 2.0 requests only");
+		snprintf(desc, desclen, "a batch element must be a JSON-RPC 2.0 "
+			 "request object");
 		return RPC_INVALID_REQUEST;
 	}
-	if (strcmp(req->command, "console-attach") == 0) {
+	if (e == RPC_OK && strcmp(req->command, "console-attach") == 0) {
 		snprintf(desc, desclen, "console-attach cannot be part of a batch");
 		return RPC_INVALID_REQUEST;
 	}
-	return RPC_OK;
+	return e;
 }
 
 /* Serve one request object (alone, or one call of a batch). */
@@ -220,11 +221,10 @@ static void conn_handle_one(struct conn *conn, struct json_object *obj)
 	bool negotiate = false;
 	rpc_err e = rpc_request_parse(obj, &req, desc, sizeof desc);
 
-	if (e != RPC_OK && !json_object_is_type(obj, json_type_object))
-		req.dialect = conn->jsonrpc_only || conn->batch ? RPC_JSONRPC :
-			      RPC_QMP;  /* nothing in it tells */
-	if (e == RPC_OK)
-		e = conn_refuse(conn, &req, desc, sizeof desc);
+	if (e != RPC_OK && !json_object_is_type(obj, json_type_object) &&
+	    conn->jsonrpc_only)
+		req.dialect = RPC_JSONRPC;  /* nothing in it tells */
+	e = conn_refuse(conn, &req, e, desc, sizeof desc);
 	conn->last_dialect = req.dialect;
 	if (e != RPC_OK) {
 		conn_reply_error(conn, req.dialect, req.id, e, desc);
