@@ -89,6 +89,7 @@ mv "$workdir/embedded.c.tmp" "$workdir/embedded.c"
 "\x0d\x0a"
 "\xc3\xa9"
 "\xf0\x9f\x98\x80"
+"\xef\xbb\xbf"
 "\"jsonrpc\":\"2.0\""
 "\"execute\":"
 "\"arguments\":{"
@@ -107,7 +108,7 @@ cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 jsonc_cflags=$(pkg-config --cflags json-c 2>/dev/null || echo "-I/usr/include/json-c")
 jsonc_libs=$(pkg-config --libs json-c 2>/dev/null || echo "-ljson-c")
 rpc_sources="$srcdir/rpc/errors.c $srcdir/rpc/stream.c $srcdir/rpc/jsonscan.c $srcdir/rpc/message.c
-	$srcdir/rpc/schema.c"
+	$srcdir/rpc/schema.c $srcdir/daemon/batch.c"
 
 status=0
 for name in $names; do

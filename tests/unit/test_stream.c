@@ -1,6 +1,7 @@
 /* Unit tests of rpc/stream.c: QMP framing is a stream of JSON values with
  * or without separators, split anywhere by the socket, capped in size,
- * recovering from garbage, and able to hand over the bytes that follow a
+ * resynchronising after garbage, strict about member names, keeping the
+ * exact text of ids, and able to hand over the bytes that follow a
  * message when a connection turns into a raw console. */
 #include "config.h"
 
@@ -321,7 +322,7 @@ static void test_top_level_values(void **state)
 }
 
 /* What reading in pushed as two reads, split at k, gives up to the first
- * parse error (after which the stream drops what it holds, by design):
+ * parse error (what follows it is test_resync's matter):
  * each value as compact JSON, "!" for the error, "+" for bytes still
  * waiting at the end. */
 static void read_split(const char *in, size_t k, char *out, size_t cap)
