@@ -4,7 +4,9 @@
  * rpc/stream.  A connection serves one request at a time and stops reading
  * while a request is pending; that keeps replies in request order (what QMP
  * clients expect) and bounds what one client can make us buffer.  After
- * console-attach a connection leaves JSON and carries raw console bytes. */
+ * console-attach a connection leaves JSON and carries raw console bytes.
+ * A JSON-RPC batch (an array) is served the same way, one call after
+ * another, its replies gathered by daemon/batch.c into one array. */
 #include "config.h"
 #include <errno.h>
 #include <grp.h>
