@@ -339,7 +339,10 @@ int json_scan_value(const char *text, size_t n, struct json_object *v,
 	struct scanner sc = { .p = text, .n = n, .out = s };
 	int r;
 
-	memset(s, 0, sizeof *s);
+	s->fault = JSON_SCAN_OK;
+	s->fault_at = 0;
+	s->dup[0] = '\0';
+	s->nids = 0;
 	r = scan(&sc);
 	scanner_free(&sc);
 	if (r < 0 || s->fault != JSON_SCAN_OK || sc.members == kept_members(v))

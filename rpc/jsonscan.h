@@ -36,8 +36,9 @@ struct json_scan {
 };
 
 /* Scan text (n bytes, a value v that json-c parsed from exactly this
- * text).  Returns 0 (see s->fault), or -1 on ENOMEM.  Free s->ids with
- * json_scan_clear(). */
+ * text).  Returns 0 (see s->fault), or -1 on ENOMEM.  s starts zeroed and
+ * may be used again for the next value (its id list is reused); free it
+ * with json_scan_clear(). */
 int json_scan_value(const char *text, size_t n, struct json_object *v,
 		    struct json_scan *s);
 void json_scan_clear(struct json_scan *s);

@@ -65,9 +65,8 @@ struct rpc_stream {
 	bool skipping, skip_str, skip_esc;
 	size_t skip_depth;
 	size_t line, col;   /* line and column (from 1) of buf[0] */
-	/* "id" texts of the last value: ids[i].off indexes idtext */
-	struct json_scan_id *ids;
-	size_t nids, idcap;
+	/* the last value's checks; its ids[i].off index idtext */
+	struct json_scan scan;
 	char *idtext;
 	size_t idlen, idtextcap;
 };
@@ -99,7 +98,7 @@ void rpc_stream_free(struct rpc_stream *s)
 		return;
 	json_tokener_free(s->tok);
 	free(s->buf);
-	free(s->ids);
+	json_scan_clear(&s->scan);
 	free(s->idtext);
 	free(s);
 }
@@ -338,9 +337,9 @@ static enum rpc_stream_status bad_at(struct rpc_stream *s, size_t at,
 }
 
 /* Keep the value's ids, without whitespace, for rpc_stream_raw_id(). */
-static int keep_ids(struct rpc_stream *s, const char *text,
-		    const struct json_scan *sc)
+static int keep_ids(struct rpc_stream *s, const char *text)
 {
+	struct json_scan *sc = &s->scan;
 	size_t need = 0;
 
 	for (size_t i = 0; i < sc->nids; i++)
@@ -352,12 +351,9 @@ static int keep_ids(struct rpc_stream *s, const char *text,
 		s->idtext = t;
 		s->idtextcap = need;
 	}
-	free(s->ids);
-	s->ids = sc->ids;
-	s->nids = sc->nids;
 	s->idlen = 0;
-	for (size_t i = 0; i < s->nids; i++) {
-		struct json_scan_id *id = &s->ids[i];
+	for (size_t i = 0; i < sc->nids; i++) {
+		struct json_scan_id *id = &sc->ids[i];
 		size_t k = json_scan_compact(text + id->off, id->len,
 					     s->idtext + s->idlen);
 
@@ -375,36 +371,36 @@ static enum rpc_stream_status check_value(struct rpc_stream *s,
 					  char *err, size_t errlen)
 {
 	const char *text = s->buf + s->vstart;
-	struct json_scan sc;
+	struct json_scan *sc = &s->scan;
 	size_t line, col;
 
-	if (json_scan_value(text, s->off - s->vstart, v, &sc) < 0 ||
-	    (sc.fault == JSON_SCAN_OK && keep_ids(s, text, &sc) < 0)) {
-		json_scan_clear(&sc);
+	if (json_scan_value(text, s->off - s->vstart, v, sc) < 0 ||
+	    (sc->fault == JSON_SCAN_OK && keep_ids(s, text) < 0)) {
+		sc->nids = 0;
 		json_object_put(v);
 		set_err(err, errlen, "out of memory reading a JSON value");
 		return RPC_STREAM_REFUSED;
 	}
-	if (sc.fault == JSON_SCAN_OK) {
+	if (sc->fault == JSON_SCAN_OK) {
 		*out = v;
 		return RPC_STREAM_VALUE;
 	}
+	sc->nids = 0;
 	json_object_put(v);
-	position(s, s->vstart + sc.fault_at, &line, &col);
-	if (sc.fault == JSON_SCAN_CTRL)
+	position(s, s->vstart + sc->fault_at, &line, &col);
+	if (sc->fault == JSON_SCAN_CTRL) {
 		set_err(err, errlen, "JSON parse error at line %zu, column %zu: "
 			"control character in a string (escape it)", line, col);
-	else if (sc.fault == JSON_SCAN_NUL_NAME)
+		return RPC_STREAM_BAD_JSON;
+	}
+	if (sc->fault == JSON_SCAN_NUL_NAME)
 		set_err(err, errlen, "JSON value refused at line %zu, column %zu: "
 			"a member name contains a NUL character (\\u0000)",
 			line, col);
 	else
 		set_err(err, errlen, "JSON value refused at line %zu, column %zu: "
-			"duplicate member name '%s'", line, col, sc.dup);
-	bool ctrl = sc.fault == JSON_SCAN_CTRL;
-
-	json_scan_clear(&sc);
-	return ctrl ? RPC_STREAM_BAD_JSON : RPC_STREAM_REFUSED;
+			"duplicate member name '%s'", line, col, sc->dup);
+	return RPC_STREAM_REFUSED;
 }
 
 static enum rpc_stream_status got_value(struct rpc_stream *s,
@@ -527,7 +523,7 @@ enum rpc_stream_status rpc_stream_next(struct rpc_stream *s,
 	*out = NULL;
 	if (err != NULL && errlen > 0)
 		err[0] = '\0';
-	s->nids = 0;
+	s->scan.nids = 0;
 	if (!s->bom_done && !skip_bom(s))
 		return RPC_STREAM_MORE;
 	if (s->skipping && !resync(s)) {
@@ -594,10 +590,12 @@ size_t rpc_stream_take_rest(struct rpc_stream *s, void *buf, size_t cap)
 const char *rpc_stream_raw_id(const struct rpc_stream *s, size_t elem,
 			      size_t *len)
 {
-	for (size_t i = 0; i < s->nids; i++) {
-		if (s->ids[i].elem == elem) {
-			*len = s->ids[i].len;
-			return s->idtext + s->ids[i].off;
+	const struct json_scan *sc = &s->scan;
+
+	for (size_t i = 0; i < sc->nids; i++) {
+		if (sc->ids[i].elem == elem) {
+			*len = sc->ids[i].len;
+			return s->idtext + sc->ids[i].off;
 		}
 	}
 	return NULL;
