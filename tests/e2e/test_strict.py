@@ -341,21 +341,32 @@ class StrictTest(vmdtest.VmdTestCase):
     # -- events on the JSON-RPC socket ----------------------------------------
 
     def test_jsonrpc_events(self):
-        """JSON-RPC listeners got no events; now notifications."""
+        """JSON-RPC listeners got no events; now notifications.  Also a
+        batch whose call ends later (vm-start), and a client that leaves in
+        the middle of a batch."""
         vmdtest.require_guests(BOOTSECTOR)
         j = self.raw(qmp=False)
         q = self.raw()
-        c = self.client()
-        c.command("vm-define", {"config": bootsector_config("ev")})
-        c.command("vm-start", {"vm": "ev"}, timeout=t(60))
-        c.command("vm-kill", {"vm": "ev"}, timeout=t(30))
+        self.client().command("vm-define", {"config": bootsector_config("ev")})
+        j.send('[{"jsonrpc":"2.0","method":"vm-start","params":{"vm":"ev"},'
+               '"id":"start"},{"jsonrpc":"2.0","method":"vm-show","params":'
+               '{"vm":"ev"},"id":"show"}]')
+        replies = {r["id"]: r for r in json.loads(j.reply(t(60)))}
+        self.assertIn("result", replies["start"], replies)
+        self.assertEqual(replies["show"]["result"]["state"], "running",
+                         replies)
+        k = Raw(self.vmd.rpc_socket, qmp=False)
+        k.send('[{"jsonrpc":"2.0","method":"vm-kill","params":{"vm":"ev"},'
+               '"id":1},{"jsonrpc":"2.0","method":"vm-list","id":2}]')
+        k.close()
         schemas = Schemas()
         for conn, shape in ((j, "jsonrpc"), (q, "qmp")):
             deadline = time.monotonic() + t(30)
             seen = []
             while "stopped" not in seen or "running" not in seen:
                 self.assertLess(time.monotonic(), deadline, seen)
-                msg = json.loads(conn.line(t(30)))
+                msg = (conn.events.pop(0) if conn.events else
+                       json.loads(conn.line(t(30))))
                 if shape == "qmp":
                     ev = msg
                     self.assertIn("event", msg)
