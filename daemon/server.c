@@ -157,7 +157,8 @@ static void call_finish(struct call *c, struct json_object *reply)
 	conn->busy = false;
 	if (conn->batch && !conn->dead)
 		conn_batch_run(conn);
-	if (!conn->dead && !conn->in_process)
+	/* the next request waits for the whole batch */
+	if (!conn->dead && !conn->in_process && !conn->batch)
 		conn_process(conn);
 	conn_unref(conn);
 }

@@ -28,7 +28,16 @@ class Raw:
     def __init__(self, path, qmp=True):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.sock.settimeout(t(10))
-        self.sock.connect(path)
+        # vmd makes the JSON-RPC socket just after the one Vmd.start waits for
+        deadline = time.monotonic() + t(10)
+        while True:
+            try:
+                self.sock.connect(path)
+                break
+            except (FileNotFoundError, ConnectionRefusedError):
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.01)
         self.buf = b""
         self.events = []
         if qmp:
@@ -242,11 +251,7 @@ class StrictTest(vmdtest.VmdTestCase):
     def test_bom(self):
         """A UTF-8 byte order mark at the start of the stream is allowed
         (RFC 8259 8.1); it was a parse error.  Elsewhere it still is."""
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        self.addCleanup(s.close)
-        s.connect(self.vmd.rpc_socket)
-        c = Raw.__new__(Raw)
-        c.sock, c.buf, c.events = s, b"", []
+        c = self.raw(qmp=False)
         c.send(b'\xef\xbb\xbf{"jsonrpc":"2.0","method":"vm-list","id":1}')
         self.assertEqual(json.loads(c.reply()).get("result"), [])
         c.send(b'\xef\xbb\xbf{"jsonrpc":"2.0","method":"vm-list","id":2}')
@@ -350,11 +355,16 @@ class StrictTest(vmdtest.VmdTestCase):
         self.client().command("vm-define", {"config": bootsector_config("ev")})
         j.send('[{"jsonrpc":"2.0","method":"vm-start","params":{"vm":"ev"},'
                '"id":"start"},{"jsonrpc":"2.0","method":"vm-show","params":'
-               '{"vm":"ev"},"id":"show"}]')
-        replies = {r["id"]: r for r in json.loads(j.reply(t(60)))}
+               '{"vm":"ev"},"id":"show"}]'
+               '{"jsonrpc":"2.0","method":"vm-list","id":"next"}')
+        batch = json.loads(j.reply(t(60)))
+        replies = {r["id"]: r for r in batch}
+        self.assertEqual(len(batch), 2, batch)
         self.assertIn("result", replies["start"], replies)
         self.assertEqual(replies["show"]["result"]["state"], "running",
                          replies)
+        # the request after the batch waited for it
+        self.assertEqual(json.loads(j.reply())["id"], "next")
         k = Raw(self.vmd.rpc_socket, qmp=False)
         k.send('[{"jsonrpc":"2.0","method":"vm-kill","params":{"vm":"ev"},'
                '"id":1},{"jsonrpc":"2.0","method":"vm-list","id":2}]')
