@@ -4,9 +4,7 @@
  * rpc/stream.  A connection serves one request at a time and stops reading
  * while a request is pending; that keeps replies in request order (what QMP
  * clients expect) and bounds what one client can make us buffer.  After
- * console-attach a connection leaves JSON and carries raw console bytes.
- * A JSON-RPC batch (an array) is served the same way, one call after
- * another, its replies gathered by daemon/batch.c into one array. */
+ * console-attach a connection leaves JSON and carries raw console bytes. */
 #include "config.h"
 #include <errno.h>
 #include <grp.h>
@@ -23,9 +21,9 @@
 #include <event2/listener.h>
 #include "daemon/server.h"
 #include "daemon/access.h"
-#include "daemon/batch.h"
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
+#include "daemon/batch.h"
 #include "daemon/vmd.h"
 #include "rpc/stream.h"
 
@@ -271,8 +269,9 @@ static void conn_keep_id(struct conn *conn, struct json_object *obj,
 		rpc_id_keep_raw(obj, text, len);
 }
 
-/* Run a batch's calls one after another until one is pending or all are
- * answered, then send the replies as one array (none when every call was
+/* A JSON-RPC batch (an array) is served like single requests, one call
+ * after another, its replies gathered by daemon/batch.c into one array.
+ * Run a batch's calls until one is pending or all are answered, then send the replies as one array (none when every call was
  * a notification).  call_finish calls it again when a pending call ends. */
 static void conn_batch_run(struct conn *conn)
 {
