@@ -270,9 +270,10 @@ static void conn_keep_id(struct conn *conn, struct json_object *obj,
 }
 
 /* A JSON-RPC batch (an array) is served like single requests, one call
- * after another, its replies gathered by daemon/batch.c into one array.
- * Run a batch's calls until one is pending or all are answered, then send the replies as one array (none when every call was
- * a notification).  call_finish calls it again when a pending call ends. */
+ * after another, its replies gathered by daemon/batch.c.  Run its calls
+ * until one is pending or all are answered, then send the replies as one
+ * array (none when every call was a notification).  call_finish calls it
+ * again when a pending call ends. */
 static void conn_batch_run(struct conn *conn)
 {
 	struct batch *b = conn->batch;
