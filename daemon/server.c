@@ -26,6 +26,7 @@
 #include "daemon/climit.h"
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
+#include "daemon/batch.h"
 #include "daemon/vmd.h"
 #include "rpc/stream.h"
 
@@ -53,6 +54,7 @@ struct conn {
 	conn_raw_input raw_in;
 	conn_raw_closed raw_closed;
 	void *raw_ctx;
+	struct batch *batch;   /* a JSON-RPC batch being served */
 	struct conn *prev, *next;
 };
 
@@ -67,11 +69,13 @@ static struct conn *conns;
 static struct listener *listeners;
 
 static void conn_process(struct conn *conn);
+static void conn_batch_run(struct conn *conn);
 
 static void conn_unref(struct conn *conn)
 {
 	if (--conn->refs > 0)
 		return;
+	batch_free(conn->batch);
 	rpc_stream_free(conn->stream);
 	free(conn);
 }
@@ -166,6 +170,15 @@ static void conn_send(struct conn *conn, struct json_object *msg)
 	free(s);
 }
 
+/* A reply to a request: gathered while a batch runs, else sent. */
+static void conn_answer(struct conn *conn, struct json_object *reply)
+{
+	if (conn->batch)
+		batch_add(conn->batch, reply);
+	else
+		conn_send(conn, reply);
+}
+
 void conn_peer(const struct conn *conn, uid_t *uid, pid_t *pid)
 {
 	*uid = conn->uid;
@@ -180,13 +193,16 @@ static void call_finish(struct call *c, struct json_object *reply)
 	if (silent)  /* a JSON-RPC notification gets no reply */
 		json_object_put(reply);
 	else
-		conn_send(conn, reply);
+		conn_answer(conn, reply);
 	if (c->after && !conn->dead)
 		c->after(c, conn);
 	json_object_put(c->req);
 	free(c);
 	conn->busy = false;
-	if (!conn->dead && !conn->in_process)
+	if (conn->batch && !conn->dead)
+		conn_batch_run(conn);
+	/* the next request waits for the whole batch */
+	if (!conn->dead && !conn->in_process && !conn->batch)
 		conn_process(conn);
 	conn_unref(conn);
 }
@@ -221,16 +237,41 @@ static void conn_reply_error(struct conn *conn, enum rpc_dialect d,
 			     struct json_object *id, rpc_err cls,
 			     const char *desc)
 {
-	conn_send(conn, rpc_reply_error(d, id, cls, desc));
+	conn_answer(conn, rpc_reply_error(d, id, cls, desc));
 }
 
-static void conn_handle(struct conn *conn, struct json_object *obj)
+/* In a batch every call is JSON-RPC, and console-attach is refused (its
+ * connection would turn into console bytes). */
+static rpc_err conn_refuse(struct conn *conn, struct rpc_request *req,
+			   rpc_err e, char *desc, size_t desclen)
+{
+	if (!conn->batch)
+		return e;
+	if (req->dialect != RPC_JSONRPC) {
+		req->dialect = RPC_JSONRPC;
+		snprintf(desc, desclen, "a batch element must be a JSON-RPC 2.0 "
+			 "request object");
+		return RPC_INVALID_REQUEST;
+	}
+	if (e == RPC_OK && strcmp(req->command, "console-attach") == 0) {
+		snprintf(desc, desclen, "console-attach cannot be part of a batch");
+		return RPC_INVALID_REQUEST;
+	}
+	return e;
+}
+
+/* Serve one request object (alone, or one call of a batch). */
+static void conn_handle_one(struct conn *conn, struct json_object *obj)
 {
 	struct rpc_request req;
 	char desc[512];
 	bool negotiate = false;
 	rpc_err e = rpc_request_parse(obj, &req, desc, sizeof desc);
 
+	if (e != RPC_OK && !json_object_is_type(obj, json_type_object) &&
+	    conn->jsonrpc_only)
+		req.dialect = RPC_JSONRPC;  /* nothing in it tells */
+	e = conn_refuse(conn, &req, e, desc, sizeof desc);
 	conn->last_dialect = req.dialect;
 	if (e != RPC_OK) {
 		conn_reply_error(conn, req.dialect, req.id, e, desc);
@@ -263,12 +304,99 @@ static void conn_handle(struct conn *conn, struct json_object *obj)
 	}
 }
 
+/* Echo the id as the client wrote it (2**70, 1.0, "\u00e9"). */
+static void conn_keep_id(struct conn *conn, struct json_object *obj,
+			 size_t elem)
+{
+	size_t len;
+	const char *text = rpc_stream_raw_id(conn->stream, elem, &len);
+
+	if (text)
+		rpc_id_keep_raw(obj, text, len);
+}
+
+/* A JSON-RPC batch (an array) is served like single requests, one call
+ * after another, its replies gathered by daemon/batch.c.  Run its calls
+ * until one is pending or all are answered, then send the replies as one
+ * array (none when every call was a notification).  call_finish calls it
+ * again when a pending call ends. */
+static void conn_batch_run(struct conn *conn)
+{
+	struct batch *b = conn->batch;
+	struct json_object *el;
+	size_t len;
+
+	if (batch_set_running(b, true))
+		return;  /* a call that ended inside the loop below */
+	while (!conn->dead && !conn->busy && (el = batch_next(b)))
+		conn_handle_one(conn, el);
+	batch_set_running(b, false);
+	if (conn->dead || conn->busy)
+		return;
+	conn->batch = NULL;
+	char *s = batch_reply(b, &len);
+	batch_free(b);
+	if (s && bufferevent_write(conn->bev, s, len) < 0)
+		log_warn("client uid=%d pid=%d: cannot queue reply",
+			 (int)conn->uid, (int)conn->pid);
+	free(s);
+}
+
+/* An array: a JSON-RPC batch on the JSON-RPC socket, and on the QMP socket
+ * when it starts with a JSON-RPC request; QMP itself has no arrays. */
+static void conn_batch(struct conn *conn, struct json_object *arr)
+{
+	struct json_object *first = json_object_array_get_idx(arr, 0);
+	char desc[160];
+	rpc_err e;
+
+	if (!conn->jsonrpc_only && !json_object_object_get_ex(first, "jsonrpc",
+							      NULL)) {
+		conn_reply_error(conn, RPC_QMP, NULL, RPC_INVALID_REQUEST,
+				 "QMP input must be a JSON object (an array is "
+				 "read as a JSON-RPC 2.0 batch only when it "
+				 "starts with a JSON-RPC request)");
+		json_object_put(arr);
+		return;
+	}
+	conn->last_dialect = RPC_JSONRPC;
+	e = batch_check(arr, desc, sizeof desc);
+	if (e != RPC_OK) {
+		conn_reply_error(conn, RPC_JSONRPC, NULL, e, desc);
+		json_object_put(arr);
+		return;
+	}
+	for (size_t i = 0; i < json_object_array_length(arr); i++)
+		conn_keep_id(conn, json_object_array_get_idx(arr, i), i);
+	conn->batch = batch_new(arr);
+	if (!conn->batch) {
+		conn_reply_error(conn, RPC_JSONRPC, NULL, RPC_GENERIC_ERROR,
+				 "out of memory");
+		return;
+	}
+	conn_batch_run(conn);
+}
+
+static void conn_handle(struct conn *conn, struct json_object *obj)
+{
+	if (json_object_is_type(obj, json_type_array)) {
+		conn_batch(conn, obj);
+		return;
+	}
+	conn_keep_id(conn, obj, RPC_STREAM_TOP);
+	conn_handle_one(conn, obj);
+}
+
 static void conn_stream_error(struct conn *conn, enum rpc_stream_status st,
 			      const char *err)
 {
-	rpc_err cls = st == RPC_STREAM_TOO_BIG ? RPC_GENERIC_ERROR : RPC_PARSE_ERROR;
+	rpc_err cls = st == RPC_STREAM_TOO_BIG ? RPC_GENERIC_ERROR :
+		      st == RPC_STREAM_REFUSED ? RPC_INVALID_REQUEST :
+		      RPC_PARSE_ERROR;
 
-	conn_reply_error(conn, conn->last_dialect, NULL, cls, err);
+	/* the JSON-RPC socket answers in JSON-RPC whatever came before */
+	conn_reply_error(conn, conn->jsonrpc_only ? RPC_JSONRPC :
+			 conn->last_dialect, NULL, cls, err);
 	if (st == RPC_STREAM_TOO_BIG) {
 		/* framing is lost: say why, then close once it is sent */
 		conn->close_on_flush = true;
@@ -502,17 +630,36 @@ void server_shutdown(void)
 	}
 }
 
+/* The event as QMP sessions get it, or as a JSON-RPC notification for
+ * connections of the JSON-RPC socket (made once, when first needed). */
+struct event_text {
+	struct json_object *event;
+	char *text[2];
+	size_t len[2];
+};
+
+static const char *event_text(struct event_text *t, bool jsonrpc, size_t *len)
+{
+	int k = jsonrpc;
+
+	if (!t->text[k]) {
+		struct json_object *msg = jsonrpc ?
+			rpc_event_notification(t->event) :
+			json_object_get(t->event);
+		t->text[k] = rpc_emit(msg, &t->len[k]);
+		json_object_put(msg);
+	}
+	*len = t->len[k];
+	return t->text[k];
+}
+
 void server_broadcast(struct json_object *event)
 {
-	size_t len;
-	char *s = rpc_emit(event, &len);
+	struct event_text t = {.event = event};
 
-	json_object_put(event);
-	if (!s)
-		return;
 	for (struct conn *c = conns, *next; c; c = next) {
 		next = c->next;
-		if (!c->negotiated || c->raw_in || c->dead)
+		if (!(c->negotiated || c->jsonrpc_only) || c->raw_in || c->dead)
 			continue;
 		struct evbuffer *out = bufferevent_get_output(c->bev);
 		if (evbuffer_get_length(out) > EVENT_BACKLOG_MAX) {
@@ -521,9 +668,14 @@ void server_broadcast(struct json_object *event)
 			conn_close(c);
 			continue;
 		}
-		evbuffer_add(out, s, len);
+		size_t len;
+		const char *s = event_text(&t, c->jsonrpc_only, &len);
+		if (s)
+			evbuffer_add(out, s, len);
 	}
-	free(s);
+	free(t.text[0]);
+	free(t.text[1]);
+	json_object_put(event);
 }
 
 void conn_enter_raw(struct conn *conn, conn_raw_input in, conn_raw_closed closed,

@@ -42,7 +42,9 @@ int server_listen(const char *path, bool jsonrpc);
 int server_listen_fd(int fd, bool jsonrpc);
 void server_shutdown(void);
 
-/* Send an event to every negotiated session.  Takes ownership. */
+/* Send an event to every negotiated session, and as a JSON-RPC
+ * notification to every connection of the JSON-RPC socket.  Takes
+ * ownership. */
 void server_broadcast(struct json_object *event);
 
 /* Raw mode: after console-attach the connection carries console bytes. */

@@ -39,6 +39,15 @@ unchanged. The same dispatcher also answers JSON-RPC 2.0. The schemas in
 - Output is one JSON object per line, ending in a newline. (Examples below
   are indented for reading.)
 - A message over 1 MiB is an error and closes the connection.
+- Input is read strictly. A UTF-8 byte order mark may start the stream. An
+  object that gives a member name twice (at any depth), or a member or
+  command name with a NUL (`\\u0000`), is refused (`GenericError`, JSON-RPC
+  -32600); a raw control character in a string is malformed JSON.
+- A parse error gives the line and column of the fault (over the whole
+  connection, from 1; columns in bytes). vmd then skips to the end of that
+  line, or to the next `{` or `[` outside the broken message (brackets
+  counted outside strings), whichever comes first, and reads on: later
+  requests are answered.
 
 ## Greeting and negotiation
 
@@ -60,7 +69,9 @@ every other command fails with `CommandNotFound`, as in QMP.
 <- {"error": {"class": "VmNotFound", "desc": "no VM named 'web9'"}, "id": 8}
 ```
 
-`id` is optional and echoed back whatever its JSON type. `arguments` may be
+`id` is optional and echoed back whatever its JSON type, exactly as it was
+written (`1180591620717411303424`, `1.0`, `-0`, `"\\u00e9"` stay so), less
+whitespace outside its strings. `arguments` may be
 left out when a command takes none. Arguments are checked against the
 command's schema before anything happens; unknown members are refused, and
 the error (`InvalidArgument`) names the member at fault, e.g.
@@ -84,6 +95,15 @@ found, -32602 invalid params, and -32000 and below for vmd's classes (see
 A second listener (`vmd --jsonrpc-socket PATH`) sends no greeting and needs
 no negotiation, for strict JSON-RPC clients.
 
+Batches follow JSON-RPC 2.0: an array of requests is answered with one
+array of replies (on one line, in any order, notifications left out; none
+at all when every call is a notification). The calls run one after
+another. `[]` is answered with one -32600 error, an element that is not a
+request object with a -32600 error in its place. A batch holds at most 100
+calls and no `console-attach`; replies past 8 MiB in one batch are replaced
+by errors. On the QMP socket an array is a batch only when its first
+element is a JSON-RPC request; otherwise it is refused (QMP has no arrays).
+
 ## Events
 
 Every negotiated session receives events, QMP-shaped:
@@ -93,6 +113,13 @@ Every negotiated session receives events, QMP-shaped:
 ```
 
 A transition is written to vmd's database before it is announced.
+
+Connections of the JSON-RPC socket receive the same events as JSON-RPC
+notifications, the event's name as method:
+
+```json
+{"jsonrpc": "2.0", "method": "VM_STATE", "params": {"data": {"vm": "web1", "uuid": "...", "old": "running", "new": "crashed", "reason": "crash"}, "timestamp": {"seconds": 1700000000, "microseconds": 2}}}
+```
 """
 
 PROTOCOL_DEFS = "#/$defs/"

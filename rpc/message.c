@@ -9,7 +9,11 @@
  * as a notification.  So an explicit null id is replaced in the request by
  * a placeholder object that prints as null: req->id is NULL exactly when
  * the request had no "id", and the reply builders turn the placeholder back
- * into a real JSON null. */
+ * into a real JSON null.
+ *
+ * The daemon goes further (rpc_id_keep_raw): it replaces the id by its
+ * text exactly as the client sent it, so 2**70, 1.0, -0 and "\u00e9" come
+ * back unchanged rather than as json-c would print them. */
 #include "config.h"
 
 #include <stdarg.h>
@@ -127,6 +131,15 @@ static rpc_err default_args(struct rpc_request *req, const char *member,
 	return RPC_OK;
 }
 
+/* A command name with a NUL inside ("vm-list\u0000x") is not vm-list:
+ * json-c's C string would stop at the NUL, so compare lengths. */
+static int has_nul(struct json_object *str)
+{
+	const char *s = json_object_get_string(str);
+
+	return strlen(s) != (size_t)json_object_get_string_len(str);
+}
+
 /* QMP, checked member by member in order, with QEMU's own wording. */
 static rpc_err parse_qmp(struct rpc_request *req, char *desc, size_t desclen)
 {
@@ -135,6 +148,10 @@ static rpc_err parse_qmp(struct rpc_request *req, char *desc, size_t desclen)
 			if (!json_object_is_type(val, json_type_string))
 				return fail(desc, desclen, RPC_INVALID_REQUEST,
 					    "QMP input member 'execute' must be a string");
+			if (has_nul(val))
+				return fail(desc, desclen, RPC_INVALID_REQUEST,
+					    "QMP input member 'execute' contains "
+					    "a NUL character (\\u0000)");
 			req->command = json_object_get_string(val);
 		} else if (strcmp(key, "arguments") == 0) {
 			if (!json_object_is_type(val, json_type_object))
@@ -155,6 +172,7 @@ static rpc_err parse_qmp(struct rpc_request *req, char *desc, size_t desclen)
 static int is_jsonrpc_version(struct json_object *v)
 {
 	return json_object_is_type(v, json_type_string) &&
+	       json_object_get_string_len(v) == 3 &&
 	       strcmp(json_object_get_string(v), "2.0") == 0;
 }
 
@@ -188,6 +206,10 @@ static rpc_err parse_jsonrpc(struct rpc_request *req, char *desc, size_t desclen
 			if (!json_object_is_type(val, json_type_string))
 				return fail(desc, desclen, RPC_INVALID_REQUEST,
 					    "JSON-RPC member 'method' must be a string");
+			if (has_nul(val))
+				return fail(desc, desclen, RPC_INVALID_REQUEST,
+					    "JSON-RPC member 'method' contains "
+					    "a NUL character (\\u0000)");
 			req->command = json_object_get_string(val);
 		} else if (strcmp(key, "params") == 0) {
 			e = check_params(req, val, desc, desclen);
@@ -234,6 +256,27 @@ rpc_err rpc_request_parse(struct json_object *obj, struct rpc_request *req,
 	if (req->dialect == RPC_JSONRPC)
 		return parse_jsonrpc(req, desc, desclen);
 	return parse_qmp(req, desc, desclen);
+}
+
+int rpc_id_keep_raw(struct json_object *obj, const char *text, size_t len)
+{
+	struct json_object *raw;
+	char *copy;
+
+	if (!json_object_is_type(obj, json_type_object) ||
+	    !json_object_object_get_ex(obj, "id", NULL))
+		return 0;
+	copy = malloc(len + 1);
+	if (copy == NULL)
+		return -1;
+	memcpy(copy, text, len);
+	copy[len] = '\0';
+	raw = rpc_raw_new(copy);
+	if (raw == NULL || json_object_object_add(obj, "id", raw) != 0) {
+		json_object_put(raw);
+		return -1;
+	}
+	return 0;
 }
 
 void rpc_request_clear(struct rpc_request *req)
@@ -324,6 +367,21 @@ struct json_object *rpc_event_new(const char *name, struct json_object *data)
 		json_object_object_add(ev, "data", data);
 	json_object_object_add(ev, "timestamp", ts);
 	return ev;
+}
+
+struct json_object *rpc_event_notification(struct json_object *event)
+{
+	struct json_object *r = jsonrpc_base(), *params = json_object_new_object();
+	struct json_object *name = NULL, *v;
+
+	json_object_object_get_ex(event, "event", &name);
+	json_object_object_add(r, "method", json_object_get(name));
+	if (json_object_object_get_ex(event, "data", &v))
+		json_object_object_add(params, "data", json_object_get(v));
+	if (json_object_object_get_ex(event, "timestamp", &v))
+		json_object_object_add(params, "timestamp", json_object_get(v));
+	json_object_object_add(r, "params", params);
+	return r;
 }
 
 struct json_object *rpc_greeting_new(int major, int minor, int micro,

@@ -27,6 +27,12 @@ rpc_err rpc_request_parse(struct json_object *obj, struct rpc_request *req,
 			  char *desc, size_t desclen);
 void rpc_request_clear(struct rpc_request *req);
 
+/* Replace the "id" member of obj (if it has one) by a value that prints
+ * exactly text (len bytes of JSON, from rpc_stream_raw_id), so replies echo
+ * the id as it was sent.  Call before rpc_request_parse.  0, or -1 on
+ * ENOMEM (the id is then left as json-c read it). */
+int rpc_id_keep_raw(struct json_object *obj, const char *text, size_t len);
+
 /* Success reply in the request's dialect; takes ownership of ret (NULL means
  * an empty object). QMP: {"return": ret, "id": id}; JSON-RPC: {"jsonrpc":
  * "2.0", "result": ret, "id": id}.  "id" is omitted when the request had
@@ -40,6 +46,11 @@ struct json_object *rpc_reply_error(enum rpc_dialect d, struct json_object *id,
 /* QMP-shaped event with "timestamp": {"seconds", "microseconds"} of now
  * (CLOCK_REALTIME); takes ownership of data (NULL: no "data" member). */
 struct json_object *rpc_event_new(const char *name, struct json_object *data);
+/* The same event as a JSON-RPC 2.0 notification, for JSON-RPC listeners:
+ * {"jsonrpc": "2.0", "method": NAME, "params": {"data", "timestamp"}}
+ * (no "id"; "data" only when the event has it).  event stays the
+ * caller's. */
+struct json_object *rpc_event_notification(struct json_object *event);
 /* {"QMP": {"version": {"qemu": {"major","minor","micro"}, "package"},
  *  "capabilities": []}} */
 struct json_object *rpc_greeting_new(int major, int minor, int micro,

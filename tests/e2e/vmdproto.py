@@ -45,6 +45,41 @@ class QMPError(Exception):
 
 
 
+def is_event(msg):
+    """A QMP event, or a JSON-RPC notification (how the JSON-RPC socket
+    sends events): a message no request asked for."""
+    return isinstance(msg, dict) and ("event" in msg or (
+        msg.get("jsonrpc") == "2.0" and "method" in msg and "id" not in msg))
+
+
+def members(text):
+    """[(name, raw JSON text of the value)] of the top-level object in text,
+    in order, duplicates kept: to compare what vmd echoed byte for byte."""
+    dec = json.JSONDecoder()
+
+    def skip(i):
+        while i < len(text) and text[i] in " \t\r\n":
+            i += 1
+        return i
+    i = skip(0)
+    if text[i:i + 1] != "{":
+        raise ProtocolError("not an object: %r" % text[:200])
+    i = skip(i + 1)
+    out = []
+    while text[i] != "}":
+        name, i = dec.raw_decode(text, i)
+        i = skip(i)
+        if text[i] != ":":
+            raise ProtocolError("bad object: %r" % text[:200])
+        i = skip(i + 1)
+        _, end = dec.raw_decode(text, i)
+        out.append((name, text[i:end]))
+        i = skip(end)
+        if text[i] == ",":
+            i = skip(i + 1)
+    return out
+
+
 # ---------------------------------------------------------------------------
 # Raw protocol client
 
@@ -149,7 +184,7 @@ class Client:
         while True:
             remaining = max(0.001, deadline - time.monotonic())
             msg = self.recv(remaining)
-            if isinstance(msg, dict) and "event" in msg:
+            if is_event(msg):
                 self._add_event(msg)
                 continue
             if match_id and (not isinstance(msg, dict)
@@ -216,7 +251,7 @@ class Client:
         while True:
             obj = self._parse_one()
             if obj is not None:
-                if isinstance(obj, dict) and "event" in obj:
+                if is_event(obj):
                     self._add_event(obj)
                     continue
                 raise ProtocolError("unexpected message: %r" % (obj,))
@@ -239,7 +274,7 @@ class Client:
                 i += 1
             obj = self._parse_one()
             if obj is not None:
-                if isinstance(obj, dict) and "event" in obj:
+                if is_event(obj):
                     self._add_event(obj)
                     continue
                 raise ProtocolError("unexpected message while waiting for "

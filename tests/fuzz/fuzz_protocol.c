@@ -7,13 +7,19 @@
  * pushed whole, once in chunks whose sizes come from a hash of the input
  * (one byte at a time, small, or large slices), as TCP may deliver it.
  * Framing must not depend on how bytes arrive, so both readings must give
- * the same values and the same first framing error; after an error the
- * stream drops what it had buffered (by design), so the comparison stops
- * there.  Every value then takes the daemon's path (daemon/server.c
+ * the same values and the same first framing error; after a parse error
+ * the stream resynchronises from the byte where json-c stopped, which may
+ * differ with chunking (see compare()), so the comparison stops there,
+ * while reading and serving go on.  Every value then takes the daemon's path (daemon/server.c
  * conn_handle, daemon/dispatch.c dispatch_call, with their buffer sizes),
  * and every reply is emitted and must read back, through a strict UTF-8
  * validating stream as vmctl reads it, as exactly one value carrying the
- * request's id.  A valid console-attach switches the connection to raw
+ * request's id, byte for byte as the client wrote it (the daemon keeps the
+ * id's raw text).  An array is served as the daemon serves a JSON-RPC
+ * batch (daemon/batch.c): its replies must read back as one array of as
+ * many replies.  A value the stream refuses whole (a member name twice, a
+ * NUL in a name) is answered and reading goes on; both readings must
+ * refuse it alike.  A valid console-attach switches the connection to raw
  * bytes, as the daemon does: the bytes after it must come out unchanged.
  *
  * A check that fails calls abort(), which libFuzzer reports as a crash.
@@ -33,6 +39,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
+#include "daemon/batch.h"
 #include "rpc/message.h"
 #include "rpc/schema.h"
 #include "rpc/stream.h"
@@ -161,6 +168,11 @@ static void record_free(struct record *r)
 
 /* ---- replies: emitted, then read back as a client would ---- */
 
+/* The batch being served (daemon/server.c conn->batch) and how many
+ * replies it gathered. */
+static struct batch *cur_batch;
+static size_t batch_replies;
+
 static bool is_jsonrpc_reply(struct json_object *o)
 {
 	struct json_object *v;
@@ -199,14 +211,17 @@ static void check_shape(struct json_object *o, enum rpc_dialect d,
 		FAIL("bad QMP reply: %s", text);
 }
 
-/* The reply echoes the request's id: QMP omits it when the request had
- * none, JSON-RPC says null. */
+/* The reply echoes the request's id exactly as the client wrote it (the
+ * raw text rpc_id_keep_raw put in the request): QMP omits it when the
+ * request had none, JSON-RPC says null.  Every reply builder puts "id"
+ * last, so the emitted line ends with ,"id":TEXT}. */
 static void check_id(struct json_object *o, enum rpc_dialect d,
-		     struct json_object *id, const char *text)
+		     struct json_object *id, const char *text, size_t len)
 {
 	struct json_object *got;
 	bool has = json_object_object_get_ex(o, "id", &got);
-	char *want;
+	const char *want;
+	size_t wlen;
 
 	if (!id) {
 		if (d == RPC_QMP ? has : (!has || got != NULL))
@@ -216,13 +231,12 @@ static void check_id(struct json_object *o, enum rpc_dialect d,
 	}
 	if (!has)
 		FAIL("reply lost the request's id: %s", text);
-	want = strdup(json_object_to_json_string_ext(id, JSON_C_TO_STRING_PLAIN));
-	if (!want)
-		FAIL("out of memory");
-	if (strcmp(want, got ? json_object_to_json_string_ext(got,
-			   JSON_C_TO_STRING_PLAIN) : "null"))
+	want = json_object_to_json_string_ext(id, JSON_C_TO_STRING_PLAIN);
+	wlen = strlen(want);
+	if (len < wlen + 8 || memcmp(text + len - wlen - 2, want, wlen) ||
+	    memcmp(text + len - wlen - 8, ",\"id\":", 6) ||
+	    memcmp(text + len - 2, "}\n", 2))
 		FAIL("reply %s does not carry the request's id %s", text, want);
-	free(want);
 }
 
 /* conn_send(): rpc_emit, then what the client sees must be one line and
@@ -254,9 +268,14 @@ static void send_reply(struct json_object *reply, enum rpc_dialect d,
 	    rpc_stream_pending(back) != 0)
 		FAIL("emitted reply reads back as more than one value: %s", s);
 	check_shape(o, d, s);
-	check_id(o, d, id, s);
+	check_id(o, d, id, s, len);
 	json_object_put(o);
 	free(s);
+	if (cur_batch) {  /* daemon/server.c conn_answer() */
+		batch_add(cur_batch, reply);
+		batch_replies++;
+		return;
+	}
 	json_object_put(reply);
 }
 
@@ -328,7 +347,37 @@ static bool dispatch(struct rpc_request *req)
 	return !strcmp(req->command, "console-attach");
 }
 
-/* daemon/server.c conn_handle(): desc[512]. */
+/* daemon/server.c conn_keep_id(): echo the id as it was written. */
+static void keep_id(struct rpc_stream *st, struct json_object *obj, size_t elem)
+{
+	size_t len;
+	const char *text = rpc_stream_raw_id(st, elem, &len);
+
+	if (text && rpc_id_keep_raw(obj, text, len) < 0)
+		FAIL("out of memory");
+}
+
+/* daemon/server.c conn_refuse(): in a batch every call is JSON-RPC, and
+ * console-attach is refused. */
+static rpc_err refuse(struct rpc_request *req, rpc_err e, char *desc,
+		      size_t desclen)
+{
+	if (!cur_batch)
+		return e;
+	if (req->dialect != RPC_JSONRPC) {
+		req->dialect = RPC_JSONRPC;
+		snprintf(desc, desclen, "a batch element must be a JSON-RPC 2.0 "
+			 "request object");
+		return RPC_INVALID_REQUEST;
+	}
+	if (e == RPC_OK && !strcmp(req->command, "console-attach")) {
+		snprintf(desc, desclen, "console-attach cannot be part of a batch");
+		return RPC_INVALID_REQUEST;
+	}
+	return e;
+}
+
+/* daemon/server.c conn_handle_one(): desc[512]. */
 static bool handle(struct json_object *obj, enum rpc_dialect *last)
 {
 	struct rpc_request req;
@@ -336,6 +385,7 @@ static bool handle(struct json_object *obj, enum rpc_dialect *last)
 	rpc_err e = rpc_request_parse(obj, &req, desc, sizeof desc);
 	bool raw = false;
 
+	e = refuse(&req, e, desc, sizeof desc);
 	*last = req.dialect;
 	if (req.obj != obj)
 		FAIL("rpc_request_parse did not take the value");
@@ -351,6 +401,82 @@ static bool handle(struct json_object *obj, enum rpc_dialect *last)
 	}
 	rpc_request_clear(&req);
 	return raw;
+}
+
+/* The replies of a batch: one line, one array, one element per reply. */
+static void check_batch_reply(struct batch *b)
+{
+	struct json_object *o = NULL;
+	char err[256];
+	size_t len = 0;
+	char *s = batch_reply(b, &len);
+
+	if (!s) {
+		if (batch_replies)
+			FAIL("a batch with %zu replies sent nothing", batch_replies);
+		return;
+	}
+	if (len == 0 || s[len - 1] != '\n' || memchr(s, '\n', len - 1) ||
+	    rpc_stream_push(back, s, len) < 0 ||
+	    rpc_stream_next(back, &o, err, sizeof err) != RPC_STREAM_VALUE ||
+	    !json_object_is_type(o, json_type_array) ||
+	    json_object_array_length(o) != batch_replies)
+		FAIL("batch reply is not one array of %zu replies (%s): %s",
+		     batch_replies, err, s);
+	json_object_put(o);
+	if (rpc_stream_next(back, &o, err, sizeof err) != RPC_STREAM_MORE ||
+	    rpc_stream_pending(back) != 0)
+		FAIL("batch reply reads back as more than one value: %s", s);
+	free(s);
+}
+
+/* daemon/server.c conn_batch() and conn_batch_run(), on the QMP socket. */
+static void handle_batch(struct rpc_stream *st, struct json_object *arr,
+			 enum rpc_dialect *last)
+{
+	struct json_object *first = json_object_array_get_idx(arr, 0), *el;
+	enum rpc_dialect ignored;
+	char desc[160];
+
+	if (!json_object_object_get_ex(first, "jsonrpc", NULL)) {
+		*last = RPC_QMP;
+		send_reply(rpc_reply_error(RPC_QMP, NULL, RPC_INVALID_REQUEST,
+					   "QMP input must be a JSON object"),
+			   RPC_QMP, NULL);
+		json_object_put(arr);
+		return;
+	}
+	*last = RPC_JSONRPC;
+	if (batch_check(arr, desc, sizeof desc) != RPC_OK) {
+		send_reply(rpc_reply_error(RPC_JSONRPC, NULL, RPC_INVALID_REQUEST,
+					   desc), RPC_JSONRPC, NULL);
+		json_object_put(arr);
+		return;
+	}
+	for (size_t i = 0; i < json_object_array_length(arr); i++)
+		keep_id(st, json_object_array_get_idx(arr, i), i);
+	cur_batch = batch_new(arr);
+	if (!cur_batch)
+		FAIL("out of memory");
+	batch_replies = 0;
+	while ((el = batch_next(cur_batch)))
+		if (handle(el, &ignored))
+			FAIL("a batch call went raw");
+	check_batch_reply(cur_batch);
+	batch_free(cur_batch);
+	cur_batch = NULL;
+}
+
+/* daemon/server.c conn_handle(): a batch, or one request. */
+static bool handle_value(struct rpc_stream *st, struct json_object *obj,
+			 enum rpc_dialect *last)
+{
+	if (json_object_is_type(obj, json_type_array)) {
+		handle_batch(st, obj, last);
+		return false;
+	}
+	keep_id(st, obj, RPC_STREAM_TOP);
+	return handle(obj, last);
 }
 
 /* ---- reading the input ---- */
@@ -421,7 +547,9 @@ static void check_text(const char *t)
 static void stream_error(enum rpc_stream_status st, const char *err,
 			 enum rpc_dialect last)
 {
-	rpc_err cls = st == RPC_STREAM_TOO_BIG ? RPC_GENERIC_ERROR : RPC_PARSE_ERROR;
+	rpc_err cls = st == RPC_STREAM_TOO_BIG ? RPC_GENERIC_ERROR :
+		      st == RPC_STREAM_REFUSED ? RPC_INVALID_REQUEST :
+		      RPC_PARSE_ERROR;
 
 	if (!err[0])
 		FAIL("stream error %d without a message", (int)st);
@@ -431,8 +559,9 @@ static void stream_error(enum rpc_stream_status st, const char *err,
 /* The daemon's handling of a value the stream gave (true: went raw).  The
  * chunked reading skips what the whole reading did with the same value at
  * the same place (ref), for speed: it cannot differ. */
-static bool serve(struct json_object *obj, struct record *r,
-		  const struct record *ref, enum rpc_dialect *last)
+static bool serve(struct rpc_stream *st, struct json_object *obj,
+		  struct record *r, const struct record *ref,
+		  enum rpc_dialect *last)
 {
 	size_t i = r->n - 1;
 	bool raw;
@@ -443,7 +572,7 @@ static bool serve(struct json_object *obj, struct record *r,
 		json_object_put(obj);
 		return ref->info[i] & 1;
 	}
-	raw = handle(obj, last);
+	raw = handle_value(st, obj, last);
 	if (!r->closed)
 		r->info[i] = (raw ? 1 : 0) | (*last == RPC_JSONRPC ? 2 : 0);
 	return raw;
@@ -489,11 +618,20 @@ static void read_input(const uint8_t *data, size_t size, struct plan *p,
 				const char *t = json_object_to_json_string_ext(obj, JSON_C_TO_STRING_PLAIN);
 				check_text(t);
 				record_add(r, 'V', t, strlen(t));
-				if (serve(obj, r, ref, &last)) {
+				if (serve(s, obj, r, ref, &last)) {
 					take_raw(s, p, r, data + pos, size - pos);
 					open = false;
 					break;
 				}
+				continue;
+			}
+			if (st == RPC_STREAM_REFUSED) {
+				/* a whole value, refused the same way however it
+				 * arrived: the readings stay comparable */
+				if (obj)
+					FAIL("REFUSED with a value");
+				record_add(r, 'F', err, strlen(err));
+				stream_error(st, err, last);
 				continue;
 			}
 			if (st != RPC_STREAM_BAD_JSON && st != RPC_STREAM_TOO_BIG)

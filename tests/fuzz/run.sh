@@ -89,6 +89,7 @@ mv "$workdir/embedded.c.tmp" "$workdir/embedded.c"
 "\x0d\x0a"
 "\xc3\xa9"
 "\xf0\x9f\x98\x80"
+"\xef\xbb\xbf"
 "\"jsonrpc\":\"2.0\""
 "\"execute\":"
 "\"arguments\":{"
@@ -106,8 +107,8 @@ cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 	${FUZZ_CFLAGS:-}"
 jsonc_cflags=$(pkg-config --cflags json-c 2>/dev/null || echo "-I/usr/include/json-c")
 jsonc_libs=$(pkg-config --libs json-c 2>/dev/null || echo "-ljson-c")
-rpc_sources="$srcdir/rpc/errors.c $srcdir/rpc/stream.c $srcdir/rpc/message.c
-	$srcdir/rpc/schema.c"
+rpc_sources="$srcdir/rpc/errors.c $srcdir/rpc/stream.c $srcdir/rpc/jsonscan.c $srcdir/rpc/message.c
+	$srcdir/rpc/schema.c $srcdir/daemon/batch.c"
 
 # fuzz_vmd links the daemon itself: vmd's sources as Makefile.am lists them
 # (so a new daemon file is fuzzed without a change here), less main.c, and

@@ -385,6 +385,87 @@ static void test_raw_value(void **state)
 	json_object_put(id);
 }
 
+/* "vm-list\u0000x" is not vm-list: json-c's C string stops at the NUL, so
+ * the command ran as vm-list.  Refused as an invalid request now. */
+static void test_nul_in_command(void **state)
+{
+	expect_fail("{\"execute\":\"vm-list\\u0000x\",\"id\":1}", RPC_INVALID_REQUEST,
+		    "QMP input member 'execute' contains a NUL character (\\u0000)");
+	expect_fail("{\"jsonrpc\":\"2.0\",\"method\":\"vm-list\\u0000\",\"id\":1}",
+		    RPC_INVALID_REQUEST,
+		    "JSON-RPC member 'method' contains a NUL character (\\u0000)");
+	expect_fail("{\"jsonrpc\":\"2.0\\u0000x\",\"method\":\"vm-list\",\"id\":1}",
+		    RPC_INVALID_REQUEST, "JSON-RPC member 'jsonrpc' must be \"2.0\"");
+}
+
+/* An id kept as its raw text is echoed byte for byte, in both dialects and
+ * in errors; json-c alone would print 2**70 as 18446744073709551615. */
+static void expect_raw_echo(const char *req_text, const char *raw,
+			    const char *want_ok, const char *want_err)
+{
+	struct json_object *obj = parse(req_text);
+	struct rpc_request req;
+	char desc[256];
+
+	assert_int_equal(rpc_id_keep_raw(obj, raw, strlen(raw)), 0);
+	assert_int_equal(rpc_request_parse(obj, &req, desc, sizeof desc), RPC_OK);
+	assert_non_null(req.id);
+	expect_emit(rpc_reply_return(req.dialect, req.id, NULL), want_ok);
+	expect_emit(rpc_reply_error(req.dialect, req.id, RPC_BUSY, "b"), want_err);
+	rpc_request_clear(&req);
+}
+
+static void test_raw_id(void **state)
+{
+	expect_raw_echo("{\"execute\":\"x\",\"id\":1180591620717411303424}",
+			"1180591620717411303424",
+			"{\"return\":{},\"id\":1180591620717411303424}\n",
+			"{\"error\":{\"class\":\"Busy\",\"desc\":\"b\"},"
+			"\"id\":1180591620717411303424}\n");
+	expect_raw_echo("{\"jsonrpc\":\"2.0\",\"method\":\"x\",\"id\":-0}", "-0",
+			"{\"jsonrpc\":\"2.0\",\"result\":{},\"id\":-0}\n",
+			"{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32005,\"message\":"
+			"\"b\",\"data\":{\"class\":\"Busy\"}},\"id\":-0}\n");
+	expect_raw_echo("{\"execute\":\"x\",\"id\":\"\\u00e9\"}", "\"\\u00e9\"",
+			"{\"return\":{},\"id\":\"\\u00e9\"}\n",
+			"{\"error\":{\"class\":\"Busy\",\"desc\":\"b\"},"
+			"\"id\":\"\\u00e9\"}\n");
+	/* a JSON-RPC id null stays a request, not a notification */
+	expect_raw_echo("{\"jsonrpc\":\"2.0\",\"method\":\"x\",\"id\":null}", "null",
+			"{\"jsonrpc\":\"2.0\",\"result\":{},\"id\":null}\n",
+			"{\"jsonrpc\":\"2.0\",\"error\":{\"code\":-32005,\"message\":"
+			"\"b\",\"data\":{\"class\":\"Busy\"}},\"id\":null}\n");
+
+	/* no id: nothing to keep, still no id in the reply */
+	struct json_object *obj = parse("{\"execute\":\"x\"}");
+	struct rpc_request req;
+	char desc[256];
+
+	assert_int_equal(rpc_id_keep_raw(obj, "5", 1), 0);
+	assert_int_equal(rpc_request_parse(obj, &req, desc, sizeof desc), RPC_OK);
+	assert_null(req.id);
+	expect_emit(rpc_reply_return(req.dialect, req.id, NULL), "{\"return\":{}}\n");
+	rpc_request_clear(&req);
+}
+
+/* Events for JSON-RPC listeners: a notification, the event's name as the
+ * method, its data and timestamp as params. */
+static void test_event_notification(void **state)
+{
+	struct json_object *ev = parse("{\"event\":\"VM_STATE\",\"data\":{\"vm\":\"a\"},"
+				       "\"timestamp\":{\"seconds\":1,\"microseconds\":2}}");
+
+	expect_emit(rpc_event_notification(ev),
+		    "{\"jsonrpc\":\"2.0\",\"method\":\"VM_STATE\",\"params\":{\"data\":"
+		    "{\"vm\":\"a\"},\"timestamp\":{\"seconds\":1,\"microseconds\":2}}}\n");
+	json_object_put(ev);
+	ev = parse("{\"event\":\"X\",\"timestamp\":{\"seconds\":1,\"microseconds\":2}}");
+	expect_emit(rpc_event_notification(ev),
+		    "{\"jsonrpc\":\"2.0\",\"method\":\"X\",\"params\":{\"timestamp\":"
+		    "{\"seconds\":1,\"microseconds\":2}}}\n");
+	json_object_put(ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -400,6 +481,9 @@ int main(void)
 		cmocka_unit_test(test_greeting_shape),
 		cmocka_unit_test(test_emit_one_line),
 		cmocka_unit_test(test_raw_value),
+		cmocka_unit_test(test_nul_in_command),
+		cmocka_unit_test(test_raw_id),
+		cmocka_unit_test(test_event_notification),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

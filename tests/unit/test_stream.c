@@ -1,6 +1,7 @@
 /* Unit tests of rpc/stream.c: QMP framing is a stream of JSON values with
  * or without separators, split anywhere by the socket, capped in size,
- * recovering from garbage, and able to hand over the bytes that follow a
+ * resynchronising after garbage, strict about member names, keeping the
+ * exact text of ids, and able to hand over the bytes that follow a
  * message when a connection turns into a raw console. */
 #include "config.h"
 
@@ -8,6 +9,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <setjmp.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -191,12 +193,11 @@ static void want_bad(struct rpc_stream *s, const char *in, const char *msg)
 	push_str(s, in);
 	assert_int_equal(rpc_stream_next(s, &v, err, sizeof(err)), RPC_STREAM_BAD_JSON);
 	assert_null(v);
-	assert_non_null(strstr(err, "JSON parse error at byte "));
+	assert_non_null(strstr(err, "JSON parse error at line "));
 	if (msg != NULL)
 		assert_non_null(strstr(err, msg));
-	assert_int_equal(rpc_stream_pending(s), 0);
-	/* usable again */
-	push_str(s, "{\"ok\":true}");
+	/* usable again: a line end always resynchronises */
+	push_str(s, "\n{\"ok\":true}");
 	want_value(s, "{\"ok\":true}");
 	want_more(s);
 }
@@ -205,8 +206,8 @@ static void test_bad_json_recovery(void **state)
 {
 	struct rpc_stream *s = rpc_stream_new(RPC_MAX_MSG);
 
-	want_bad(s, "{\"a\" 1}{\"lost\":1}", "byte 5");
-	want_bad(s, "}", "byte 0");
+	want_bad(s, "{\"a\" 1}", "line 1, column 6");
+	want_bad(s, "}", "line 2, column 1");
 	want_bad(s, "{\"a\":1,}", NULL);
 	want_bad(s, "{\"a\":\"\xff\"}", NULL);          /* invalid UTF-8 */
 	assert_int_equal(rpc_stream_push(s, "{\"a\":\"x\0y\"}", 11), 0);
@@ -321,7 +322,7 @@ static void test_top_level_values(void **state)
 }
 
 /* What reading in pushed as two reads, split at k, gives up to the first
- * parse error (after which the stream drops what it holds, by design):
+ * parse error (what follows it is test_resync's matter):
  * each value as compact JSON, "!" for the error, "+" for bytes still
  * waiting at the end. */
 static void read_split(const char *in, size_t k, char *out, size_t cap)
@@ -411,6 +412,237 @@ static void test_large_value_within_cap(void **state)
 	rpc_stream_free(s);
 }
 
+/* Everything read from in, pushed in two parts split at k: each value as
+ * compact JSON, "!" for a parse error, "R" for a refused value. */
+static void read_all(const char *in, size_t k, char *out, size_t cap)
+{
+	struct rpc_stream *s = rpc_stream_new(RPC_MAX_MSG);
+	size_t len = strlen(in);
+	enum rpc_stream_status st;
+
+	out[0] = '\0';
+	for (int part = 0; part < 2; part++) {
+		struct json_object *v;
+
+		assert_int_equal(rpc_stream_push(s, part ? in + k : in,
+						 part ? len - k : k), 0);
+		while ((st = rpc_stream_next(s, &v, NULL, 0)) != RPC_STREAM_MORE) {
+			const char *t = st == RPC_STREAM_VALUE ?
+				json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN) :
+				st == RPC_STREAM_REFUSED ? "R" : "!";
+
+			assert_true(st != RPC_STREAM_TOO_BIG);
+			assert_true(strlen(out) + strlen(t) + 2 < cap);
+			strcat(strcat(out, t), " ");
+			json_object_put(v);
+		}
+	}
+	rpc_stream_free(s);
+}
+
+/* After malformed input the stream answers one error and reads on: from
+ * the next line, or the next '{' or '[' outside the broken value (brackets
+ * counted outside strings), wherever the reads were split.  Before, every
+ * byte buffered after the fault was dropped ("{"lost":1}" was lost). */
+static void test_resync(void **state)
+{
+	static const struct { const char *in, *want; } cases[] = {
+		{ "{\"a\" 1}{\"lost\":1}", "! {\"lost\":1} " },
+		{ "{\"execute\": \"vm-list\",, }\n{\"id\":1}", "! {\"id\":1} " },
+		{ "{\"a\":, \"b\": {\"c\":1}}{\"d\":2}", "! {\"d\":2} " },
+		{ "nonsense\n{\"e\":3}", "! {\"e\":3} " },
+		{ "nonsense {\"e\":3}", "! {\"e\":3} " },
+		{ "{\"s\":\"\\x\"} {\"f\":4}", "! {\"f\":4} " },
+		{ "{\"s\":\"a{b[\"  x} {\"g\":5}", "! {\"g\":5} " },
+		{ "}}]] {\"h\":6}", "! {\"h\":6} " },
+		{ "{\"a\":[1,}\n[2]", "! [2] " },
+		{ "{\"u\":\"\xff\"} {\"i\":7}", "! {\"i\":7} " },
+		{ "{\"a\":1,\"a\":2}{\"j\":8}", "R {\"j\":8} " },
+		{ "{\"c\":\"x\ty\"}{\"k\":9}", "! {\"k\":9} " },
+	};
+	char whole[256], split[256];
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		read_all(cases[i].in, 0, whole, sizeof whole);
+		assert_string_equal(whole, cases[i].want);
+		for (size_t k = 1; k < strlen(cases[i].in); k++) {
+			read_all(cases[i].in, k, split, sizeof split);
+			assert_string_equal(split, whole);
+		}
+	}
+}
+
+static void want_status(struct rpc_stream *s, const char *in,
+			enum rpc_stream_status want, const char *msg)
+{
+	struct json_object *v = NULL;
+	char err[256] = "";
+
+	push_str(s, in);
+	assert_int_equal(rpc_stream_next(s, &v, err, sizeof(err)), want);
+	assert_null(v);
+	if (strstr(err, msg) == NULL)
+		fail_msg("error '%s' does not say '%s'", err, msg);
+}
+
+/* Errors say where: line and column over the whole stream. */
+static void test_error_position(void **state)
+{
+	struct rpc_stream *s = rpc_stream_new(RPC_MAX_MSG);
+
+	push_str(s, "{\"a\":1}\n{\"b\":2}\n");
+	want_value(s, "{\"a\":1}");
+	want_value(s, "{\"b\":2}");
+	want_status(s, "{\"c\":\n  ,}", RPC_STREAM_BAD_JSON, "line 4, column 3:");
+	want_status(s, "\n\n   [1,2,,]", RPC_STREAM_BAD_JSON,
+		    "line 6, column 9:");
+	want_status(s, "\n{\"d\":\"\xc3\x28\"}", RPC_STREAM_BAD_JSON,
+		    "line 7, column 8: invalid UTF-8");
+	rpc_stream_free(s);
+}
+
+/* RFC 8259 8.1: a byte order mark may start the stream; it is skipped
+ * (before, it was a parse error).  Anywhere else it is not JSON. */
+static void test_bom(void **state)
+{
+	struct rpc_stream *s = rpc_stream_new(RPC_MAX_MSG);
+
+	push_str(s, "\xEF\xBB\xBF{\"a\":1}");
+	want_value(s, "{\"a\":1}");
+	want_status(s, "\xEF\xBB\xBF{}", RPC_STREAM_BAD_JSON, "line 1, column 8:");
+	rpc_stream_free(s);
+
+	/* split anywhere */
+	s = rpc_stream_new(RPC_MAX_MSG);
+	push_str(s, "\xEF");
+	want_more(s);
+	push_str(s, "\xBB");
+	want_more(s);
+	push_str(s, "\xBF");
+	want_more(s);
+	push_str(s, " {\"b\":2}");
+	want_value(s, "{\"b\":2}");
+	rpc_stream_free(s);
+
+	/* half a BOM is not one */
+	s = rpc_stream_new(RPC_MAX_MSG);
+	want_status(s, "\xEF\xBB{}", RPC_STREAM_BAD_JSON, "line 1, column 1:");
+	rpc_stream_free(s);
+}
+
+/* json-c keeps the last of two members with one name; QEMU refuses them,
+ * and so does the stream, at any depth and however the name is written. */
+static void test_duplicate_members(void **state)
+{
+	struct rpc_stream *s = rpc_stream_new(RPC_MAX_MSG);
+
+	want_status(s, "{\"a\":1,\"a\":2}", RPC_STREAM_REFUSED,
+		    "line 1, column 8: duplicate member name 'a'");
+	want_status(s, "{\"x\":{\"y\":[{\"k\":1,\"z\":0,\"k\":1}]}}",
+		    RPC_STREAM_REFUSED, "duplicate member name 'k'");
+	want_status(s, "{\"id\":1,\"\\u0069d\":2}", RPC_STREAM_REFUSED,
+		    "duplicate member name 'id'");
+	want_status(s, "[{},{\"execute\":\"a\",\"execute\":\"b\"}]",
+		    RPC_STREAM_REFUSED, "'execute'");
+	/* one name in different objects is fine */
+	push_str(s, "{\"a\":{\"a\":1},\"b\":{\"a\":2},\"c\":[{\"a\":3},{\"a\":4}]}");
+	want_value(s, "{\"a\":{\"a\":1},\"b\":{\"a\":2},\"c\":[{\"a\":3},{\"a\":4}]}");
+	rpc_stream_free(s);
+
+	/* many names, one object: found fast, and the last one counts */
+	enum { N = 20000 };
+	char *big = malloc(N * 16 + 16), *p = big;
+	s = rpc_stream_new(RPC_MAX_MSG);
+	*p++ = '{';
+	for (int i = 0; i < N; i++)
+		p += sprintf(p, "\"m%d\":%d,", i, i);
+	p += sprintf(p, "\"m%d\":0}", N - 1);
+	assert_int_equal(rpc_stream_push(s, big, (size_t)(p - big)), 0);
+	want_status(s, "", RPC_STREAM_REFUSED, "duplicate member name 'm19999'");
+	big[(p - big) - strlen("\"m19999\":0}") - 1] = '}';  /* drop it */
+	assert_int_equal(rpc_stream_push(s, big, (size_t)(p - big) -
+					 strlen("\"m19999\":0}")), 0);
+	struct json_object *v;
+	assert_int_equal(rpc_stream_next(s, &v, NULL, 0), RPC_STREAM_VALUE);
+	assert_int_equal(json_object_object_length(v), N);
+	json_object_put(v);
+	free(big);
+	rpc_stream_free(s);
+}
+
+/* json-c cuts a member name at \u0000: {"execute\u0000x": ...} read as
+ * "execute".  Such names are refused; NUL in a string value is left to the
+ * message layer, and an escaped backslash before "u0000" is no NUL. */
+static void test_nul_in_names(void **state)
+{
+	struct rpc_stream *s = rpc_stream_new(RPC_MAX_MSG);
+
+	want_status(s, "{\"execute\\u0000x\":\"vm-list\"}", RPC_STREAM_REFUSED,
+		    "line 1, column 2: a member name contains a NUL");
+	want_status(s, "{\"arguments\":{\"vm\\u0000\":1}}", RPC_STREAM_REFUSED,
+		    "NUL");
+	push_str(s, "{\"a\":\"x\\u0000y\"}{\"a\\\\u0000\":1}");
+	want_value(s, "{\"a\":\"x\\u0000y\"}");
+	want_value(s, "{\"a\\\\u0000\":1}");
+	rpc_stream_free(s);
+}
+
+static void want_id(struct rpc_stream *s, size_t elem, const char *want)
+{
+	size_t len = 0;
+	const char *id = rpc_stream_raw_id(s, elem, &len);
+
+	if (want == NULL) {
+		assert_null(id);
+		return;
+	}
+	assert_non_null(id);
+	assert_int_equal(len, strlen(want));
+	assert_memory_equal(id, want, len);
+}
+
+/* The exact text of ids, to echo them unchanged (json-c turns 2**70 into
+ * 18446744073709551615 and -0 into 0). */
+static void test_raw_ids(void **state)
+{
+	static const struct { const char *in, *id; } cases[] = {
+		{ "{\"id\":1180591620717411303424}", "1180591620717411303424" },
+		{ "{\"id\" : 1.0 }", "1.0" },
+		{ "{\"execute\":\"x\",\"id\":-0}", "-0" },
+		{ "{\"id\":\"\\u00e9\"}", "\"\\u00e9\"" },
+		{ "{\"id\":\"a b\\\" c\"}", "\"a b\\\" c\"" },
+		{ "{\"id\":{\"a\": [1, 2e3],\n \"b\":\"x y\"}}", "{\"a\":[1,2e3],\"b\":\"x y\"}" },
+		{ "{\"id\":null}", "null" },
+		{ "{\"id\":true,\"a\":{\"id\":5}}", "true" },
+		{ "{\"a\":{\"id\":5}}", NULL },
+		{ "{\"\\u0069d\":7}", "7" },
+	};
+	struct rpc_stream *s = rpc_stream_new(RPC_MAX_MSG);
+	struct json_object *v;
+
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		push_str(s, cases[i].in);
+		assert_int_equal(rpc_stream_next(s, &v, NULL, 0), RPC_STREAM_VALUE);
+		want_id(s, RPC_STREAM_TOP, cases[i].id);
+		want_id(s, 0, NULL);
+		json_object_put(v);
+	}
+	/* a batch: the ids of its elements */
+	push_str(s, "[{\"id\":1},2,{\"id\":\"b\"},{},{\"x\":{\"id\":3}}]");
+	assert_int_equal(rpc_stream_next(s, &v, NULL, 0), RPC_STREAM_VALUE);
+	want_id(s, 0, "1");
+	want_id(s, 1, NULL);
+	want_id(s, 2, "\"b\"");
+	want_id(s, 3, NULL);
+	want_id(s, 4, NULL);
+	want_id(s, RPC_STREAM_TOP, NULL);
+	json_object_put(v);
+	/* forgotten with the next call */
+	want_more(s);
+	want_id(s, 0, NULL);
+	rpc_stream_free(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -427,6 +659,12 @@ int main(void)
 		cmocka_unit_test(test_top_level_values),
 		cmocka_unit_test(test_number_split),
 		cmocka_unit_test(test_large_value_within_cap),
+		cmocka_unit_test(test_resync),
+		cmocka_unit_test(test_error_position),
+		cmocka_unit_test(test_bom),
+		cmocka_unit_test(test_duplicate_members),
+		cmocka_unit_test(test_nul_in_names),
+		cmocka_unit_test(test_raw_ids),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
