@@ -12,9 +12,11 @@
  * journal already logged is punched out as the log grows.
  *
  * Viewers are protocol connections in raw mode, or raw TCP clients of a
- * port of type tcp.  A viewer that does not keep up is dropped once it has
- * CONSOLE_VIEWER_MAX_PENDING bytes unsent: the guest and the other viewers
- * never wait for it. */
+ * port of type tcp that sent its secret (tcpgate.c).  A viewer that does
+ * not keep up is dropped once it has CONSOLE_VIEWER_MAX_PENDING bytes
+ * unsent: the guest and the other viewers never wait for it.  The writer
+ * is not read while CONSOLE_INPUT_MAX_PENDING bytes wait to go to the
+ * guest: it waits for the guest, not vmd's memory. */
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -34,6 +36,7 @@
 #include "daemon/keeper.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
+#include "daemon/tcpgate.h"
 #include "daemon/vmd.h"
 #include "rpc/message.h"
 
@@ -43,8 +46,11 @@ struct viewer {
 	struct conn *conn;            /* a protocol connection in raw mode */
 	struct bufferevent *tcp;      /* or a raw TCP client */
 	bool rw;
-	uid_t uid;
-	pid_t pid;
+	bool held;                    /* not read: the guest is behind */
+	bool typed;                   /* its first input is in the log */
+	uid_t uid;                    /* (uid_t)-1: unknown (tcp) */
+	pid_t pid;                    /* 0 for tcp */
+	char peer[64];                /* tcp: the client's address:port */
 	const char *reason;           /* why it leaves, for CONSOLE_DETACH */
 	struct viewer *next;
 };
@@ -59,7 +65,7 @@ struct console {
 	struct event *lost_timer;     /* the keeper closed: ask p.lost later */
 	unsigned lost_tries;          /* p.lost calls since a keeper answered */
 	int keeper_pidfd;             /* the connected keeper, -1 if unknown */
-	struct evconnlistener *tcp;
+	struct tcpgate *gate;         /* tcp ports: the listener */
 	struct conlog *log;
 	struct journal *jr;           /* the keeper's journal of this port */
 	struct evbuffer *early;       /* input before console_connect() */
@@ -95,6 +101,23 @@ static void ring_add(struct console *con, const unsigned char *p, size_t n)
 	}
 }
 
+static struct json_object *uid_json(uid_t uid)
+{
+	return json_object_new_int64(uid == (uid_t)-1 ? -1 : (int64_t)uid);
+}
+
+/* "uid=0 pid=42 via socket" or "uid=1000 via tcp 127.0.0.1:4242". */
+static const char *who(const struct viewer *v, char *buf, size_t cap)
+{
+	if (v->conn)
+		snprintf(buf, cap, "uid=%d pid=%d via socket", (int)v->uid,
+			 (int)v->pid);
+	else
+		snprintf(buf, cap, "uid=%ld via tcp %s", v->uid == (uid_t)-1 ? -1L :
+			 (long)v->uid, v->peer);
+	return buf;
+}
+
 static void announce(struct console *con, const char *event, struct viewer *v,
 		     struct json_object *extra)
 {
@@ -106,8 +129,10 @@ static void announce(struct console *con, const char *event, struct viewer *v,
 	if (v && strcmp(event, "CONSOLE_WRITER"))
 		json_object_object_add(d, "mode", json_object_new_string(v->rw ? "rw" : "ro"));
 	if (v) {
-		json_object_object_add(d, "uid", json_object_new_int64(v->uid));
+		json_object_object_add(d, "uid", uid_json(v->uid));
 		json_object_object_add(d, "pid", json_object_new_int64(v->pid));
+		if (!v->conn)
+			json_object_object_add(d, "peer", json_object_new_string(v->peer));
 	}
 	if (v && strcmp(event, "CONSOLE_WRITER"))
 		json_object_object_add(d, "via", json_object_new_string(v->conn ? "socket" : "tcp"));
@@ -121,6 +146,7 @@ static void viewer_unlink(struct viewer *v)
 {
 	struct console *con = v->con;
 	struct json_object *extra = json_object_new_object();
+	char w[128];
 
 	for (struct viewer **pp = &con->viewers; *pp; pp = &(*pp)->next)
 		if (*pp == v) {
@@ -132,9 +158,8 @@ static void viewer_unlink(struct viewer *v)
 	json_object_object_add(extra, "reason",
 			       json_object_new_string(v->reason ? v->reason : "closed"));
 	announce(con, "CONSOLE_DETACH", v, extra);
-	log_vm(LOG_INFO, con->vm, con->uuid, "console %d: viewer uid=%d pid=%d "
-	       "left (%s)", con->p.port, (int)v->uid, (int)v->pid,
-	       v->reason ? v->reason : "closed");
+	log_vm(LOG_INFO, con->vm, con->uuid, "console %d: viewer %s left (%s)",
+	       con->p.port, who(v, w, sizeof w), v->reason ? v->reason : "closed");
 }
 
 static void viewer_drop(struct viewer *v, const char *reason)
@@ -165,8 +190,10 @@ static void to_viewers(struct console *con, const unsigned char *p, size_t n)
 	for (struct viewer *v = con->viewers, *next; v; v = next) {
 		next = v->next;
 		if (viewer_write(v, p, n) > CONSOLE_VIEWER_MAX_PENDING) {
+			char w[128];
 			log_vm(LOG_WARNING, con->vm, con->uuid, "console %d: viewer "
-			       "too slow, dropped", con->p.port);
+			       "%s too slow (%d bytes unread), dropped", con->p.port,
+			       who(v, w, sizeof w), CONSOLE_VIEWER_MAX_PENDING);
 			viewer_drop(v, "too-slow");
 		}
 	}
@@ -347,15 +374,56 @@ static void on_guest_event(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
-/* Keys typed while a re-adopted console is not connected yet wait here. */
-#define EARLY_INPUT_MAX 65536
+/* Bytes typed that have not gone to the keeper yet: in the keeper's
+ * socket buffer, or, while a re-adopted console is not connected yet, in
+ * early. */
+static size_t input_pending(const struct console *con)
+{
+	if (con->bev)
+		return evbuffer_get_length(bufferevent_get_output(con->bev));
+	return con->early ? evbuffer_get_length(con->early) : 0;
+}
+
+/* Holding again is not a no-op: something else (conn_enter_raw) may have
+ * enabled reading meanwhile. */
+static void viewer_hold(struct viewer *v, bool hold)
+{
+	if (v->held == hold && !hold)
+		return;
+	v->held = hold;
+	if (v->conn)
+		conn_raw_pause(v->conn, hold);
+	else if (hold)
+		bufferevent_disable(v->tcp, EV_READ);
+	else
+		bufferevent_enable(v->tcp, EV_READ);
+}
+
+/* Stop reading the writer while the guest is behind; read it again once
+ * it caught up to half the bound (called on input and on each drain). */
+static void input_flow(struct console *con)
+{
+	size_t n = input_pending(con);
+	struct viewer *w = con->writer;
+
+	if (w && n > CONSOLE_INPUT_MAX_PENDING)
+		viewer_hold(w, true);
+	else if (w && n <= CONSOLE_INPUT_MAX_PENDING / 2)
+		viewer_hold(w, false);
+}
 
 static void to_guest(struct console *con, const void *buf, size_t len)
 {
 	if (con->bev)
 		bufferevent_write(con->bev, buf, len);
-	else if (con->early && evbuffer_get_length(con->early) + len <= EARLY_INPUT_MAX)
+	else if (con->early)
 		evbuffer_add(con->early, buf, len);
+	input_flow(con);
+}
+
+static void on_guest_drained(struct bufferevent *bev, void *arg)
+{
+	input_flow(arg);
 }
 
 /* How long a stopping guest's keeper may take to hand over its last bytes
@@ -428,10 +496,14 @@ void console_connect(struct console *con, int fd)
 		close(fd);
 		return;
 	}
-	bufferevent_setcb(con->bev, on_guest_output, NULL, on_guest_event, con);
+	bufferevent_setcb(con->bev, on_guest_output, on_guest_drained,
+			  on_guest_event, con);
+	bufferevent_setwatermark(con->bev, EV_WRITE,
+				 CONSOLE_INPUT_MAX_PENDING / 2, 0);
 	bufferevent_enable(con->bev, EV_READ | EV_WRITE);
 	if (con->early)
 		bufferevent_write_buffer(con->bev, con->early);
+	input_flow(con);
 }
 
 /* What a viewer attaching after a restart of vmd sees first: the end of
@@ -473,8 +545,10 @@ static struct viewer *viewer_link(struct console *con, struct viewer *v)
 	con->viewers = v;
 	if (v->rw)
 		con->writer = v;
-	if (prev)
+	if (prev) {
 		prev->rw = false;
+		viewer_hold(prev, false);  /* read-only: its input is dropped */
+	}
 	return prev;
 }
 
@@ -482,12 +556,18 @@ static struct viewer *viewer_link(struct console *con, struct viewer *v)
 static void viewer_welcome(struct console *con, struct viewer *v,
 			   struct viewer *prev)
 {
+	char w[128];
+
+	log_vm(LOG_INFO, con->vm, con->uuid, "console %d: viewer %s attached "
+	       "(%s)", con->p.port, who(v, w, sizeof w), v->rw ? "rw" : "ro");
 	announce(con, "CONSOLE_ATTACH", v, json_object_new_object());
 	if (prev) {
 		struct json_object *extra = json_object_new_object();
 		struct json_object *old = json_object_new_object();
-		json_object_object_add(old, "uid", json_object_new_int64(prev->uid));
+		json_object_object_add(old, "uid", uid_json(prev->uid));
 		json_object_object_add(old, "pid", json_object_new_int64(prev->pid));
+		if (!prev->conn)
+			json_object_object_add(old, "peer", json_object_new_string(prev->peer));
 		json_object_object_add(extra, "previous", old);
 		announce(con, "CONSOLE_WRITER", v, extra);
 	}
@@ -502,9 +582,15 @@ static void viewer_welcome(struct console *con, struct viewer *v,
 static void viewer_input(void *ctx, const void *buf, size_t len)
 {
 	struct viewer *v = ctx;
+	char w[128];
 
-	if (v->con->writer == v)
-		to_guest(v->con, buf, len);
+	if (v->con->writer != v)
+		return;
+	if (!v->typed)  /* who typed, once per turn at the keyboard */
+		log_vm(LOG_NOTICE, v->con->vm, v->con->uuid, "console %d: input "
+		       "from %s", v->con->p.port, who(v, w, sizeof w));
+	v->typed = true;
+	to_guest(v->con, buf, len);
 }
 
 static void viewer_closed(void *ctx, struct conn *conn)
@@ -520,18 +606,45 @@ bool console_has_writer(const struct console *con)
 	return con->writer != NULL;
 }
 
-void console_describe(const struct console *con, struct json_object *o)
+static struct json_object *viewer_json(const struct viewer *v)
 {
+	struct json_object *o = json_object_new_object();
+
+	json_object_object_add(o, "mode", json_object_new_string(v->rw ? "rw" : "ro"));
+	json_object_object_add(o, "via", json_object_new_string(v->conn ? "socket" : "tcp"));
+	json_object_object_add(o, "uid", uid_json(v->uid));
+	json_object_object_add(o, "pid", json_object_new_int64(v->pid));
+	if (!v->conn)
+		json_object_object_add(o, "peer", json_object_new_string(v->peer));
+	return o;
+}
+
+void console_describe(const struct console *con, struct json_object *o,
+		      bool admin)
+{
+	struct json_object *att = json_object_new_array();
 	int n = 0;
 
-	for (const struct viewer *v = con->viewers; v; v = v->next)
+	for (const struct viewer *v = con->viewers; v; v = v->next) {
+		json_object_array_add(att, viewer_json(v));
 		n++;
+	}
 	json_object_object_add(o, "viewers", json_object_new_int(n));
 	json_object_object_add(o, "writer", json_object_new_boolean(con->writer != NULL));
+	json_object_object_add(o, "attached", att);
 	json_object_object_add(o, "log_end",
 			       json_object_new_int64((int64_t)conlog_end(con->log)));
 	json_object_object_add(o, "keeper", json_object_new_boolean(
 		con->bev && (bufferevent_get_enabled(con->bev) & EV_READ)));
+	if (!con->gate)
+		return;
+	json_object_object_add(o, "tcp_port",
+			       json_object_new_int(tcpgate_port(con->gate)));
+	json_object_object_add(o, "auth", json_object_new_string(
+		tcpgate_secret(con->gate) ? "secret" : "none"));
+	if (admin && tcpgate_secret(con->gate))
+		json_object_object_add(o, "secret", json_object_new_string(
+			tcpgate_secret(con->gate)));
 }
 
 int console_attach(struct console *con, struct conn *conn, bool rw, bool force)
@@ -566,22 +679,25 @@ static void tcp_event(struct bufferevent *bev, short what, void *arg)
 		viewer_drop(arg, "closed");
 }
 
-/* A raw TCP client of a port of type tcp: writer if nobody writes. */
-static void tcp_accept(struct evconnlistener *l, evutil_socket_t fd,
-		       struct sockaddr *sa, int salen, void *arg)
+/* A raw TCP client that passed the gate: writer if nobody writes. */
+static void tcp_admit(void *ctx, struct bufferevent *bev, const struct peer *peer)
 {
-	struct console *con = arg;
+	struct console *con = ctx;
 	struct viewer *v = viewer_new(con, !con->writer, false);
 
-	if (!v || !(v->tcp = bufferevent_socket_new(vmd.base, fd,
-						    BEV_OPT_CLOSE_ON_FREE))) {
-		free(v);
-		close(fd);
+	if (!v) {
+		bufferevent_free(bev);
 		return;
 	}
-	bufferevent_setcb(v->tcp, tcp_read, NULL, tcp_event, v);
-	bufferevent_enable(v->tcp, EV_READ | EV_WRITE);
+	v->tcp = bev;
+	v->uid = peer->uid < 0 ? (uid_t)-1 : (uid_t)peer->uid;
+	snprintf(v->peer, sizeof v->peer, "%s", peer->addr);
+	bufferevent_setcb(bev, tcp_read, NULL, tcp_event, v);
+	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	viewer_welcome(con, v, viewer_link(con, v));
+	/* what it sent right behind its secret */
+	if (evbuffer_get_length(bufferevent_get_input(bev)))
+		tcp_read(bev, v);
 }
 
 struct console *console_open(int fd, const struct console_params *p,
@@ -613,12 +729,13 @@ struct console *console_open(int fd, const struct console_params *p,
 	if (con->jr)
 		con->jpos = logged(con);
 	ring_from_log(con);
-	if (p->tcp_fd >= 0) {
-		evutil_make_socket_nonblocking(p->tcp_fd);
-		con->tcp = evconnlistener_new(vmd.base, tcp_accept, con,
-					      LEV_OPT_CLOSE_ON_FREE, -1, p->tcp_fd);
-	}
+	if (p->tcp_fd >= 0 &&
+	    !(con->gate = tcpgate_new(p->tcp_fd, p->secret, p->vm, p->uuid,
+				      p->port, tcp_admit, con)))
+		log_vm(LOG_ERR, p->vm, p->uuid, "console %d: cannot listen on its "
+		       "tcp port: out of memory", p->port);
 	con->p.tcp_fd = -1;
+	con->p.secret = NULL;
 	con->lost_timer = evtimer_new(vmd.base, on_lost_timer, con);
 	con->log_timer = evtimer_new(vmd.base, on_log_timer, con);
 	if (fd >= 0)
@@ -629,6 +746,8 @@ struct console *console_open(int fd, const struct console_params *p,
 fail:
 	if (fd >= 0)
 		close(fd);
+	if (p->tcp_fd >= 0)
+		close(p->tcp_fd);
 	console_close(con);
 	return NULL;
 }
@@ -648,8 +767,7 @@ void console_close(struct console *con)
 		event_free(con->log_timer);
 	if (con->keeper_pidfd >= 0)
 		close(con->keeper_pidfd);
-	if (con->tcp)
-		evconnlistener_free(con->tcp);
+	tcpgate_free(con->gate);
 	if (con->bev)
 		bufferevent_free(con->bev);
 	conlog_close(con->log);

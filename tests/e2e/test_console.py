@@ -567,7 +567,10 @@ class WritersTest(ConsoleTestCase):
         mark = len(c.events)
         sock_viewer = self.console(name, mode="ro")
         sock_viewer.read_until(BOOT_BANNER, t(10))
-        t1 = TcpConsole(port)
+        tcp = c.command("vm-show", {"vm": name})["ports"][0]
+        self.assertEqual(tcp["tcp_port"], port)
+        secret = tcp["secret"]  # root sees it (tests/e2e/test_console_tcp.py)
+        t1 = TcpConsole(port, secret=secret)
         self.addCleanup(t1.close)
         t1.read_until(BOOT_BANNER, t(10))  # the scrollback
         self.echo(t1, b"over-tcp\r", [sock_viewer])
@@ -576,11 +579,13 @@ class WritersTest(ConsoleTestCase):
                              since=mark)
         self.check_event(ev)
         self.assertEqual((ev["data"]["mode"], ev["data"]["uid"],
-                          ev["data"]["pid"], ev["data"]["port"]),
-                         ("rw", 0, 0, 0))
+                          ev["data"]["pid"], ev["data"]["port"],
+                          ev["data"]["peer"]),
+                         ("rw", os.getuid(), 0, 0,
+                          "127.0.0.1:%d" % t1.sock.getsockname()[1]))
         # the first TCP client holds the keyboard: others read only
         self.assertCmdError(c, "console-attach", {"vm": name}, "Busy")
-        t2 = TcpConsole(port)
+        t2 = TcpConsole(port, secret=secret)
         self.addCleanup(t2.close)
         t2.read_until(b"over-tcp", t(10))
         t2.write(b"tcp-ro\r")
