@@ -11,12 +11,10 @@
  * finds every byte the guest printed meanwhile, each once; the part of the
  * journal already logged is punched out as the log grows.
  *
- * Viewers are protocol connections in raw mode, or raw TCP clients of a
- * port of type tcp that sent its secret (tcpgate.c).  A viewer that does
- * not keep up is dropped once it has CONSOLE_VIEWER_MAX_PENDING bytes
- * unsent: the guest and the other viewers never wait for it.  The writer
- * is not read while CONSOLE_INPUT_MAX_PENDING bytes wait to go to the
- * guest: it waits for the guest, not vmd's memory. */
+ * The viewers (console_viewers.c) get every byte from here; the writer's
+ * input goes to the keeper, and the writer is not read while
+ * CONSOLE_INPUT_MAX_PENDING bytes wait to go to the guest: it waits for
+ * the guest, not vmd's memory. */
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -29,9 +27,9 @@
 #include <unistd.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/listener.h>
 #include "daemon/conlog.h"
 #include "daemon/console.h"
+#include "daemon/console_int.h"
 #include "daemon/journal.h"
 #include "daemon/keeper.h"
 #include "daemon/log.h"
@@ -39,44 +37,6 @@
 #include "daemon/tcpgate.h"
 #include "daemon/vmd.h"
 #include "rpc/message.h"
-
-
-struct viewer {
-	struct console *con;
-	struct conn *conn;            /* a protocol connection in raw mode */
-	struct bufferevent *tcp;      /* or a raw TCP client */
-	bool rw;
-	bool held;                    /* not read: the guest is behind */
-	bool typed;                   /* its first input is in the log */
-	uid_t uid;                    /* (uid_t)-1: unknown (tcp) */
-	pid_t pid;                    /* 0 for tcp */
-	char peer[64];                /* tcp: the client's address:port */
-	const char *reason;           /* why it leaves, for CONSOLE_DETACH */
-	struct viewer *next;
-};
-
-struct console {
-	struct console_params p;      /* strings below are our copies */
-	char *vm, *uuid, *log_dir;
-	struct bufferevent *bev;      /* the keeper's socket */
-	unsigned char hdr[KEEPER_HEADER_LEN];
-	size_t hdr_len;               /* header bytes read on bev so far */
-	uint64_t jpos;                /* journal offset of the next byte */
-	struct event *lost_timer;     /* the keeper closed: ask p.lost later */
-	unsigned lost_tries;          /* p.lost calls since a keeper answered */
-	int keeper_pidfd;             /* the connected keeper, -1 if unknown */
-	struct tcpgate *gate;         /* tcp ports: the listener */
-	struct conlog *log;
-	struct journal *jr;           /* the keeper's journal of this port */
-	struct evbuffer *early;       /* input before console_connect() */
-	bool log_behind;              /* a write failed: the log lacks the
-	                                 journal from its end to jpos */
-	struct event *log_timer;      /* ... and tries again */
-	bool log_said;                /* the failure is in vmd's log */
-	unsigned char *ring;
-	size_t ring_start, ring_len;
-	struct viewer *viewers, *writer;
-};
 
 static void ring_add(struct console *con, const unsigned char *p, size_t n)
 {
@@ -97,104 +57,6 @@ static void ring_add(struct console *con, const unsigned char *p, size_t n)
 		if (con->ring_len > cap) {
 			con->ring_start = (con->ring_start + con->ring_len - cap) % cap;
 			con->ring_len = cap;
-		}
-	}
-}
-
-static struct json_object *uid_json(uid_t uid)
-{
-	return json_object_new_int64(uid == (uid_t)-1 ? -1 : (int64_t)uid);
-}
-
-/* "uid=0 pid=42 via socket" or "uid=1000 via tcp 127.0.0.1:4242". */
-static const char *who(const struct viewer *v, char *buf, size_t cap)
-{
-	if (v->conn)
-		snprintf(buf, cap, "uid=%d pid=%d via socket", (int)v->uid,
-			 (int)v->pid);
-	else
-		snprintf(buf, cap, "uid=%ld via tcp %s", v->uid == (uid_t)-1 ? -1L :
-			 (long)v->uid, v->peer);
-	return buf;
-}
-
-static void announce(struct console *con, const char *event, struct viewer *v,
-		     struct json_object *extra)
-{
-	struct json_object *d = json_object_new_object();
-
-	json_object_object_add(d, "vm", json_object_new_string(con->vm));
-	json_object_object_add(d, "uuid", json_object_new_string(con->uuid));
-	json_object_object_add(d, "port", json_object_new_int(con->p.port));
-	if (v && strcmp(event, "CONSOLE_WRITER"))
-		json_object_object_add(d, "mode", json_object_new_string(v->rw ? "rw" : "ro"));
-	if (v) {
-		json_object_object_add(d, "uid", uid_json(v->uid));
-		json_object_object_add(d, "pid", json_object_new_int64(v->pid));
-		if (!v->conn)
-			json_object_object_add(d, "peer", json_object_new_string(v->peer));
-	}
-	if (v && strcmp(event, "CONSOLE_WRITER"))
-		json_object_object_add(d, "via", json_object_new_string(v->conn ? "socket" : "tcp"));
-	json_object_object_foreach(extra, key, val)
-		json_object_object_add(d, key, json_object_get(val));
-	json_object_put(extra);
-	server_broadcast(rpc_event_new(event, d));
-}
-
-static void viewer_unlink(struct viewer *v)
-{
-	struct console *con = v->con;
-	struct json_object *extra = json_object_new_object();
-	char w[128];
-
-	for (struct viewer **pp = &con->viewers; *pp; pp = &(*pp)->next)
-		if (*pp == v) {
-			*pp = v->next;
-			break;
-		}
-	if (con->writer == v)
-		con->writer = NULL;
-	json_object_object_add(extra, "reason",
-			       json_object_new_string(v->reason ? v->reason : "closed"));
-	announce(con, "CONSOLE_DETACH", v, extra);
-	log_vm(LOG_INFO, con->vm, con->uuid, "console %d: viewer %s left (%s)",
-	       con->p.port, who(v, w, sizeof w), v->reason ? v->reason : "closed");
-}
-
-static void viewer_drop(struct viewer *v, const char *reason)
-{
-	v->reason = reason;
-	if (v->conn) {
-		conn_close(v->conn);  /* detaches through viewer_closed */
-		return;
-	}
-	viewer_unlink(v);
-	bufferevent_free(v->tcp);
-	free(v);
-}
-
-static size_t viewer_write(struct viewer *v, const void *p, size_t n)
-{
-	struct evbuffer *out;
-
-	if (v->conn)
-		return conn_raw_write(v->conn, p, n);
-	out = bufferevent_get_output(v->tcp);
-	evbuffer_add(out, p, n);
-	return evbuffer_get_length(out);
-}
-
-static void to_viewers(struct console *con, const unsigned char *p, size_t n)
-{
-	for (struct viewer *v = con->viewers, *next; v; v = next) {
-		next = v->next;
-		if (viewer_write(v, p, n) > CONSOLE_VIEWER_MAX_PENDING) {
-			char w[128];
-			log_vm(LOG_WARNING, con->vm, con->uuid, "console %d: viewer "
-			       "%s too slow (%d bytes unread), dropped", con->p.port,
-			       who(v, w, sizeof w), CONSOLE_VIEWER_MAX_PENDING);
-			viewer_drop(v, "too-slow");
 		}
 	}
 }
@@ -268,7 +130,7 @@ static void record(void *ctx, const unsigned char *p, size_t n)
 
 	log_bytes(con, p, n);
 	ring_add(con, p, n);
-	to_viewers(con, p, n);
+	viewers_send(con, p, n);
 }
 
 static void take_output(struct console *con, const unsigned char *p, size_t n)
@@ -384,21 +246,6 @@ static size_t input_pending(const struct console *con)
 	return con->early ? evbuffer_get_length(con->early) : 0;
 }
 
-/* Holding again is not a no-op: something else (conn_enter_raw) may have
- * enabled reading meanwhile. */
-static void viewer_hold(struct viewer *v, bool hold)
-{
-	if (v->held == hold && !hold)
-		return;
-	v->held = hold;
-	if (v->conn)
-		conn_raw_pause(v->conn, hold);
-	else if (hold)
-		bufferevent_disable(v->tcp, EV_READ);
-	else
-		bufferevent_enable(v->tcp, EV_READ);
-}
-
 /* Stop reading the writer while the guest is behind; read it again once
  * it caught up to half the bound (called on input and on each drain). */
 static void input_flow(struct console *con)
@@ -412,7 +259,7 @@ static void input_flow(struct console *con)
 		viewer_hold(w, false);
 }
 
-static void to_guest(struct console *con, const void *buf, size_t len)
+void console_to_guest(struct console *con, const void *buf, size_t len)
 {
 	if (con->bev)
 		bufferevent_write(con->bev, buf, len);
@@ -522,184 +369,6 @@ static void ring_from_log(struct console *con)
 	free(r.data);
 }
 
-static struct viewer *viewer_new(struct console *con, bool rw, bool force)
-{
-	struct viewer *v;
-
-	if (rw && con->writer && !force)
-		return NULL;
-	if (!(v = calloc(1, sizeof *v)))
-		return NULL;
-	v->con = con;
-	v->rw = rw;
-	return v;
-}
-
-/* Link v in and hand it the keyboard if it asked; returns the writer it
- * took the keyboard from, if any. */
-static struct viewer *viewer_link(struct console *con, struct viewer *v)
-{
-	struct viewer *prev = v->rw ? con->writer : NULL;
-
-	v->next = con->viewers;
-	con->viewers = v;
-	if (v->rw)
-		con->writer = v;
-	if (prev) {
-		prev->rw = false;
-		viewer_hold(prev, false);  /* read-only: its input is dropped */
-	}
-	return prev;
-}
-
-/* Tell everyone, then send v the scrollback. */
-static void viewer_welcome(struct console *con, struct viewer *v,
-			   struct viewer *prev)
-{
-	char w[128];
-
-	log_vm(LOG_INFO, con->vm, con->uuid, "console %d: viewer %s attached "
-	       "(%s)", con->p.port, who(v, w, sizeof w), v->rw ? "rw" : "ro");
-	announce(con, "CONSOLE_ATTACH", v, json_object_new_object());
-	if (prev) {
-		struct json_object *extra = json_object_new_object();
-		struct json_object *old = json_object_new_object();
-		json_object_object_add(old, "uid", uid_json(prev->uid));
-		json_object_object_add(old, "pid", json_object_new_int64(prev->pid));
-		if (!prev->conn)
-			json_object_object_add(old, "peer", json_object_new_string(prev->peer));
-		json_object_object_add(extra, "previous", old);
-		announce(con, "CONSOLE_WRITER", v, extra);
-	}
-	size_t cap = con->p.scrollback;
-	size_t first = cap ? cap - con->ring_start : 0;
-	if (first > con->ring_len)
-		first = con->ring_len;
-	viewer_write(v, con->ring + con->ring_start, first);
-	viewer_write(v, con->ring, con->ring_len - first);
-}
-
-static void viewer_input(void *ctx, const void *buf, size_t len)
-{
-	struct viewer *v = ctx;
-	char w[128];
-
-	if (v->con->writer != v)
-		return;
-	if (!v->typed)  /* who typed, once per turn at the keyboard */
-		log_vm(LOG_NOTICE, v->con->vm, v->con->uuid, "console %d: input "
-		       "from %s", v->con->p.port, who(v, w, sizeof w));
-	v->typed = true;
-	to_guest(v->con, buf, len);
-}
-
-static void viewer_closed(void *ctx, struct conn *conn)
-{
-	struct viewer *v = ctx;
-
-	viewer_unlink(v);
-	free(v);
-}
-
-bool console_has_writer(const struct console *con)
-{
-	return con->writer != NULL;
-}
-
-static struct json_object *viewer_json(const struct viewer *v)
-{
-	struct json_object *o = json_object_new_object();
-
-	json_object_object_add(o, "mode", json_object_new_string(v->rw ? "rw" : "ro"));
-	json_object_object_add(o, "via", json_object_new_string(v->conn ? "socket" : "tcp"));
-	json_object_object_add(o, "uid", uid_json(v->uid));
-	json_object_object_add(o, "pid", json_object_new_int64(v->pid));
-	if (!v->conn)
-		json_object_object_add(o, "peer", json_object_new_string(v->peer));
-	return o;
-}
-
-void console_describe(const struct console *con, struct json_object *o,
-		      bool admin)
-{
-	struct json_object *att = json_object_new_array();
-	int n = 0;
-
-	for (const struct viewer *v = con->viewers; v; v = v->next) {
-		json_object_array_add(att, viewer_json(v));
-		n++;
-	}
-	json_object_object_add(o, "viewers", json_object_new_int(n));
-	json_object_object_add(o, "writer", json_object_new_boolean(con->writer != NULL));
-	json_object_object_add(o, "attached", att);
-	json_object_object_add(o, "log_end",
-			       json_object_new_int64((int64_t)conlog_end(con->log)));
-	json_object_object_add(o, "keeper", json_object_new_boolean(
-		con->bev && (bufferevent_get_enabled(con->bev) & EV_READ)));
-	if (!con->gate)
-		return;
-	json_object_object_add(o, "tcp_port",
-			       json_object_new_int(tcpgate_port(con->gate)));
-	json_object_object_add(o, "auth", json_object_new_string(
-		tcpgate_secret(con->gate) ? "secret" : "none"));
-	if (admin && tcpgate_secret(con->gate))
-		json_object_object_add(o, "secret", json_object_new_string(
-			tcpgate_secret(con->gate)));
-}
-
-int console_attach(struct console *con, struct conn *conn, bool rw, bool force)
-{
-	struct viewer *v = viewer_new(con, rw, force);
-
-	if (!v)
-		return -1;
-	v->conn = conn;
-	conn_peer(conn, &v->uid, &v->pid);
-	struct viewer *prev = viewer_link(con, v);
-	/* raw first: this connection must not get the events below */
-	conn_enter_raw(conn, viewer_input, viewer_closed, v);
-	viewer_welcome(con, v, prev);
-	return 0;
-}
-
-static void tcp_read(struct bufferevent *bev, void *arg)
-{
-	struct viewer *v = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	char buf[16384];
-	int n;
-
-	while ((n = evbuffer_remove(in, buf, sizeof buf)) > 0)
-		viewer_input(v, buf, (size_t)n);
-}
-
-static void tcp_event(struct bufferevent *bev, short what, void *arg)
-{
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-		viewer_drop(arg, "closed");
-}
-
-/* A raw TCP client that passed the gate: writer if nobody writes. */
-static void tcp_admit(void *ctx, struct bufferevent *bev, const struct peer *peer)
-{
-	struct console *con = ctx;
-	struct viewer *v = viewer_new(con, !con->writer, false);
-
-	if (!v) {
-		bufferevent_free(bev);
-		return;
-	}
-	v->tcp = bev;
-	v->uid = peer->uid < 0 ? (uid_t)-1 : (uid_t)peer->uid;
-	snprintf(v->peer, sizeof v->peer, "%s", peer->addr);
-	bufferevent_setcb(bev, tcp_read, NULL, tcp_event, v);
-	bufferevent_enable(bev, EV_READ | EV_WRITE);
-	viewer_welcome(con, v, viewer_link(con, v));
-	/* what it sent right behind its secret */
-	if (evbuffer_get_length(bufferevent_get_input(bev)))
-		tcp_read(bev, v);
-}
-
 struct console *console_open(int fd, const struct console_params *p,
 			     char *err, size_t errlen)
 {
@@ -731,7 +400,7 @@ struct console *console_open(int fd, const struct console_params *p,
 	ring_from_log(con);
 	if (p->tcp_fd >= 0 &&
 	    !(con->gate = tcpgate_new(p->tcp_fd, p->secret, p->vm, p->uuid,
-				      p->port, tcp_admit, con)))
+				      p->port, viewers_admit_tcp, con)))
 		log_vm(LOG_ERR, p->vm, p->uuid, "console %d: cannot listen on its "
 		       "tcp port: out of memory", p->port);
 	con->p.tcp_fd = -1;

@@ -18,6 +18,11 @@ struct console;
 /* A viewer with more than this waiting unsent is too slow: it is dropped
  * rather than stalling the guest or the other viewers. */
 #define CONSOLE_VIEWER_MAX_PENDING (4 * 1024 * 1024)
+/* All viewers of a port together may have this much (plus one scrollback)
+ * unsent; beyond it the one furthest behind is dropped, so many viewers
+ * that do not read (one reader may open many connections) cost bounded
+ * memory. */
+#define CONSOLE_VIEWERS_MAX_PENDING (16 * 1024 * 1024)
 /* While more than this waits to go to the guest, vmd stops reading the
  * writer (it is read again once half of it went): typing faster than the
  * guest reads costs no memory. */

@@ -77,6 +77,14 @@ def first_difference(a, b):
     return lo
 
 
+def rss(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS for pid %d" % pid)
+
+
 def free_tcp_port():
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("127.0.0.1", 0))
@@ -358,6 +366,42 @@ class PatternTest(ConsoleTestCase):
         self.assertFalse(v1.eof or other.eof)
         sys.stderr.write("[8 MiB beside a stalled viewer in %.1f s] "
                          % elapsed)
+
+
+    def test_stalled_viewers_cost_bounded_memory(self):
+        """48 viewers that never read (one reader may open that many
+        connections), each less than 4 MiB behind: all together hold at
+        most 16 MiB plus a scrollback in vmd, the furthest behind dropped
+        first; a viewer that reads gets every byte (the guest never
+        waited)."""
+        c = self.client()
+        name = "stalled-many"
+        self.boot_linux(c, name)
+        v1 = self.console(name)
+        self.shell_ready(v1)
+        for _ in range(48):
+            s = self.console(name, mode="ro")
+            s.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+        mark = len(c.events)
+        before = rss(self.vmd.pid)
+        peak = [before]
+
+        def done():
+            peak[0] = max(peak[0], rss(self.vmd.pid))
+            return v1.find(b"FLOOD3") >= 0
+        v1.write(b"head -c %d /dev/zero | tr '\\000' z; echo FLOOD$((1+2))\n"
+                 % (3 * MiB))
+        pump([v1], done, t(PATTERN_TIMEOUT), "3 MiB beside stalled viewers")
+        growth = peak[0] - before
+        sys.stderr.write("[3 MiB to 48 stalled viewers: vmd RSS +%.1f MiB] "
+                         % (growth / MiB))
+        self.assertLess(growth, 24 * MiB)
+        self.assertGreaterEqual(bytes(v1.data).count(b"z" * 1024), 3 * 1024)
+        c.command("vm-list")  # the events sent before its reply are in
+        dropped = [e for e in self.console_events(c, name, "CONSOLE_DETACH",
+                                                  mark)
+                   if e["reason"] == "too-slow"]
+        self.assertGreaterEqual(len(dropped), 32)
 
 
 class LinuxPortsTest(ConsoleTestCase):
