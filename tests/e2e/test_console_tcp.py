@@ -28,8 +28,8 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmdtest  # noqa: E402
-from vmdtest import (BOOT_BANNER, BOOTSECTOR, TcpConsole, bootsector_config,
-                     console_read_all, t)  # noqa: E402
+from vmdtest import (BOOT_BANNER, BOOTSECTOR, Schemas, TcpConsole,
+                     bootsector_config, console_read_all, t)  # noqa: E402
 
 MiB = 1024 * 1024
 USERS = {"vmdt-reader": ["vmd"], "vmdt-nobody": []}
@@ -204,6 +204,7 @@ class TcpConsoleTest(vmdtest.VmdTestCase):
                                   and e["data"].get("via") == "tcp", t(10))
         self.assertEqual((ev["data"]["uid"], ev["data"].get("peer")),
                          (nobody, "127.0.0.1:%d" % r["port"]))
+        Schemas().check_event(ev)
 
     def test_only_admins_see_the_secret(self):
         name = "shown-tcp"
@@ -223,6 +224,7 @@ class TcpConsoleTest(vmdtest.VmdTestCase):
                          (port["tcp_port"], "secret"))
         self.assertNotIn("secret", seen)
         self.assertNotIn(port["secret"], out)
+        Schemas().check_return("vm-show", json.loads(out))
 
     def test_random_port_is_shown_and_kept(self):
         """A tcp port without "port" (item 12): vm-show gives the port it
@@ -248,6 +250,13 @@ class TcpConsoleTest(vmdtest.VmdTestCase):
         start = len(again.data)
         again.write(b"after-restart\r")
         again.read_until(b"after-restart\r\n", t(10), start)
+        show = c2.command("vm-show", {"vm": name})
+        Schemas().check_return("vm-show", show)
+        self.assertEqual(
+            [(a["via"], a["mode"], a["uid"], a["peer"])
+             for a in show["ports"][0]["attached"]],
+            [("tcp", "rw", os.getuid(),
+              "127.0.0.1:%d" % again.sock.getsockname()[1])])
 
     def test_auth_none_lets_anyone_in(self):
         """The documented opt-out: no secret asked, none shown."""
