@@ -276,20 +276,21 @@ void console_describe(const struct console *con, struct json_object *o,
 	}
 	json_object_object_add(o, "viewers", json_object_new_int(n));
 	json_object_object_add(o, "writer", json_object_new_boolean(con->writer != NULL));
-	json_object_object_add(o, "attached", att);
 	json_object_object_add(o, "log_end",
 			       json_object_new_int64((int64_t)conlog_end(con->log)));
 	json_object_object_add(o, "keeper", json_object_new_boolean(
 		con->bev && (bufferevent_get_enabled(con->bev) & EV_READ)));
-	if (!con->gate)
-		return;
-	json_object_object_add(o, "tcp_port",
-			       json_object_new_int(tcpgate_port(con->gate)));
-	json_object_object_add(o, "auth", json_object_new_string(
-		tcpgate_secret(con->gate) ? "secret" : "none"));
-	if (admin && tcpgate_secret(con->gate))
+	if (con->gate) {
+		json_object_object_add(o, "tcp_port",
+				       json_object_new_int(tcpgate_port(con->gate)));
+		json_object_object_add(o, "auth", json_object_new_string(
+			tcpgate_secret(con->gate) ? "secret" : "none"));
+	}
+	if (con->gate && admin && tcpgate_secret(con->gate))
 		json_object_object_add(o, "secret", json_object_new_string(
 			tcpgate_secret(con->gate)));
+	/* last: the longest, where vmctl's one-line view may cut it */
+	json_object_object_add(o, "attached", att);
 }
 
 int console_attach(struct console *con, struct conn *conn, bool rw, bool force)

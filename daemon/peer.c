@@ -13,6 +13,8 @@
 #include <sys/socket.h>
 #include "daemon/peer.h"
 
+#define TCP_STATE_TIME_WAIT 6
+
 struct endpoint {
 	uint32_t a[4];   /* as struct in6_addr's words; IPv4 mapped */
 	unsigned port;
@@ -70,15 +72,18 @@ static long find_uid(const char *file, const struct endpoint *local,
 {
 	char line[512], l[64], r[64];
 	long uid = -1, u;
+	unsigned st;
 	FILE *f = fopen(file, "re");
 	struct endpoint le, re;
 
 	if (!f)
 		return -1;
+	/* TIME_WAIT entries (state 6) have no owner: they show uid 0 */
 	while (uid < 0 && fgets(line, sizeof line, f))
-		if (sscanf(line, " %*d: %63s %63s %*x %*x:%*x %*x:%*x %*x %ld",
-			   l, r, &u) == 3 && parse_endpoint(l, &le) &&
-		    parse_endpoint(r, &re) && same(&le, local) && same(&re, remote))
+		if (sscanf(line, " %*d: %63s %63s %x %*x:%*x %*x:%*x %*x %ld",
+			   l, r, &st, &u) == 4 && st != TCP_STATE_TIME_WAIT &&
+		    parse_endpoint(l, &le) && parse_endpoint(r, &re) &&
+		    same(&le, local) && same(&re, remote))
 			uid = u;
 	fclose(f);
 	return uid;

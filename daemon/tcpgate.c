@@ -162,6 +162,19 @@ static void knock_deadline(evutil_socket_t fd, short what, void *arg)
 	turn_away(k, why);
 }
 
+/* Over the limit: one line and close, without the cost of a lookup. */
+static void too_many(struct tcpgate *g, int fd)
+{
+	static const char msg[] = "vmd: too many clients waiting to "
+				  "authenticate; closing\r\n";
+
+	log_vm(LOG_WARNING, g->vm, g->uuid, "console %d: tcp client refused: "
+	       "%d others are waiting to authenticate", g->port, g->nwaiting);
+	if (send(fd, msg, sizeof msg - 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0)
+		log_debug("console %d: tcp client: %s", g->port, strerror(errno));
+	close(fd);
+}
+
 static struct knock *knock_new(struct tcpgate *g, int fd)
 {
 	struct knock *k = calloc(1, sizeof *k);
@@ -197,14 +210,14 @@ static void on_accept(struct evconnlistener *l, evutil_socket_t fd,
 	struct knock *k;
 
 	evutil_make_socket_nonblocking(fd);
+	if (g->secret && g->nwaiting >= TCPGATE_MAX_WAITING) {
+		too_many(g, fd);
+		return;
+	}
 	if (!(k = knock_new(g, fd)))
 		return;
 	if (!g->secret) {  /* "auth": "none" */
 		let_in(k);
-		return;
-	}
-	if (g->nwaiting > TCPGATE_MAX_WAITING) {
-		turn_away(k, "too many clients waiting to authenticate");
 		return;
 	}
 	bufferevent_setcb(k->bev, knock_read, NULL, knock_event, k);

@@ -206,6 +206,46 @@ class TcpConsoleTest(vmdtest.VmdTestCase):
                          (nobody, "127.0.0.1:%d" % r["port"]))
         Schemas().check_event(ev)
 
+    def test_gate_deadline_and_waiting_limit(self):
+        """The 10 s are a deadline from connect, not an idle timer (a byte
+        a second does not keep a client waiting for ever); at most 16
+        clients wait to authenticate, so idle ones cannot pile up."""
+        name = "gate-tcp"
+        port = self.boot(name)
+        addr = ("127.0.0.1", port["tcp_port"])
+        trickle = socket.create_connection(addr, t(10))
+        self.addCleanup(trickle.close)
+        t0 = time.monotonic()
+        trickle.settimeout(1)
+        got = b""
+        for ch in port["secret"].encode():   # 32 s at one a second
+            try:
+                trickle.send(bytes([ch]))
+                got += trickle.recv(4096)
+                if b"closing" in got:
+                    break
+            except socket.timeout:
+                pass
+            except (BrokenPipeError, ConnectionResetError):
+                break
+        elapsed = time.monotonic() - t0
+        self.assertIn(b"no secret within 10 s", got)
+        self.assertLess(elapsed, 10 + t(3))
+        idle = [socket.create_connection(addr, t(10)) for _ in range(16)]
+        for s in idle:
+            self.addCleanup(s.close)
+        time.sleep(t(0.3))
+        extra = TcpConsole(port["tcp_port"])
+        self.addCleanup(extra.close)
+        self.assertTrue(extra.wait_eof(t(5)), "a 17th waiting client was "
+                        "let wait")
+        self.assertIn(b"too many clients waiting", bytes(extra.data))
+        idle.pop().close()
+        time.sleep(t(0.3))
+        ok = TcpConsole(port["tcp_port"], secret=port["secret"])
+        self.addCleanup(ok.close)
+        ok.read_until(BOOT_BANNER, t(10))
+
     def test_only_admins_see_the_secret(self):
         name = "shown-tcp"
         port = self.boot(name)
