@@ -9,8 +9,9 @@ boot-sector guest echoes every byte it receives, so anything that reached
 it would show on a root viewer and in the log); with the secret it can,
 and vmd's log names its uid and port.  Only admins see the secret in
 vm-show.  A writer sending 200 MiB without reading, over TCP or as a
-console-attach viewer, keeps vmd's RSS growth under 16 MiB: vmd stops
-reading it while the guest is behind.  A tcp port without "port" shows
+console-attach viewer, keeps vmd's RSS growth under 16 MiB (not checked in
+an ASan build, whose RSS says nothing about that): vmd stops reading it
+while the guest is behind.  A tcp port without "port" shows
 the port it got in vm-show, also after vmd was killed and started again."""
 
 import grp
@@ -72,6 +73,14 @@ def free_tcp_port():
     port = s.getsockname()[1]
     s.close()
     return port
+
+
+def sanitized():
+    """An ASan build: its quarantine and shadow memory make RSS say
+    nothing about what vmd buffers, so only the build-independent checks
+    run there."""
+    with open(vmdtest.VMD, "rb") as f:
+        return b"__asan_init" in f.read()
 
 
 def rss(pid):
@@ -336,8 +345,13 @@ class TcpConsoleTest(vmdtest.VmdTestCase):
         growth = peak - before
         sys.stderr.write("[%s: %.1f MiB sent, vmd RSS +%.1f MiB] "
                          % (what, sent / MiB, growth / MiB))
-        self.assertLess(growth, 16 * MiB, "vmd grew by %.1f MiB while %s sent "
-                        "%.1f MiB" % (growth / MiB, what, sent / MiB))
+        # vmd stopped reading long before 200 MiB (without backpressure
+        # it takes them all in within seconds)
+        self.assertLess(sent, 64 * MiB, "vmd read %.1f MiB from %s"
+                        % (sent / MiB, what))
+        if not sanitized():
+            self.assertLess(growth, 16 * MiB, "vmd grew by %.1f MiB while %s "
+                            "sent %.1f MiB" % (growth / MiB, what, sent / MiB))
         # vmd still answers others at once
         t0 = time.monotonic()
         self.c.command("vm-list")
