@@ -365,7 +365,7 @@ void cmd_vm_show(struct call *c)
 	json_object_object_add(r, "started_at", json_object_new_int64(vm->started_at));
 	json_object_object_add(r, "run_dir", jstr(vm->run_dir ? vm->run_dir : ""));
 	if (vm->pid > 0)
-		json_object_object_add(r, "ports", ports_describe(vm));
+		json_object_object_add(r, "ports", ports_describe(vm, c->role));
 	add_pending(r, vm);
 	call_return(c, r);
 }

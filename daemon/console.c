@@ -11,10 +11,10 @@
  * finds every byte the guest printed meanwhile, each once; the part of the
  * journal already logged is punched out as the log grows.
  *
- * Viewers are protocol connections in raw mode, or raw TCP clients of a
- * port of type tcp.  A viewer that does not keep up is dropped once it has
- * CONSOLE_VIEWER_MAX_PENDING bytes unsent: the guest and the other viewers
- * never wait for it. */
+ * The viewers (console_viewers.c) get every byte from here; the writer's
+ * input goes to the keeper, and the writer is not read while
+ * CONSOLE_INPUT_MAX_PENDING bytes wait to go to the guest: it waits for
+ * the guest, not vmd's memory. */
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -27,50 +27,16 @@
 #include <unistd.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include <event2/listener.h>
 #include "daemon/conlog.h"
 #include "daemon/console.h"
+#include "daemon/console_int.h"
 #include "daemon/journal.h"
 #include "daemon/keeper.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
+#include "daemon/tcpgate.h"
 #include "daemon/vmd.h"
 #include "rpc/message.h"
-
-
-struct viewer {
-	struct console *con;
-	struct conn *conn;            /* a protocol connection in raw mode */
-	struct bufferevent *tcp;      /* or a raw TCP client */
-	bool rw;
-	uid_t uid;
-	pid_t pid;
-	const char *reason;           /* why it leaves, for CONSOLE_DETACH */
-	struct viewer *next;
-};
-
-struct console {
-	struct console_params p;      /* strings below are our copies */
-	char *vm, *uuid, *log_dir;
-	struct bufferevent *bev;      /* the keeper's socket */
-	unsigned char hdr[KEEPER_HEADER_LEN];
-	size_t hdr_len;               /* header bytes read on bev so far */
-	uint64_t jpos;                /* journal offset of the next byte */
-	struct event *lost_timer;     /* the keeper closed: ask p.lost later */
-	unsigned lost_tries;          /* p.lost calls since a keeper answered */
-	int keeper_pidfd;             /* the connected keeper, -1 if unknown */
-	struct evconnlistener *tcp;
-	struct conlog *log;
-	struct journal *jr;           /* the keeper's journal of this port */
-	struct evbuffer *early;       /* input before console_connect() */
-	bool log_behind;              /* a write failed: the log lacks the
-	                                 journal from its end to jpos */
-	struct event *log_timer;      /* ... and tries again */
-	bool log_said;                /* the failure is in vmd's log */
-	unsigned char *ring;
-	size_t ring_start, ring_len;
-	struct viewer *viewers, *writer;
-};
 
 static void ring_add(struct console *con, const unsigned char *p, size_t n)
 {
@@ -91,83 +57,6 @@ static void ring_add(struct console *con, const unsigned char *p, size_t n)
 		if (con->ring_len > cap) {
 			con->ring_start = (con->ring_start + con->ring_len - cap) % cap;
 			con->ring_len = cap;
-		}
-	}
-}
-
-static void announce(struct console *con, const char *event, struct viewer *v,
-		     struct json_object *extra)
-{
-	struct json_object *d = json_object_new_object();
-
-	json_object_object_add(d, "vm", json_object_new_string(con->vm));
-	json_object_object_add(d, "uuid", json_object_new_string(con->uuid));
-	json_object_object_add(d, "port", json_object_new_int(con->p.port));
-	if (v && strcmp(event, "CONSOLE_WRITER"))
-		json_object_object_add(d, "mode", json_object_new_string(v->rw ? "rw" : "ro"));
-	if (v) {
-		json_object_object_add(d, "uid", json_object_new_int64(v->uid));
-		json_object_object_add(d, "pid", json_object_new_int64(v->pid));
-	}
-	if (v && strcmp(event, "CONSOLE_WRITER"))
-		json_object_object_add(d, "via", json_object_new_string(v->conn ? "socket" : "tcp"));
-	json_object_object_foreach(extra, key, val)
-		json_object_object_add(d, key, json_object_get(val));
-	json_object_put(extra);
-	server_broadcast(rpc_event_new(event, d));
-}
-
-static void viewer_unlink(struct viewer *v)
-{
-	struct console *con = v->con;
-	struct json_object *extra = json_object_new_object();
-
-	for (struct viewer **pp = &con->viewers; *pp; pp = &(*pp)->next)
-		if (*pp == v) {
-			*pp = v->next;
-			break;
-		}
-	if (con->writer == v)
-		con->writer = NULL;
-	json_object_object_add(extra, "reason",
-			       json_object_new_string(v->reason ? v->reason : "closed"));
-	announce(con, "CONSOLE_DETACH", v, extra);
-	log_vm(LOG_INFO, con->vm, con->uuid, "console %d: viewer uid=%d pid=%d "
-	       "left (%s)", con->p.port, (int)v->uid, (int)v->pid,
-	       v->reason ? v->reason : "closed");
-}
-
-static void viewer_drop(struct viewer *v, const char *reason)
-{
-	v->reason = reason;
-	if (v->conn) {
-		conn_close(v->conn);  /* detaches through viewer_closed */
-		return;
-	}
-	viewer_unlink(v);
-	bufferevent_free(v->tcp);
-	free(v);
-}
-
-static size_t viewer_write(struct viewer *v, const void *p, size_t n)
-{
-	struct evbuffer *out;
-
-	if (v->conn)
-		return conn_raw_write(v->conn, p, n);
-	out = bufferevent_get_output(v->tcp);
-	evbuffer_add(out, p, n);
-	return evbuffer_get_length(out);
-}
-
-static void to_viewers(struct console *con, const unsigned char *p, size_t n)
-{
-	for (struct viewer *v = con->viewers, *next; v; v = next) {
-		next = v->next;
-		if (viewer_write(v, p, n) > CONSOLE_VIEWER_MAX_PENDING) {
-			log_vm(LOG_WARNING, con->vm, con->uuid, "console %d: viewer "
-			       "too slow, dropped", con->p.port);
-			viewer_drop(v, "too-slow");
 		}
 	}
 }
@@ -241,7 +130,7 @@ static void record(void *ctx, const unsigned char *p, size_t n)
 
 	log_bytes(con, p, n);
 	ring_add(con, p, n);
-	to_viewers(con, p, n);
+	viewers_send(con, p, n);
 }
 
 static void take_output(struct console *con, const unsigned char *p, size_t n)
@@ -347,15 +236,41 @@ static void on_guest_event(struct bufferevent *bev, short what, void *arg)
 	}
 }
 
-/* Keys typed while a re-adopted console is not connected yet wait here. */
-#define EARLY_INPUT_MAX 65536
+/* Bytes typed that have not gone to the keeper yet: in the keeper's
+ * socket buffer, or, while a re-adopted console is not connected yet, in
+ * early. */
+static size_t input_pending(const struct console *con)
+{
+	if (con->bev)
+		return evbuffer_get_length(bufferevent_get_output(con->bev));
+	return con->early ? evbuffer_get_length(con->early) : 0;
+}
 
-static void to_guest(struct console *con, const void *buf, size_t len)
+/* Stop reading the writer while the guest is behind; read it again once
+ * it caught up to half the bound (called on input and on each drain). */
+static void input_flow(struct console *con)
+{
+	size_t n = input_pending(con);
+	struct viewer *w = con->writer;
+
+	if (w && n > CONSOLE_INPUT_MAX_PENDING)
+		viewer_hold(w, true);
+	else if (w && n <= CONSOLE_INPUT_MAX_PENDING / 2)
+		viewer_hold(w, false);
+}
+
+void console_to_guest(struct console *con, const void *buf, size_t len)
 {
 	if (con->bev)
 		bufferevent_write(con->bev, buf, len);
-	else if (con->early && evbuffer_get_length(con->early) + len <= EARLY_INPUT_MAX)
+	else if (con->early)
 		evbuffer_add(con->early, buf, len);
+	input_flow(con);
+}
+
+static void on_guest_drained(struct bufferevent *bev, void *arg)
+{
+	input_flow(arg);
 }
 
 /* How long a stopping guest's keeper may take to hand over its last bytes
@@ -428,10 +343,14 @@ void console_connect(struct console *con, int fd)
 		close(fd);
 		return;
 	}
-	bufferevent_setcb(con->bev, on_guest_output, NULL, on_guest_event, con);
+	bufferevent_setcb(con->bev, on_guest_output, on_guest_drained,
+			  on_guest_event, con);
+	bufferevent_setwatermark(con->bev, EV_WRITE,
+				 CONSOLE_INPUT_MAX_PENDING / 2, 0);
 	bufferevent_enable(con->bev, EV_READ | EV_WRITE);
 	if (con->early)
 		bufferevent_write_buffer(con->bev, con->early);
+	input_flow(con);
 }
 
 /* What a viewer attaching after a restart of vmd sees first: the end of
@@ -448,140 +367,6 @@ static void ring_from_log(struct console *con)
 		return;
 	ring_add(con, (unsigned char *)r.data, r.len);
 	free(r.data);
-}
-
-static struct viewer *viewer_new(struct console *con, bool rw, bool force)
-{
-	struct viewer *v;
-
-	if (rw && con->writer && !force)
-		return NULL;
-	if (!(v = calloc(1, sizeof *v)))
-		return NULL;
-	v->con = con;
-	v->rw = rw;
-	return v;
-}
-
-/* Link v in and hand it the keyboard if it asked; returns the writer it
- * took the keyboard from, if any. */
-static struct viewer *viewer_link(struct console *con, struct viewer *v)
-{
-	struct viewer *prev = v->rw ? con->writer : NULL;
-
-	v->next = con->viewers;
-	con->viewers = v;
-	if (v->rw)
-		con->writer = v;
-	if (prev)
-		prev->rw = false;
-	return prev;
-}
-
-/* Tell everyone, then send v the scrollback. */
-static void viewer_welcome(struct console *con, struct viewer *v,
-			   struct viewer *prev)
-{
-	announce(con, "CONSOLE_ATTACH", v, json_object_new_object());
-	if (prev) {
-		struct json_object *extra = json_object_new_object();
-		struct json_object *old = json_object_new_object();
-		json_object_object_add(old, "uid", json_object_new_int64(prev->uid));
-		json_object_object_add(old, "pid", json_object_new_int64(prev->pid));
-		json_object_object_add(extra, "previous", old);
-		announce(con, "CONSOLE_WRITER", v, extra);
-	}
-	size_t cap = con->p.scrollback;
-	size_t first = cap ? cap - con->ring_start : 0;
-	if (first > con->ring_len)
-		first = con->ring_len;
-	viewer_write(v, con->ring + con->ring_start, first);
-	viewer_write(v, con->ring, con->ring_len - first);
-}
-
-static void viewer_input(void *ctx, const void *buf, size_t len)
-{
-	struct viewer *v = ctx;
-
-	if (v->con->writer == v)
-		to_guest(v->con, buf, len);
-}
-
-static void viewer_closed(void *ctx, struct conn *conn)
-{
-	struct viewer *v = ctx;
-
-	viewer_unlink(v);
-	free(v);
-}
-
-bool console_has_writer(const struct console *con)
-{
-	return con->writer != NULL;
-}
-
-void console_describe(const struct console *con, struct json_object *o)
-{
-	int n = 0;
-
-	for (const struct viewer *v = con->viewers; v; v = v->next)
-		n++;
-	json_object_object_add(o, "viewers", json_object_new_int(n));
-	json_object_object_add(o, "writer", json_object_new_boolean(con->writer != NULL));
-	json_object_object_add(o, "log_end",
-			       json_object_new_int64((int64_t)conlog_end(con->log)));
-	json_object_object_add(o, "keeper", json_object_new_boolean(
-		con->bev && (bufferevent_get_enabled(con->bev) & EV_READ)));
-}
-
-int console_attach(struct console *con, struct conn *conn, bool rw, bool force)
-{
-	struct viewer *v = viewer_new(con, rw, force);
-
-	if (!v)
-		return -1;
-	v->conn = conn;
-	conn_peer(conn, &v->uid, &v->pid);
-	struct viewer *prev = viewer_link(con, v);
-	/* raw first: this connection must not get the events below */
-	conn_enter_raw(conn, viewer_input, viewer_closed, v);
-	viewer_welcome(con, v, prev);
-	return 0;
-}
-
-static void tcp_read(struct bufferevent *bev, void *arg)
-{
-	struct viewer *v = arg;
-	struct evbuffer *in = bufferevent_get_input(bev);
-	char buf[16384];
-	int n;
-
-	while ((n = evbuffer_remove(in, buf, sizeof buf)) > 0)
-		viewer_input(v, buf, (size_t)n);
-}
-
-static void tcp_event(struct bufferevent *bev, short what, void *arg)
-{
-	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR))
-		viewer_drop(arg, "closed");
-}
-
-/* A raw TCP client of a port of type tcp: writer if nobody writes. */
-static void tcp_accept(struct evconnlistener *l, evutil_socket_t fd,
-		       struct sockaddr *sa, int salen, void *arg)
-{
-	struct console *con = arg;
-	struct viewer *v = viewer_new(con, !con->writer, false);
-
-	if (!v || !(v->tcp = bufferevent_socket_new(vmd.base, fd,
-						    BEV_OPT_CLOSE_ON_FREE))) {
-		free(v);
-		close(fd);
-		return;
-	}
-	bufferevent_setcb(v->tcp, tcp_read, NULL, tcp_event, v);
-	bufferevent_enable(v->tcp, EV_READ | EV_WRITE);
-	viewer_welcome(con, v, viewer_link(con, v));
 }
 
 struct console *console_open(int fd, const struct console_params *p,
@@ -613,12 +398,13 @@ struct console *console_open(int fd, const struct console_params *p,
 	if (con->jr)
 		con->jpos = logged(con);
 	ring_from_log(con);
-	if (p->tcp_fd >= 0) {
-		evutil_make_socket_nonblocking(p->tcp_fd);
-		con->tcp = evconnlistener_new(vmd.base, tcp_accept, con,
-					      LEV_OPT_CLOSE_ON_FREE, -1, p->tcp_fd);
-	}
+	if (p->tcp_fd >= 0 &&
+	    !(con->gate = tcpgate_new(p->tcp_fd, p->secret, p->vm, p->uuid,
+				      p->port, viewers_admit_tcp, con)))
+		log_vm(LOG_ERR, p->vm, p->uuid, "console %d: cannot listen on its "
+		       "tcp port: out of memory", p->port);
 	con->p.tcp_fd = -1;
+	con->p.secret = NULL;
 	con->lost_timer = evtimer_new(vmd.base, on_lost_timer, con);
 	con->log_timer = evtimer_new(vmd.base, on_log_timer, con);
 	if (fd >= 0)
@@ -629,6 +415,8 @@ struct console *console_open(int fd, const struct console_params *p,
 fail:
 	if (fd >= 0)
 		close(fd);
+	if (p->tcp_fd >= 0)
+		close(p->tcp_fd);
 	console_close(con);
 	return NULL;
 }
@@ -648,8 +436,7 @@ void console_close(struct console *con)
 		event_free(con->log_timer);
 	if (con->keeper_pidfd >= 0)
 		close(con->keeper_pidfd);
-	if (con->tcp)
-		evconnlistener_free(con->tcp);
+	tcpgate_free(con->gate);
 	if (con->bev)
 		bufferevent_free(con->bev);
 	conlog_close(con->log);

@@ -18,6 +18,15 @@ struct console;
 /* A viewer with more than this waiting unsent is too slow: it is dropped
  * rather than stalling the guest or the other viewers. */
 #define CONSOLE_VIEWER_MAX_PENDING (4 * 1024 * 1024)
+/* All viewers of a port together may have this much (plus one scrollback)
+ * unsent; beyond it the one furthest behind is dropped, so many viewers
+ * that do not read (one reader may open many connections) cost bounded
+ * memory. */
+#define CONSOLE_VIEWERS_MAX_PENDING (16 * 1024 * 1024)
+/* While more than this waits to go to the guest, vmd stops reading the
+ * writer (it is read again once half of it went): typing faster than the
+ * guest reads costs no memory. */
+#define CONSOLE_INPUT_MAX_PENDING (64 * 1024)
 
 struct console_params {
 	const char *vm, *uuid;
@@ -29,6 +38,8 @@ struct console_params {
 	const char *journal;      /* the keeper's journal of this port, or NULL */
 	uint64_t journal_base;    /* log offset of the journal's byte 0 */
 	int tcp_fd;               /* listening loopback TCP socket, or -1 */
+	const char *secret;       /* what its clients must send first (see
+	                             tcpgate.h), or NULL: "auth": "none" */
 	/* The keeper closed its connection while the console stayed open:
 	 * called a moment later (not when QEMU exited: vmd closes the console
 	 * first). */
@@ -58,8 +69,10 @@ void console_finish(struct console *con);
 void console_close(struct console *con);
 
 bool console_has_writer(const struct console *con);
-/* vm-show's view of the port: viewers, writer, log_end, keeper. */
-void console_describe(const struct console *con, struct json_object *o);
+/* vm-show's view of the port: viewers, writer, log_end, keeper, who is
+ * attached, the TCP port; its secret only if admin. */
+void console_describe(const struct console *con, struct json_object *o,
+		      bool admin);
 /* Attach conn as a viewer: sends the scrollback, then live bytes.  rw takes
  * the keyboard; with force it is taken from the current writer, who stays
  * attached read-only.  -1 when rw is asked without force while another

@@ -16,6 +16,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "daemon/access.h"
 #include "daemon/conlog.h"
 #include "daemon/console.h"
 #include "daemon/hostdev.h"
@@ -23,6 +24,7 @@
 #include "daemon/log.h"
 #include "daemon/ports.h"
 #include "daemon/server.h"
+#include "daemon/tcpgate.h"
 #include "daemon/vm_config.h"
 #include "daemon/vmd.h"
 #include "emu/spawn.h"
@@ -67,8 +69,10 @@ const char *ports_type(const struct vm *vm, int i)
 	return cfg_str(ports_cfg(vm, i), "type", "console");
 }
 
-struct json_object *ports_describe(const struct vm *vm)
+struct json_object *ports_describe(const struct vm *vm, int role)
 {
+	bool admin = role >= ROLE_ADMIN;
+
 	struct json_object *a = json_object_new_array();
 
 	for (int i = 0; i < ports_count(vm) && i < VM_MAX_SERIAL; i++) {
@@ -76,7 +80,7 @@ struct json_object *ports_describe(const struct vm *vm)
 		json_object_object_add(o, "port", json_object_new_int(i));
 		json_object_object_add(o, "type", json_object_new_string(ports_type(vm, i)));
 		if (vm->console[i])
-			console_describe(vm->console[i], o);
+			console_describe(vm->console[i], o, admin);
 		if (vm->hostdev[i])
 			hostdev_describe(vm->hostdev[i], o);
 		json_object_array_add(a, o);
@@ -157,6 +161,89 @@ static char *new_journal(const struct vm *vm, int i, uint64_t *base)
 	return path;
 }
 
+/* A tcp port's listener and secret are kept in RUN_DIR/consoleN.tcp
+ * ("PORT SECRET", "-" for none), so that a vmd restarted while the guest
+ * runs listens on the same port (also a random one) with the same secret. */
+static void tcp_file(const struct vm *vm, int i, char *buf, size_t cap)
+{
+	snprintf(buf, cap, "%s/console%d.tcp", vm->run_dir, i);
+}
+
+static int save_tcp(const struct vm *vm, int i, int port, const char *secret)
+{
+	char path[4096];
+	FILE *f;
+	int ok;
+
+	tcp_file(vm, i, path, sizeof path);
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+	if (fd < 0 || !(f = fdopen(fd, "w"))) {
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	ok = fprintf(f, "%d %s\n", port, secret[0] ? secret : "-") > 0;
+	return fclose(f) == 0 && ok ? 0 : -1;
+}
+
+static int load_tcp(const struct vm *vm, int i, int *port, char *secret)
+{
+	char path[4096], s[40];
+	FILE *f;
+	int n;
+
+	tcp_file(vm, i, path, sizeof path);
+	if (!(f = fopen(path, "re")))
+		return -1;
+	n = fscanf(f, "%d %39s", port, s);
+	fclose(f);
+	if (n != 2 || *port <= 0 || *port > 65535 ||
+	    (strcmp(s, "-") && strlen(s) != TCPGATE_SECRET_LEN))
+		return -1;
+	strcpy(secret, strcmp(s, "-") ? s : "");
+	return 0;
+}
+
+static bool wants_auth(const struct vm *vm, int i)
+{
+	return strcmp(cfg_str(ports_cfg(vm, i), "auth", "secret"), "none") != 0;
+}
+
+static int bound_port(int fd)
+{
+	struct sockaddr_in sa;
+	socklen_t len = sizeof sa;
+
+	return getsockname(fd, (struct sockaddr *)&sa, &len) < 0 ? 0 :
+	       ntohs(sa.sin_port);
+}
+
+static int prepare_tcp(struct vm *vm, struct port_plan *pl, int i,
+		       struct call *c)
+{
+	int port = cfg_int(ports_cfg(vm, i), "port", 0);
+
+	if ((pl->tcp_fd[i] = tcp_listen(port)) < 0) {
+		call_error(c, RPC_INVALID_ARGUMENT, "VM '%s': serial port %d: "
+			   "127.0.0.1:%d: %s", vm->name, i, port, strerror(errno));
+		return -1;
+	}
+	pl->secret[i][0] = '\0';
+	if (wants_auth(vm, i) && tcpgate_make_secret(pl->secret[i]) < 0) {
+		call_error(c, RPC_GENERIC_ERROR, "VM '%s': serial port %d: no "
+			   "random bytes for its secret: %s", vm->name, i,
+			   strerror(errno));
+		return -1;
+	}
+	if (save_tcp(vm, i, bound_port(pl->tcp_fd[i]), pl->secret[i]) < 0) {
+		call_error(c, RPC_GENERIC_ERROR, "VM '%s': serial port %d: cannot "
+			   "write %s/console%d.tcp: %s", vm->name, i, vm->run_dir,
+			   i, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
 static int prepare_one(struct vm *vm, struct port_plan *pl, int i, struct call *c)
 {
 	struct json_object *cfg = ports_cfg(vm, i);
@@ -170,13 +257,8 @@ static int prepare_one(struct vm *vm, struct port_plan *pl, int i, struct call *
 			   vm->name, i, err);
 		return -1;
 	}
-	if (!strcmp(type, "tcp") &&
-	    (pl->tcp_fd[i] = tcp_listen(cfg_int(cfg, "port", 0))) < 0) {
-		call_error(c, RPC_INVALID_ARGUMENT, "VM '%s': serial port %d: "
-			   "127.0.0.1:%d: %s", vm->name, i, cfg_int(cfg, "port", 0),
-			   strerror(errno));
+	if (!strcmp(type, "tcp") && prepare_tcp(vm, pl, i, c) < 0)
 		return -1;
-	}
 	if (!(pl->journal[i] = new_journal(vm, i, &pl->base[i]))) {
 		call_error(c, RPC_GENERIC_ERROR, "out of memory");
 		return -1;
@@ -235,7 +317,7 @@ void ports_plan_free(struct port_plan *pl)
 static void keeper_lost(void *ctx, int port);
 
 static void open_console(struct vm *vm, int i, int fd, const char *journal,
-			 uint64_t base, int tcp_fd)
+			 uint64_t base, int tcp_fd, const char *secret)
 {
 	struct json_object *cfg = ports_cfg(vm, i);
 	char dir[4096], err[512];
@@ -245,7 +327,8 @@ static void open_console(struct vm *vm, int i, int fd, const char *journal,
 		.log_max = (size_t)cfg_int(cfg, "log_kib", 4096) * 1024,
 		.log_count = cfg_int(cfg, "log_count", 4),
 		.log_dir = dir, .journal = journal, .journal_base = base,
-		.tcp_fd = tcp_fd, .lost = keeper_lost, .lost_ctx = vm,
+		.tcp_fd = tcp_fd, .secret = secret && secret[0] ? secret : NULL,
+		.lost = keeper_lost, .lost_ctx = vm,
 	};
 
 	log_dir(vm, dir, sizeof dir);
@@ -397,7 +480,8 @@ void ports_open(struct vm *vm, struct port_plan *pl, int *conn_fds)
 		if (fd < 0)
 			log_vm(LOG_ERR, vm->name, vm->uuid, "serial port %d: cannot "
 			       "connect to its keeper: %s", i, strerror(errno));
-		open_console(vm, i, fd, pl->journal[i], pl->base[i], pl->tcp_fd[i]);
+		open_console(vm, i, fd, pl->journal[i], pl->base[i], pl->tcp_fd[i],
+			     pl->secret[i]);
 		pl->tcp_fd[i] = -1;  /* the console owns it now */
 		if (fd < 0 && vm->console[i])
 			console_retry(vm->console[i]);
@@ -437,13 +521,29 @@ static void keep_newest(const char *path, uint64_t base, void *ctx)
 	f->base = base;
 }
 
-static int adopt_tcp(const struct vm *vm, int i)
+/* A re-adopted tcp port listens where it did, with the same secret; if
+ * its file is lost, on the configured port (or a random one) with a new
+ * secret. */
+static int adopt_tcp(const struct vm *vm, int i, char *secret)
 {
-	int port = cfg_int(ports_cfg(vm, i), "port", 0), fd = -1;
+	int port, fd;
 
-	if (!strcmp(ports_type(vm, i), "tcp") && (fd = tcp_listen(port)) < 0)
+	secret[0] = '\0';
+	if (strcmp(ports_type(vm, i), "tcp"))
+		return -1;
+	if (load_tcp(vm, i, &port, secret) < 0) {
+		port = cfg_int(ports_cfg(vm, i), "port", 0);
+		if (wants_auth(vm, i) && tcpgate_make_secret(secret) < 0)
+			return -1;
+	}
+	if ((fd = tcp_listen(port)) < 0) {
 		log_vm(LOG_ERR, vm->name, vm->uuid, "serial port %d: tcp port %d: "
 		       "%s", i, port, strerror(errno));
+		return -1;
+	}
+	if (save_tcp(vm, i, bound_port(fd), secret) < 0)
+		log_vm(LOG_WARNING, vm->name, vm->uuid, "serial port %d: cannot "
+		       "record its tcp port and secret: %s", i, strerror(errno));
 	return fd;
 }
 
@@ -525,7 +625,9 @@ void ports_adopt(struct vm *vm)
 		struct found f = {0};
 		find_journals(vm, i, keep_newest, &f);
 		int fd = connect_keeper(vm, i);
-		open_console(vm, i, fd, f.path, f.base, adopt_tcp(vm, i));
+		char secret[40];
+		int tfd = adopt_tcp(vm, i, secret);
+		open_console(vm, i, fd, f.path, f.base, tfd, secret);
 		free(f.path);
 		if (fd < 0 && vm->console[i])
 			keeper_lost(vm, i);
@@ -539,7 +641,7 @@ void ports_salvage(struct vm *vm)
 		if (!is_kept(vm, i) || !find_journals(vm, i, keep_newest, &f))
 			continue;
 		/* a keeper still handing over the end, or only the file */
-		open_console(vm, i, connect_keeper(vm, i), f.path, f.base, -1);
+		open_console(vm, i, connect_keeper(vm, i), f.path, f.base, -1, NULL);
 		free(f.path);
 	}
 	ports_finish(vm);

@@ -15,14 +15,16 @@ struct port_plan {
 	char *journal[VM_MAX_SERIAL];        /* the keeper's, console/tcp */
 	uint64_t base[VM_MAX_SERIAL];        /* log offset of journal byte 0 */
 	int tcp_fd[VM_MAX_SERIAL];           /* listening, tcp ports */
+	char secret[VM_MAX_SERIAL][40];      /* tcp ports; "" for no auth */
 };
 
 int ports_count(const struct vm *vm);
 /* The config of serial port i (NULL: the default console of port 0). */
 struct json_object *ports_cfg(const struct vm *vm, int i);
 const char *ports_type(const struct vm *vm, int i);
-/* vm-show's "ports" of a running VM. */
-struct json_object *ports_describe(const struct vm *vm);
+/* vm-show's "ports" of a running VM, for a caller of role (enum
+ * access_role): the secrets of tcp ports only for an admin. */
+struct json_object *ports_describe(const struct vm *vm, int role);
 
 /* Before QEMU starts: check host devices, bind tcp ports, name fresh
  * journals.  -1 after replying the error to c. */

@@ -694,6 +694,16 @@ void conn_enter_raw(struct conn *conn, conn_raw_input in, conn_raw_closed closed
 	bufferevent_enable(conn->bev, EV_READ | EV_WRITE);
 }
 
+void conn_raw_pause(struct conn *conn, bool pause)
+{
+	if (conn->dead)
+		return;
+	if (pause)
+		bufferevent_disable(conn->bev, EV_READ);
+	else
+		bufferevent_enable(conn->bev, EV_READ);
+}
+
 size_t conn_raw_write(struct conn *conn, const void *buf, size_t len)
 {
 	struct evbuffer *out;

@@ -54,6 +54,8 @@ void conn_enter_raw(struct conn *conn, conn_raw_input in, conn_raw_closed closed
 		    void *ctx);
 /* Queue raw bytes to a viewer; returns bytes now waiting to be sent. */
 size_t conn_raw_write(struct conn *conn, const void *buf, size_t len);
+/* Stop (or resume) reading a raw connection: the guest is behind. */
+void conn_raw_pause(struct conn *conn, bool pause);
 void conn_close(struct conn *conn);
 void conn_peer(const struct conn *conn, uid_t *uid, pid_t *pid);
 

@@ -449,9 +449,11 @@ class Console(Stream):
 class TcpConsole(Stream):
     """A raw TCP client of a tcp serial port (vmd listens on loopback)."""
 
-    def __init__(self, port, host="127.0.0.1", timeout=None):
+    def __init__(self, port, host="127.0.0.1", timeout=None, secret=None):
         sock = socket.create_connection((host, port),
                                         t(10) if timeout is None else timeout)
+        if secret is not None:  # the port's secret (vm-show, as an admin)
+            sock.sendall(secret.encode() + b"\n")
         super().__init__(sock)
 
 
