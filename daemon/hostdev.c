@@ -53,7 +53,9 @@
 #include "daemon/hostdev.h"
 #include "daemon/log.h"
 #include "daemon/server.h"
+#include "daemon/vm.h"
 #include "daemon/vmd.h"
+#include "emu/hostfile.h"
 #include "rpc/message.h"
 
 #define HOSTDEV_RETRY_MS 250
@@ -238,6 +240,9 @@ static const char *kind_of(mode_t mode)
 	return "not a character device";
 }
 
+/* How long opening a device as the QEMU user may take. */
+#define OPEN_TIMEOUT_MS 2000
+
 /* Resolves path into resolved (PATH_MAX), opens it and checks it is a tty
  * nobody else has locked.  The fd, or -1 with err naming the path. */
 static int open_tty(const char *path, char *resolved, char *err, size_t errlen)
@@ -263,11 +268,15 @@ static int open_tty(const char *path, char *resolved, char *err, size_t errlen)
 			 kind_of(st.st_mode));
 		return -1;
 	}
-	fd = open(resolved, O_RDWR | O_NOCTTY | O_NONBLOCK | O_CLOEXEC);
-	if (fd < 0) {
-		snprintf(err, errlen, "%s: %s", name, strerror(errno));
+	/* as the QEMU user, like every host file a config names: a vmd-admin
+	 * must not reach, say, another user's terminal through vmd's root */
+	struct emu_file_req req = {.what = "host port", .path = resolved,
+				   .kind = EMU_FILE_CHARDEV, .write = true,
+				   .fd = -1};
+	if (emu_open_files(vm_qemu_user(), &req, 1, OPEN_TIMEOUT_MS, err,
+			   errlen) < 0)
 		return -1;
-	}
+	fd = req.fd;
 	if (!isatty(fd)) {
 		snprintf(err, errlen, "%s is not a tty (a character device, "
 			 "but not a terminal)", name);

@@ -114,8 +114,10 @@ class HostSerialTest(vmdtest.VmdTestCase):
             self.stop_socat(p)
 
     # -- the pty pair ---------------------------------------------------------
-    def start_socat(self):
-        """A new pty pair under the same two link names."""
+    def start_socat(self, give=True):
+        """A new pty pair under the same two link names; the guest's end
+        given to the QEMU user (give), as vmd opens host ports with its
+        rights."""
         p = subprocess.Popen(
             ["socat", "-d", "-d",
              "pty,raw,echo=0,link=%s" % self.guest_tty,
@@ -128,6 +130,8 @@ class HostSerialTest(vmdtest.VmdTestCase):
                       p.poll() is not None, t(10), "socat's pty links")
         if p.poll() is not None:
             raise AssertionError("socat exited: %r" % p.stderr.read())
+        if give:
+            vmdtest.for_qemu(os.path.realpath(self.guest_tty))
         return p
 
     def stop_socat(self, p):
@@ -327,6 +331,18 @@ class HostSerialTest(vmdtest.VmdTestCase):
             "parallel-file", parallel=[{"type": "host", "path": BOOTSECTOR}]))
         self.assertError(err, "InvalidArgument",
                          [BOOTSECTOR, "not a character device"])
+
+        # a terminal the QEMU user cannot open (root's, mode 0620): vmd,
+        # which is root, does not open it on that user's behalf
+        if os.geteuid() == 0:
+            self.start_socat(give=False)
+            pts = os.path.realpath(self.guest_tty)
+            err = self.start_error(c, "roots-tty", bootsector_config(
+                "roots-tty", serial=[{"type": "console"},
+                                     {"type": "host", "path": self.guest_tty}]))
+            self.assertError(err, "InvalidArgument",
+                             [pts, "QEMU user nobody cannot open it",
+                              "Permission denied"])
 
         # nothing was left running
         for vm in c.command("vm-list"):
