@@ -556,6 +556,15 @@ static int read_greeting(struct rpc_client *c, long long deadline,
 			r == 0 ? "timed out" : c->why);
 		return -1;
 	}
+	struct json_object *e, *desc;
+	/* a server that refuses the connection (too many clients) says why
+	 * in an error instead of its greeting */
+	if (json_object_object_get_ex(msg, "error", &e) &&
+	    json_object_object_get_ex(e, "desc", &desc)) {
+		set_msg(err, errlen, "refused: %s", json_object_get_string(desc));
+		json_object_put(msg);
+		return -1;
+	}
 	if (!json_object_object_get_ex(msg, "QMP", NULL)) {
 		set_msg(err, errlen, "not a QMP greeting: %s",
 			json_object_to_json_string_ext(msg, JSON_C_TO_STRING_PLAIN));

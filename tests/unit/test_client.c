@@ -522,6 +522,26 @@ static void test_bad_greeting(void **state)
 	finish(&f);
 }
 
+/* vmd refuses a client over its limits with an error in place of the
+ * greeting: the caller reads why, not a QMP greeting complaint. */
+static void script_refused(struct srv *s)
+{
+	srv_sendf(s, 256, "{\"error\": {\"class\": \"Busy\", \"desc\": "
+		  "\"too many connections of uid 1000 (at most 64)\"}}\n");
+	srv_wait_eof(s);
+}
+
+static void test_refused_instead_of_greeting(void **state)
+{
+	struct fake f = start_server(script_refused);
+	char err[256] = "";
+
+	assert_int_equal(rpc_client_negotiate(f.c, 2000, err, sizeof(err)), -1);
+	assert_string_equal(err, "refused: too many connections of uid 1000 "
+			    "(at most 64)");
+	finish(&f);
+}
+
 static void script_silent(struct srv *s)
 {
 	srv_wait_eof(s);
@@ -625,6 +645,7 @@ int main(void)
 		cmocka_unit_test(test_nonblocking),
 		cmocka_unit_test(test_malformed_input),
 		cmocka_unit_test(test_bad_greeting),
+		cmocka_unit_test(test_refused_instead_of_greeting),
 		cmocka_unit_test(test_negotiate_timeout),
 		cmocka_unit_test(test_big_request),
 		cmocka_unit_test(test_connect),
