@@ -15,14 +15,10 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmdtest  # noqa: E402
 from vmdtest import BOOT_BANNER, BOOTSECTOR, bootsector_config, t  # noqa: E402
-
-USERS = {"vmdt-admin": ["vmd", "vmd-admin"], "vmdt-reader": ["vmd"],
-         "vmdt-nobody": []}
 
 
 # The access level of every command, pinned here on purpose: the test also
@@ -90,41 +86,11 @@ def schema_commands():
         return json.load(f)["commands"]
 
 
-def run(*argv):
-    subprocess.run(argv, check=True, capture_output=True, timeout=60)
-
-
 class AccessTest(vmdtest.VmdTestCase):
-    made_groups, made_users = [], []
 
     @classmethod
     def setUpClass(cls):
-        if os.geteuid() != 0:
-            raise unittest.SkipTest("needs root to create users and groups")
-        for g in ("vmd", "vmd-admin"):
-            try:
-                grp.getgrnam(g)
-            except KeyError:
-                run("groupadd", "--system", g)
-                cls.made_groups.append(g)
-        for user, groups in USERS.items():
-            try:
-                pwd.getpwnam(user)
-                run("usermod", "-G", ",".join(groups), user)
-            except KeyError:
-                argv = ["useradd", "--system", "--no-create-home",
-                        "--shell", "/usr/sbin/nologin"]
-                if groups:
-                    argv += ["-G", ",".join(groups)]
-                run(*argv, user)
-                cls.made_users.append(user)
-
-    @classmethod
-    def tearDownClass(cls):
-        for user in cls.made_users:
-            subprocess.run(["userdel", user], capture_output=True)
-        for g in cls.made_groups:
-            subprocess.run(["groupdel", g], capture_output=True)
+        vmdtest.ensure_test_users()
 
     def setUp(self):
         super().setUp()

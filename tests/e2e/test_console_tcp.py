@@ -14,7 +14,6 @@ an ASan build, whose RSS says nothing about that): vmd stops reading it
 while the guest is behind.  A tcp port without "port" shows
 the port it got in vm-show, also after vmd was killed and started again."""
 
-import grp
 import json
 import os
 import pwd
@@ -25,7 +24,6 @@ import socket
 import subprocess
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmdtest  # noqa: E402
@@ -33,7 +31,6 @@ from vmdtest import (BOOT_BANNER, BOOTSECTOR, Schemas, TcpConsole,
                      bootsector_config, console_read_all, t)  # noqa: E402
 
 MiB = 1024 * 1024
-USERS = {"vmdt-reader": ["vmd"], "vmdt-nobody": []}
 
 # Run as another user: connect to 127.0.0.1:PORT, send LINE (may be
 # empty) and then PAYLOAD, read for SECONDS (or until WANT shows), and
@@ -63,10 +60,6 @@ print(json.dumps(out), flush=True)
 """
 
 
-def run(*argv):
-    subprocess.run(argv, check=True, capture_output=True, timeout=60)
-
-
 def free_tcp_port():
     s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     s.bind(("127.0.0.1", 0))
@@ -92,35 +85,10 @@ def rss(pid):
 
 
 class TcpConsoleTest(vmdtest.VmdTestCase):
-    made_groups, made_users = [], []
 
     @classmethod
     def setUpClass(cls):
-        if os.geteuid() != 0:
-            raise unittest.SkipTest("needs root to create users")
-        for g in ("vmd", "vmd-admin"):
-            try:
-                grp.getgrnam(g)
-            except KeyError:
-                run("groupadd", "--system", g)
-                cls.made_groups.append(g)
-        for user, groups in USERS.items():
-            try:
-                pwd.getpwnam(user)
-            except KeyError:
-                argv = ["useradd", "--system", "--no-create-home",
-                        "--shell", "/usr/sbin/nologin"]
-                if groups:
-                    argv += ["-G", ",".join(groups)]
-                run(*argv, user)
-                cls.made_users.append(user)
-
-    @classmethod
-    def tearDownClass(cls):
-        for user in cls.made_users:
-            subprocess.run(["userdel", user], capture_output=True)
-        for g in cls.made_groups:
-            subprocess.run(["groupdel", g], capture_output=True)
+        vmdtest.ensure_test_users()
 
     def setUp(self):
         super().setUp()

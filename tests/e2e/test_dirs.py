@@ -13,7 +13,6 @@ import stat
 import subprocess
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmdtest  # noqa: E402
@@ -24,24 +23,10 @@ USER = "vmdt-owner"
 
 class OwnDirsTest(vmdtest.VmdTestCase):
     start_vmd = False
-    made_user = False
 
     @classmethod
     def setUpClass(cls):
-        if os.geteuid() != 0:
-            raise unittest.SkipTest("needs root to create a user")
-        try:
-            pwd.getpwnam(USER)
-        except KeyError:
-            subprocess.run(["useradd", "--system", "--no-create-home",
-                            "--shell", "/usr/sbin/nologin", USER],
-                           check=True, capture_output=True, timeout=60)
-            cls.made_user = True
-
-    @classmethod
-    def tearDownClass(cls):
-        if cls.made_user:
-            subprocess.run(["userdel", USER], capture_output=True)
+        vmdtest.ensure_test_users()
 
     def setUp(self):
         super().setUp()

@@ -9,7 +9,6 @@ The users are those of test_access.py, made if missing and left in place
 (another test file may be using them).  The hostile user is a forked
 child that drops to vmdt-reader: SO_PEERCRED sees its uid and groups."""
 
-import grp
 import json
 import os
 import pwd
@@ -19,33 +18,10 @@ import socket
 import subprocess
 import sys
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmdtest  # noqa: E402
 from vmdtest import ProtocolError, t  # noqa: E402
-
-USERS = {"vmdt-admin": ["vmd", "vmd-admin"], "vmdt-reader": ["vmd"]}
-
-
-def run(*argv):
-    subprocess.run(argv, check=True, capture_output=True, timeout=60)
-
-
-def ensure_users():
-    for g in ("vmd", "vmd-admin"):
-        try:
-            grp.getgrnam(g)
-        except KeyError:
-            run("groupadd", "--system", g)
-    for user, groups in USERS.items():
-        try:
-            pwd.getpwnam(user)
-            run("usermod", "-G", ",".join(groups), user)
-        except KeyError:
-            run("useradd", "--system", "--no-create-home", "--shell",
-                "/usr/sbin/nologin", "-G", ",".join(groups), user)
-
 
 def first_message(s):
     """vmd's first message on s (greeting, reply or refusal), or None when
@@ -134,9 +110,7 @@ class LockoutTest(vmdtest.VmdTestCase):
 
     @classmethod
     def setUpClass(cls):
-        if os.geteuid() != 0:
-            raise unittest.SkipTest("needs root to create users and groups")
-        ensure_users()
+        vmdtest.ensure_test_users()
 
     def setUp(self):
         super().setUp()

@@ -22,10 +22,11 @@ POWEROFF_KEY = b"\x1f"   # the boot-sector guest powers off on this byte
 
 class MonitorAccessTest(vmdtest.VmdTestCase):
     """vmdt-admin (group vmd-admin, not root) through vmctl and setpriv."""
-    made_groups, made_users = [], []
-    setUpClass = classmethod(test_access.AccessTest.setUpClass.__func__)
-    tearDownClass = classmethod(test_access.AccessTest.tearDownClass.__func__)
     as_user = test_access.AccessTest.as_user
+
+    @classmethod
+    def setUpClass(cls):
+        vmdtest.ensure_test_users()
 
     def setUp(self):
         super().setUp()

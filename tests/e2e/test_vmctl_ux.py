@@ -9,7 +9,6 @@ what to do; console fails loudly when the VM or vmd goes away; bash
 completion comes from the command table; undefine --purge sends purge; a
 default socket directory someone else controls is refused."""
 
-import grp
 import json
 import os
 import pty
@@ -25,7 +24,6 @@ import termios
 import fcntl
 import threading
 import time
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmdtest  # noqa: E402
@@ -489,44 +487,12 @@ class VmctlUxTest(vmdtest.VmdTestCase):
             self.assertEqual(fake.requests[0]["arguments"], want)
 
 
-USERS = {"vmdt-reader": ["vmd"], "vmdt-nobody": []}
-
-
-def sh(*argv):
-    subprocess.run(argv, check=True, capture_output=True, timeout=60)
-
-
 class VmctlUserTest(vmdtest.VmdTestCase):
     """vmctl as users who are not root (setpriv), as in test_access."""
-    made_groups, made_users = [], []
 
     @classmethod
     def setUpClass(cls):
-        if os.geteuid() != 0:
-            raise unittest.SkipTest("needs root to create users and groups")
-        for g in ("vmd", "vmd-admin"):
-            try:
-                grp.getgrnam(g)
-            except KeyError:
-                sh("groupadd", "--system", g)
-                cls.made_groups.append(g)
-        for user, groups in USERS.items():
-            try:
-                pwd.getpwnam(user)
-            except KeyError:
-                argv = ["useradd", "--system", "--no-create-home",
-                        "--shell", "/usr/sbin/nologin"]
-                if groups:
-                    argv += ["-G", ",".join(groups)]
-                sh(*argv, user)
-                cls.made_users.append(user)
-
-    @classmethod
-    def tearDownClass(cls):
-        for user in cls.made_users:
-            subprocess.run(["userdel", user], capture_output=True)
-        for g in cls.made_groups:
-            subprocess.run(["groupdel", g], capture_output=True)
+        vmdtest.ensure_test_users()
 
     def setUp(self):
         super().setUp()

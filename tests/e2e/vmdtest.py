@@ -13,7 +13,9 @@ The protocol side (Client, Console, TcpConsole, console_read_all, Schemas)
 is in vmdproto.py; every name of it can be imported from here too.
 """
 
+import fcntl
 import glob
+import grp
 import os
 import pwd
 import re
@@ -606,6 +608,41 @@ def assert_subset(test, given, shown, where="config"):
             assert_subset(test, a, b, "%s[%d]" % (where, i))
     else:
         test.assertEqual(given, shown, where)
+
+
+# Users the access tests act as (through setpriv), with their groups.  They
+# are made when missing and never removed: test files run in parallel and
+# share them, and one file deleting a user another still uses made both
+# flaky.  System users with no home and no login shell.
+TEST_USERS = {"vmdt-admin": ["vmd", "vmd-admin"], "vmdt-reader": ["vmd"],
+              "vmdt-nobody": [], "vmdt-owner": []}
+
+
+def _run_quiet(*argv):
+    subprocess.run(argv, check=True, capture_output=True, timeout=60)
+
+
+def ensure_test_users():
+    """Make groups vmd and vmd-admin and TEST_USERS, each in exactly its
+    groups; a test class calls it from setUpClass.  SkipTest unless root."""
+    if os.geteuid() != 0:
+        raise unittest.SkipTest("needs root to create users and groups")
+    with open("/run/lock/vmdt-users.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # groupadd races its twin
+        for g in ("vmd", "vmd-admin"):
+            try:
+                grp.getgrnam(g)
+            except KeyError:
+                _run_quiet("groupadd", "--system", g)
+        for user, groups in TEST_USERS.items():
+            try:
+                pwd.getpwnam(user)
+                _run_quiet("usermod", "-G", ",".join(groups), user)
+            except KeyError:
+                _run_quiet("useradd", "--system", "--no-create-home",
+                           "--shell", "/usr/sbin/nologin",
+                           *(["-G", ",".join(groups)] if groups else []),
+                           user)
 
 
 def require_guests(*paths):
