@@ -77,27 +77,6 @@ def first_difference(a, b):
     return lo
 
 
-def sanitized():
-    with open(vmdtest.VMD, "rb") as f:
-        return b"__asan_init" in f.read()
-
-
-def rss(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS for pid %d" % pid)
-
-
-def free_tcp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
 class ConsoleTestCase(vmdtest.VmdTestCase):
     """Helpers shared by the console tests."""
 
@@ -388,11 +367,11 @@ class PatternTest(ConsoleTestCase):
             s = self.console(name, mode="ro")
             s.sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
         mark = len(c.events)
-        before = rss(self.vmd.pid)
+        before = vmdtest.rss(self.vmd.pid)
         peak = [before]
 
         def done():
-            peak[0] = max(peak[0], rss(self.vmd.pid))
+            peak[0] = max(peak[0], vmdtest.rss(self.vmd.pid))
             return v1.find(b"FLOOD3") >= 0
         v1.write(b"head -c %d /dev/zero | tr '\\000' z; echo FLOOD$((1+2))\n"
                  % (3 * MiB))
@@ -400,7 +379,7 @@ class PatternTest(ConsoleTestCase):
         growth = peak[0] - before
         sys.stderr.write("[3 MiB to 48 stalled viewers: vmd RSS +%.1f MiB] "
                          % (growth / MiB))
-        if not sanitized():  # ASan's RSS says nothing about buffers
+        if not vmdtest.sanitized():  # ASan's RSS says nothing about buffers
             self.assertLess(growth, 24 * MiB)
         self.assertGreaterEqual(bytes(v1.data).count(b"z" * 1024), 3 * 1024)
         c.command("vm-list")  # the events sent before its reply are in
@@ -644,7 +623,7 @@ class WritersTest(ConsoleTestCase):
     def test_tcp_port(self):
         c = self.client()
         name = "tcp"
-        port = free_tcp_port()
+        port = vmdtest.free_tcp_port()
         self.boot(c, name, serial=[{"type": "tcp", "port": port}])
         mark = len(c.events)
         sock_viewer = self.console(name, mode="ro")

@@ -60,30 +60,6 @@ print(json.dumps(out), flush=True)
 """
 
 
-def free_tcp_port():
-    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def sanitized():
-    """An ASan build: its quarantine and shadow memory make RSS say
-    nothing about what vmd buffers, so only the build-independent checks
-    run there."""
-    with open(vmdtest.VMD, "rb") as f:
-        return b"__asan_init" in f.read()
-
-
-def rss(pid):
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS for pid %d" % pid)
-
-
 class TcpConsoleTest(vmdtest.VmdTestCase):
 
     @classmethod
@@ -137,7 +113,7 @@ class TcpConsoleTest(vmdtest.VmdTestCase):
 
     def test_secret_keeps_other_users_out(self):
         name = "guarded-tcp"
-        port = self.boot(name, port=free_tcp_port())
+        port = self.boot(name, port=vmdtest.free_tcp_port())
         tcp_port, secret = port["tcp_port"], port.get("secret", "")
         root_view = self.console(name, mode="ro")
         root_view.read_until(BOOT_BANNER, t(10))
@@ -278,7 +254,7 @@ class TcpConsoleTest(vmdtest.VmdTestCase):
     def test_auth_none_lets_anyone_in(self):
         """The documented opt-out: no secret asked, none shown."""
         name = "open-tcp"
-        port = self.boot(name, auth="none", port=free_tcp_port())
+        port = self.boot(name, auth="none", port=vmdtest.free_tcp_port())
         self.assertEqual(port["auth"], "none")
         self.assertNotIn("secret", port)
         r = self.client_as("vmdt-nobody", port["tcp_port"], "", "open-typed\r",
@@ -291,7 +267,7 @@ class TcpConsoleTest(vmdtest.VmdTestCase):
         key) on sock without reading, while vmd's RSS is watched; vmd must
         not take it all in.  Returns (bytes sent, RSS growth)."""
         pid = self.vmd.pid
-        before = peak = rss(pid)
+        before = peak = vmdtest.rss(pid)
         chunk = b"x" * 65536
         sent, total = 0, 200 * MiB
         sock.setblocking(False)
@@ -307,9 +283,9 @@ class TcpConsoleTest(vmdtest.VmdTestCase):
                 time.sleep(0.01)
             except (BrokenPipeError, ConnectionResetError):
                 break      # dropped (too slow a reader of the echo)
-            peak = max(peak, rss(pid))
+            peak = max(peak, vmdtest.rss(pid))
         time.sleep(0.5)
-        peak = max(peak, rss(pid))
+        peak = max(peak, vmdtest.rss(pid))
         growth = peak - before
         sys.stderr.write("[%s: %.1f MiB sent, vmd RSS +%.1f MiB] "
                          % (what, sent / MiB, growth / MiB))
@@ -317,7 +293,7 @@ class TcpConsoleTest(vmdtest.VmdTestCase):
         # it takes them all in within seconds)
         self.assertLess(sent, 64 * MiB, "vmd read %.1f MiB from %s"
                         % (sent / MiB, what))
-        if not sanitized():
+        if not vmdtest.sanitized():
             self.assertLess(growth, 16 * MiB, "vmd grew by %.1f MiB while %s "
                             "sent %.1f MiB" % (growth / MiB, what, sent / MiB))
         # vmd still answers others at once
@@ -328,7 +304,7 @@ class TcpConsoleTest(vmdtest.VmdTestCase):
 
     def test_tcp_writer_flood_is_bounded(self):
         name = "flood-tcp"
-        port = self.boot(name, port=free_tcp_port())
+        port = self.boot(name, port=vmdtest.free_tcp_port())
         con = TcpConsole(port["tcp_port"], secret=port.get("secret", ""))
         self.addCleanup(con.close)
         con.read_until(BOOT_BANNER, t(10))

@@ -109,6 +109,7 @@ class KeeperTest(vmdtest.VmdTestCase):
         master, slave = pty.openpty()
         self.addCleanup(os.close, master)
         self.addCleanup(os.close, slave)
+        vmdtest.for_qemu(os.ttyname(slave))  # vmd opens it as that user
         c = self.client()
         _, run_dir = self.start_vm(c, bootsector_config(
             "kp-host", serial=[{"type": "host", "path": os.ttyname(slave)}]))

@@ -35,15 +35,6 @@ def raw_connect(path, test=None):
     return s
 
 
-def vm_rss(pid):
-    """Resident memory of pid in bytes (VmRSS in /proc/PID/status)."""
-    with open("/proc/%d/status" % pid) as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
-    raise AssertionError("no VmRSS for pid %d" % pid)
-
-
 def sanitized(pid):
     """Is pid a sanitizer build (ASan holds freed memory in quarantine and
     runs slower)?"""
@@ -223,7 +214,7 @@ class LimitsTest(vmdtest.VmdTestCase):
             self.assertIn("return", c.recv_reply(t(30)))
         for _ in range(20):
             c.command("vm-list")
-        base = vm_rss(self.vmd.pid)
+        base = vmdtest.rss(self.vmd.pid)
         slow = 4 if sanitized(self.vmd.pid) else 1  # ASan: slower
         allowance = 16 << 20
 
@@ -257,7 +248,7 @@ class LimitsTest(vmdtest.VmdTestCase):
                 t1 = time.monotonic()
                 c.command("vm-list")
                 lat.append(time.monotonic() - t1)
-                peak = max(peak, vm_rss(self.vmd.pid))
+                peak = max(peak, vmdtest.rss(self.vmd.pid))
                 if peak - base > allowance:
                     break
         finally:

@@ -610,6 +610,31 @@ def assert_subset(test, given, shown, where="config"):
         test.assertEqual(given, shown, where)
 
 
+def rss(pid):
+    """Resident memory of pid in bytes (VmRSS in /proc/PID/status)."""
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS for pid %d" % pid)
+
+
+def sanitized():
+    """Is the vmd under test an ASan build?  Its quarantine and shadow
+    memory make RSS say nothing about what vmd buffers."""
+    with open(VMD, "rb") as f:
+        return b"__asan_init" in f.read()
+
+
+def free_tcp_port():
+    """A loopback TCP port free right now."""
+    s = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 # Users the access tests act as (through setpriv), with their groups.  They
 # are made when missing and never removed: test files run in parallel and
 # share them, and one file deleting a user another still uses made both
