@@ -178,6 +178,10 @@ static int check_dups(struct scanner *sc, struct frame *fr)
 	struct name *nm = sc->names + fr->kstart;
 	size_t k = sc->nnames - fr->kstart;
 
+	if (k < 2) {  /* and names may still be NULL: qsort wants an array */
+		drop_names(sc, fr->kstart);
+		return 0;
+	}
 	qsort(nm, k, sizeof *nm, cmp_names);
 	for (size_t i = 1; i < k; i++) {
 		if (cmp_names(&nm[i - 1], &nm[i]) != 0)
