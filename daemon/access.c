@@ -4,14 +4,17 @@
  * does not get it back.  Group names are resolved on each connection, so
  * groups created after vmd started work at once. */
 #include "config.h"
+#include <errno.h>
 #include <grp.h>
 #include <stdbool.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <unistd.h>
 #include "daemon/access.h"
 
-#define MAX_GROUPS 256
+/* A first guess; the kernel says how much room a longer list needs. */
+#define FIRST_GROUPS 64
 
 static bool has_gid(gid_t want, gid_t primary, const gid_t *g, int n)
 {
@@ -30,12 +33,39 @@ static bool in_group(const char *name, gid_t primary, const gid_t *g, int n)
 	return gr && has_gid(gr->gr_gid, primary, g, n);
 }
 
+/* The peer's supplementary groups (malloc'd, *n of them).  A member of
+ * more groups than the first guess holds gets ERANGE and the size needed,
+ * so no group is lost; on any other failure only the primary group counts. */
+static gid_t *peer_groups(int fd, int *n)
+{
+	socklen_t want = FIRST_GROUPS * sizeof(gid_t);
+	gid_t *g = NULL;
+
+	*n = 0;
+	for (int tries = 0; tries < 3; tries++) {
+		gid_t *grown = realloc(g, want);
+		socklen_t len = want;
+
+		if (!grown)
+			break;
+		g = grown;
+		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0) {
+			*n = (int)(len / sizeof(gid_t));
+			break;
+		}
+		if (errno != ERANGE || len <= want)
+			break;
+		want = len;
+	}
+	return g;
+}
+
 enum access_role access_role_of(int fd, uid_t *uid, pid_t *pid)
 {
 	struct ucred cred;
 	socklen_t len = sizeof cred;
-	gid_t groups[MAX_GROUPS];
-	socklen_t glen = sizeof groups;
+	enum access_role role = ROLE_NONE;
+	gid_t *groups;
 	int n;
 
 	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) < 0)
@@ -44,13 +74,13 @@ enum access_role access_role_of(int fd, uid_t *uid, pid_t *pid)
 	*pid = cred.pid;
 	if (cred.uid == 0 || cred.uid == geteuid())
 		return ROLE_ADMIN;
-	n = getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &glen) < 0 ? 0 :
-	    (int)(glen / sizeof groups[0]);
+	groups = peer_groups(fd, &n);
 	if (in_group(ACCESS_GROUP_ADMIN, cred.gid, groups, n))
-		return ROLE_ADMIN;
-	if (in_group(ACCESS_GROUP_READ, cred.gid, groups, n))
-		return ROLE_READ;
-	return ROLE_NONE;
+		role = ROLE_ADMIN;
+	else if (in_group(ACCESS_GROUP_READ, cred.gid, groups, n))
+		role = ROLE_READ;
+	free(groups);
+	return role;
 }
 
 enum access_role access_needed(const char *level)
