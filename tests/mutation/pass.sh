@@ -9,7 +9,7 @@
 here=$(dirname "$0")
 json=${1:-/tmp/vmd-mutation.json}
 m="/usr/bin/python3 $here/mutate.py run --json $json"
-e2e='export VMD_TEST_TIMEOUT_SCALE=3; for t in access errors conformance crashsafe; do /usr/bin/python3 tests/e2e/test_$t.py >/dev/null 2>&1 || exit 1; done'
+e2e='export VMD_TEST_TIMEOUT_SCALE=3; for t in access errors conformance crashsafe guards; do /usr/bin/python3 tests/e2e/test_$t.py >/dev/null 2>&1 || exit 1; done'
 rm -f "$json"
 $m --file rpc/schema.c --sample 20 --build tests/unit/test_schema --test ./tests/unit/test_schema --timeout 60
 $m --file rpc/base64.c --sample 8 --build tests/unit/test_base64 --test ./tests/unit/test_base64 --timeout 60
@@ -17,4 +17,4 @@ $m --file daemon/store.c --sample 10 --build tests/unit/test_store --test ./test
 $m --file daemon/conlog.c --sample 10 --build tests/unit/test_conlog --test ./tests/unit/test_conlog --timeout 60
 $m --file daemon/access.c --sample 8 --build vmd vmctl --test "$e2e" --timeout 300
 $m --file daemon/dispatch.c --sample 10 --build vmd vmctl --test "$e2e" --timeout 300
-$m --file daemon/commit.c --sample 6 --build vmd vmctl --test "$e2e" --timeout 300
+$m --file daemon/commit.c --sample 6 --build vmd vmctl tests/unit/test_commit_nomem --test "./tests/unit/test_commit_nomem || exit 1; $e2e" --timeout 300
