@@ -13,9 +13,6 @@
 #include <unistd.h>
 #include "daemon/access.h"
 
-/* A first guess; the kernel says how much room a longer list needs. */
-#define FIRST_GROUPS 64
-
 static bool has_gid(gid_t want, gid_t primary, const gid_t *g, int n)
 {
 	if (want == primary)
@@ -33,30 +30,25 @@ static bool in_group(const char *name, gid_t primary, const gid_t *g, int n)
 	return gr && has_gid(gr->gr_gid, primary, g, n);
 }
 
-/* The peer's supplementary groups (malloc'd, *n of them).  A member of
- * more groups than the first guess holds gets ERANGE and the size needed,
- * so no group is lost; on any other failure only the primary group counts. */
+/* The peer's supplementary groups (malloc'd, *n of them; NULL if none).
+ * Asked with no room first, the kernel answers ERANGE and the size it
+ * needs, which cannot change: the groups are those of connect() time.  So
+ * a member of any number of groups keeps them all; if that fails, only
+ * the primary group counts. */
 static gid_t *peer_groups(int fd, int *n)
 {
-	socklen_t want = FIRST_GROUPS * sizeof(gid_t);
-	gid_t *g = NULL;
+	socklen_t len = 0;
+	gid_t *g;
 
 	*n = 0;
-	for (int tries = 0; tries < 3; tries++) {
-		gid_t *grown = realloc(g, want);
-		socklen_t len = want;
-
-		if (!grown)
-			break;
-		g = grown;
-		if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) == 0) {
-			*n = (int)(len / sizeof(gid_t));
-			break;
-		}
-		if (errno != ERANGE || len <= want)
-			break;
-		want = len;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, NULL, &len) == 0 ||
+	    errno != ERANGE || !(g = malloc(len)))
+		return NULL;
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, g, &len) < 0) {
+		free(g);
+		return NULL;
 	}
+	*n = (int)(len / sizeof(gid_t));
 	return g;
 }
 
