@@ -242,6 +242,52 @@ static void test_read_errors(void **state)
 	unlink(path);
 }
 
+/* A rotation whose new file cannot be made fails the append and deletes
+ * nothing: the old file is all the log there is. */
+static void test_failed_rotation_keeps_old(void **state)
+{
+	char err[256], path[160];
+	struct conlog_range r;
+	struct conlog *l = conlog_open(dir, 0, 100, 1, err, sizeof err);
+
+	(void)state;
+	assert_non_null(l);
+	append_stream(l, 0, 100);
+	snprintf(path, sizeof path, "%s/ttyS0.%016d.log", dir, 100);
+	assert_int_equal(mkdir(path, 0700), 0);  /* the next file's name, taken */
+	assert_int_equal(conlog_append(l, "x", 1), -1);
+	conlog_close(l);
+	rmdir(path);
+	assert_int_equal(conlog_read(dir, 0, 0, 1000, &r), 0);
+	assert_int_equal(r.start, 0);
+	assert_int_equal(r.len, 100);
+	check_range(&r);
+	free(r.data);
+}
+
+/* The time index gets one line per second, not one per append. */
+static void test_index_line_per_second(void **state)
+{
+	char err[256], path[160], line[64];
+	struct conlog *l = conlog_open(dir, 0, 1 << 20, 2, err, sizeof err);
+	time_t t0 = time(NULL), t1;
+	int lines = 0;
+	FILE *f;
+
+	(void)state;
+	for (int i = 0; i < 20; i++)
+		append_stream(l, (uint64_t)i, 1);
+	t1 = time(NULL);
+	conlog_close(l);
+	snprintf(path, sizeof path, "%s/ttyS0.index", dir);
+	assert_non_null(f = fopen(path, "r"));
+	while (fgets(line, sizeof line, f))
+		lines++;
+	fclose(f);
+	assert_true(lines >= 1);
+	assert_true(lines <= t1 - t0 + 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -253,6 +299,8 @@ int main(void)
 		cmocka_unit_test(test_close_null),
 		cmocka_unit_test_setup_teardown(test_open_no_leak, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_failed_rotation_keeps_old, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_index_line_per_second, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -668,6 +668,46 @@ static void test_path_longer_than_buffer(void **state)
 		assert_int_equal(buf[i], 'X');
 }
 
+/* "true" as a schema allows anything, wherever it stands. */
+static void test_true_schema(void **state)
+{
+	char msg[256];
+
+	(void)state;
+	assert_int_equal(adhoc("true", "1", msg, sizeof msg), 0);
+	assert_int_equal(adhoc("{\"items\": true}", "[1, \"a\"]", msg, sizeof msg), 0);
+	assert_int_equal(adhoc("{\"additionalProperties\": true}", "{\"a\": 1}",
+			       msg, sizeof msg), 0);
+}
+
+/* Arrays of names hold strings only. */
+static void test_name_lists_are_strings(void **state)
+{
+	(void)state;
+	unsupported("{\"required\": [\"a\", 1]}", "'required': bad argument for required: [\"a\",1]");
+	unsupported("{\"type\": [\"string\", 2]}", "'type': bad argument for type");
+}
+
+/* rpc_json_find_nul: the path of the first string with a NUL in it. */
+static void test_find_nul_path(void **state)
+{
+	struct json_object *v = json_object_new_object(), *a = json_object_new_array();
+	char path[128] = "";
+
+	(void)state;
+	json_object_object_add(v, "ok", json_object_new_string("fine"));
+	json_object_array_add(a, json_object_new_int(1));
+	json_object_array_add(a, json_object_new_string_len("x\0y", 3));
+	json_object_object_add(v, "list", a);
+	assert_true(rpc_json_find_nul(v, path, sizeof path));
+	assert_string_equal(path, "list[1]");
+	json_object_array_del_idx(a, 1, 1);
+	path[0] = '\0';
+	assert_false(rpc_json_find_nul(v, path, sizeof path));
+	assert_string_equal(path, "");
+	json_object_put(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -695,6 +735,9 @@ int main(void)
 		cmocka_unit_test(test_load),
 		cmocka_unit_test(test_bad_enum_is_schema_error),
 		cmocka_unit_test(test_path_longer_than_buffer),
+		cmocka_unit_test(test_true_schema),
+		cmocka_unit_test(test_name_lists_are_strings),
+		cmocka_unit_test(test_find_nul_path),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

@@ -513,6 +513,18 @@ static void test_list_columns(void **state)
 	assert_int_equal(seen.starttime[0], 8765);
 }
 
+/* A database that cannot use WAL (an in-memory one) is refused: without
+ * WAL, synchronous=NORMAL would not make a commit crash-safe. */
+static void test_no_wal_refused(void **state)
+{
+	char err[512] = "";
+
+	(void)state;
+	assert_null(store_open(":memory:", err, sizeof(err)));
+	assert_string_equal(err, ":memory:: cannot switch the journal to WAL"
+			    " (still 'memory')");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -533,6 +545,7 @@ int main(void)
 		T(test_sync),
 		T(test_open_missing_dir),
 		T(test_list_columns),
+		T(test_no_wal_refused),
 #undef T
 	};
 
