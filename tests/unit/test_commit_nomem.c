@@ -125,6 +125,11 @@ static void test_later_reply_nomem(void **state)
 	assert_string_equal(trace, "SR");
 	event_base_loop(vmd.base, EVLOOP_NONBLOCK);
 	assert_string_equal(trace, "SRSR");
+	/* and the next turn queues and syncs as before */
+	commit_reply(&a, json_object_new_object());
+	assert_string_equal(trace, "SRSR");
+	event_base_loop(vmd.base, EVLOOP_NONBLOCK);
+	assert_string_equal(trace, "SRSRSR");
 }
 
 int main(void)
