@@ -134,7 +134,8 @@ def op_rel(masked):
 
 def op_logic(masked):
     for m in re.finditer(r"&&|\|\|", masked):
-        yield ("LOGIC", m.start(), m.end(), "||" if m.group(0) == "&&" else "&&")
+        other = "||" if m.group(0) == "&&" else "&&"
+        yield ("LOGIC", m.start(), m.end(), other)
 
 
 def op_if(masked):
@@ -171,7 +172,8 @@ def op_del(masked):
         prev = prev_code_line(lines, idx)
         if not prev or prev[-1] not in ";{}):" and not prev.endswith("else"):
             continue
-        if prev.endswith(":") and not re.match(r"(case\b|default\b|\w+:$)", prev):
+        if prev.endswith(":") and \
+                not re.match(r"(case\b|default\b|\w+:$)", prev):
             continue  # the tail of a ?: expression
         if first == "return":
             if not (prev.endswith(")") or prev.endswith("else")):
@@ -198,7 +200,8 @@ def op_const(masked):
         ln = lines[lineno - 1].strip()
         before = masked[:m.start()].rstrip()
         after = masked[m.end():].lstrip()
-        if before.endswith("[") and after.startswith("]") and DECL_RE.match(ln):
+        if before.endswith("[") and after.startswith("]") and \
+                DECL_RE.match(ln):
             continue  # an array size in a declaration
         if m.group(1):
             prev = before[-1:] if before else ""
@@ -230,7 +233,8 @@ def enumerate_mutants(text):
             lineno = line_of(starts, a)
             if lineno in skip:
                 continue
-            if op != "CONST" and masked[starts[lineno - 1]:].lstrip().startswith("#"):
+            text_of_line = masked[starts[lineno - 1]:].lstrip()
+            if op != "CONST" and text_of_line.startswith("#"):
                 continue  # only numbers of a #define are mutated
             orig = text[a:b]
             if op == "IFNEG":
@@ -258,7 +262,8 @@ def sample(mutants, k, seed, path):
     rng = random.Random("%s:%s" % (seed, path))
     groups = {}
     for m in mutants:
-        groups.setdefault("CONST" if m["op"] == "RET" else m["op"], []).append(m)
+        op = "CONST" if m["op"] == "RET" else m["op"]
+        groups.setdefault(op, []).append(m)
     order = sorted(groups)
     for g in order:
         rng.shuffle(groups[g])
@@ -323,11 +328,12 @@ def run(args):
     env = dict(os.environ, VMD_BUILDDIR=tree, VMD_SRCDIR=tree)
     build = "make -j2 " + " ".join(args.build)
 
-    rc, _, out = run_cmd(build + " && " + args.test, tree, args.timeout * 2, env)
+    rc, _, out = run_cmd(build + " && " + args.test, tree, args.timeout * 2,
+                         env)
     if rc != 0:
         sys.exit("the unmutated tree fails its test; fix that first:\n" + out)
-    print("%s: %d mutants, running %d" % (args.file, len(mutants), len(chosen)),
-          flush=True)
+    print("%s: %d mutants, running %d"
+          % (args.file, len(mutants), len(chosen)), flush=True)
     results = []
     try:
         for m in chosen:
@@ -341,7 +347,8 @@ def run(args):
                 rc, secs, out = run_cmd(args.test, tree, args.timeout, env)
                 outcome = "timeout" if rc is None else \
                     "survived" if rc == 0 else "killed"
-            r = dict(m, file=args.file, outcome=outcome, seconds=round(secs, 1))
+            r = dict(m, file=args.file, outcome=outcome,
+                     seconds=round(secs, 1))
             if args.logdir:
                 os.makedirs(args.logdir, exist_ok=True)
                 name = "%s.%d.log" % (args.file.replace("/", "_"), m["id"])
@@ -374,7 +381,8 @@ def report(results):
     valid = len(results) - counts.get("build-failed", 0)
     print("\n%s" % ", ".join("%s %d" % kv for kv in sorted(counts.items())))
     if valid:
-        print("score: %d/%d killed (%.0f %%)" % (dead, valid, 100.0 * dead / valid))
+        print("score: %d/%d killed (%.0f %%)"
+              % (dead, valid, 100.0 * dead / valid))
     for r in results:
         if r["outcome"] == "survived":
             print("SURVIVED %s:%d #%d %s %s" % (r["file"], r["line"], r["id"],
@@ -388,7 +396,8 @@ def list_mutants(args):
     chosen = sample(mutants, args.sample, args.seed, args.file) \
         if args.sample else mutants
     for m in chosen:
-        print("%4d %-5s line %-4d %s" % (m["id"], m["op"], m["line"], describe(m)))
+        print("%4d %-5s line %-4d %s"
+              % (m["id"], m["op"], m["line"], describe(m)))
     print("%d of %d mutants" % (len(chosen), len(mutants)))
 
 
@@ -397,20 +406,25 @@ def main():
     sub = ap.add_subparsers(dest="cmd", required=True)
     for name in ("list", "run"):
         p = sub.add_parser(name)
-        p.add_argument("--file", required=True, help="C file, relative to the tree")
+        p.add_argument("--file", required=True,
+                       help="C file, relative to the tree")
         p.add_argument("--src", default=SRCROOT, help="the built tree to copy")
-        p.add_argument("--sample", type=int, default=0 if name == "list" else 10)
+        p.add_argument("--sample", type=int,
+                       default=0 if name == "list" else 10)
         p.add_argument("--seed", default="15")
         if name == "run":
             p.add_argument("--tree", default="/tmp/vmd-mutation-tree",
                            help="scratch copy (made from --src if missing)")
             p.add_argument("--build", nargs="+", required=True,
                            help="make targets to rebuild")
-            p.add_argument("--test", required=True, help="shell command; 0 = pass")
+            p.add_argument("--test", required=True,
+                           help="shell command; 0 = pass")
             p.add_argument("--timeout", type=float, default=120)
-            p.add_argument("--ids", help="comma-separated mutant ids (no sampling)")
+            p.add_argument("--ids",
+                           help="comma-separated mutant ids (no sampling)")
             p.add_argument("--json", help="append results to this file")
-            p.add_argument("--logdir", help="keep each mutant's output tail here")
+            p.add_argument("--logdir",
+                           help="keep each mutant's output tail here")
     args = ap.parse_args()
     (run if args.cmd == "run" else list_mutants)(args)
 
