@@ -6,7 +6,7 @@
 #   sh tests/mutation/pass.sh [results.json]
 # It works in a scratch copy (/tmp/vmd-mutation-tree, made on first use);
 # remove that copy after changing the sources or tests.  Mutants run one at
-# a time under nice; the pass takes about 20 minutes on 2 busy CPUs.
+# a time under nice; the pass took 12 minutes on 2 busy CPUs.
 here=$(dirname "$0")
 json=${1:-/tmp/vmd-mutation.json}
 m="/usr/bin/python3 $here/mutate.py run --json $json"
