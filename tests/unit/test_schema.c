@@ -602,6 +602,112 @@ static void test_long_names_clipped(void **state)
 			assert_true(msg[i + 1] && msg[i + 2]);
 }
 
+/* The daemon's resolver: vm-config.json, its "#" and its $defs, nothing
+ * else (not another document whose name is as long). */
+static void test_vm_config_ref(void **state)
+{
+	struct json_object *defs = get(vmconf, "$defs");
+
+	(void)state;
+	assert_ptr_equal(rpc_schema_vm_config_ref(vmconf, "vm-config.json"), vmconf);
+	assert_ptr_equal(rpc_schema_vm_config_ref(vmconf, "vm-config.json#"), vmconf);
+	assert_ptr_equal(rpc_schema_vm_config_ref(vmconf, "vm-config.json#/$defs/Disk"),
+			 get(defs, "Disk"));
+	assert_ptr_equal(rpc_schema_vm_config_ref(vmconf, "vm-config.json#/$defs/Name"),
+			 get(defs, "Name"));
+	assert_null(rpc_schema_vm_config_ref(vmconf, "vm-config.json#/$defs/Nope"));
+	assert_null(rpc_schema_vm_config_ref(vmconf, "vm-config.json#/properties"));
+	assert_null(rpc_schema_vm_config_ref(vmconf, "vm-config.jsonx"));
+	assert_null(rpc_schema_vm_config_ref(vmconf, "other-cfg.json#/$defs/Disk"));
+	assert_null(rpc_schema_vm_config_ref(vmconf, "other-cfg.json"));
+}
+
+/* rpc_schema_load: the embedded documents load; text that does not parse
+ * or uses an unsupported keyword is refused with the document's name. */
+static void test_load(void **state)
+{
+	struct json_object *o;
+	char err[256];
+
+	(void)state;
+	o = rpc_schema_load(vmd_schema_protocol, "protocol.json", err, sizeof err);
+	assert_non_null(o);
+	json_object_put(o);
+	o = rpc_schema_load(vmd_schema_vm_config, "vm-config.json", err, sizeof err);
+	assert_non_null(o);
+	json_object_put(o);
+	assert_null(rpc_schema_load("{", "x.json", err, sizeof err));
+	assert_string_equal(err, "embedded x.json does not parse");
+	assert_null(rpc_schema_load("{\"if\": true}", "y.json", err, sizeof err));
+	assert_string_equal(err, "y.json: unsupported keyword 'if'");
+}
+
+/* A broken enum is a schema error, not a walk over a non-array. */
+static void test_bad_enum_is_schema_error(void **state)
+{
+	char msg[256];
+
+	(void)state;
+	assert_int_equal(adhoc("{\"enum\": 5}", "5", msg, sizeof msg), -1);
+	assert_string_equal(msg, "schema error: enum must be an array");
+}
+
+/* A message buffer shorter than the member's path: the message is cut to
+ * the buffer and nothing is written past it. */
+static void test_path_longer_than_buffer(void **state)
+{
+	char buf[64];
+
+	(void)state;
+	memset(buf, 'X', sizeof buf);
+	assert_int_equal(check_in(vmconf, vmconf,
+				  "{\"name\": \"a\", \"boot\": {\"kernel\": \"rel\"}}",
+				  buf, 10), -1);
+	assert_int_equal(strlen(buf), 9);
+	for (size_t i = 10; i < sizeof buf; i++)
+		assert_int_equal(buf[i], 'X');
+}
+
+/* "true" as a schema allows anything, wherever it stands. */
+static void test_true_schema(void **state)
+{
+	char msg[256];
+
+	(void)state;
+	assert_int_equal(adhoc("true", "1", msg, sizeof msg), 0);
+	assert_int_equal(adhoc("{\"items\": true}", "[1, \"a\"]", msg, sizeof msg), 0);
+	assert_int_equal(adhoc("{\"additionalProperties\": true}", "{\"a\": 1}",
+			       msg, sizeof msg), 0);
+}
+
+/* Arrays of names hold strings only. */
+static void test_name_lists_are_strings(void **state)
+{
+	(void)state;
+	unsupported("{\"required\": [\"a\", 1]}", "'required': bad argument for required: [\"a\",1]");
+	unsupported("{\"type\": [\"string\", 2]}", "'type': bad argument for type");
+}
+
+/* rpc_json_find_nul: the path of the first string with a NUL in it. */
+static void test_find_nul_path(void **state)
+{
+	struct json_object *v = json_object_new_object(), *a = json_object_new_array();
+	char path[128] = "";
+
+	(void)state;
+	json_object_object_add(v, "ok", json_object_new_string("fine"));
+	json_object_array_add(a, json_object_new_int(1));
+	json_object_array_add(a, json_object_new_string_len("x\0y", 3));
+	json_object_object_add(v, "list", a);
+	assert_true(rpc_json_find_nul(v, path, sizeof path));
+	assert_string_equal(path, "list[1]");
+	json_object_array_del_idx(a, 1, 1);
+	path[0] = '\0';
+	assert_false(rpc_json_find_nul(v, path, sizeof path));
+	assert_string_equal(path, "");
+	json_object_put(v);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -625,6 +731,13 @@ int main(void)
 		cmocka_unit_test(test_combinators),
 		cmocka_unit_test(test_nan_and_small_buffers),
 		cmocka_unit_test(test_long_names_clipped),
+		cmocka_unit_test(test_vm_config_ref),
+		cmocka_unit_test(test_load),
+		cmocka_unit_test(test_bad_enum_is_schema_error),
+		cmocka_unit_test(test_path_longer_than_buffer),
+		cmocka_unit_test(test_true_schema),
+		cmocka_unit_test(test_name_lists_are_strings),
+		cmocka_unit_test(test_find_nul_path),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

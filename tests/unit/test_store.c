@@ -116,7 +116,7 @@ struct seen {
 	char name[8][64], uuid[8][40], config[8][128], state[8][16];
 	pid_t pid[8];
 	unsigned long long starttime[8];
-	int64_t created[8];
+	int64_t created[8], updated[8];
 	int stop_after;
 };
 
@@ -133,6 +133,7 @@ static int collect(void *ctx, const struct store_vm *vm)
 	seen->pid[i] = vm->pid;
 	seen->starttime[i] = vm->starttime;
 	seen->created[i] = vm->created;
+	seen->updated[i] = vm->updated;
 	return seen->stop_after && seen->n >= seen->stop_after ? 42 : 0;
 }
 
@@ -477,6 +478,53 @@ static void test_sync(void **state)
 	sqlite3_close(db);
 }
 
+/* A path SQLite cannot open: refused with SQLite's own reason. */
+static void test_open_missing_dir(void **state)
+{
+	struct fixture *f = *state;
+	char err[512] = "", path[160], want[600];
+
+	snprintf(path, sizeof(path), "%s/no-such-dir/vmd.db", f->dir);
+	assert_null(store_open(path, err, sizeof(err)));
+	snprintf(want, sizeof(want), "%s: unable to open database file", path);
+	assert_string_equal(err, want);
+}
+
+/* The listing reports each column from its own place. */
+static void test_list_columns(void **state)
+{
+	struct fixture *f = *state;
+	struct seen seen;
+	sqlite3 *db;
+
+	f->s = open_store(f);
+	assert_int_equal(store_vm_insert(f->s, UUID_A, "web1", "{}"),
+			 STORE_OK);
+	db = raw_open(f);
+	raw_exec(db, "UPDATE vms SET created = 1000, updated = 2000");
+	sqlite3_close(db);
+	assert_int_equal(store_runtime_set(f->s, UUID_A, "running", 4321,
+					   8765, "/q"), STORE_OK);
+	list(f->s, &seen);
+	assert_int_equal(seen.n, 1);
+	assert_int_equal(seen.created[0], 1000);
+	assert_int_equal(seen.updated[0], 2000);
+	assert_int_equal(seen.pid[0], 4321);
+	assert_int_equal(seen.starttime[0], 8765);
+}
+
+/* A database that cannot use WAL (an in-memory one) is refused: without
+ * WAL, synchronous=NORMAL would not make a commit crash-safe. */
+static void test_no_wal_refused(void **state)
+{
+	char err[512] = "";
+
+	(void)state;
+	assert_null(store_open(":memory:", err, sizeof(err)));
+	assert_string_equal(err, ":memory:: cannot switch the journal to WAL"
+			    " (still 'memory')");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -495,6 +543,9 @@ int main(void)
 		T(test_foreach_stops),
 		T(test_foreach_nested),
 		T(test_sync),
+		T(test_open_missing_dir),
+		T(test_list_columns),
+		T(test_no_wal_refused),
 #undef T
 	};
 

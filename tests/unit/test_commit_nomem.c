@@ -1,0 +1,143 @@
+/* daemon/commit.c when memory runs out: a reply that cannot be queued for
+ * the group commit is still sent only after a sync of the store, and at
+ * once.  malloc is wrapped (-Wl,--wrap=malloc) so that the next allocation
+ * of commit.c can be made to fail; the store and the reply sink are fakes
+ * that write into one trace ('S' sync, 'R' reply, 'E' error reply). */
+#include "config.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+#include <event2/event.h>
+
+#include "daemon/commit.h"
+#include "daemon/log.h"
+#include "daemon/server.h"
+#include "daemon/store.h"
+#include "daemon/vmd.h"
+
+struct vmd vmd;
+
+static char trace[64];
+static size_t trace_len;
+static int fail_mallocs;   /* how many of the next mallocs fail */
+
+static void note(char what)
+{
+	if (trace_len + 1 < sizeof(trace))
+		trace[trace_len++] = what;
+	trace[trace_len] = '\0';
+}
+
+void *__real_malloc(size_t n);
+void *__wrap_malloc(size_t n);
+
+void *__wrap_malloc(size_t n)
+{
+	if (fail_mallocs > 0) {
+		fail_mallocs--;
+		return NULL;
+	}
+	return __real_malloc(n);
+}
+
+int store_sync(struct store *s)
+{
+	(void)s;
+	note('S');
+	return STORE_OK;
+}
+
+const char *store_errmsg(struct store *s)
+{
+	(void)s;
+	return "fake";
+}
+
+void call_return(struct call *c, struct json_object *ret)
+{
+	(void)c;
+	json_object_put(ret);
+	note('R');
+}
+
+void call_error(struct call *c, rpc_err cls, const char *fmt, ...)
+{
+	(void)c;
+	(void)cls;
+	(void)fmt;
+	note('E');
+}
+
+void log_msg(int prio, const char *fmt, ...)
+{
+	(void)prio;
+	(void)fmt;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	trace_len = 0;
+	trace[0] = '\0';
+	fail_mallocs = 0;
+	vmd.base = event_base_new();
+	return vmd.base ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	(void)state;
+	commit_shutdown();
+	event_base_free(vmd.base);
+	vmd.base = NULL;
+	return 0;
+}
+
+/* No room to queue the first reply: synced and sent at once. */
+static void test_first_reply_nomem(void **state)
+{
+	struct call c = {0};
+
+	(void)state;
+	fail_mallocs = 1;
+	commit_reply(&c, json_object_new_object());
+	assert_string_equal(trace, "SR");
+	event_base_loop(vmd.base, EVLOOP_NONBLOCK);
+	assert_string_equal(trace, "SR");
+}
+
+/* The queue exists; one more reply finds no memory: that one is synced
+ * and sent at once, the queued one still waits for the loop's sync. */
+static void test_later_reply_nomem(void **state)
+{
+	struct call a = {0}, b = {0};
+
+	(void)state;
+	commit_reply(&a, json_object_new_object());
+	assert_string_equal(trace, "");
+	fail_mallocs = 1;
+	commit_reply(&b, json_object_new_object());
+	assert_string_equal(trace, "SR");
+	event_base_loop(vmd.base, EVLOOP_NONBLOCK);
+	assert_string_equal(trace, "SRSR");
+	/* and the next turn queues and syncs as before */
+	commit_reply(&a, json_object_new_object());
+	assert_string_equal(trace, "SRSR");
+	event_base_loop(vmd.base, EVLOOP_NONBLOCK);
+	assert_string_equal(trace, "SRSRSR");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_first_reply_nomem, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_later_reply_nomem, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
