@@ -10,24 +10,18 @@ import os
 import shutil
 import subprocess
 import sys
-import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import test_access  # noqa: E402
 import vmdtest  # noqa: E402
 from vmdtest import BOOTSECTOR, bootsector_config, t  # noqa: E402
 
 
 class PrimaryGroupTest(vmdtest.VmdTestCase):
-    """The users and groups are test_access's (made there if missing)."""
+    """vmdt-nobody with vmd or vmd-admin as its primary group (setpriv)."""
 
     @classmethod
     def setUpClass(cls):
-        test_access.AccessTest.setUpClass()
-
-    @classmethod
-    def tearDownClass(cls):
-        test_access.AccessTest.tearDownClass()
+        vmdtest.ensure_test_users()
 
     def setUp(self):
         super().setUp()
