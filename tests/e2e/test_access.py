@@ -11,7 +11,6 @@ import grp
 import json
 import os
 import pwd
-import shutil
 import sqlite3
 import subprocess
 import sys
@@ -86,21 +85,12 @@ def schema_commands():
         return json.load(f)["commands"]
 
 
-class AccessTest(vmdtest.VmdTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        vmdtest.ensure_test_users()
+class AccessTest(vmdtest.UsersTestCase):
 
     def setUp(self):
         super().setUp()
         vmdtest.require_guests(BOOTSECTOR)
-        os.chmod(self.tmp, 0o755)   # others must reach the socket inside
-        self.bin = os.path.join(self.tmp, "bin")
-        os.mkdir(self.bin)
-        os.chmod(self.bin, 0o755)
-        self.vmctl_copy = shutil.copy(vmdtest.VMCTL, self.bin)
-        os.chmod(self.vmctl_copy, 0o755)
+        self.vmctl_copy = self.copy_for_others()
         self.c = self.client()
         self.c.command("vm-define", {"config": bootsector_config("guarded")})
 

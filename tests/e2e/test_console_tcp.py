@@ -60,11 +60,7 @@ print(json.dumps(out), flush=True)
 """
 
 
-class TcpConsoleTest(vmdtest.VmdTestCase):
-
-    @classmethod
-    def setUpClass(cls):
-        vmdtest.ensure_test_users()
+class TcpConsoleTest(vmdtest.UsersTestCase):
 
     def setUp(self):
         super().setUp()

@@ -21,19 +21,13 @@ from vmdtest import PROBE_CACHE, t  # noqa: E402
 USER = "vmdt-owner"
 
 
-class OwnDirsTest(vmdtest.VmdTestCase):
+class OwnDirsTest(vmdtest.UsersTestCase):
     start_vmd = False
-
-    @classmethod
-    def setUpClass(cls):
-        vmdtest.ensure_test_users()
 
     def setUp(self):
         super().setUp()
         self.pw = pwd.getpwnam(USER)
-        os.chmod(self.tmp, 0o755)
-        self.vmd_copy = shutil.copy(vmdtest.VMD, os.path.join(self.tmp, "vmd"))
-        os.chmod(self.vmd_copy, 0o755)
+        self.vmd_copy = self.copy_for_others(vmdtest.VMD)
         self.home = self.user_dir("home")
         if os.path.exists(PROBE_CACHE):   # spare vmd the KVM probe
             shutil.copy(PROBE_CACHE, os.path.join(self.home, "probe.json"))

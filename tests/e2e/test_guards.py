@@ -7,7 +7,6 @@ tests/README.md) found unchecked, each pinned exactly.
   fault and nothing else."""
 
 import os
-import shutil
 import subprocess
 import sys
 
@@ -16,22 +15,13 @@ import vmdtest  # noqa: E402
 from vmdtest import BOOTSECTOR, bootsector_config, t  # noqa: E402
 
 
-class PrimaryGroupTest(vmdtest.VmdTestCase):
+class PrimaryGroupTest(vmdtest.UsersTestCase):
     """vmdt-nobody with vmd or vmd-admin as its primary group (setpriv)."""
-
-    @classmethod
-    def setUpClass(cls):
-        vmdtest.ensure_test_users()
 
     def setUp(self):
         super().setUp()
         vmdtest.require_guests(BOOTSECTOR)
-        os.chmod(self.tmp, 0o755)   # others must reach the socket inside
-        bindir = os.path.join(self.tmp, "bin")
-        os.mkdir(bindir)
-        os.chmod(bindir, 0o755)
-        self.vmctl_copy = shutil.copy(vmdtest.VMCTL, bindir)
-        os.chmod(self.vmctl_copy, 0o755)
+        self.vmctl_copy = self.copy_for_others()
         self.client().command("vm-define",
                               {"config": bootsector_config("guarded")})
 

@@ -13,7 +13,6 @@ import json
 import os
 import pwd
 import select
-import shutil
 import socket
 import subprocess
 import sys
@@ -105,21 +104,12 @@ class HostileReader:
             os.waitpid(self.pid, 0)
 
 
-class LockoutTest(vmdtest.VmdTestCase):
+class LockoutTest(vmdtest.UsersTestCase):
     start_vmd = False
-
-    @classmethod
-    def setUpClass(cls):
-        vmdtest.ensure_test_users()
 
     def setUp(self):
         super().setUp()
-        os.chmod(self.tmp, 0o755)   # others must reach the sockets inside
-        self.bin = os.path.join(self.tmp, "bin")
-        os.mkdir(self.bin)
-        os.chmod(self.bin, 0o755)
-        self.vmctl_copy = shutil.copy(vmdtest.VMCTL, self.bin)
-        os.chmod(self.vmctl_copy, 0o755)
+        self.vmctl_copy = self.copy_for_others()
 
     def start(self, *args):
         self.vmd.rpc_socket = os.path.join(self.tmp, "rpc.sock")

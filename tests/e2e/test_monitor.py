@@ -8,7 +8,6 @@ dump-guest-memory...).  And the session itself: a reply far above the
 re-established, so stops stay clean and guest power-offs are seen."""
 
 import os
-import shutil
 import sys
 import time
 
@@ -20,23 +19,14 @@ from vmdtest import BOOT_BANNER, BOOTSECTOR, bootsector_config, t  # noqa: E402
 POWEROFF_KEY = b"\x1f"   # the boot-sector guest powers off on this byte
 
 
-class MonitorAccessTest(vmdtest.VmdTestCase):
+class MonitorAccessTest(vmdtest.UsersTestCase):
     """vmdt-admin (group vmd-admin, not root) through vmctl and setpriv."""
     as_user = test_access.AccessTest.as_user
-
-    @classmethod
-    def setUpClass(cls):
-        vmdtest.ensure_test_users()
 
     def setUp(self):
         super().setUp()
         vmdtest.require_guests(BOOTSECTOR)
-        os.chmod(self.tmp, 0o755)   # vmdt-admin reaches the socket inside
-        self.bin = os.path.join(self.tmp, "bin")
-        os.mkdir(self.bin)
-        os.chmod(self.bin, 0o755)
-        self.vmctl_copy = shutil.copy(vmdtest.VMCTL, self.bin)
-        os.chmod(self.vmctl_copy, 0o755)
+        self.vmctl_copy = self.copy_for_others()
         self.c = self.client()
         self.c.command("vm-define", {"config": bootsector_config("guarded")})
 

@@ -14,7 +14,6 @@ import os
 import pty
 import pwd
 import re
-import shutil
 import signal
 import socket
 import struct
@@ -487,20 +486,12 @@ class VmctlUxTest(vmdtest.VmdTestCase):
             self.assertEqual(fake.requests[0]["arguments"], want)
 
 
-class VmctlUserTest(vmdtest.VmdTestCase):
+class VmctlUserTest(vmdtest.UsersTestCase):
     """vmctl as users who are not root (setpriv), as in test_access."""
-
-    @classmethod
-    def setUpClass(cls):
-        vmdtest.ensure_test_users()
 
     def setUp(self):
         super().setUp()
-        os.chmod(self.tmp, 0o755)
-        self.bin = os.path.join(self.tmp, "bin")
-        os.mkdir(self.bin, 0o755)
-        self.vmctl_copy = shutil.copy(VMCTL, self.bin)
-        os.chmod(self.vmctl_copy, 0o755)
+        self.vmctl_copy = self.copy_for_others()
         self.uid = pwd.getpwnam("vmdt-nobody").pw_uid
 
     def as_user(self, user, *args, env=None):

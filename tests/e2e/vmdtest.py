@@ -677,6 +677,26 @@ def require_guests(*paths):
                                  % (p, os.path.relpath(p, BUILDDIR)))
 
 
+class UsersTestCase(VmdTestCase):
+    """A test that acts as TEST_USERS through setpriv (root only)."""
+
+    @classmethod
+    def setUpClass(cls):
+        ensure_test_users()
+
+    def copy_for_others(self, binary=None):
+        """Open the scratch directory to other users and give them a copy
+        of vmctl (or binary) there: the build tree may be closed to
+        them.  Returns the copy's path."""
+        os.chmod(self.tmp, 0o755)   # and the sockets inside
+        bindir = os.path.join(self.tmp, "bin")
+        os.makedirs(bindir, exist_ok=True)
+        os.chmod(bindir, 0o755)
+        path = shutil.copy(binary or VMCTL, bindir)
+        os.chmod(path, 0o755)
+        return path
+
+
 def main():
     """Run the module's tests; exit status is the verdict."""
     missing = [p for p in (VMD, VMCTL) if not os.access(p, os.X_OK)]
