@@ -188,17 +188,24 @@ void ctl_fail(struct ctl *ctl, int status, const char *cls, const char *fmt, ...
 	die(ctl, status, cls, msg, msg);
 }
 
+/* "vmctl: MSG" on stderr, MSG formatted into msg with its control
+ * characters escaped (a VM name may hold any). */
+static void say(char *msg, size_t cap, const char *fmt, va_list ap)
+{
+	vsnprintf(msg, cap, fmt, ap);
+	fputs("vmctl: ", stderr);
+	print_visible(stderr, msg);
+	fputc('\n', stderr);
+}
+
 void ctl_warn(const char *fmt, ...)
 {
 	char msg[4096];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	say(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputs("vmctl: ", stderr);
-	print_visible(stderr, msg);
-	fputc('\n', stderr);
 }
 
 void ctl_usage(struct ctl *ctl, const char *fmt, ...)
@@ -464,11 +471,8 @@ static void command_usage(struct ctl *ctl, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	say(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	fputs("vmctl: ", stderr);
-	print_visible(stderr, msg);
-	fputc('\n', stderr);
 	help_usage(stderr);
 	if (ctl->json)
 		json_error("InvalidArgument", msg);

@@ -85,7 +85,8 @@ def schema_commands():
         return json.load(f)["commands"]
 
 
-class AccessTest(vmdtest.UsersTestCase):
+class GuardedVmTest(vmdtest.UsersTestCase):
+    """A defined boot-sector VM "guarded", and vmctl as other users."""
 
     def setUp(self):
         super().setUp()
@@ -101,6 +102,9 @@ class AccessTest(vmdtest.UsersTestCase):
         p = subprocess.run(argv, input=input, capture_output=True,
                            timeout=t(60), text=True)
         return p.returncode, p.stdout, p.stderr
+
+
+class AccessTest(GuardedVmTest):
 
     def test_socket_is_group_vmd(self):
         st = os.stat(self.vmd.socket)

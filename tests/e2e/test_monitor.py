@@ -19,16 +19,8 @@ from vmdtest import BOOT_BANNER, BOOTSECTOR, bootsector_config, t  # noqa: E402
 POWEROFF_KEY = b"\x1f"   # the boot-sector guest powers off on this byte
 
 
-class MonitorAccessTest(vmdtest.UsersTestCase):
+class MonitorAccessTest(test_access.GuardedVmTest):
     """vmdt-admin (group vmd-admin, not root) through vmctl and setpriv."""
-    as_user = test_access.AccessTest.as_user
-
-    def setUp(self):
-        super().setUp()
-        vmdtest.require_guests(BOOTSECTOR)
-        self.vmctl_copy = self.copy_for_others()
-        self.c = self.client()
-        self.c.command("vm-define", {"config": bootsector_config("guarded")})
 
     def test_admin_limited_root_not(self):
         c = self.c

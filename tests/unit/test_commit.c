@@ -25,6 +25,7 @@
 #include "daemon/server.h"
 #include "daemon/store.h"
 #include "daemon/vmd.h"
+#include "tests/unit/commit_trace.h"
 
 #define UUID_A "11111111-1111-4111-8111-111111111111"
 #define UUID_B "22222222-2222-4222-8222-222222222222"
@@ -33,39 +34,9 @@ struct vmd vmd;
 
 /* ---- the trace ------------------------------------------------------- */
 
-static char trace[4096];
-static size_t trace_len;
 static int fail_sync;          /* the next WAL syncs fail with an I/O error */
 
-static void note(char what)
-{
-	if (trace_len + 1 < sizeof(trace))
-		trace[trace_len++] = what;
-	trace[trace_len] = '\0';
-}
-
 /* ---- the fake reply sink (server.c's part) ---------------------------- */
-
-void call_return(struct call *c, struct json_object *ret)
-{
-	(void)c;
-	json_object_put(ret);
-	note('R');
-}
-
-void call_error(struct call *c, rpc_err cls, const char *fmt, ...)
-{
-	(void)c;
-	(void)cls;
-	(void)fmt;
-	note('E');
-}
-
-void log_msg(int prio, const char *fmt, ...)
-{
-	(void)prio;
-	(void)fmt;
-}
 
 /* ---- the VFS shim ----------------------------------------------------- */
 
@@ -305,8 +276,7 @@ static int setup(void **state)
 	/* a VM to update, delete and run in the tests */
 	assert_int_equal(store_vm_insert(vmd.store, UUID_A, "web1",
 					 "{\"name\":\"web1\"}"), STORE_OK);
-	trace_len = 0;
-	trace[0] = '\0';
+	trace_reset();
 	return 0;
 }
 
@@ -451,8 +421,7 @@ static void test_second_turn_syncs_again(void **state)
 					 "{\"name\":\"db1\"}"), STORE_OK);
 	acknowledge(0);
 	run_loop();
-	trace_len = 0;
-	trace[0] = '\0';
+	trace_reset();
 	assert_int_equal(store_vm_update(vmd.store, UUID_B, "db2",
 					 "{\"name\":\"db2\"}"), STORE_OK);
 	acknowledge(1);

@@ -19,19 +19,11 @@
 #include "daemon/server.h"
 #include "daemon/store.h"
 #include "daemon/vmd.h"
+#include "tests/unit/commit_trace.h"
 
 struct vmd vmd;
 
-static char trace[64];
-static size_t trace_len;
 static int fail_mallocs;   /* how many of the next mallocs fail */
-
-static void note(char what)
-{
-	if (trace_len + 1 < sizeof(trace))
-		trace[trace_len++] = what;
-	trace[trace_len] = '\0';
-}
 
 void *__real_malloc(size_t n);
 void *__wrap_malloc(size_t n);
@@ -58,32 +50,10 @@ const char *store_errmsg(struct store *s)
 	return "fake";
 }
 
-void call_return(struct call *c, struct json_object *ret)
-{
-	(void)c;
-	json_object_put(ret);
-	note('R');
-}
-
-void call_error(struct call *c, rpc_err cls, const char *fmt, ...)
-{
-	(void)c;
-	(void)cls;
-	(void)fmt;
-	note('E');
-}
-
-void log_msg(int prio, const char *fmt, ...)
-{
-	(void)prio;
-	(void)fmt;
-}
-
 static int setup(void **state)
 {
 	(void)state;
-	trace_len = 0;
-	trace[0] = '\0';
+	trace_reset();
 	fail_mallocs = 0;
 	vmd.base = event_base_new();
 	return vmd.base ? 0 : -1;
