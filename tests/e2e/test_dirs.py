@@ -64,13 +64,7 @@ class OwnDirsTest(vmdtest.UsersTestCase):
                              stdin=subprocess.DEVNULL)
         self.addCleanup(lambda: p.poll() is None and p.kill())
         if run_secs is None:
-            try:
-                out = p.communicate(timeout=t(20))[0]
-            except subprocess.TimeoutExpired:
-                p.kill()
-                out = p.communicate(timeout=t(10))[0]
-                self.fail("vmd did not refuse the directory: %s" % out)
-            return p.returncode, out
+            return self.exit_of(p, t(20), "vmd did not refuse the directory")
         deadline = time.monotonic() + t(run_secs)
         sock = None
         while time.monotonic() < deadline and p.poll() is None:

@@ -20,7 +20,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmdtest  # noqa: E402
-from vmdtest import (BOOT_BANNER, BOOTSECTOR, Client, bootsector_config,  # noqa: E402
+from vmdtest import (BOOT_BANNER, BOOTSECTOR, bootsector_config,  # noqa: E402
                      pid_alive, t)
 
 SOCKET_ACTIVATE = shutil.which("systemd-socket-activate")
@@ -130,13 +130,7 @@ class StateLockTest(vmdtest.VmdTestCase):
         p = subprocess.Popen(argv, stdout=subprocess.PIPE,
                              stderr=subprocess.STDOUT, text=True,
                              stdin=subprocess.DEVNULL)
-        try:
-            out = p.communicate(timeout=t(10))[0]
-        except subprocess.TimeoutExpired:
-            p.kill()
-            out = p.communicate(timeout=t(10))[0]
-            self.fail("the second vmd kept running: %s" % out)
-        return p.returncode, out
+        return self.exit_of(p, t(10), "the second vmd was not refused")
 
     def test_second_vmd_refused(self):
         vmdtest.require_guests(BOOTSECTOR)

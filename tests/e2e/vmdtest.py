@@ -579,6 +579,18 @@ class VmdTestCase(unittest.TestCase):
         c = client or self.client()
         return c.command("query-host", timeout=t(120))
 
+    def exit_of(self, p, timeout, what):
+        """(exit status, output) of p, a process that must end by itself
+        within timeout (text mode, stdout piped); killed and failed if
+        not: "what" says what it should have done."""
+        try:
+            out = p.communicate(timeout=timeout)[0]
+        except subprocess.TimeoutExpired:
+            p.kill()
+            out = p.communicate(timeout=t(10))[0]
+            self.fail("%s: still running: %s" % (what, out))
+        return p.returncode, out
+
     def wait_for(self, pred, timeout, what, interval=0.05):
         deadline = time.monotonic() + timeout
         while True:
