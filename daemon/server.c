@@ -240,26 +240,6 @@ static void conn_reply_error(struct conn *conn, enum rpc_dialect d,
 	conn_answer(conn, rpc_reply_error(d, id, cls, desc));
 }
 
-/* In a batch every call is JSON-RPC, and console-attach is refused (its
- * connection would turn into console bytes). */
-static rpc_err conn_refuse(struct conn *conn, struct rpc_request *req,
-			   rpc_err e, char *desc, size_t desclen)
-{
-	if (!conn->batch)
-		return e;
-	if (req->dialect != RPC_JSONRPC) {
-		req->dialect = RPC_JSONRPC;
-		snprintf(desc, desclen, "a batch element must be a JSON-RPC 2.0 "
-			 "request object");
-		return RPC_INVALID_REQUEST;
-	}
-	if (e == RPC_OK && strcmp(req->command, "console-attach") == 0) {
-		snprintf(desc, desclen, "console-attach cannot be part of a batch");
-		return RPC_INVALID_REQUEST;
-	}
-	return e;
-}
-
 /* Serve one request object (alone, or one call of a batch). */
 static void conn_handle_one(struct conn *conn, struct json_object *obj)
 {
@@ -271,7 +251,8 @@ static void conn_handle_one(struct conn *conn, struct json_object *obj)
 	if (e != RPC_OK && !json_object_is_type(obj, json_type_object) &&
 	    conn->jsonrpc_only)
 		req.dialect = RPC_JSONRPC;  /* nothing in it tells */
-	e = conn_refuse(conn, &req, e, desc, sizeof desc);
+	if (conn->batch)
+		e = rpc_batch_element(&req, e, desc, sizeof desc);
 	conn->last_dialect = req.dialect;
 	if (e != RPC_OK) {
 		conn_reply_error(conn, req.dialect, req.id, e, desc);

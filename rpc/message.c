@@ -279,6 +279,22 @@ int rpc_id_keep_raw(struct json_object *obj, const char *text, size_t len)
 	return 0;
 }
 
+rpc_err rpc_batch_element(struct rpc_request *req, rpc_err e, char *desc,
+			  size_t desclen)
+{
+	if (req->dialect != RPC_JSONRPC) {
+		req->dialect = RPC_JSONRPC;
+		snprintf(desc, desclen, "a batch element must be a JSON-RPC 2.0 "
+			 "request object");
+		return RPC_INVALID_REQUEST;
+	}
+	if (e == RPC_OK && strcmp(req->command, "console-attach") == 0) {
+		snprintf(desc, desclen, "console-attach cannot be part of a batch");
+		return RPC_INVALID_REQUEST;
+	}
+	return e;
+}
+
 void rpc_request_clear(struct rpc_request *req)
 {
 	json_object_put(req->obj);

@@ -26,6 +26,12 @@ struct rpc_request {
 rpc_err rpc_request_parse(struct json_object *obj, struct rpc_request *req,
 			  char *desc, size_t desclen);
 void rpc_request_clear(struct rpc_request *req);
+/* One element of a JSON-RPC batch, parsed with result e: every element must
+ * be a JSON-RPC request (req->dialect is set to JSON-RPC for the error),
+ * and console-attach cannot be one (its connection would turn into console
+ * bytes).  e, or RPC_INVALID_REQUEST with desc set. */
+rpc_err rpc_batch_element(struct rpc_request *req, rpc_err e, char *desc,
+			  size_t desclen);
 
 /* Replace the "id" member of obj (if it has one) by a value that prints
  * exactly text (len bytes of JSON, from rpc_stream_raw_id), so replies echo

@@ -357,26 +357,6 @@ static void keep_id(struct rpc_stream *st, struct json_object *obj, size_t elem)
 		FAIL("out of memory");
 }
 
-/* daemon/server.c conn_refuse(): in a batch every call is JSON-RPC, and
- * console-attach is refused. */
-static rpc_err refuse(struct rpc_request *req, rpc_err e, char *desc,
-		      size_t desclen)
-{
-	if (!cur_batch)
-		return e;
-	if (req->dialect != RPC_JSONRPC) {
-		req->dialect = RPC_JSONRPC;
-		snprintf(desc, desclen, "a batch element must be a JSON-RPC 2.0 "
-			 "request object");
-		return RPC_INVALID_REQUEST;
-	}
-	if (e == RPC_OK && !strcmp(req->command, "console-attach")) {
-		snprintf(desc, desclen, "console-attach cannot be part of a batch");
-		return RPC_INVALID_REQUEST;
-	}
-	return e;
-}
-
 /* daemon/server.c conn_handle_one(): desc[512]. */
 static bool handle(struct json_object *obj, enum rpc_dialect *last)
 {
@@ -385,7 +365,8 @@ static bool handle(struct json_object *obj, enum rpc_dialect *last)
 	rpc_err e = rpc_request_parse(obj, &req, desc, sizeof desc);
 	bool raw = false;
 
-	e = refuse(&req, e, desc, sizeof desc);
+	if (cur_batch)
+		e = rpc_batch_element(&req, e, desc, sizeof desc);
 	*last = req.dialect;
 	if (req.obj != obj)
 		FAIL("rpc_request_parse did not take the value");
