@@ -513,7 +513,7 @@ def bench_kill(vmd, c, runs, rows):
 # ---------------------------------------------------------------------------
 # (e), (f): consoles
 
-KEEPER_NAP = 250e-6  # daemon/keeper.c's nap between reads while streaming
+KEEPER_NAP = 250e-6  # keeper/keeper.c's nap between reads while streaming
 MiB = 1024 * 1024
 DD_END = b"DD-END2"
 

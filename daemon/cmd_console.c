@@ -6,12 +6,12 @@
 #include <string.h>
 #include <unistd.h>
 #include "daemon/access.h"
-#include "daemon/console.h"
+#include "console/console.h"
 #include "daemon/dispatch.h"
 #include "daemon/ports.h"
 #include "daemon/qmp.h"
 #include "daemon/vmd.h"
-#include "daemon/conlog.h"
+#include "console/conlog.h"
 #include "rpc/base64.h"
 #include "daemon/vm.h"
 

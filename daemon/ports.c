@@ -17,14 +17,15 @@
 #include <sys/stat.h>
 #include <unistd.h>
 #include "daemon/access.h"
-#include "daemon/conlog.h"
-#include "daemon/console.h"
-#include "daemon/hostdev.h"
-#include "daemon/keeper.h"
+#include "console/conlog.h"
+#include "console/console.h"
+#include "console/hostdev.h"
+#include "keeper/keeper.h"
+#include "keeper/launch.h"
 #include "daemon/log.h"
 #include "daemon/ports.h"
 #include "daemon/server.h"
-#include "daemon/tcpgate.h"
+#include "console/tcpgate.h"
 #include "daemon/vm_config.h"
 #include "daemon/vmd.h"
 #include "emu/spawn.h"
@@ -251,7 +252,7 @@ static int prepare_one(struct vm *vm, struct port_plan *pl, int i, struct call *
 	char err[512];
 
 	if (!strcmp(type, "host")) {
-		if (hostdev_check(cfg, err, sizeof err) == 0)
+		if (hostdev_check(cfg, vm_qemu_user(), err, sizeof err) == 0)
 			return 0;
 		call_error(c, RPC_INVALID_ARGUMENT, "VM '%s': serial port %d: %s",
 			   vm->name, i, err);
@@ -347,48 +348,20 @@ static void keeper_sock(const struct vm *vm, int i, char *buf, size_t cap)
 	snprintf(buf, cap, "%s/console%d.keep", vm->run_dir, i);
 }
 
-/* vmd-keeper beside vmd (a build tree), else where make install put it. */
-static const char *keeper_path(void)
-{
-	static char path[PATH_MAX];
-	ssize_t n;
-	char *slash;
-
-	if (path[0])
-		return path;
-	n = readlink("/proc/self/exe", path, sizeof path - sizeof KEEPER_PROGRAM - 1);
-	if (n > 0 && (path[n] = '\0', slash = strrchr(path, '/'))) {
-		strcpy(slash + 1, KEEPER_PROGRAM);
-		if (access(path, X_OK) == 0)
-			return path;
-	}
-	snprintf(path, sizeof path, "%s/%s", PKGLIBEXECDIR, KEEPER_PROGRAM);
-	return path;
-}
-
-struct keeper_fds {
-	int lfd[VM_MAX_SERIAL], jfd[VM_MAX_SERIAL], keep[3 * VM_MAX_SERIAL];
-	char arg[VM_MAX_SERIAL][64];
-	char *argv[6 + VM_MAX_SERIAL];
-	int nkeep, argc;
-};
-
+/* The keeper's side of port i: the socket vmd will connect to and the
+ * journal; qfd is QEMU's connection. */
 static int keeper_port(const struct vm *vm, int i, int qfd, const char *journal,
-		       struct keeper_fds *k)
+		       struct keeper_port *k)
 {
 	char path[4096];
 
 	keeper_sock(vm, i, path, sizeof path);
-	if ((k->lfd[i] = vm_unix_socket(path, true)) < 0 ||
-	    (k->jfd[i] = open(journal, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC,
-			      0600)) < 0)
+	*k = (struct keeper_port){.port = i, .qemu_fd = qfd, .listen_fd = -1,
+				  .journal_fd = -1};
+	if ((k->listen_fd = vm_unix_socket(path, true)) < 0 ||
+	    (k->journal_fd = open(journal, O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC,
+				  0600)) < 0)
 		return -1;
-	k->keep[k->nkeep++] = qfd;
-	k->keep[k->nkeep++] = k->lfd[i];
-	k->keep[k->nkeep++] = k->jfd[i];
-	snprintf(k->arg[i], sizeof k->arg[i], "%d:%d:%d:%d", i, qfd, k->lfd[i],
-		 k->jfd[i]);
-	k->argv[k->argc++] = k->arg[i];
 	return 0;
 }
 
@@ -398,34 +371,28 @@ static int keeper_port(const struct vm *vm, int i, int qfd, const char *journal,
 static pid_t keeper_start(const struct vm *vm, int *qfd, char *const *journal,
 			char *err, size_t errlen)
 {
-	struct keeper_fds k = {.argv = {(char *)keeper_path(), "--dir", vm->run_dir}};
+	struct keeper_port k[VM_MAX_SERIAL];
 	char log_path[4096];
-	const char *user = vm_qemu_user();
 	pid_t pid = -1;
-	int rc = 0;
+	int n = 0, rc = 0;
 
-	k.argc = 3;
-	if (user) {
-		k.argv[k.argc++] = "--user";
-		k.argv[k.argc++] = (char *)user;
-	}
-	memset(k.lfd, -1, sizeof k.lfd);
-	memset(k.jfd, -1, sizeof k.jfd);
 	for (int i = 0; i < VM_MAX_SERIAL && rc == 0; i++)
-		if (qfd[i] >= 0 && keeper_port(vm, i, qfd[i], journal[i], &k) < 0) {
+		if (qfd[i] >= 0 && (rc = keeper_port(vm, i, qfd[i], journal[i],
+						     &k[n++])) < 0)
 			snprintf(err, errlen, "serial port %d: %s", i, strerror(errno));
-			rc = -1;
-		}
 	snprintf(log_path, sizeof log_path, "%s/keeper.log", vm->run_dir);
-	if (rc == 0 && k.nkeep == 0)
+	if (rc == 0 && n == 0)
 		pid = 0;  /* host ports only: vmd relays those itself */
 	else if (rc == 0)
-		pid = emu_spawn(k.argv, k.keep, (size_t)k.nkeep, log_path, err, errlen);
+		pid = keeper_launch(vm->run_dir, vm_qemu_user(), k, n, log_path,
+				    err, errlen);
+	for (int j = 0; j < n; j++) {
+		if (k[j].listen_fd >= 0)
+			close(k[j].listen_fd);
+		if (k[j].journal_fd >= 0)
+			close(k[j].journal_fd);
+	}
 	for (int i = 0; i < VM_MAX_SERIAL; i++) {
-		if (k.lfd[i] >= 0)
-			close(k.lfd[i]);
-		if (k.jfd[i] >= 0)
-			close(k.jfd[i]);
 		if (qfd[i] >= 0)
 			close(qfd[i]);
 		qfd[i] = -1;
@@ -472,7 +439,7 @@ void ports_open(struct vm *vm, struct port_plan *pl, int *conn_fds)
 	for (int i = 0; i < pl->n; i++) {
 		if (!is_kept(vm, i)) {
 			vm->hostdev[i] = hostdev_open(conn_fds[i], vm->name, vm->uuid,
-						      i, ports_cfg(vm, i));
+						      i, ports_cfg(vm, i), vm_qemu_user());
 			conn_fds[i] = -1;
 			continue;
 		}
@@ -619,7 +586,7 @@ void ports_adopt(struct vm *vm)
 				       "cannot reconnect: %s", i, strerror(errno));
 			else
 				vm->hostdev[i] = hostdev_open(fd, vm->name, vm->uuid, i,
-							      ports_cfg(vm, i));
+							      ports_cfg(vm, i), vm_qemu_user());
 			continue;
 		}
 		struct found f = {0};

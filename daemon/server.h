@@ -10,8 +10,7 @@
 #include <json-c/json.h>
 #include "rpc/errors.h"
 #include "rpc/message.h"
-
-struct conn;
+#include "daemon/conn.h"
 
 /* A request being served.  A handler must end it exactly once with
  * call_return or call_error, now or later (from a QMP reply, a child exit,
@@ -41,22 +40,5 @@ int server_listen(const char *path, bool jsonrpc);
 /* Adopt an already listening socket (systemd socket activation). */
 int server_listen_fd(int fd, bool jsonrpc);
 void server_shutdown(void);
-
-/* Send an event to every negotiated session, and as a JSON-RPC
- * notification to every connection of the JSON-RPC socket.  Takes
- * ownership. */
-void server_broadcast(struct json_object *event);
-
-/* Raw mode: after console-attach the connection carries console bytes. */
-typedef void (*conn_raw_input)(void *ctx, const void *buf, size_t len);
-typedef void (*conn_raw_closed)(void *ctx, struct conn *conn);
-void conn_enter_raw(struct conn *conn, conn_raw_input in, conn_raw_closed closed,
-		    void *ctx);
-/* Queue raw bytes to a viewer; returns bytes now waiting to be sent. */
-size_t conn_raw_write(struct conn *conn, const void *buf, size_t len);
-/* Stop (or resume) reading a raw connection: the guest is behind. */
-void conn_raw_pause(struct conn *conn, bool pause);
-void conn_close(struct conn *conn);
-void conn_peer(const struct conn *conn, uid_t *uid, pid_t *pid);
 
 #endif

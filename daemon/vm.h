@@ -10,6 +10,7 @@
 #include <time.h>
 #include <json-c/json.h>
 #include <event2/event.h>
+#include "schemas/limits.h"
 
 struct call;
 struct qmp;
@@ -19,7 +20,7 @@ struct hostdev;
 enum vm_state {
 	VM_STOPPED, VM_STARTING, VM_RUNNING, VM_PAUSED, VM_STOPPING, VM_CRASHED,
 };
-#define VM_MAX_SERIAL 4
+#define VM_MAX_SERIAL VMD_SERIAL_MAX
 #define VM_RESTART_HISTORY 1000  /* restart_max's maximum */
 
 struct vm {

@@ -15,7 +15,7 @@
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
-#include "daemon/console.h"
+#include "console/console.h"
 #include "daemon/leftovers.h"
 #include "daemon/log.h"
 #include "daemon/ports.h"

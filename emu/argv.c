@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "emu/argv.h"
+#include "schemas/limits.h"
 
 char *emu_opt_escape(const char *s)
 {
@@ -396,8 +397,8 @@ static void add_serial(struct build *b, struct pool *p, struct json_object *c,
 	struct json_object *ports = get_array(b, c, "serial");
 	size_t n = ports ? json_object_array_length(ports) : 1;
 
-	if (n > 4) {
-		fail(b, "serial: at most 4 ports, got %zu", n);
+	if (n > VMD_SERIAL_MAX) {
+		fail(b, "serial: at most %d ports, got %zu", VMD_SERIAL_MAX, n);
 		return;
 	}
 	for (size_t i = 0; i < n && !b->failed; i++) {

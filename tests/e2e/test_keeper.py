@@ -1,4 +1,4 @@
-"""End-to-end: the console keeper (daemon/keeper.h), on real guests.
+"""End-to-end: the console keeper (keeper/keeper.h), on real guests.
 
 Each running guest's console ports are read by a small vmd-keeper process
 that journals every byte and outlives vmd.  Checked here: the keeper runs

@@ -273,7 +273,7 @@ class RestartTest(vmdtest.VmdTestCase):
         c.close()
         self.assertEqual(self.vmd.stop(signal.SIGKILL), -signal.SIGKILL)
         # vmd is gone; type the boot sector's power-off key on its console,
-        # through the console keeper as vmd would (daemon/keeper.h)
+        # through the console keeper as vmd would (keeper/keeper.h)
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.connect(os.path.join(self.vmd.run_dir, "vms", r["uuid"],
                                   "console0.keep"))

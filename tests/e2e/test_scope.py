@@ -180,7 +180,7 @@ class ScopeTest(VmdTestCase):
 
     @staticmethod
     def keeper_of(pid):
-        """The console keeper of the QEMU with this pid (daemon/keeper.h):
+        """The console keeper of the QEMU with this pid (keeper/keeper.h):
         its command line names the VM's run directory, vms/UUID."""
         argv = vmdtest._proc_cmdline(pid).split(" ")
         uuid = argv[argv.index("-uuid") + 1]

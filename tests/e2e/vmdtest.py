@@ -526,7 +526,7 @@ class VmdTestCase(unittest.TestCase):
         from vmd fails the test, as does a SIGTERM that did not end vmd
         with status 0."""
         logs = [("vmd", self.vmd.log())]
-        # the console keepers (daemon/keeper.h) log beside each VM
+        # the console keepers (keeper/keeper.h) log beside each VM
         for path in glob.glob(os.path.join(self.vmd.run_dir, "vms", "*",
                                            "keeper.log")):
             with open(path, "rb") as f:

@@ -64,6 +64,8 @@ srcdir=$(cd "$srcdir" && pwd)
 printf '#define _GNU_SOURCE 1\n' > "$workdir/config.h"
 sh "$srcdir/schemas/embed.sh" "$srcdir/schemas" > "$workdir/embedded.c.tmp"
 mv "$workdir/embedded.c.tmp" "$workdir/embedded.c"
+mkdir -p "$workdir/schemas"
+sh "$srcdir/schemas/limits.sh" "$srcdir/schemas" > "$workdir/schemas/limits.h"
 
 # A dictionary: JSON syntax, the request members, and every member name and
 # word of the schemas (libFuzzer's format: one "quoted" entry a line).
@@ -110,11 +112,11 @@ jsonc_libs=$(pkg-config --libs json-c 2>/dev/null || echo "-ljson-c")
 rpc_sources="$srcdir/rpc/errors.c $srcdir/rpc/stream.c $srcdir/rpc/jsonscan.c $srcdir/rpc/message.c
 	$srcdir/rpc/schema.c $srcdir/daemon/batch.c"
 
-# fuzz_vmd links the daemon itself: vmd's sources as Makefile.am lists them
-# (so a new daemon file is fuzzed without a change here), less main.c, and
-# the libraries vmd links.
+# fuzz_vmd links the daemon itself: the sources of libvmd.a and libconsole.a
+# as Makefile.am lists them (so a new daemon file is fuzzed without a change
+# here), and the libraries vmd links.
 vmd_sources() {
-	sed -n '/^vmd_SOURCES = /,/^[^	]/p' "$srcdir/Makefile.am" |
+	sed -n '/^lib\(vmd\|console\)_a_SOURCES = /,/^[^	]/p' "$srcdir/Makefile.am" |
 		tr ' \t\\' '\n\n\n' | grep '\.c$' | grep -v '^daemon/main\.c$' |
 		sed "s|^|$srcdir/|"
 	ls "$srcdir"/emu/*.c "$srcdir"/rpc/*.c

@@ -16,7 +16,7 @@ rm -f "$json"
 $m --file rpc/schema.c --sample 20 --build tests/unit/test_schema --test ./tests/unit/test_schema --timeout 60
 $m --file rpc/base64.c --sample 8 --build tests/unit/test_base64 --test ./tests/unit/test_base64 --timeout 60
 $m --file daemon/store.c --sample 10 --build tests/unit/test_store --test ./tests/unit/test_store --timeout 60
-$m --file daemon/conlog.c --sample 10 --build tests/unit/test_conlog --test ./tests/unit/test_conlog --timeout 60
+$m --file console/conlog.c --sample 10 --build tests/unit/test_conlog --test ./tests/unit/test_conlog --timeout 60
 $m --file daemon/access.c --sample 8 --build vmd vmctl tests/unit/test_access --test "./tests/unit/test_access || exit 1; $e2e" --timeout 300
 $m --file daemon/dispatch.c --sample 10 --build vmd vmctl --test "$e2e" --timeout 300
 $m --file daemon/commit.c --sample 6 --build vmd vmctl tests/unit/test_commit_nomem --test "./tests/unit/test_commit_nomem || exit 1; $e2e" --timeout 300
@@ -25,4 +25,4 @@ m2="$m --seed 16"
 $m2 --file rpc/schema.c --sample 30 --build tests/unit/test_schema --test ./tests/unit/test_schema --timeout 60
 $m2 --file rpc/base64.c --sample 10 --build tests/unit/test_base64 --test ./tests/unit/test_base64 --timeout 60
 $m2 --file daemon/store.c --sample 15 --build tests/unit/test_store --test ./tests/unit/test_store --timeout 60
-$m2 --file daemon/conlog.c --sample 15 --build tests/unit/test_conlog --test ./tests/unit/test_conlog --timeout 60
+$m2 --file console/conlog.c --sample 15 --build tests/unit/test_conlog --test ./tests/unit/test_conlog --timeout 60

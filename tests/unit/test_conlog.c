@@ -14,7 +14,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "daemon/conlog.h"
+#include "console/conlog.h"
 
 static char dir[64];
 

@@ -14,7 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
-#include "daemon/peer.h"
+#include "console/peer.h"
 
 static int listener(unsigned *port)
 {

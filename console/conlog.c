@@ -13,7 +13,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "daemon/conlog.h"
+#include "console/conlog.h"
 
 struct conlog {
 	char *dir;

@@ -50,10 +50,9 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
-#include "daemon/hostdev.h"
+#include "console/hostdev.h"
 #include "daemon/log.h"
-#include "daemon/server.h"
-#include "daemon/vm.h"
+#include "daemon/conn.h"
 #include "daemon/vmd.h"
 #include "emu/hostfile.h"
 #include "rpc/message.h"
@@ -69,6 +68,7 @@ struct line {
 
 struct hostdev {
 	char *vm, *uuid, *path;     /* path as configured */
+	char *runas;                /* opens the tty as this user (NULL: vmd's) */
 	int port;
 	struct line line;
 	struct bufferevent *qemu;   /* QEMU's chardev socket */
@@ -245,7 +245,8 @@ static const char *kind_of(mode_t mode)
 
 /* Resolves path into resolved (PATH_MAX), opens it and checks it is a tty
  * nobody else has locked.  The fd, or -1 with err naming the path. */
-static int open_tty(const char *path, char *resolved, char *err, size_t errlen)
+static int open_tty(const char *path, const char *runas, char *resolved,
+		    char *err, size_t errlen)
 {
 	char name[PATH_MAX * 2 + 8];
 	struct stat st;
@@ -273,7 +274,7 @@ static int open_tty(const char *path, char *resolved, char *err, size_t errlen)
 	struct emu_file_req req = {.what = "host port", .path = resolved,
 				   .kind = EMU_FILE_CHARDEV, .write = true,
 				   .fd = -1};
-	if (emu_open_files(vm_qemu_user(), &req, 1, OPEN_TIMEOUT_MS, err,
+	if (emu_open_files(runas, &req, 1, OPEN_TIMEOUT_MS, err,
 			   errlen) < 0)
 		return -1;
 	fd = req.fd;
@@ -294,7 +295,8 @@ static int open_tty(const char *path, char *resolved, char *err, size_t errlen)
 	return fd;
 }
 
-int hostdev_check(struct json_object *port_cfg, char *err, size_t errlen)
+int hostdev_check(struct json_object *port_cfg, const char *runas, char *err,
+		  size_t errlen)
 {
 	const char *path = cfg_path(port_cfg);
 	char resolved[PATH_MAX], line_err[128], name[PATH_MAX * 2 + 8];
@@ -310,7 +312,7 @@ int hostdev_check(struct json_object *port_cfg, char *err, size_t errlen)
 		snprintf(err, errlen, "%s: %s", path, line_err);
 		return -1;
 	}
-	fd = open_tty(path, resolved, err, errlen);
+	fd = open_tty(path, runas, resolved, err, errlen);
 	if (fd < 0)
 		return -1;
 	/* The driver may refuse a speed or a flag: say so now, not later. */
@@ -477,7 +479,7 @@ static void on_qemu_event(struct bufferevent *bev, short what, void *arg)
 static int connect_tty(struct hostdev *h, char *err, size_t errlen)
 {
 	char resolved[PATH_MAX], name[PATH_MAX * 2 + 8];
-	int fd = open_tty(h->path, resolved, err, errlen);
+	int fd = open_tty(h->path, h->runas, resolved, err, errlen);
 
 	if (fd < 0)
 		return -1;
@@ -525,7 +527,8 @@ static void on_retry(evutil_socket_t fd, short what, void *arg)
 }
 
 struct hostdev *hostdev_open(int qemu_fd, const char *vm, const char *uuid,
-			     int port, struct json_object *port_cfg)
+			     int port, struct json_object *port_cfg,
+			     const char *runas)
 {
 	struct hostdev *h = calloc(1, sizeof(*h));
 	const char *path = cfg_path(port_cfg);
@@ -539,12 +542,14 @@ struct hostdev *hostdev_open(int qemu_fd, const char *vm, const char *uuid,
 	h->vm = strdup(vm ? vm : "");
 	h->uuid = strdup(uuid ? uuid : "");
 	h->path = strdup(path ? path : "");
+	h->runas = runas ? strdup(runas) : NULL;
 	evutil_make_socket_nonblocking(qemu_fd);
 	h->qemu = bufferevent_socket_new(vmd.base, qemu_fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!h->qemu)
 		close(qemu_fd);
 	h->retry = evtimer_new(vmd.base, on_retry, h);
-	if (!h->vm || !h->uuid || !h->path || !h->qemu || !h->retry) {
+	if (!h->vm || !h->uuid || !h->path || (runas && !h->runas) || !h->qemu ||
+	    !h->retry) {
 		hostdev_close(h);
 		return NULL;
 	}
@@ -604,6 +609,7 @@ void hostdev_close(struct hostdev *h)
 	free(h->vm);
 	free(h->uuid);
 	free(h->path);
+	free(h->runas);
 	free(h->last_err);
 	free(h);
 }

@@ -4,7 +4,7 @@
 #define VMD_DAEMON_TCPGATE_H
 
 #include <event2/bufferevent.h>
-#include "daemon/peer.h"
+#include "console/peer.h"
 
 /* Secrets are this many random bytes, shown as twice as many hex digits. */
 #define TCPGATE_SECRET_BYTES 16

@@ -13,12 +13,12 @@
 #include <string.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include "daemon/console.h"
-#include "daemon/console_int.h"
-#include "daemon/conlog.h"
+#include "console/console.h"
+#include "console/console_int.h"
+#include "console/conlog.h"
 #include "daemon/log.h"
-#include "daemon/server.h"
-#include "daemon/tcpgate.h"
+#include "daemon/conn.h"
+#include "console/tcpgate.h"
 #include "daemon/vmd.h"
 #include "rpc/message.h"
 

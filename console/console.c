@@ -27,14 +27,14 @@
 #include <unistd.h>
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
-#include "daemon/conlog.h"
-#include "daemon/console.h"
-#include "daemon/console_int.h"
-#include "daemon/journal.h"
-#include "daemon/keeper.h"
+#include "console/conlog.h"
+#include "console/console.h"
+#include "console/console_int.h"
+#include "console/spool.h"
+#include "keeper/keeper.h"
 #include "daemon/log.h"
-#include "daemon/server.h"
-#include "daemon/tcpgate.h"
+#include "daemon/conn.h"
+#include "console/tcpgate.h"
 #include "daemon/vmd.h"
 #include "rpc/message.h"
 

@@ -8,9 +8,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 #include <event2/bufferevent.h>
-#include "daemon/console.h"
-#include "daemon/keeper.h"
-#include "daemon/peer.h"
+#include "console/console.h"
+#include "keeper/keeper.h"
+#include "console/peer.h"
 
 struct viewer {
 	struct console *con;

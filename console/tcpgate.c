@@ -19,7 +19,7 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include "daemon/log.h"
-#include "daemon/tcpgate.h"
+#include "console/tcpgate.h"
 #include "daemon/vmd.h"
 
 /* Longest line read as a secret attempt ("\r\n" and some slack). */

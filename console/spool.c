@@ -8,7 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "daemon/journal.h"
+#include "console/spool.h"
 #include "daemon/log.h"
 
 /* Give the disk back after this much logged output. */

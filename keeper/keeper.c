@@ -34,9 +34,9 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include "daemon/keeper.h"
+#include "keeper/keeper.h"
+#include "schemas/limits.h"
 
-#define MAX_PORTS 4
 #define CHUNK 65536
 /* After QEMU is gone, how long a connected vmd may take to read the rest
  * before the keeper leaves it to the journal. */
@@ -73,7 +73,7 @@ struct port {
 
 static bool nap;
 
-static struct port ports[MAX_PORTS];
+static struct port ports[VMD_SERIAL_MAX];
 static int nports;
 static const char *run_dir = "?";
 static uint64_t journal_max = JOURNAL_MAX_DEFAULT;
@@ -342,8 +342,8 @@ static bool all_done(void)
 
 static void run(void)
 {
-	struct pollfd fds[3 * MAX_PORTS];
-	int owner[3 * MAX_PORTS], kind[3 * MAX_PORTS], nfds;
+	struct pollfd fds[3 * VMD_SERIAL_MAX];
+	int owner[3 * VMD_SERIAL_MAX], kind[3 * VMD_SERIAL_MAX], nfds;
 	struct timespec now, qemu_gone = {0, 0};
 
 	while (!all_done()) {
@@ -379,7 +379,7 @@ static int parse_port(const char *arg)
 	struct port *p = &ports[nports];
 	char tail;
 
-	if (nports == MAX_PORTS ||
+	if (nports == VMD_SERIAL_MAX ||
 	    sscanf(arg, "%d:%d:%d:%d%c", &p->num, &p->qfd, &p->lfd, &p->jfd,
 		   &tail) != 4 || p->qfd < 0 || p->lfd < 0 || p->jfd < 0)
 		return -1;
@@ -426,7 +426,7 @@ int main(int argc, char **argv)
 	for (; i < argc; i++)
 		if (parse_port(argv[i]) < 0) {
 			fprintf(stderr, "vmd-keeper: bad port %s (want N:QEMU_FD:"
-				"LISTEN_FD:JOURNAL_FD, at most %d)\n", argv[i], MAX_PORTS);
+				"LISTEN_FD:JOURNAL_FD, at most %d)\n", argv[i], VMD_SERIAL_MAX);
 			return 2;
 		}
 	if (!nports || !journal_max) {

@@ -11,7 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include "daemon/peer.h"
+#include "console/peer.h"
 
 #define TCP_STATE_TIME_WAIT 6
 
