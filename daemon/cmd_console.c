@@ -14,6 +14,7 @@
 #include "console/conlog.h"
 #include "rpc/base64.h"
 #include "daemon/vm.h"
+#include "daemon/vm_paths.h"
 
 static bool live(const struct vm *vm)
 {
@@ -186,7 +187,7 @@ void cmd_console_read(struct call *c)
 
 	if (!vm || check_port(c, vm, port) < 0)
 		return;
-	snprintf(dir, sizeof dir, "%s/logs/%s", vmd.state_dir, vm->uuid);
+	vm_log_dir_path(dir, sizeof dir, vmd.state_dir, vm->uuid);
 	if (off)
 		from = (uint64_t)json_object_get_int64(off);
 	else if (since)

@@ -18,6 +18,7 @@
 #include "daemon/log.h"
 #include "daemon/vm.h"
 #include "daemon/vmd.h"
+#include "daemon/vm_paths.h"
 
 #define SWEEP_INTERVAL_S (24 * 3600)
 /* Written into an undefined VM's log directory: its name, for people, and
@@ -54,26 +55,26 @@ void leftovers_stopped(const struct vm *vm)
 
 	if (!vm->run_dir)
 		return;
-	snprintf(path, sizeof path, "%s/qmp.sock", vm->run_dir);
+	vm_run_path(path, sizeof path, vm->run_dir, VM_RUN_QMP);
 	unlink(path);
 	for (int i = 0; i < VM_MAX_SERIAL; i++) {
-		snprintf(path, sizeof path, "%s/console%d.sock", vm->run_dir, i);
+		vm_port_path(path, sizeof path, vm->run_dir, i, VM_PORT_SOCK);
 		unlink(path);
-		snprintf(path, sizeof path, "%s/console%d.keep", vm->run_dir, i);
+		vm_port_path(path, sizeof path, vm->run_dir, i, VM_PORT_KEEP);
 		unlink(path);
 	}
 }
 
 static void logs_dir(const char *uuid, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "%s/logs/%s", vmd.state_dir, uuid);
+	vm_log_dir_path(buf, cap, vmd.state_dir, uuid);
 }
 
 void leftovers_undefined(const char *uuid, const char *name, bool purge)
 {
 	char path[4096];
 
-	snprintf(path, sizeof path, "%s/vms/%s", vmd.run_dir, uuid);
+	vm_run_dir_path(path, sizeof path, vmd.run_dir, uuid);
 	if (remove_dir(path) < 0)
 		log_warn("cannot remove %s: %s", path, strerror(errno));
 	logs_dir(uuid, path, sizeof path);
@@ -134,7 +135,7 @@ int leftovers_sweep(void)
 
 	if (vmd.log_retention <= 0)
 		return 0;
-	snprintf(top, sizeof top, "%s/logs", vmd.state_dir);
+	vm_log_dir_path(top, sizeof top, vmd.state_dir, NULL);
 	if (!(dp = opendir(top)))
 		return 0;
 	while ((d = readdir(dp))) {

@@ -28,6 +28,7 @@
 #include "console/tcpgate.h"
 #include "daemon/vm_config.h"
 #include "daemon/vmd.h"
+#include "daemon/vm_paths.h"
 #include "emu/spawn.h"
 
 int ports_count(const struct vm *vm)
@@ -91,9 +92,9 @@ struct json_object *ports_describe(const struct vm *vm, int role)
 
 static void log_dir(const struct vm *vm, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "%s/logs", vmd.state_dir);
+	vm_log_dir_path(buf, cap, vmd.state_dir, NULL);
 	mkdir(buf, 0700);
-	snprintf(buf, cap, "%s/logs/%s", vmd.state_dir, vm->uuid);
+	vm_log_dir_path(buf, cap, vmd.state_dir, vm->uuid);
 }
 
 /* Journals of port i left in the run dir; calls fn with each path and
@@ -114,7 +115,7 @@ static int find_journals(const struct vm *vm, int i,
 		uint64_t base;
 		if (strncmp(d->d_name, prefix, strlen(prefix)) ||
 		    sscanf(d->d_name + strlen(prefix), "%" SCNu64 "%15s", &base,
-			   tail) != 2 || strcmp(tail, ".journal"))
+			   tail) != 2 || strcmp(tail, "." VM_PORT_JOURNAL))
 			continue;
 		snprintf(path, sizeof path, "%s/%s", vm->run_dir, d->d_name);
 		fn(path, base, ctx);
@@ -151,15 +152,13 @@ static int tcp_listen(int port)
  * journals go. */
 static char *new_journal(const struct vm *vm, int i, uint64_t *base)
 {
-	char dir[4096], *path;
+	char dir[4096], path[4096];
 
 	log_dir(vm, dir, sizeof dir);
 	*base = conlog_size(dir, i);
 	find_journals(vm, i, unlink_journal, NULL);
-	if (asprintf(&path, "%s/console%d.%016" PRIu64 ".journal", vm->run_dir, i,
-		     *base) < 0)
-		return NULL;
-	return path;
+	vm_journal_path(path, sizeof path, vm->run_dir, i, *base);
+	return strdup(path);
 }
 
 /* A tcp port's listener and secret are kept in RUN_DIR/consoleN.tcp
@@ -167,7 +166,7 @@ static char *new_journal(const struct vm *vm, int i, uint64_t *base)
  * runs listens on the same port (also a random one) with the same secret. */
 static void tcp_file(const struct vm *vm, int i, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "%s/console%d.tcp", vm->run_dir, i);
+	vm_port_path(buf, cap, vm->run_dir, i, VM_PORT_TCP);
 }
 
 static int save_tcp(const struct vm *vm, int i, int port, const char *secret)
@@ -345,7 +344,7 @@ static bool is_kept(const struct vm *vm, int i)
 
 static void keeper_sock(const struct vm *vm, int i, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "%s/console%d.keep", vm->run_dir, i);
+	vm_port_path(buf, cap, vm->run_dir, i, VM_PORT_KEEP);
 }
 
 /* The keeper's side of port i: the socket vmd will connect to and the
@@ -380,7 +379,7 @@ static pid_t keeper_start(const struct vm *vm, int *qfd, char *const *journal,
 		if (qfd[i] >= 0 && (rc = keeper_port(vm, i, qfd[i], journal[i],
 						     &k[n++])) < 0)
 			snprintf(err, errlen, "serial port %d: %s", i, strerror(errno));
-	snprintf(log_path, sizeof log_path, "%s/keeper.log", vm->run_dir);
+	vm_run_path(log_path, sizeof log_path, vm->run_dir, VM_RUN_KEEPER_LOG);
 	if (rc == 0 && n == 0)
 		pid = 0;  /* host ports only: vmd relays those itself */
 	else if (rc == 0)
@@ -430,7 +429,7 @@ static int connect_qemu(const struct vm *vm, int i)
 {
 	char path[4096];
 
-	snprintf(path, sizeof path, "%s/console%d.sock", vm->run_dir, i);
+	vm_port_path(path, sizeof path, vm->run_dir, i, VM_PORT_SOCK);
 	return vm_unix_socket(path, false);
 }
 

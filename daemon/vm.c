@@ -18,6 +18,7 @@
 #include "daemon/server.h"
 #include "daemon/store.h"
 #include "daemon/vmd.h"
+#include "daemon/vm_paths.h"
 #include "rpc/message.h"
 
 static struct vm *vms;
@@ -281,11 +282,12 @@ int vm_try_state(struct vm *vm, enum vm_state s, const char *reason,
 
 int vm_lock_run_dir(const struct vm *vm, char *holder, size_t cap)
 {
-	char path[4096];
+	char dir[4096], path[4200];
 	int fd;
 
 	snprintf(holder, cap, "unknown");
-	snprintf(path, sizeof path, "%s/vms/%s/lock", vmd.run_dir, vm->uuid);
+	vm_run_dir_path(dir, sizeof dir, vmd.run_dir, vm->uuid);
+	vm_run_path(path, sizeof path, dir, VM_RUN_LOCK);
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0)
 		return -1;

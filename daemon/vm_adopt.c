@@ -19,6 +19,7 @@
 #include "daemon/vm.h"
 #include "daemon/vm_config.h"
 #include "daemon/vmd.h"
+#include "daemon/vm_paths.h"
 #include "emu/spawn.h"
 
 static void on_adopted_exit(evutil_socket_t fd, short what, void *arg)
@@ -49,7 +50,7 @@ static int set_run_dir(struct vm *vm)
 {
 	char path[4096];
 
-	snprintf(path, sizeof path, "%s/vms/%s", vmd.run_dir, vm->uuid);
+	vm_run_dir_path(path, sizeof path, vmd.run_dir, vm->uuid);
 	free(vm->run_dir);
 	vm->run_dir = strdup(path);
 	if (!vm->run_dir)

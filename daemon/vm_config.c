@@ -22,6 +22,7 @@
 #include "daemon/vm.h"
 #include "daemon/vm_config.h"
 #include "daemon/vmd.h"
+#include "daemon/vm_paths.h"
 
 /* --- CPUs per machine type ---------------------------------------------- */
 
@@ -283,7 +284,7 @@ struct json_object *vm_live_config(const struct vm *vm)
 
 static void run_config_path(const struct vm *vm, char *buf, size_t cap)
 {
-	snprintf(buf, cap, "%s/config.json", vm->run_dir);
+	vm_run_path(buf, cap, vm->run_dir, VM_RUN_CONFIG);
 }
 
 int vm_run_config_save(struct vm *vm, struct call *c)

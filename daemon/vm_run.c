@@ -28,6 +28,7 @@
 #include "daemon/vm_config.h"
 #include "daemon/vm_files.h"
 #include "daemon/vmd.h"
+#include "daemon/vm_paths.h"
 #include "emu/argv.h"
 #include "emu/spawn.h"
 
@@ -211,13 +212,13 @@ static int make_sockets(struct vm *vm, int nserial, struct launch_fds *f)
 {
 	char path[4096];
 
-	snprintf(path, sizeof path, "%s/qmp.sock", vm->run_dir);
+	vm_run_path(path, sizeof path, vm->run_dir, VM_RUN_QMP);
 	f->qmp_listen = vm_unix_socket(path, true);
 	f->qmp_conn = f->qmp_listen < 0 ? -1 : vm_unix_socket(path, false);
 	if (f->qmp_conn < 0)
 		return -1;
 	for (int i = 0; i < nserial; i++) {
-		snprintf(path, sizeof path, "%s/console%d.sock", vm->run_dir, i);
+		vm_port_path(path, sizeof path, vm->run_dir, i, VM_PORT_SOCK);
 		f->con_listen[i] = vm_unix_socket(path, true);
 		f->con_conn[i] = f->con_listen[i] < 0 ? -1 : vm_unix_socket(path, false);
 		if (f->con_conn[i] < 0)
@@ -230,9 +231,9 @@ static int prepare_run_dir(struct vm *vm, struct call *c)
 {
 	char path[4096];
 
-	snprintf(path, sizeof path, "%s/vms", vmd.run_dir);
+	vm_run_dir_path(path, sizeof path, vmd.run_dir, NULL);
 	mkdir(path, 0700);
-	snprintf(path, sizeof path, "%s/vms/%s", vmd.run_dir, vm->uuid);
+	vm_run_dir_path(path, sizeof path, vmd.run_dir, vm->uuid);
 	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
 		call_error(c, RPC_GENERIC_ERROR, "cannot create %s: %s", path,
 			   strerror(errno));
@@ -289,7 +290,7 @@ static pid_t launch(struct vm *vm, struct call *c, const char *accel,
 	char *line = emu_argv_render(&argv);
 	log_vm(LOG_DEBUG, vm->name, vm->uuid, "exec %s", line ? line : "?");
 	free(line);
-	snprintf(log_path, sizeof log_path, "%s/qemu.log", vm->run_dir);
+	vm_run_path(log_path, sizeof log_path, vm->run_dir, VM_RUN_QEMU_LOG);
 	pid = emu_spawn(argv.v, keep, nkeep, log_path, err, sizeof err);
 	if (pid < 0)
 		call_error(c, RPC_EMULATOR_FAILED, "VM '%s': %s", vm->name, err);
@@ -548,7 +549,7 @@ static void fail_start(struct vm *vm, const char *how)
 		return;
 	}
 
-	snprintf(log_path, sizeof log_path, "%s/qemu.log", vm->run_dir);
+	vm_run_path(log_path, sizeof log_path, vm->run_dir, VM_RUN_QEMU_LOG);
 	emu_log_tail(log_path, tail, sizeof tail);
 	call_error(vm->start_call, RPC_EMULATOR_FAILED, "VM '%s': QEMU %s: %s",
 		   vm->name, how, tail[0] ? tail : "no output");
@@ -637,7 +638,7 @@ int vm_connect_qmp(struct vm *vm)
 	char path[4096];
 	int fd;
 
-	snprintf(path, sizeof path, "%s/qmp.sock", vm->run_dir);
+	vm_run_path(path, sizeof path, vm->run_dir, VM_RUN_QMP);
 	if ((fd = vm_unix_socket(path, false)) < 0)
 		return -1;
 	vm->qmp = qmp_open(fd, on_qmp_event, NULL, vm);
