@@ -244,9 +244,12 @@ static struct json_object *labels_of(const struct vm *vm)
 	return json_object_new_object();
 }
 
+/* A re-adopted QEMU's accelerator is the configured one until QEMU has
+ * said which it runs (vm_adopt.c). */
 static const char *accel_of(const struct vm *vm)
 {
-	return vm_is_active(vm) ? vm->accel : vm_cfg_str(vm, "accel", "auto");
+	return vm_is_active(vm) && vm->accel[0] ? vm->accel :
+	       vm_cfg_str(vm, "accel", "auto");
 }
 
 /* What the guest has while it runs, else what the definition says. */

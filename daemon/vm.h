@@ -34,7 +34,8 @@ struct vm {
 	pid_t pid;
 	pid_t keeper_pid;             /* its console keeper, when vmd started it */
 	unsigned long long starttime;
-	char accel[8];                /* effective: "kvm" or "tcg" */
+	char accel[8];                /* effective: "kvm" or "tcg"; "" until a
+				       * re-adopted QEMU says (query-kvm) */
 	char *run_dir;
 	int lock_fd;                  /* vmd's copy of the run dir lock, or -1 */
 	char start_fail[512];         /* why vmd ended a QEMU it was starting */
