@@ -201,10 +201,7 @@ static struct event *autostart_timer;
 
 static bool wants_autostart(const struct vm *vm)
 {
-	struct json_object *a;
-
-	return json_object_object_get_ex(vm->config, "autostart", &a) &&
-	       json_object_get_boolean(a) &&
+	return vm_cfg_bool(vm, "autostart") &&
 	       (vm->state == VM_STOPPED || vm->state == VM_CRASHED);
 }
 

@@ -203,29 +203,26 @@ static int validate_at(struct walk *w, const char *key, size_t i,
 	return rc;
 }
 
-/* "$ref": "#/$defs/X" points into the current document; "doc.json" or
- * "doc.json#/$defs/X" into another that the caller's resolver returns, and
- * refs inside that one then point into it. */
-static struct json_object *resolve(struct walk *w, const char *ref,
+struct json_object *rpc_schema_ref(const struct rpc_schema_ctx *c,
+				   struct json_object *root, const char *ref,
 				   struct json_object **doc)
 {
-	const struct rpc_schema_ctx *c = w->ctx;
 	const char *hash = strchr(ref, '#');
 	struct json_object *node = NULL;
 	char name[256];
 	size_t n;
 
-	*doc = w->root;
+	*doc = root;
 	if (hash != ref) {
 		n = hash ? (size_t)(hash - ref) : strlen(ref);
-		if (!c->resolve || n >= sizeof name)
+		if (!c || !c->resolve || n >= sizeof name)
 			return NULL;
 		memcpy(name, ref, n);
 		name[n] = '\0';
 		*doc = c->resolve(c->resolve_ctx, name);
 		if (!*doc) {
 			/* A resolver that only answers whole refs. */
-			*doc = w->root;
+			*doc = root;
 			return hash ? c->resolve(c->resolve_ctx, ref) : NULL;
 		}
 	}
@@ -243,7 +240,7 @@ static int check_ref(struct walk *w, struct json_object *s, struct json_object *
 		return 0;
 	if (!json_object_is_type(ref, json_type_string))
 		return schema_fail(w, "$ref must be a string");
-	target = resolve(w, json_object_get_string(ref), &doc);
+	target = rpc_schema_ref(w->ctx, w->root, json_object_get_string(ref), &doc);
 	if (!target)
 		return schema_fail(w, "cannot resolve $ref '%s'",
 				   json_object_get_string(ref));
