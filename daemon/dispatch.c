@@ -7,6 +7,7 @@
 #include <string.h>
 #include "daemon/access.h"
 #include "daemon/dispatch.h"
+#include "daemon/schema_doc.h"
 #include "daemon/vm.h"
 #include "daemon/vmd.h"
 #include "rpc/schema.h"
@@ -53,9 +54,9 @@ static cmd_handler handler_for(const char *name)
 
 int dispatch_init(char *err, size_t errlen)
 {
-	if (!(vmd.schema = rpc_schema_load(vmd_schema_protocol, "protocol.json",
+	if (!(vmd.schema = schema_doc_load(vmd_schema_protocol, "protocol.json",
 					   err, errlen)) ||
-	    !(vmd.vm_schema = rpc_schema_load(vmd_schema_vm_config,
+	    !(vmd.vm_schema = schema_doc_load(vmd_schema_vm_config,
 					      "vm-config.json", err, errlen)))
 		return -1;
 	if (!json_object_object_get_ex(vmd.schema, "commands", &commands)) {
@@ -94,7 +95,7 @@ void dispatch_free(void)
 static struct rpc_schema_ctx ctx_of(struct json_object *root)
 {
 	return (struct rpc_schema_ctx){
-		.root = root, .resolve = rpc_schema_vm_config_ref,
+		.root = root, .resolve = schema_doc_vm_config_ref,
 		.resolve_ctx = vmd.vm_schema,
 	};
 }

@@ -25,15 +25,6 @@ struct rpc_schema_ctx {
 	void *resolve_ctx;
 };
 
-/* Parse a schema document (name for messages) and check that the
- * validator knows every keyword in it.  NULL with err set otherwise. */
-struct json_object *rpc_schema_load(const char *text, const char *name,
-				    char *err, size_t errlen);
-
-/* A resolver for refs into vm-config.json ("vm-config.json" or
- * "vm-config.json#/$defs/NAME"); ctx is that document. */
-struct json_object *rpc_schema_vm_config_ref(void *vm_config, const char *ref);
-
 /* The node "$ref" ref points at: "#/..." into root, "doc.json#/..." into
  * the document ctx's resolver gives (ctx may be NULL).  *doc is the
  * document it was found in, where the refs inside it point.  NULL if none. */

@@ -12,36 +12,11 @@
 #include <json-c/json.h>
 #include "rpc/schema.h"
 #include "schemas/embedded.h"
-
-static struct json_object *protocol, *vmconf;
+#include "tests/unit/schema_docs.h"
 
 static struct json_object *resolver(void *ctx, const char *ref)
 {
 	return strcmp(ref, "vm-config.json") == 0 ? ctx : NULL;
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	protocol = json_tokener_parse(vmd_schema_protocol);
-	vmconf = json_tokener_parse(vmd_schema_vm_config);
-	return protocol && vmconf ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	json_object_put(protocol);
-	json_object_put(vmconf);
-	return 0;
-}
-
-static struct json_object *get(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	assert_true(json_object_object_get_ex(o, key, &v));
-	return v;
 }
 
 /* text filled against schema (a vm-config.json, its own root). */
@@ -222,5 +197,5 @@ int main(void)
 		cmocka_unit_test(test_getters),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, schema_docs_setup, schema_docs_teardown);
 }
