@@ -56,6 +56,7 @@
 #include "daemon/vmd.h"
 #include "emu/hostfile.h"
 #include "rpc/message.h"
+#include "rpc/schema.h"
 
 #define HOSTDEV_RETRY_MS 250
 #define HOSTDEV_QUEUE (64 * 1024)
@@ -108,39 +109,17 @@ static const char *cfg_path(struct json_object *cfg)
 	return json_object_get_string(v);
 }
 
-static long long cfg_int(struct json_object *cfg, const char *key,
-			 long long def)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(cfg, key, &v) || !v)
-		return def;
-	/* a wrong type is reported by the range check below */
-	return json_object_is_type(v, json_type_int) ?
-	       json_object_get_int64(v) : -1;
-}
-
-static const char *cfg_str(struct json_object *cfg, const char *key,
-			   const char *def)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(cfg, key, &v) || !v)
-		return def;
-	return json_object_is_type(v, json_type_string) ?
-	       json_object_get_string(v) : "(not a string)";
-}
-
-/* Line settings from the port's config, defaults 115200 8N1, no flow
- * control.  The schema already limits them; this says which is wrong. */
+/* Line settings from the port's config (its defaults filled in: 115200
+ * 8N1, no flow control).  The schema already limits them; this says which
+ * is wrong. */
 static int parse_line(struct json_object *cfg, struct line *ln, char *err,
 		      size_t errlen)
 {
-	long long baud = cfg_int(cfg, "baud", 115200);
-	long long bits = cfg_int(cfg, "data_bits", 8);
-	long long stop = cfg_int(cfg, "stop_bits", 1);
-	const char *parity = cfg_str(cfg, "parity", "none");
-	const char *flow = cfg_str(cfg, "flow", "none");
+	long long baud = rpc_member_int(cfg, "baud");
+	long long bits = rpc_member_int(cfg, "data_bits");
+	long long stop = rpc_member_int(cfg, "stop_bits");
+	const char *parity = rpc_member_str(cfg, "parity");
+	const char *flow = rpc_member_str(cfg, "flow");
 	static const tcflag_t sizes[] = { CS5, CS6, CS7, CS8 };
 	size_t i;
 
@@ -163,6 +142,10 @@ static int parse_line(struct json_object *cfg, struct line *ln, char *err,
 		return -1;
 	}
 	ln->cstopb = stop == 2;
+	if (!parity || !flow) {
+		snprintf(err, errlen, "parity and flow must be given");
+		return -1;
+	}
 	if (strcmp(parity, "even") == 0) {
 		ln->parenb = true;
 	} else if (strcmp(parity, "odd") == 0) {

@@ -55,9 +55,9 @@ static void attach_after(struct call *c, struct conn *conn)
 
 void cmd_console_attach(struct call *c)
 {
-	int port = call_int(c, "port", 0);
-	const char *mode = call_str(c, "mode", "rw");
-	bool force = call_bool(c, "force", false);
+	int port = call_int(c, "port");
+	const char *mode = call_str(c, "mode");
+	bool force = call_bool(c, "force");
 	struct vm *vm = call_vm(c);  /* last: on VmNotFound c is gone */
 	struct attach *a;
 
@@ -151,7 +151,7 @@ void cmd_vm_monitor(struct call *c)
 			   vm_state_name(vm->state));
 		return;
 	}
-	const char *cmd = call_str(c, "command", "");
+	const char *cmd = call_str(c, "command");
 	if (!strcmp(cmd, "qmp_capabilities")) {
 		call_error(c, RPC_INVALID_ARGUMENT, "vm-monitor: vmd negotiates "
 			   "capabilities with QEMU itself");
@@ -176,7 +176,7 @@ static struct json_object *jint(uint64_t v)
 
 void cmd_console_read(struct call *c)
 {
-	int port = call_int(c, "port", 0), max = call_int(c, "max_bytes", 65536);
+	int port = call_int(c, "port"), max = call_int(c, "max_bytes");
 	struct json_object *off = NULL, *since = NULL;
 	json_object_object_get_ex(c->args, "offset", &off);
 	json_object_object_get_ex(c->args, "since", &since);

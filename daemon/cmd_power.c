@@ -38,7 +38,7 @@ static bool cancel_restart(struct vm *vm, struct call *c, const char *reason,
 
 void cmd_vm_stop(struct call *c)
 {
-	int timeout = call_int(c, "timeout", 30);
+	int timeout = call_int(c, "timeout");
 	struct vm *vm = call_vm(c);
 
 	if (vm && !cancel_restart(vm, c, "stop", true))

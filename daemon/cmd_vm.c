@@ -19,24 +19,16 @@
 #include "daemon/vm_config.h"
 #include "daemon/vmd.h"
 #include "rpc/message.h"
+#include "rpc/schema.h"
 
 static struct json_object *jstr(const char *s)
 {
 	return json_object_new_string(s);
 }
 
-static const char *cfg_get_str(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : NULL;
-}
-
 static int check_disk(struct call *c, struct json_object *disk, size_t i)
 {
-	const char *p = cfg_get_str(disk, "path"), *bus = cfg_get_str(disk, "bus");
-	struct json_object *ro;
-
+	const char *p = rpc_member_str(disk, "path"), *bus = rpc_member_str(disk, "bus");
 	const char *why = vm_file_problem(p, true);
 
 	if (why) {
@@ -45,8 +37,7 @@ static int check_disk(struct call *c, struct json_object *disk, size_t i)
 		return -1;
 	}
 	/* QEMU refuses read-only IDE drives ("Block node is read-only") */
-	if (bus && !strcmp(bus, "ide") && json_object_object_get_ex(disk, "readonly", &ro) &&
-	    json_object_get_boolean(ro)) {
+	if (!strcmp(bus, "ide") && rpc_member_bool(disk, "readonly")) {
 		call_error(c, RPC_INVALID_ARGUMENT, "config.disks[%zu]: an IDE disk "
 			   "cannot be read-only; use bus \"virtio\"", i);
 		return -1;
@@ -67,13 +58,13 @@ static int check_config_files(struct call *c, struct json_object *config)
 				return -1;
 	if (!json_object_object_get_ex(config, "boot", &boot))
 		return 0;
-	if (cfg_get_str(boot, "initrd") && !cfg_get_str(boot, "kernel")) {
+	if (rpc_member_str(boot, "initrd") && !rpc_member_str(boot, "kernel")) {
 		call_error(c, RPC_INVALID_ARGUMENT, "config.boot: initrd needs a kernel");
 		return -1;
 	}
 	static const char *const files[] = {"kernel", "initrd"};
 	for (size_t i = 0; i < 2; i++)
-		if ((p = cfg_get_str(boot, files[i])) && vm_file_problem(p, false)) {
+		if ((p = rpc_member_str(boot, files[i])) && vm_file_problem(p, false)) {
 			call_error(c, RPC_INVALID_ARGUMENT, "config.boot.%s: %s: %s",
 				   files[i], p, vm_file_problem(p, false));
 			return -1;
@@ -116,8 +107,8 @@ void cmd_vm_define(struct call *c)
 	char fresh[37];
 
 	json_object_object_get_ex(c->args, "config", &config);
-	name = cfg_get_str(config, "name");
-	uuid = cfg_get_str(config, "uuid");
+	name = rpc_member_str(config, "name");
+	uuid = rpc_member_str(config, "uuid");
 	if (vm_find(name) || (uuid && vm_find(uuid))) {
 		call_error(c, RPC_VM_EXISTS, "a VM named '%s'%s already exists",
 			   vm_find(name) ? name : uuid, vm_find(name) ? "" : " (uuid)");
@@ -129,7 +120,7 @@ void cmd_vm_define(struct call *c)
 	if (!uuid) {
 		new_uuid(fresh);
 		json_object_object_add(config, "uuid", jstr(fresh));
-		uuid = cfg_get_str(config, "uuid");
+		uuid = rpc_member_str(config, "uuid");
 	}
 	if (vm_config_check(c, NULL, uuid, config) < 0) {
 		json_object_put(config);
@@ -160,8 +151,8 @@ void cmd_vm_update(struct call *c)
 	if (!vm)
 		return;
 	json_object_object_get_ex(c->args, "config", &config);
-	name = cfg_get_str(config, "name");
-	uuid = cfg_get_str(config, "uuid");
+	name = rpc_member_str(config, "name");
+	uuid = rpc_member_str(config, "uuid");
 	if (uuid && strcmp(uuid, vm->uuid)) {
 		call_error(c, RPC_INVALID_ARGUMENT, "config.uuid: the uuid of VM '%s' "
 			   "is %s and cannot change", vm->name, vm->uuid);
@@ -227,37 +218,31 @@ void cmd_vm_undefine(struct call *c)
 	}
 	store_event_add(vmd.store, vm->uuid, vm->name, "undefine", NULL, NULL,
 			NULL, c->who);
-	struct json_object *purge;
-	leftovers_undefined(vm->uuid, vm->name,
-			    json_object_object_get_ex(c->args, "purge", &purge) &&
-			    json_object_get_boolean(purge));
+	leftovers_undefined(vm->uuid, vm->name, call_bool(c, "purge"));
 	vm_remove(vm);
 	commit_reply(c, NULL);
 }
 
 static struct json_object *labels_of(const struct vm *vm)
 {
-	struct json_object *l;
+	struct json_object *l = NULL;
 
-	if (json_object_object_get_ex(vm->config, "labels", &l))
-		return json_object_get(l);
-	return json_object_new_object();
+	json_object_object_get_ex(vm->config, "labels", &l);
+	return json_object_get(l);
 }
 
+/* A re-adopted QEMU's accelerator is the configured one until QEMU has
+ * said which it runs (vm_adopt.c). */
 static const char *accel_of(const struct vm *vm)
 {
-	return vm_is_active(vm) ? vm->accel : vm_cfg_str(vm, "accel", "auto");
+	return vm_is_active(vm) && vm->accel[0] ? vm->accel :
+	       vm_cfg_str(vm, "accel");
 }
 
 /* What the guest has while it runs, else what the definition says. */
-static int live_int(const struct vm *vm, const char *key, int dflt)
+static int live_int(const struct vm *vm, const char *key)
 {
-	struct json_object *v;
-
-	if (json_object_object_get_ex(vm_live_config(vm), key, &v) &&
-	    json_object_is_type(v, json_type_int))
-		return json_object_get_int(v);
-	return dflt;
+	return (int)rpc_member_int(vm_live_config(vm), key);
 }
 
 static bool pending(const struct vm *vm)
@@ -271,17 +256,15 @@ static bool pending(const struct vm *vm)
 static struct json_object *summary(const struct vm *vm)
 {
 	struct json_object *r = name_uuid(vm);
-	struct json_object *autostart;
 
 	json_object_object_add(r, "state", jstr(vm_state_name(vm->state)));
 	json_object_object_add(r, "pid", json_object_new_int(vm->pid));
-	json_object_object_add(r, "cpus", json_object_new_int(live_int(vm, "cpus", 1)));
+	json_object_object_add(r, "cpus", json_object_new_int(live_int(vm, "cpus")));
 	json_object_object_add(r, "memory_mib",
-			       json_object_new_int(live_int(vm, "memory_mib", 256)));
+			       json_object_new_int(live_int(vm, "memory_mib")));
 	json_object_object_add(r, "accel", jstr(accel_of(vm)));
-	bool a = json_object_object_get_ex(vm->config, "autostart", &autostart) &&
-		 json_object_get_boolean(autostart);
-	json_object_object_add(r, "autostart", json_object_new_boolean(a));
+	json_object_object_add(r, "autostart",
+			       json_object_new_boolean(vm_cfg_bool(vm, "autostart")));
 	json_object_object_add(r, "labels", labels_of(vm));
 	json_object_object_add(r, "pending", json_object_new_boolean(pending(vm)));
 	return r;

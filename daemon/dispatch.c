@@ -7,6 +7,7 @@
 #include <string.h>
 #include "daemon/access.h"
 #include "daemon/dispatch.h"
+#include "daemon/schema_doc.h"
 #include "daemon/vm.h"
 #include "daemon/vmd.h"
 #include "rpc/schema.h"
@@ -53,15 +54,19 @@ static cmd_handler handler_for(const char *name)
 
 int dispatch_init(char *err, size_t errlen)
 {
-	if (!(vmd.schema = rpc_schema_load(vmd_schema_protocol, "protocol.json",
+	if (!(vmd.schema = schema_doc_load(vmd_schema_protocol, "protocol.json",
 					   err, errlen)) ||
-	    !(vmd.vm_schema = rpc_schema_load(vmd_schema_vm_config,
+	    !(vmd.vm_schema = schema_doc_load(vmd_schema_vm_config,
 					      "vm-config.json", err, errlen)))
 		return -1;
 	if (!json_object_object_get_ex(vmd.schema, "commands", &commands)) {
 		snprintf(err, errlen, "protocol.json has no commands");
 		return -1;
 	}
+	struct json_object *classes = NULL;
+	json_object_object_get_ex(vmd.schema, "errors", &classes);
+	if (rpc_err_check_classes(classes, err, errlen) < 0)
+		return -1;
 	json_object_object_foreach(commands, name, spec) {
 		(void)spec;
 		if (!handler_for(name)) {
@@ -86,23 +91,43 @@ void dispatch_free(void)
 	commands = NULL;
 }
 
-static int validate(struct json_object *schema, struct json_object *value,
-		    char *msg, size_t msglen)
+/* Refs in protocol.json (root) may point into vm-config.json. */
+static struct rpc_schema_ctx ctx_of(struct json_object *root)
 {
-	struct rpc_schema_ctx ctx = {
-		.root = vmd.schema, .resolve = rpc_schema_vm_config_ref,
+	return (struct rpc_schema_ctx){
+		.root = root, .resolve = schema_doc_vm_config_ref,
 		.resolve_ctx = vmd.vm_schema,
 	};
-	return rpc_schema_validate(&ctx, schema, value, msg, msglen);
+}
+
+/* Valid, then filled: handlers read every argument with a schema default
+ * through call_int() and the like, none of which has a default itself. */
+static int validate_and_fill(struct json_object *schema, struct json_object *value,
+			     char *msg, size_t msglen)
+{
+	struct rpc_schema_ctx ctx = ctx_of(vmd.schema);
+
+	if (rpc_schema_validate(&ctx, schema, value, msg, msglen) < 0)
+		return -1;
+	if (rpc_schema_fill(&ctx, schema, value) < 0) {
+		snprintf(msg, msglen, "out of memory");
+		return -1;
+	}
+	return 0;
 }
 
 int dispatch_check_config(struct json_object *config, char *msg, size_t msglen)
 {
-	struct rpc_schema_ctx ctx = {
-		.root = vmd.vm_schema, .resolve = rpc_schema_vm_config_ref,
-		.resolve_ctx = vmd.vm_schema,
-	};
+	struct rpc_schema_ctx ctx = ctx_of(vmd.vm_schema);
+
 	return rpc_schema_validate(&ctx, vmd.vm_schema, config, msg, msglen);
+}
+
+int dispatch_fill_config(struct json_object *config)
+{
+	struct rpc_schema_ctx ctx = ctx_of(vmd.vm_schema);
+
+	return rpc_schema_fill(&ctx, vmd.vm_schema, config);
 }
 
 void dispatch_call(struct call *c, bool negotiated, bool *negotiate)
@@ -144,7 +169,7 @@ void dispatch_call(struct call *c, bool negotiated, bool *negotiate)
 		return;
 	}
 	if (json_object_object_get_ex(spec, "arguments", &args_schema) &&
-	    validate(args_schema, c->args, msg, sizeof msg) < 0) {
+	    validate_and_fill(args_schema, c->args, msg, sizeof msg) < 0) {
 		call_error(c, RPC_INVALID_ARGUMENT, "%s: %s", c->command, msg);
 		return;
 	}
@@ -152,42 +177,27 @@ void dispatch_call(struct call *c, bool negotiated, bool *negotiate)
 	handler_for(c->command)(c);
 }
 
-const char *call_str(struct call *c, const char *key, const char *dflt)
+const char *call_str(struct call *c, const char *key)
 {
-	struct json_object *v;
-
-	if (json_object_object_get_ex(c->args, key, &v) &&
-	    json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return dflt;
+	return rpc_member_str(c->args, key);
 }
 
-int call_int(struct call *c, const char *key, int dflt)
+int call_int(struct call *c, const char *key)
 {
-	struct json_object *v;
+	return (int)rpc_member_int(c->args, key);
+}
 
-	if (json_object_object_get_ex(c->args, key, &v) &&
-	    json_object_is_type(v, json_type_int))
-		return json_object_get_int(v);
-	return dflt;
+bool call_bool(struct call *c, const char *key)
+{
+	return rpc_member_bool(c->args, key);
 }
 
 struct vm *call_vm(struct call *c)
 {
-	const char *key = call_str(c, "vm", "");
-	struct vm *vm = vm_find(key);
+	const char *key = call_str(c, "vm");
+	struct vm *vm = key ? vm_find(key) : NULL;
 
 	if (!vm)
-		call_error(c, RPC_VM_NOT_FOUND, "no VM named '%s'", key);
+		call_error(c, RPC_VM_NOT_FOUND, "no VM named '%s'", key ? key : "");
 	return vm;
-}
-
-bool call_bool(struct call *c, const char *key, bool dflt)
-{
-	struct json_object *v;
-
-	if (json_object_object_get_ex(c->args, key, &v) &&
-	    json_object_is_type(v, json_type_boolean))
-		return json_object_get_boolean(v);
-	return dflt;
 }

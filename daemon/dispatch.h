@@ -20,6 +20,9 @@ void dispatch_call(struct call *c, bool negotiated, bool *negotiate);
 
 /* Validate a VM config against vm-config.json. 0 or -1 with msg. */
 int dispatch_check_config(struct json_object *config, char *msg, size_t msglen);
+/* Fill in the defaults vm-config.json gives (a config stored or run by an
+ * older vmd lacks them).  0, or -1 when memory ran out. */
+int dispatch_fill_config(struct json_object *config);
 
 /* The handlers, one per schema command. */
 void cmd_qmp_capabilities(struct call *c);
@@ -44,10 +47,12 @@ void cmd_vm_monitor(struct call *c);
 
 
 
-/* Argument helpers for handlers (arguments are already schema-checked). */
-const char *call_str(struct call *c, const char *key, const char *dflt);
-int call_int(struct call *c, const char *key, int dflt);
-bool call_bool(struct call *c, const char *key, bool dflt);
+/* Arguments for handlers: schema-checked, and every default the schema
+ * gives filled in.  NULL, 0 or false for a member that is absent and has
+ * no default (its schema says what that means). */
+const char *call_str(struct call *c, const char *key);
+int call_int(struct call *c, const char *key);
+bool call_bool(struct call *c, const char *key);
 /* The VM named by the "vm" argument, or NULL after replying VmNotFound. */
 struct vm *call_vm(struct call *c);
 

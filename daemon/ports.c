@@ -24,6 +24,7 @@
 #include "keeper/launch.h"
 #include "daemon/log.h"
 #include "daemon/ports.h"
+#include "rpc/schema.h"
 #include "daemon/server.h"
 #include "console/tcpgate.h"
 #include "daemon/vm_config.h"
@@ -35,8 +36,9 @@ int ports_count(const struct vm *vm)
 {
 	struct json_object *serial;
 
+	/* "serial" is always there: vm-config.json gives its default */
 	if (!json_object_object_get_ex(vm_live_config(vm), "serial", &serial))
-		return 1;
+		return 0;
 	return (int)json_object_array_length(serial);
 }
 
@@ -49,26 +51,11 @@ struct json_object *ports_cfg(const struct vm *vm, int i)
 	return json_object_array_get_idx(serial, (size_t)i);
 }
 
-static const char *cfg_str(struct json_object *cfg, const char *key,
-			   const char *dflt)
-{
-	struct json_object *v;
-
-	return cfg && json_object_object_get_ex(cfg, key, &v) ?
-	       json_object_get_string(v) : dflt;
-}
-
-static int cfg_int(struct json_object *cfg, const char *key, int dflt)
-{
-	struct json_object *v;
-
-	return cfg && json_object_object_get_ex(cfg, key, &v) ?
-	       json_object_get_int(v) : dflt;
-}
-
 const char *ports_type(const struct vm *vm, int i)
 {
-	return cfg_str(ports_cfg(vm, i), "type", "console");
+	const char *type = rpc_member_str(ports_cfg(vm, i), "type");
+
+	return type ? type : "";  /* no such port */
 }
 
 struct json_object *ports_describe(const struct vm *vm, int role)
@@ -206,7 +193,7 @@ static int load_tcp(const struct vm *vm, int i, int *port, char *secret)
 
 static bool wants_auth(const struct vm *vm, int i)
 {
-	return strcmp(cfg_str(ports_cfg(vm, i), "auth", "secret"), "none") != 0;
+	return strcmp(rpc_member_str(ports_cfg(vm, i), "auth"), "none") != 0;
 }
 
 static int bound_port(int fd)
@@ -221,7 +208,7 @@ static int bound_port(int fd)
 static int prepare_tcp(struct vm *vm, struct port_plan *pl, int i,
 		       struct call *c)
 {
-	int port = cfg_int(ports_cfg(vm, i), "port", 0);
+	int port = (int)rpc_member_int(ports_cfg(vm, i), "port");
 
 	if ((pl->tcp_fd[i] = tcp_listen(port)) < 0) {
 		call_error(c, RPC_INVALID_ARGUMENT, "VM '%s': serial port %d: "
@@ -275,7 +262,7 @@ static int check_parallel(struct vm *vm, struct call *c)
 	if (!json_object_object_get_ex(vm_live_config(vm), "parallel", &par))
 		return 0;
 	for (size_t i = 0; i < json_object_array_length(par); i++) {
-		const char *path = cfg_str(json_object_array_get_idx(par, i), "path", "");
+		const char *path = rpc_member_str(json_object_array_get_idx(par, i), "path");
 		const char *why = stat(path, &st) < 0 ? strerror(errno) :
 				  !S_ISCHR(st.st_mode) ? "not a character device" : NULL;
 		if (why) {
@@ -323,9 +310,9 @@ static void open_console(struct vm *vm, int i, int fd, const char *journal,
 	char dir[4096], err[512];
 	struct console_params p = {
 		.vm = vm->name, .uuid = vm->uuid, .port = i,
-		.scrollback = (size_t)cfg_int(cfg, "scrollback_kib", 256) * 1024,
-		.log_max = (size_t)cfg_int(cfg, "log_kib", 4096) * 1024,
-		.log_count = cfg_int(cfg, "log_count", 4),
+		.scrollback = (size_t)rpc_member_int(cfg, "scrollback_kib") * 1024,
+		.log_max = (size_t)rpc_member_int(cfg, "log_kib") * 1024,
+		.log_count = (int)rpc_member_int(cfg, "log_count"),
 		.log_dir = dir, .journal = journal, .journal_base = base,
 		.tcp_fd = tcp_fd, .secret = secret && secret[0] ? secret : NULL,
 		.lost = keeper_lost, .lost_ctx = vm,
@@ -498,7 +485,7 @@ static int adopt_tcp(const struct vm *vm, int i, char *secret)
 	if (strcmp(ports_type(vm, i), "tcp"))
 		return -1;
 	if (load_tcp(vm, i, &port, secret) < 0) {
-		port = cfg_int(ports_cfg(vm, i), "port", 0);
+		port = (int)rpc_member_int(ports_cfg(vm, i), "port");
 		if (wants_auth(vm, i) && tcpgate_make_secret(secret) < 0)
 			return -1;
 	}

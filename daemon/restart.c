@@ -20,7 +20,7 @@
 
 static bool policy_applies(const struct vm *vm, const char *reason)
 {
-	const char *policy = vm_cfg_str(vm, "restart_policy", "no");
+	const char *policy = vm_cfg_str(vm, "restart_policy");
 
 	if (!strcmp(reason, "crash"))
 		return strcmp(policy, "no") != 0;
@@ -30,7 +30,7 @@ static bool policy_applies(const struct vm *vm, const char *reason)
 /* Restarts within the window, this one included; older ones are dropped. */
 static int count_in_window(struct vm *vm, time_t now)
 {
-	int window = vm_cfg_int(vm, "restart_window_s", 600), kept = 0;
+	int window = vm_cfg_int(vm, "restart_window_s"), kept = 0;
 
 	for (int i = 0; i < vm->restarts_n; i++)
 		if (now - vm->restarts[i] < window)
@@ -71,10 +71,10 @@ void restart_consider(struct vm *vm, const char *reason)
 	if (!policy_applies(vm, reason))
 		return;
 	int attempt = count_in_window(vm, time(NULL));
-	int max = vm_cfg_int(vm, "restart_max", 5);
+	int max = vm_cfg_int(vm, "restart_max");
 	if (attempt > max) {
 		log_vm(LOG_WARNING, vm->name, vm->uuid, "%d restarts within %d s: "
-		       "giving up", attempt - 1, vm_cfg_int(vm, "restart_window_s", 600));
+		       "giving up", attempt - 1, vm_cfg_int(vm, "restart_window_s"));
 		announce(vm, "gave-up", attempt, 0, reason);
 		vm->restarts_n--;  /* the refused one does not count */
 		return;

@@ -10,6 +10,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include "daemon/dispatch.h"
 #include "daemon/vm.h"
 #include "daemon/vm_config.h"
 #include "daemon/vm_index.h"
@@ -20,6 +21,7 @@
 #include "daemon/vmd.h"
 #include "daemon/vm_paths.h"
 #include "rpc/message.h"
+#include "rpc/schema.h"
 
 static struct vm *vms;
 
@@ -183,6 +185,11 @@ static int load_one(void *ctx, const struct store_vm *row)
 		log_err("stored config of %s does not parse; skipped", row->name);
 		return 0;
 	}
+	/* one stored by an older vmd lacks the defaults */
+	if (dispatch_fill_config(config) < 0) {
+		json_object_put(config);
+		return -1;
+	}
 	vm = vm_add(row->uuid, row->name, config, row->created, row->updated);
 	if (!vm)
 		return -1;
@@ -314,24 +321,19 @@ void vm_lock_note_pid(int fd, pid_t pid)
 			 strerror(errno));
 }
 
-const char *vm_cfg_str(const struct vm *vm, const char *key, const char *dflt)
+const char *vm_cfg_str(const struct vm *vm, const char *key)
 {
-	struct json_object *v;
-
-	if (json_object_object_get_ex(vm->config, key, &v) &&
-	    json_object_is_type(v, json_type_string))
-		return json_object_get_string(v);
-	return dflt;
+	return rpc_member_str(vm->config, key);
 }
 
-int vm_cfg_int(const struct vm *vm, const char *key, int dflt)
+int vm_cfg_int(const struct vm *vm, const char *key)
 {
-	struct json_object *v;
+	return (int)rpc_member_int(vm->config, key);
+}
 
-	if (json_object_object_get_ex(vm->config, key, &v) &&
-	    json_object_is_type(v, json_type_int))
-		return json_object_get_int(v);
-	return dflt;
+bool vm_cfg_bool(const struct vm *vm, const char *key)
+{
+	return rpc_member_bool(vm->config, key);
 }
 
 const char *vm_file_problem(const char *path, bool block_ok)

@@ -35,7 +35,8 @@ struct vm {
 	pid_t pid;
 	pid_t keeper_pid;             /* its console keeper, when vmd started it */
 	unsigned long long starttime;
-	char accel[8];                /* effective: "kvm" or "tcg" */
+	char accel[8];                /* effective: "kvm" or "tcg"; "" until a
+				       * re-adopted QEMU says (query-kvm) */
 	char *run_dir;
 	int lock_fd;                  /* vmd's copy of the run dir lock, or -1 */
 	char start_fail[512];         /* why vmd ended a QEMU it was starting */
@@ -125,8 +126,10 @@ void vm_stop_all(int timeout_s, void (*done)(void));
  * missing, unreadable, a directory...; NULL when it can. */
 const char *vm_file_problem(const char *path, bool block_ok);
 
-/* The config member with the default applied. */
-const char *vm_cfg_str(const struct vm *vm, const char *key, const char *dflt);
-int vm_cfg_int(const struct vm *vm, const char *key, int dflt);
+/* Members of the definition, whose defaults are filled in (vm-config.json);
+ * NULL, 0 or false for one absent without a default. */
+const char *vm_cfg_str(const struct vm *vm, const char *key);
+int vm_cfg_int(const struct vm *vm, const char *key);
+bool vm_cfg_bool(const struct vm *vm, const char *key);
 
 #endif

@@ -103,6 +103,24 @@ static void on_adopt_status(void *ctx, struct json_object *ret, rpc_err err,
 	}
 }
 
+/* The accelerator QEMU really uses: the config and today's probe verdict
+ * say what a new start would pick, not what this QEMU was started with. */
+static void on_adopt_kvm(void *ctx, struct json_object *ret, rpc_err err,
+			 const char *desc)
+{
+	struct vm *vm = ctx;
+	struct json_object *on;
+
+	if (err != RPC_OK || !json_object_object_get_ex(ret, "enabled", &on)) {
+		log_vm(LOG_WARNING, vm->name, vm->uuid, "cannot ask QEMU its "
+		       "accelerator: %s", err != RPC_OK ? desc : "no answer");
+		return;
+	}
+	snprintf(vm->accel, sizeof vm->accel, "%s",
+		 json_object_get_boolean(on) ? "kvm" : "tcg");
+	vm_changed(vm);
+}
+
 /* The QEMU holds its run directory's lock.  One started by a vmd from
  * before the lock does not: this vmd then holds it for it while it runs. */
 static void check_lock(struct vm *vm)
@@ -134,12 +152,7 @@ static void adopt(struct vm *vm)
 		       "it keeps running unmanaged", (int)vm->pid, strerror(errno));
 		return;
 	}
-	struct json_object *a;
-	snprintf(vm->accel, sizeof vm->accel, "%s",
-		 json_object_object_get_ex(vm_live_config(vm), "accel", &a) ?
-		 json_object_get_string(a) : "auto");
-	if (!strcmp(vm->accel, "auto"))
-		snprintf(vm->accel, sizeof vm->accel, "%s", vmd.probe.verdict);
+	vm->accel[0] = '\0';  /* unknown until QEMU answers query-kvm */
 	vm->started_at = time(NULL);
 	vm_changed(vm);
 	/* a half-finished start or stop is not resumed: the guest runs */
@@ -147,6 +160,7 @@ static void adopt(struct vm *vm)
 		vm_set_state(vm, VM_RUNNING, "host", NULL);
 	/* the keepers make this exact without pausing the guest */
 	ports_adopt(vm);
+	qmp_exec(vm->qmp, "query-kvm", NULL, on_adopt_kvm, vm);
 	qmp_exec(vm->qmp, "query-status", NULL, on_adopt_status, vm);
 	log_vm(LOG_INFO, vm->name, vm->uuid, "re-adopted QEMU pid %d", (int)vm->pid);
 }
@@ -188,10 +202,7 @@ static struct event *autostart_timer;
 
 static bool wants_autostart(const struct vm *vm)
 {
-	struct json_object *a;
-
-	return json_object_object_get_ex(vm->config, "autostart", &a) &&
-	       json_object_get_boolean(a) &&
+	return vm_cfg_bool(vm, "autostart") &&
 	       (vm->state == VM_STOPPED || vm->state == VM_CRASHED);
 }
 

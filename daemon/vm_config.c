@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "daemon/dispatch.h"
 #include "daemon/log.h"
 #include "daemon/mac.h"
 #include "daemon/server.h"
@@ -23,6 +24,7 @@
 #include "daemon/vm_config.h"
 #include "daemon/vmd.h"
 #include "daemon/vm_paths.h"
+#include "rpc/schema.h"
 
 /* --- CPUs per machine type ---------------------------------------------- */
 
@@ -71,25 +73,11 @@ int vm_cpus_max(const char *arch, const char *machine)
 	return 0;
 }
 
-static const char *str_of(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) &&
-	       json_object_is_type(v, json_type_string) ?
-	       json_object_get_string(v) : NULL;
-}
-
 static int check_cpus(struct call *c, struct json_object *config)
 {
-	struct json_object *v;
-	const char *arch = str_of(config, "arch"), *machine;
-
-	if (!json_object_object_get_ex(config, "cpus", &v))
-		return 0;
-	arch = arch ? arch : "x86_64";
-	machine = str_of(config, "machine");
-	int cpus = json_object_get_int(v), max = vm_cpus_max(arch, machine);
+	const char *arch = rpc_member_str(config, "arch");
+	const char *machine = rpc_member_str(config, "machine");
+	int cpus = (int)rpc_member_int(config, "cpus"), max = vm_cpus_max(arch, machine);
 	if (max && cpus > max) {
 		call_error(c, RPC_INVALID_ARGUMENT, "config.cpus: %d, but machine "
 			   "'%s' (%s) allows at most %d CPUs", cpus,
@@ -121,7 +109,7 @@ static const char *nic_mac(struct json_object *config, size_t i)
 {
 	struct json_object *nics = nics_of(config);
 
-	return nics ? str_of(json_object_array_get_idx(nics, i), "mac") : NULL;
+	return nics ? rpc_member_str(json_object_array_get_idx(nics, i), "mac") : NULL;
 }
 
 /* The NIC of config that has mac, -1 if none. */
@@ -326,6 +314,11 @@ void vm_run_config_load(struct vm *vm)
 		       path);
 		return;
 	}
+	/* kept by an older vmd, without defaults: fill them in, or every one
+	 * would count as a pending change */
+	if (dispatch_fill_config(o) < 0)
+		log_vm(LOG_ERR, vm->name, vm->uuid, "out of memory filling in "
+		       "the defaults of its running config");
 	vm_run_config_drop(vm);
 	vm->run_config = o;
 }

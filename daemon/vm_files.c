@@ -6,26 +6,11 @@
 #include "daemon/vm.h"
 #include "daemon/vm_files.h"
 #include "rpc/errors.h"
+#include "rpc/schema.h"
 
 /* The QEMU user may sit on a hung NFS mount: vmd does not wait forever. */
 #define OPEN_TIMEOUT_MS 10000
 
-static const char *str(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) ||
-	    !json_object_is_type(v, json_type_string))
-		return NULL;
-	return json_object_get_string(v);
-}
-
-static bool flag(struct json_object *o, const char *key)
-{
-	struct json_object *v;
-
-	return json_object_object_get_ex(o, key, &v) && json_object_get_boolean(v);
-}
 
 static struct emu_file_req *want(struct vm_files *f, const char *what,
 				 const char *path, enum emu_file_kind kind)
@@ -48,21 +33,21 @@ static void plan(struct vm *vm, struct vm_files *f)
 	if (json_object_object_get_ex(vm->config, "disks", &arr))
 		for (size_t i = 0; i < json_object_array_length(arr) && i < 16; i++) {
 			struct json_object *d = json_object_array_get_idx(arr, i);
-			const char *fmt = str(d, "format");
-			struct emu_file_req *r = want(f, "disk", str(d, "path"),
+			const char *fmt = rpc_member_str(d, "format");
+			struct emu_file_req *r = want(f, "disk", rpc_member_str(d, "path"),
 						      EMU_FILE_DISK);
-			r->write = !flag(d, "readonly");
+			r->write = !rpc_member_bool(d, "readonly");
 			r->qcow2 = fmt && !strcmp(fmt, "qcow2");
 		}
 	if (json_object_object_get_ex(vm->config, "boot", &boot)) {
-		if ((p = str(boot, "kernel")))
+		if ((p = rpc_member_str(boot, "kernel")))
 			want(f, "kernel", p, EMU_FILE_REGULAR);
-		if ((p = str(boot, "initrd")))
+		if ((p = rpc_member_str(boot, "initrd")))
 			want(f, "initrd", p, EMU_FILE_REGULAR);
 	}
 	if (json_object_object_get_ex(vm->config, "parallel", &arr))
 		for (size_t i = 0; i < json_object_array_length(arr) && i < 3; i++) {
-			p = str(json_object_array_get_idx(arr, i), "path");
+			p = rpc_member_str(json_object_array_get_idx(arr, i), "path");
 			want(f, "parallel port", p, EMU_FILE_CHARDEV)->write = true;
 		}
 }

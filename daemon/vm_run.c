@@ -70,8 +70,8 @@ int vm_unix_socket(const char *path, bool listening)
 /* accel to use: the schema allows auto|kvm|tcg; auto follows the probe. */
 static const char *resolve_accel(struct vm *vm, struct call *c)
 {
-	const char *want = vm_cfg_str(vm, "accel", "auto");
-	const char *arch = vm_cfg_str(vm, "arch", "x86_64");
+	const char *want = vm_cfg_str(vm, "accel");
+	const char *arch = vm_cfg_str(vm, "arch");
 	bool native = !strcmp(arch, "x86_64") || !strcmp(arch, "i386");
 
 	if (!strcmp(want, "tcg") || (!strcmp(want, "auto") && !native))
@@ -261,7 +261,7 @@ static pid_t launch(struct vm *vm, struct call *c, const char *accel,
 	struct emu_argv argv;
 	struct vm_files files;
 	char err[1024], log_path[4096];
-	char *qemu = emu_qemu_for_arch(vm_cfg_str(vm, "arch", "x86_64"), vmd.qemu);
+	char *qemu = emu_qemu_for_arch(vm_cfg_str(vm, "arch"), vmd.qemu);
 	int keep[2 + VM_MAX_SERIAL + VM_FILES_MAX], nserial = pl->n;
 	size_t nkeep = 2 + VM_MAX_SERIAL;
 	pid_t pid = -1;

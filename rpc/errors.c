@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "rpc/errors.h"
@@ -44,6 +45,37 @@ static const struct err_info *err_lookup(rpc_err e)
 const char *rpc_err_name(rpc_err e)
 {
 	return err_lookup(e)->name;
+}
+
+int rpc_err_check_classes(struct json_object *classes, char *msg, size_t msglen)
+{
+	struct json_object *code;
+
+	json_object_object_foreach(classes, name, spec) {
+		rpc_err e = rpc_err_from_name(name);
+		if (strcmp(err_table[e].name, name)) {
+			snprintf(msg, msglen, "error class %s is not in rpc/errors.c", name);
+			return -1;
+		}
+		if (!json_object_object_get_ex(spec, "code", &code) ||
+		    json_object_get_int(code) != err_table[e].jsonrpc_code) {
+			snprintf(msg, msglen, "error class %s: code %d in the schema, "
+				 "%d in rpc/errors.c", name, json_object_get_int(code),
+				 err_table[e].jsonrpc_code);
+			return -1;
+		}
+	}
+	for (int i = RPC_GENERIC_ERROR; i < RPC_ERR__COUNT; i++) {
+		const char *wire = err_table[i].name;
+		/* the framing failures are GenericError on the wire */
+		if (rpc_err_from_name(wire) == (rpc_err)i &&
+		    !json_object_object_get_ex(classes, wire, NULL)) {
+			snprintf(msg, msglen, "error class %s of rpc/errors.c is not "
+				 "in the schema", wire);
+			return -1;
+		}
+	}
+	return 0;
 }
 
 int rpc_err_jsonrpc_code(rpc_err e)

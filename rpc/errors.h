@@ -4,6 +4,9 @@
 #ifndef VMD_RPC_ERRORS_H
 #define VMD_RPC_ERRORS_H
 
+#include <stddef.h>
+#include <json-c/json.h>
+
 typedef enum {
 	RPC_OK = 0,
 	RPC_GENERIC_ERROR,     /* "GenericError"      JSON-RPC -32000 */
@@ -25,6 +28,11 @@ typedef enum {
 
 /* Wire name of a class, e.g. "VmNotFound". Never NULL. */
 const char *rpc_err_name(rpc_err e);
+/* The classes schemas/protocol.json declares ("errors": {name: {"code":
+ * N, ...}}) are exactly this table's wire classes, with the same codes:
+ * schemas/ is the list, this table follows it, and vmd refuses to start
+ * (and test_schema fails) when they differ.  0, or -1 with msg. */
+int rpc_err_check_classes(struct json_object *classes, char *msg, size_t msglen);
 /* Class for a wire name; unknown names give RPC_GENERIC_ERROR. */
 rpc_err rpc_err_from_name(const char *name);
 /* JSON-RPC 2.0 error code for a class. */

@@ -8,12 +8,11 @@
  * number); a double is a number only, even when its value is integral, so
  * "cpus": 2.0 is refused where an integer is wanted.
  *
- * rpc_schema_check_supported() also knows the layout of
- * schemas/protocol.json ("commands", "events", "errors" at the top), so the
- * daemon can check the whole document at start.  Patterns are compiled per
- * check (microseconds; no cache, so no shared state).  json-c caches
- * serializations inside objects, so one schema is not for several threads
- * at once. */
+ * Generic: what vmd's own documents hold beyond JSON Schema (protocol.json's
+ * sections, refs into vm-config.json) is daemon/schema_doc.c's.  Patterns
+ * are compiled per check (microseconds; no cache, so no shared state).
+ * json-c caches serializations inside objects, so one schema is not for
+ * several threads at once. */
 #include "config.h"
 #include <regex.h>
 #include <stdarg.h>
@@ -203,29 +202,26 @@ static int validate_at(struct walk *w, const char *key, size_t i,
 	return rc;
 }
 
-/* "$ref": "#/$defs/X" points into the current document; "doc.json" or
- * "doc.json#/$defs/X" into another that the caller's resolver returns, and
- * refs inside that one then point into it. */
-static struct json_object *resolve(struct walk *w, const char *ref,
+struct json_object *rpc_schema_ref(const struct rpc_schema_ctx *c,
+				   struct json_object *root, const char *ref,
 				   struct json_object **doc)
 {
-	const struct rpc_schema_ctx *c = w->ctx;
 	const char *hash = strchr(ref, '#');
 	struct json_object *node = NULL;
 	char name[256];
 	size_t n;
 
-	*doc = w->root;
+	*doc = root;
 	if (hash != ref) {
 		n = hash ? (size_t)(hash - ref) : strlen(ref);
-		if (!c->resolve || n >= sizeof name)
+		if (!c || !c->resolve || n >= sizeof name)
 			return NULL;
 		memcpy(name, ref, n);
 		name[n] = '\0';
 		*doc = c->resolve(c->resolve_ctx, name);
 		if (!*doc) {
 			/* A resolver that only answers whole refs. */
-			*doc = w->root;
+			*doc = root;
 			return hash ? c->resolve(c->resolve_ctx, ref) : NULL;
 		}
 	}
@@ -243,7 +239,7 @@ static int check_ref(struct walk *w, struct json_object *s, struct json_object *
 		return 0;
 	if (!json_object_is_type(ref, json_type_string))
 		return schema_fail(w, "$ref must be a string");
-	target = resolve(w, json_object_get_string(ref), &doc);
+	target = rpc_schema_ref(w->ctx, w->root, json_object_get_string(ref), &doc);
 	if (!target)
 		return schema_fail(w, "cannot resolve $ref '%s'",
 				   json_object_get_string(ref));
@@ -681,33 +677,6 @@ static int check_keyword(struct walk *w, const char *k, struct json_object *a)
 			     json_object_to_json_string_ext(a, JSON_C_TO_STRING_PLAIN));
 }
 
-/* Who may run a command: see daemon/access.c. */
-static const char *const access_levels[] = { "any", "read", "admin", NULL };
-
-/* What an entry of each section holds: needed members, then optional. */
-static const struct section {
-	const char *name;
-	const char *needed[4];
-	const char *optional[4];
-} sections[] = {
-	{ "commands", { "arguments", "returns", "errors", "access" },
-	  { "description", "preconnect", "example" } },
-	{ "events", { "data" }, { "description", "example" } },
-	{ "errors", { "code", "description" }, { NULL } },
-};
-
-static const struct section *section_of(const char *key)
-{
-	size_t i;
-
-	for (i = 0; i < sizeof sections / sizeof sections[0]; i++)
-		if (strcmp(key, sections[i].name) == 0)
-			return &sections[i];
-	return NULL;
-}
-
-/* At the top (depth 0) of protocol.json, its sections are not keywords;
- * rpc_schema_check_supported() checks them. */
 static int check_schema(struct walk *w, struct json_object *s)
 {
 	size_t mark;
@@ -720,7 +689,7 @@ static int check_schema(struct walk *w, struct json_object *s)
 	if (w->depth >= MAX_DEPTH)
 		return fail(w, "nested too deeply");
 	json_object_object_foreach(s, key, arg) {
-		if (in_list(key, annotations) || (w->depth == 0 && section_of(key)))
+		if (in_list(key, annotations))
 			continue;
 		mark = push_key(w, key);
 		w->depth++;
@@ -735,89 +704,12 @@ static int check_schema(struct walk *w, struct json_object *s)
 	return 0;
 }
 
-/* ---- the protocol document's own sections ---- */
-
-/* One member of an entry; doc is the whole document, for error classes. */
-static int check_member(struct walk *w, struct json_object *doc,
-			const char *key, struct json_object *val)
-{
-	struct json_object *classes, *unused;
-	size_t i, n;
-
-	if (is_kw(key, "arguments", "returns") || is_kw(key, "data", NULL))
-		return check_schema(w, val);
-	if (is_kw(key, "code", NULL) && !json_object_is_type(val, json_type_int))
-		return fail(w, "expected an integer");
-	if (is_kw(key, "preconnect", NULL) && !json_object_is_type(val, json_type_boolean))
-		return fail(w, "expected a boolean");
-	if (is_kw(key, "description", NULL) && !json_object_is_type(val, json_type_string))
-		return fail(w, "expected a string");
-	if (is_kw(key, "access", NULL) &&
-	    (!json_object_is_type(val, json_type_string) ||
-	     !in_list(json_object_get_string(val), access_levels)))
-		return fail(w, "expected one of \"any\", \"read\", \"admin\"");
-	if (!is_kw(key, "errors", NULL))
-		return 0;
-	if (!all_strings(val, NULL))
-		return fail(w, "expected an array of error classes");
-	n = json_object_array_length(val);
-	for (i = 0; i < n && kw(doc, "errors", &classes); i++) {
-		const char *c = json_object_get_string(json_object_array_get_idx(val, i));
-		if (!json_object_object_get_ex(classes, c, &unused))
-			return fail(w, "unknown error class '%s'", c);
-	}
-	return 0;
-}
-
-static int check_entry(struct walk *w, struct json_object *doc,
-		       const struct section *sec, struct json_object *e)
-{
-	struct json_object *unused;
-	size_t i;
-
-	if (!json_object_is_type(e, json_type_object))
-		return fail(w, "expected an object");
-	for (i = 0; i < 4 && sec->needed[i]; i++)
-		if (!json_object_object_get_ex(e, sec->needed[i], &unused))
-			return fail(w, "missing '%s'", sec->needed[i]);
-	json_object_object_foreach(e, key, val) {
-		size_t mark;
-
-		if (!in_list(key, sec->needed) && !in_list(key, sec->optional))
-			return fail(w, "unsupported member '%s'", key);
-		mark = push_key(w, key);
-		if (check_member(w, doc, key, val))
-			return -1;
-		pop(w, mark);
-	}
-	return 0;
-}
-
 int rpc_schema_check_supported(struct json_object *schema, char *msg, size_t msglen)
 {
 	struct walk w = { .msg = msg, .msglen = msglen };
-	const struct section *sec;
 
 	if (msg && msglen)
 		msg[0] = '\0';
-	w.depth = 1;    /* below the top: a section's schemas have no sections */
-	if (json_object_is_type(schema, json_type_object)) {
-		json_object_object_foreach(schema, key, val) {
-			if (!(sec = section_of(key)))
-				continue;
-			push_key(&w, key);
-			if (!json_object_is_type(val, json_type_object))
-				return fail(&w, "expected an object");
-			json_object_object_foreach(val, name, entry) {
-				size_t mark = push_key(&w, name);
-				if (check_entry(&w, schema, sec, entry))
-					return -1;
-				pop(&w, mark);
-			}
-			pop(&w, 0);
-		}
-	}
-	w.depth = 0;
 	return check_schema(&w, schema) ? -1 : 0;
 }
 
@@ -857,40 +749,4 @@ bool rpc_json_find_nul(struct json_object *v, char *path, size_t cap)
 		return false;
 	path[rpc_utf8_cut(path, strlen(path))] = '\0';
 	return true;
-}
-
-struct json_object *rpc_schema_vm_config_ref(void *vm_config, const char *ref)
-{
-	const char *doc = "vm-config.json";
-	size_t n = strlen(doc);
-	struct json_object *defs, *node;
-
-	if (strncmp(ref, doc, n) || (ref[n] && ref[n] != '#'))
-		return NULL;
-	if (!ref[n] || !strcmp(ref + n, "#"))
-		return vm_config;
-	if (strncmp(ref + n, "#/$defs/", 8))
-		return NULL;
-	if (!json_object_object_get_ex(vm_config, "$defs", &defs) ||
-	    !json_object_object_get_ex(defs, ref + n + 8, &node))
-		return NULL;
-	return node;
-}
-
-struct json_object *rpc_schema_load(const char *text, const char *name,
-				    char *err, size_t errlen)
-{
-	struct json_object *o = json_tokener_parse(text);
-	char msg[256];
-
-	if (!o) {
-		snprintf(err, errlen, "embedded %s does not parse", name);
-		return NULL;
-	}
-	if (rpc_schema_check_supported(o, msg, sizeof msg) < 0) {
-		snprintf(err, errlen, "%s: %s", name, msg);
-		json_object_put(o);
-		return NULL;
-	}
-	return o;
 }

@@ -11,7 +11,9 @@
 #ifndef VMD_RPC_SCHEMA_H
 #define VMD_RPC_SCHEMA_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <json-c/json.h>
 
 /* Resolve a "$ref" string to a schema node (borrowed), or NULL. */
@@ -23,14 +25,27 @@ struct rpc_schema_ctx {
 	void *resolve_ctx;
 };
 
-/* Parse a schema document (name for messages) and check that the
- * validator knows every keyword in it.  NULL with err set otherwise. */
-struct json_object *rpc_schema_load(const char *text, const char *name,
-				    char *err, size_t errlen);
+/* The node "$ref" ref points at: "#/..." into root, "doc.json#/..." into
+ * the document ctx's resolver gives (ctx may be NULL).  *doc is the
+ * document it was found in, where the refs inside it point.  NULL if none. */
+struct json_object *rpc_schema_ref(const struct rpc_schema_ctx *ctx,
+				   struct json_object *root, const char *ref,
+				   struct json_object **doc);
 
-/* A resolver for refs into vm-config.json ("vm-config.json" or
- * "vm-config.json#/$defs/NAME"); ctx is that document. */
-struct json_object *rpc_schema_vm_config_ref(void *vm_config, const char *ref);
+/* Fill in, recursively, each member value lacks that its schema gives a
+ * "default" (a deep copy, itself filled in), through properties, items and
+ * "$ref"s; alternatives (anyOf, oneOf) are not entered.  Value must have
+ * passed rpc_schema_validate.  0, or -1 when memory ran out (value then
+ * holds what was filled so far). */
+int rpc_schema_fill(const struct rpc_schema_ctx *ctx, struct json_object *schema,
+		    struct json_object *value);
+
+/* Members of a value that passed its schema and was filled: what a handler
+ * reads, without a default of its own (those are in schemas/).  NULL, 0 or
+ * false when o is NULL, the member is absent or of another type. */
+const char *rpc_member_str(struct json_object *o, const char *key);
+int64_t rpc_member_int(struct json_object *o, const char *key);
+bool rpc_member_bool(struct json_object *o, const char *key);
 
 /* 0 if value matches schema.  Otherwise -1 and msg receives the first
  * violation, naming the path, e.g. "'memory_mib': must be an integer >= 16"

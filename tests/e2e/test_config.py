@@ -11,6 +11,7 @@ running guest.
   restarts; a MAC is refused when another NIC (of this or another VM) has
   it, and multicast or all-zero MACs are refused."""
 
+import json
 import os
 import re
 import signal
@@ -80,7 +81,9 @@ class PendingTest(vmdtest.VmdTestCase):
         self.assertTrue(show["pending"], show)
         self.assertEqual(show["pending_changes"], ["cpus", "serial"])
         self.assertEqual(show["config"]["serial"], [])
-        self.assertNotIn("serial", show["running_config"])
+        # the default it was defined without: one console port
+        self.assertEqual([p["type"] for p in show["running_config"]["serial"]],
+                         ["console"])
         summary = self.listed(c, name)
         self.assertTrue(summary["pending"])
         self.assertEqual(summary["cpus"], 1, "what the guest runs with")
@@ -286,6 +289,50 @@ class MacTest(vmdtest.VmdTestCase):
         self.assertEqual(self.vmd.stop(signal.SIGTERM), 0)
         self.vmd.start()
         self.assertEqual(self.macs(self.client(), "old"), [mac])
+
+
+class DefaultsTest(vmdtest.VmdTestCase):
+    """Defaults are declared once, in vm-config.json: vmd fills them into
+    the definition it stores and shows, also into one stored by an older
+    vmd without them."""
+
+    def expected(self, name, uuid):
+        """A minimal config with every default vm-config.json gives (the
+        default serial port with the Serial defaults), from the schema."""
+        schema = vmdtest.Schemas().vm_config
+        want = {"name": name, "uuid": uuid}
+        for key, prop in schema["properties"].items():
+            if "default" in prop:
+                want[key] = prop["default"]
+        port = dict(want["serial"][0])
+        for key, prop in schema["$defs"]["Serial"]["properties"].items():
+            port.setdefault(key, prop.get("default"))
+        want["serial"] = [{k: v for k, v in port.items() if v is not None}]
+        return want
+
+    def test_minimal_config_shows_every_default(self):
+        c = self.client()
+        uuid = c.command("vm-define", {"config": {"name": "mini"}})["uuid"]
+        show = c.command("vm-show", {"vm": "mini"})
+        self.assertEqual(show["config"], self.expected("mini", uuid))
+        rc, out, err = self.vmctl("show", "mini", json_out=True)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(json.loads(out)["config"], show["config"])
+
+    def test_stored_without_defaults_filled_at_load(self):
+        c = self.client()
+        uuid = c.command("vm-define", {"config": {"name": "old"}})["uuid"]
+        c.close()
+        self.assertEqual(self.vmd.stop(signal.SIGTERM), 0)
+        db = sqlite3.connect(os.path.join(self.vmd.state_dir, "vmd.db"))
+        db.execute("UPDATE vms SET config = ? WHERE uuid = ?",
+                   ('{"name": "old", "uuid": "%s"}' % uuid, uuid))
+        db.commit()
+        db.close()
+        self.vmd.start()
+        c = self.client()
+        self.assertEqual(c.command("vm-show", {"vm": "old"})["config"],
+                         self.expected("old", uuid))
 
 
 if __name__ == "__main__":

@@ -5,6 +5,7 @@ acknowledged define/update/undefine keeps what was acknowledged (the store
 commits before vmd replies).  Guests outlive vmd, and a restarted vmd
 finds them again (ARCHITECTURE.md, "Processes")."""
 
+import json
 import os
 import shutil
 import signal
@@ -330,6 +331,42 @@ class RestartTest(vmdtest.VmdTestCase):
                                           "command": "query-status"})
         self.assertEqual(status["status"], "running")
         self.assertIn("vm %s: finishing the start" % name, self.vmd.log())
+
+    def test_adopted_accel_is_what_qemu_runs(self):
+        """A re-adopted guest whose config leaves accel out ("auto")
+        reports the accelerator its QEMU really uses (QMP query-kvm), not
+        one worked out again from the config: the next vmd is given a
+        probe verdict opposite to the truth, and must not believe it."""
+        c = self.client()
+        name = "truth"
+        cfg = bootsector_config(name)
+        del cfg["accel"]
+        c.command("vm-define", {"config": cfg})
+        pid = c.command("vm-start", {"vm": name}, timeout=t(60))["pid"]
+        truth = c.command("vm-show", {"vm": name})["accel"]
+        kvm = c.command("vm-monitor", {"vm": name, "command": "query-kvm"})
+        self.assertEqual(truth, "kvm" if kvm["enabled"] else "tcg")
+        c.close()
+        with open(vmdtest.PROBE_CACHE) as f:
+            probe = json.load(f)
+        probe["kvm_usable"] = truth != "kvm"
+        probe["verdict"] = "kvm" if probe["kvm_usable"] else "tcg"
+        lie = os.path.join(self.tmp, "probe-lie.json")
+        with open(lie, "w") as f:
+            json.dump(probe, f)
+        self.assertEqual(self.vmd.stop(signal.SIGKILL), -signal.SIGKILL)
+        self.vmd.extra_args += ["--probe-cache", lie]
+        self.vmd.start()
+        c = self.client()
+        self.assertEqual(c.command("query-host", timeout=t(120))["accel"]
+                         ["verdict"], probe["verdict"])
+
+        def reported():
+            show = c.command("vm-show", {"vm": name})
+            listed = [v for v in c.command("vm-list") if v["name"] == name]
+            return show["pid"], show["accel"], listed[0]["accel"]
+        self.wait_for(lambda: reported() == (pid, truth, truth), t(10),
+                      "vm-show and vm-list to report %s" % truth)
 
     def test_guest_dies_while_vmd_is_down(self):
         c = self.client()

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <json-c/json.h>
+#include "daemon/schema_doc.h"
 #include "rpc/schema.h"
 #include "schemas/embedded.h"
 
@@ -42,7 +43,7 @@ static bool print_verdict;
 static struct json_object *load(const char *text, const char *name)
 {
 	char err[512];
-	struct json_object *o = rpc_schema_load(text, name, err, sizeof err);
+	struct json_object *o = schema_doc_load(text, name, err, sizeof err);
 
 	if (!o)
 		FAIL("%s", err);
@@ -105,7 +106,7 @@ static bool validate(struct json_object *root, struct json_object *schema,
 		     struct json_object *value, bool strict, char *msg, size_t msglen)
 {
 	struct rpc_schema_ctx ctx = {
-		.root = root, .resolve = rpc_schema_vm_config_ref, .resolve_ctx = vm_schema,
+		.root = root, .resolve = schema_doc_vm_config_ref, .resolve_ctx = vm_schema,
 	};
 	bool ok = rpc_schema_validate(&ctx, schema, value, msg, msglen) == 0;
 

@@ -41,6 +41,7 @@
 #include <json-c/json.h>
 #include "daemon/batch.h"
 #include "rpc/message.h"
+#include "daemon/schema_doc.h"
 #include "rpc/schema.h"
 #include "rpc/stream.h"
 #include "schemas/embedded.h"
@@ -100,7 +101,7 @@ static bool input_utf8;
 static struct json_object *load(const char *text, const char *name)
 {
 	char err[512];
-	struct json_object *o = rpc_schema_load(text, name, err, sizeof err);
+	struct json_object *o = schema_doc_load(text, name, err, sizeof err);
 
 	if (!o)
 		FAIL("%s", err);
@@ -311,7 +312,7 @@ static bool dispatch(struct rpc_request *req)
 {
 	struct json_object *spec, *args_schema;
 	struct rpc_schema_ctx ctx = {
-		.root = protocol, .resolve = rpc_schema_vm_config_ref, .resolve_ctx = vm_schema,
+		.root = protocol, .resolve = schema_doc_vm_config_ref, .resolve_ctx = vm_schema,
 	};
 	char msg[512], path[512] = "";
 	bool nul, bad = false;

@@ -110,7 +110,8 @@ cflags="-g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 jsonc_cflags=$(pkg-config --cflags json-c 2>/dev/null || echo "-I/usr/include/json-c")
 jsonc_libs=$(pkg-config --libs json-c 2>/dev/null || echo "-ljson-c")
 rpc_sources="$srcdir/rpc/errors.c $srcdir/rpc/stream.c $srcdir/rpc/jsonscan.c $srcdir/rpc/message.c
-	$srcdir/rpc/schema.c $srcdir/daemon/batch.c"
+	$srcdir/rpc/schema.c $srcdir/rpc/schema_fill.c $srcdir/daemon/batch.c
+	$srcdir/daemon/schema_doc.c"
 
 # fuzz_vmd links the daemon itself: the sources of libvmd.a and libconsole.a
 # as Makefile.am lists them (so a new daemon file is fuzzed without a change

@@ -1,7 +1,8 @@
-/* Tests of rpc/schema.c against the schemas compiled into vmd
- * (schemas/protocol.json and vm-config.json): the documents use only what
- * the validator checks, every command is fully described, good values pass
- * and each rule refuses a bad one with a message naming the member. */
+/* Tests of rpc/schema.c and daemon/schema_doc.c against the schemas
+ * compiled into vmd (schemas/protocol.json and vm-config.json): the
+ * documents use only what the validator checks, every command is fully
+ * described, good values pass and each rule refuses a bad one with a
+ * message naming the member. */
 #include "config.h"
 #include <math.h>
 #include <setjmp.h>
@@ -13,10 +14,11 @@
 #include <string.h>
 #include <cmocka.h>
 #include <json-c/json.h>
+#include "rpc/errors.h"
+#include "daemon/schema_doc.h"
 #include "rpc/schema.h"
 #include "schemas/embedded.h"
-
-static struct json_object *protocol, *vmconf;
+#include "tests/unit/schema_docs.h"
 
 static struct json_object *resolver(void *ctx, const char *ref)
 {
@@ -38,30 +40,6 @@ static struct json_object *whole_ref_resolver(void *ctx, const char *ref)
 	    json_object_object_get_ex(vmconf, "$defs", &defs))
 		json_object_object_get_ex(defs, "Name", &node);
 	return node;
-}
-
-static int setup(void **state)
-{
-	(void)state;
-	protocol = json_tokener_parse(vmd_schema_protocol);
-	vmconf = json_tokener_parse(vmd_schema_vm_config);
-	return protocol && vmconf ? 0 : -1;
-}
-
-static int teardown(void **state)
-{
-	(void)state;
-	json_object_put(protocol);
-	json_object_put(vmconf);
-	return 0;
-}
-
-static struct json_object *get(struct json_object *o, const char *key)
-{
-	struct json_object *v = NULL;
-
-	assert_true(json_object_object_get_ex(o, key, &v));
-	return v;
 }
 
 static struct json_object *command(const char *name)
@@ -141,7 +119,7 @@ static void test_documents_supported(void **state)
 	char msg[256];
 
 	(void)state;
-	if (rpc_schema_check_supported(protocol, msg, sizeof msg) != 0)
+	if (schema_doc_check(protocol, msg, sizeof msg) != 0)
 		fail_msg("protocol.json: %s", msg);
 	if (rpc_schema_check_supported(vmconf, msg, sizeof msg) != 0)
 		fail_msg("vm-config.json: %s", msg);
@@ -153,7 +131,7 @@ static void unsupported(const char *text, const char *want)
 	char msg[256];
 
 	assert_non_null(s);
-	assert_int_equal(rpc_schema_check_supported(s, msg, sizeof msg), -1);
+	assert_int_equal(schema_doc_check(s, msg, sizeof msg), -1);
 	if (!strstr(msg, want))
 		fail_msg("for %s: message \"%s\" lacks \"%s\"", text, msg, want);
 	json_object_put(s);
@@ -253,23 +231,40 @@ static void test_commands_complete(void **state)
 	}
 }
 
+/* protocol.json's error classes are rpc/errors.c's, codes and all: the
+ * schema is the list, the C table follows it. */
+static void error_classes_differ(const char *change, const char *want)
+{
+	struct json_object *copy = NULL, *c;
+	char msg[256];
+
+	assert_int_equal(json_object_deep_copy(get(protocol, "errors"), &copy, NULL), 0);
+	c = json_tokener_parse(change);
+	json_object_object_foreach(c, name, spec) {
+		if (json_object_is_type(spec, json_type_null))
+			json_object_object_del(copy, name);
+		else
+			json_object_object_add(copy, name, json_object_get(spec));
+	}
+	assert_int_equal(rpc_err_check_classes(copy, msg, sizeof msg), -1);
+	assert_string_equal(msg, want);
+	json_object_put(c);
+	json_object_put(copy);
+}
+
 static void test_error_codes(void **state)
 {
-	static const struct { const char *name; int code; } want[] = {
-		{"GenericError", -32000}, {"CommandNotFound", -32601},
-		{"InvalidArgument", -32602}, {"VmNotFound", -32001},
-		{"VmExists", -32002}, {"InvalidState", -32003},
-		{"PermissionDenied", -32004}, {"Busy", -32005},
-		{"EmulatorFailed", -32006}, {"Unsupported", -32007},
-	};
-	struct json_object *classes = get(protocol, "errors");
-	size_t i;
+	char msg[256];
 
 	(void)state;
-	assert_int_equal(json_object_object_length(classes), sizeof want / sizeof want[0]);
-	for (i = 0; i < sizeof want / sizeof want[0]; i++)
-		assert_int_equal(json_object_get_int(get(get(classes, want[i].name), "code")),
-				 want[i].code);
+	if (rpc_err_check_classes(get(protocol, "errors"), msg, sizeof msg) != 0)
+		fail_msg("%s", msg);
+	error_classes_differ("{\"Busy\": {\"code\": -32099, \"description\": \"\"}}",
+			     "error class Busy: code -32099 in the schema, -32005 in rpc/errors.c");
+	error_classes_differ("{\"Tired\": {\"code\": -32098, \"description\": \"\"}}",
+			     "error class Tired is not in rpc/errors.c");
+	error_classes_differ("{\"Unsupported\": null}",
+			     "error class Unsupported of rpc/errors.c is not in the schema");
 }
 
 /* The documentation's examples are real: they pass their own schemas. */
@@ -609,20 +604,20 @@ static void test_vm_config_ref(void **state)
 	struct json_object *defs = get(vmconf, "$defs");
 
 	(void)state;
-	assert_ptr_equal(rpc_schema_vm_config_ref(vmconf, "vm-config.json"), vmconf);
-	assert_ptr_equal(rpc_schema_vm_config_ref(vmconf, "vm-config.json#"), vmconf);
-	assert_ptr_equal(rpc_schema_vm_config_ref(vmconf, "vm-config.json#/$defs/Disk"),
+	assert_ptr_equal(schema_doc_vm_config_ref(vmconf, "vm-config.json"), vmconf);
+	assert_ptr_equal(schema_doc_vm_config_ref(vmconf, "vm-config.json#"), vmconf);
+	assert_ptr_equal(schema_doc_vm_config_ref(vmconf, "vm-config.json#/$defs/Disk"),
 			 get(defs, "Disk"));
-	assert_ptr_equal(rpc_schema_vm_config_ref(vmconf, "vm-config.json#/$defs/Name"),
+	assert_ptr_equal(schema_doc_vm_config_ref(vmconf, "vm-config.json#/$defs/Name"),
 			 get(defs, "Name"));
-	assert_null(rpc_schema_vm_config_ref(vmconf, "vm-config.json#/$defs/Nope"));
-	assert_null(rpc_schema_vm_config_ref(vmconf, "vm-config.json#/properties"));
-	assert_null(rpc_schema_vm_config_ref(vmconf, "vm-config.jsonx"));
-	assert_null(rpc_schema_vm_config_ref(vmconf, "other-cfg.json#/$defs/Disk"));
-	assert_null(rpc_schema_vm_config_ref(vmconf, "other-cfg.json"));
+	assert_null(schema_doc_vm_config_ref(vmconf, "vm-config.json#/$defs/Nope"));
+	assert_null(schema_doc_vm_config_ref(vmconf, "vm-config.json#/properties"));
+	assert_null(schema_doc_vm_config_ref(vmconf, "vm-config.jsonx"));
+	assert_null(schema_doc_vm_config_ref(vmconf, "other-cfg.json#/$defs/Disk"));
+	assert_null(schema_doc_vm_config_ref(vmconf, "other-cfg.json"));
 }
 
-/* rpc_schema_load: the embedded documents load; text that does not parse
+/* schema_doc_load: the embedded documents load; text that does not parse
  * or uses an unsupported keyword is refused with the document's name. */
 static void test_load(void **state)
 {
@@ -630,15 +625,15 @@ static void test_load(void **state)
 	char err[256];
 
 	(void)state;
-	o = rpc_schema_load(vmd_schema_protocol, "protocol.json", err, sizeof err);
+	o = schema_doc_load(vmd_schema_protocol, "protocol.json", err, sizeof err);
 	assert_non_null(o);
 	json_object_put(o);
-	o = rpc_schema_load(vmd_schema_vm_config, "vm-config.json", err, sizeof err);
+	o = schema_doc_load(vmd_schema_vm_config, "vm-config.json", err, sizeof err);
 	assert_non_null(o);
 	json_object_put(o);
-	assert_null(rpc_schema_load("{", "x.json", err, sizeof err));
+	assert_null(schema_doc_load("{", "x.json", err, sizeof err));
 	assert_string_equal(err, "embedded x.json does not parse");
-	assert_null(rpc_schema_load("{\"if\": true}", "y.json", err, sizeof err));
+	assert_null(schema_doc_load("{\"if\": true}", "y.json", err, sizeof err));
 	assert_string_equal(err, "y.json: unsupported keyword 'if'");
 }
 
@@ -740,5 +735,5 @@ int main(void)
 		cmocka_unit_test(test_find_nul_path),
 	};
 
-	return cmocka_run_group_tests(tests, setup, teardown);
+	return cmocka_run_group_tests(tests, schema_docs_setup, schema_docs_teardown);
 }
