@@ -65,7 +65,7 @@ printf '#define _GNU_SOURCE 1\n' > "$workdir/config.h"
 sh "$srcdir/schemas/embed.sh" "$srcdir/schemas" > "$workdir/embedded.c.tmp"
 mv "$workdir/embedded.c.tmp" "$workdir/embedded.c"
 mkdir -p "$workdir/schemas"
-sh "$srcdir/schemas/limits.sh" "$srcdir/schemas" > "$workdir/schemas/limits.h"
+sh "$srcdir/schemas/embed.sh" --limits "$srcdir/schemas" > "$workdir/schemas/limits.h"
 
 # A dictionary: JSON syntax, the request members, and every member name and
 # word of the schemas (libFuzzer's format: one "quoted" entry a line).
