@@ -135,6 +135,28 @@ class LoopTest(vmdtest.VmdTestCase):
         self.assertEqual(log, BOOT_BANNER + b"last line\r\n")
         self.assertEqual(self.vm_state(c, "lp-hung"), "stopped")
 
+    def test_stop_while_the_logs_complete(self):
+        """A vm-stop that comes while vmd waits for the keeper of a QEMU
+        that has exited is answered at the VM's end, like the kill."""
+        c = self.client()
+        _, run_dir, _ = self.boot(c, bootsector_config("lp-late"))
+        qemu = c.command("vm-show", {"vm": "lp-late"})["pid"]
+        keeper = self.keeper_of(run_dir)
+        os.kill(keeper, signal.SIGSTOP)
+        self.addCleanup(os.kill, keeper, signal.SIGCONT)
+        killer, stopper = self.client(), self.client()
+        killer.send({"execute": "vm-kill", "arguments": {"vm": "lp-late"}})
+        self.wait_for(lambda: not pid_alive(qemu), t(10), "QEMU to end")
+        time.sleep(0.2)  # vmd reaps it, and waits for the keeper
+        stopper.send({"execute": "vm-stop",
+                      "arguments": {"vm": "lp-late", "timeout": 0}})
+        self.assertEqual(killer.recv_reply(t(30))["return"]["state"],
+                         "stopped")
+        r = stopper.recv_reply(t(30))
+        self.assertEqual(r.get("return", {}).get("state"), "stopped", r)
+        self.assertEqual(self.vm_state(c, "lp-late"), "stopped")
+        self.assertNotIn("killing QEMU", self.vmd.log())  # its pid is gone
+
     def log_files(self, uuid):
         return sorted(glob.glob(os.path.join(self.vmd.state_dir, "logs",
                                              uuid, "ttyS0.*.log")))
