@@ -100,18 +100,46 @@ static void log_only(void *ctx, const unsigned char *p, size_t n)
 	log_bytes(ctx, p, n);
 }
 
-/* Copy what the log lacks from the journal; true when it is complete. */
-static bool fill_log(struct console *con)
+/* Journal bytes copied per loop turn: about a millisecond of work, so
+ * that other clients are served between the pieces of a long copy (a
+ * reply may wait for two pieces: its request's turn, then its write's). */
+#define COPY_STEP (256 * 1024)
+
+static void work_later(struct console *con)
 {
-	uint64_t from = logged(con);
+	static const struct timeval now = {0, 0};
+
+	/* a timer, not event_active(): timers run after the loop has polled,
+	 * so every socket gets its turn between two pieces */
+	evtimer_add(con->work, &now);
+}
+
+/* Fill in what the log lacks from the journal (the stream skips the log
+ * meanwhile: log_behind stays set until it is complete). */
+static void start_fill(struct console *con)
+{
+	con->copy = COPY_FILL;
+	con->copy_from = logged(con);
+	work_later(con);
+}
+
+/* One piece of the fill; true when it is over. */
+static bool fill_step(struct console *con)
+{
+	uint64_t from = logged(con), to;
 
 	con->log_behind = false;
-	journal_copy(con->jr, from, con->jpos, log_only, con);
+	to = journal_copy(con->jr, from, con->jpos, COPY_STEP, log_only, con);
+	journal_release(con->jr, logged(con));
 	if (con->log_behind)
+		return true;  /* failed again: log_timer tries later */
+	if (to < con->jpos && to == from + COPY_STEP) {
+		con->log_behind = true;
 		return false;
+	}
 	log_vm(LOG_INFO, con->vm, con->uuid, "console %d: the log is complete "
 	       "again (%llu bytes filled in)", con->p.port,
-	       (unsigned long long)(con->jpos - from));
+	       (unsigned long long)(logged(con) - con->copy_from));
 	con->log_said = false;
 	return true;
 }
@@ -119,9 +147,12 @@ static bool fill_log(struct console *con)
 static void on_log_timer(evutil_socket_t fd, short what, void *arg)
 {
 	struct console *con = arg;
+	struct timeval tv = {LOG_RETRY_S, 0};
 
-	if (con->log_behind)
-		fill_log(con);
+	if (con->log_behind && con->copy != COPY_NONE)
+		evtimer_add(con->log_timer, &tv);
+	else if (con->log_behind)
+		start_fill(con);
 }
 
 static void record(void *ctx, const unsigned char *p, size_t n)
@@ -139,16 +170,35 @@ static void take_output(struct console *con, const unsigned char *p, size_t n)
 	con->jpos += n;
 }
 
-/* The log lacks journal bytes [jpos, upto): copy them from the file. */
+/* The log lacks journal bytes [jpos, upto) (upto UINT64_MAX: to the
+ * file's end): copy them, a piece per loop turn, while the keeper's
+ * stream waits.  A fill under way starts again later. */
 static void catch_up(struct console *con, uint64_t upto)
+{
+	struct timeval tv = {LOG_RETRY_S, 0};
+
+	if (!con->jr || upto <= con->jpos)
+		return;
+	if (con->copy == COPY_FILL)
+		evtimer_add(con->log_timer, &tv);
+	con->copy = COPY_CATCH_UP;
+	con->copy_from = con->jpos;
+	con->copy_to = upto;
+	if (con->bev)
+		bufferevent_disable(con->bev, EV_READ);
+	work_later(con);
+}
+
+/* One piece of the catch-up; true when it is over (also when the
+ * journal ends early). */
+static bool catch_up_step(struct console *con)
 {
 	uint64_t from = con->jpos;
 
-	if (!con->jr || upto <= from)
-		return;
-	con->jpos = journal_copy(con->jr, from, upto, record, con);
-	log_vm(LOG_INFO, con->vm, con->uuid, "console %d: %llu bytes copied from "
-	       "the journal", con->p.port, (unsigned long long)(con->jpos - from));
+	con->jpos = journal_copy(con->jr, from, con->copy_to, COPY_STEP, record,
+				 con);
+	journal_release(con->jr, logged(con));  /* a piece at a time too */
+	return con->jpos == con->copy_to || con->jpos < from + COPY_STEP;
 }
 
 /* The keeper named in a header, as a pidfd: it stays that process even if
@@ -160,34 +210,111 @@ static void watch_keeper(struct console *con, pid_t pid)
 	con->keeper_pidfd = pid > 0 ? pidfd_open(pid, 0) : -1;
 }
 
-/* Bytes from the keeper: its header (the journal length when vmd
- * connected), then the journal from there on. */
-static void feed(struct console *con, const unsigned char *p, size_t n)
+static void took_header(struct console *con)
 {
-	while (n && con->hdr_len < KEEPER_HEADER_LEN) {
-		con->hdr[con->hdr_len++] = *p++;
-		n--;
-		if (con->hdr_len == KEEPER_HEADER_LEN) {
-			con->lost_tries = 0;
-			watch_keeper(con, (pid_t)keeper_header_get(con->hdr, 1));
-			catch_up(con, keeper_header_get(con->hdr, 0));
-		}
-	}
-	if (n)
-		take_output(con, p, n);
-	if (con->jr)
-		journal_release(con->jr, logged(con));
+	con->lost_tries = 0;
+	watch_keeper(con, (pid_t)keeper_header_get(con->hdr, 1));
+	catch_up(con, keeper_header_get(con->hdr, 0));
 }
 
+/* Bytes from the keeper: its header (the journal length when vmd
+ * connected), then the journal from there on.  What follows a header
+ * waits in bev until the catch-up the header starts is over. */
 static void on_guest_output(struct bufferevent *bev, void *arg)
 {
 	struct console *con = arg;
 	struct evbuffer *in = bufferevent_get_input(bev);
+	size_t want = KEEPER_HEADER_LEN - con->hdr_len;
 	unsigned char buf[65536];
 	int n;
 
-	while ((n = evbuffer_remove(in, buf, sizeof buf)) > 0)
-		feed(con, buf, (size_t)n);
+	if (want && (n = evbuffer_remove(in, con->hdr + con->hdr_len, want)) > 0 &&
+	    (con->hdr_len += (size_t)n) == KEEPER_HEADER_LEN)
+		took_header(con);
+	while (con->hdr_len == KEEPER_HEADER_LEN && con->copy != COPY_CATCH_UP &&
+	       (n = evbuffer_remove(in, buf, sizeof buf)) > 0)
+		take_output(con, buf, (size_t)n);
+	if (con->jr)
+		journal_release(con->jr, logged(con));
+}
+
+/* A catch-up is over: the keeper's stream goes on from its end. */
+static void caught_up(struct console *con)
+{
+	con->copy = COPY_NONE;
+	log_vm(LOG_INFO, con->vm, con->uuid, "console %d: %llu bytes copied from "
+	       "the journal", con->p.port,
+	       (unsigned long long)(con->jpos - con->copy_from));
+	journal_release(con->jr, logged(con));
+	if (!con->bev)
+		return;
+	on_guest_output(con->bev, con);
+	if (!con->keeper_eof && con->fin <= FIN_WAIT)
+		bufferevent_enable(con->bev, EV_READ);
+}
+
+/* QEMU has exited and the keeper sent what it will: copy the journal's
+ * end, fill the log in if it is behind, then tell the owner; one job at
+ * a time, each in pieces. */
+static void finish_next(struct console *con)
+{
+	if (con->fin == FIN_OVER) {
+		con->fin = FIN_TAIL;
+		catch_up(con, UINT64_MAX);
+		if (con->copy != COPY_NONE)
+			return;
+	}
+	if (con->fin == FIN_TAIL && con->log_behind) {
+		con->fin = FIN_FILL;
+		start_fill(con);
+		return;
+	}
+	if (con->log_behind)
+		log_vm(LOG_ERR, con->vm, con->uuid, "console %d: the log lacks the "
+		       "last %llu bytes (still in the journal in the run "
+		       "directory, until the VM starts again)", con->p.port,
+		       (unsigned long long)(con->jpos - logged(con)));
+	con->fin = FIN_DONE;
+	if (con->finished)
+		con->finished(con->finished_ctx, con->p.port);
+}
+
+static void on_work(evutil_socket_t fd, short what, void *arg)
+{
+	struct console *con = arg;
+	bool over = con->copy == COPY_CATCH_UP ? catch_up_step(con) :
+		    con->copy == COPY_FILL ? fill_step(con) : true;
+
+	if (!over) {
+		work_later(con);
+		return;
+	}
+	if (con->copy == COPY_CATCH_UP)
+		caught_up(con);
+	con->copy = COPY_NONE;
+	if (con->fin >= FIN_OVER && con->fin < FIN_DONE)
+		finish_next(con);
+}
+
+/* The keeper closed its connection (it sent everything) or did not in
+ * time: what it sent is taken, the rest comes from the journal. */
+static void keeper_over(struct console *con)
+{
+	event_del(con->fin_timer);
+	con->fin = FIN_OVER;
+	if (con->bev) {
+		bufferevent_disable(con->bev, EV_READ);
+		on_guest_output(con->bev, con);
+	}
+	work_later(con);
+}
+
+static void on_fin_timer(evutil_socket_t fd, short what, void *arg)
+{
+	struct console *con = arg;
+
+	if (con->fin == FIN_WAIT)
+		keeper_over(con);
 }
 
 /* A keeper closes when QEMU has exited, and vmd tears the console down
@@ -232,7 +359,11 @@ static void on_guest_event(struct bufferevent *bev, short what, void *arg)
 	if (what & (BEV_EVENT_EOF | BEV_EVENT_ERROR)) {
 		log_debug("vm %s: console port %d: keeper closed", con->vm, con->p.port);
 		bufferevent_disable(bev, EV_READ | EV_WRITE);
-		console_retry(con);
+		con->keeper_eof = true;
+		if (con->fin == FIN_WAIT)
+			keeper_over(con);
+		else if (con->fin == FIN_NONE)
+			console_retry(con);
 	}
 }
 
@@ -277,48 +408,24 @@ static void on_guest_drained(struct bufferevent *bev, void *arg)
  * before vmd reads them from the journal instead. */
 #define FINISH_WAIT_MS 2000
 
-static int ms_since(const struct timespec *t0)
+void console_finish(struct console *con, void (*done)(void *ctx, int port),
+		    void *ctx)
 {
-	struct timespec now;
+	struct timeval tv = {FINISH_WAIT_MS / 1000, FINISH_WAIT_MS % 1000 * 1000};
 
-	clock_gettime(CLOCK_MONOTONIC, &now);
-	return (int)((now.tv_sec - t0->tv_sec) * 1000 +
-		     (now.tv_nsec - t0->tv_nsec) / 1000000);
+	con->finished = done;
+	con->finished_ctx = ctx;
+	con->fin = FIN_WAIT;
+	event_del(con->lost_timer);
+	if (con->bev && !con->keeper_eof)
+		evtimer_add(con->fin_timer, &tv);
+	else
+		keeper_over(con);
 }
 
-/* Read the keeper's connection to its end (QEMU has exited, so the keeper
- * sends what is left and closes). */
-static void drain(struct console *con)
+bool console_finishing(const struct console *con)
 {
-	int fd = bufferevent_getfd(con->bev);
-	unsigned char buf[65536];
-	struct timespec t0;
-
-	on_guest_output(con->bev, con);
-	clock_gettime(CLOCK_MONOTONIC, &t0);
-	for (int left; (left = FINISH_WAIT_MS - ms_since(&t0)) > 0;) {
-		struct pollfd pfd = {.fd = fd, .events = POLLIN};
-		if (poll(&pfd, 1, left) <= 0)
-			break;
-		ssize_t r = read(fd, buf, sizeof buf);
-		if (r < 0 && (errno == EAGAIN || errno == EINTR))
-			continue;
-		if (r <= 0)
-			break;
-		feed(con, buf, (size_t)r);
-	}
-}
-
-void console_finish(struct console *con)
-{
-	if (con->bev)
-		drain(con);
-	catch_up(con, UINT64_MAX);
-	if (con->log_behind && !fill_log(con))
-		log_vm(LOG_ERR, con->vm, con->uuid, "console %d: the log lacks the "
-		       "last %llu bytes (still in the journal in the run "
-		       "directory, until the VM starts again)", con->p.port,
-		       (unsigned long long)(con->jpos - logged(con)));
+	return con->fin != FIN_NONE && con->fin != FIN_DONE;
 }
 
 void console_rekeep(struct console *con, int fd, const char *journal,
@@ -327,6 +434,7 @@ void console_rekeep(struct console *con, int fd, const char *journal,
 	journal_close(con->jr);
 	con->jr = journal_open(journal, base);
 	con->jpos = con->jr ? logged(con) : 0;
+	con->fin = FIN_NONE;
 	if (fd >= 0)
 		console_connect(con, fd);
 }
@@ -338,6 +446,8 @@ void console_connect(struct console *con, int fd)
 	con->bev = NULL;
 	evutil_make_socket_nonblocking(fd);
 	con->hdr_len = 0;
+	con->keeper_eof = false;
+	con->fin = FIN_NONE;
 	con->bev = bufferevent_socket_new(vmd.base, fd, BEV_OPT_CLOSE_ON_FREE);
 	if (!con->bev) {
 		close(fd);
@@ -395,6 +505,14 @@ struct console *console_open(int fd, const struct console_params *p,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
+	con->lost_timer = evtimer_new(vmd.base, on_lost_timer, con);
+	con->log_timer = evtimer_new(vmd.base, on_log_timer, con);
+	con->work = evtimer_new(vmd.base, on_work, con);
+	con->fin_timer = evtimer_new(vmd.base, on_fin_timer, con);
+	if (!con->lost_timer || !con->log_timer || !con->work || !con->fin_timer) {
+		snprintf(err, errlen, "out of memory");
+		goto fail;
+	}
 	if (con->jr)
 		con->jpos = logged(con);
 	ring_from_log(con);
@@ -405,8 +523,6 @@ struct console *console_open(int fd, const struct console_params *p,
 		       "tcp port: out of memory", p->port);
 	con->p.tcp_fd = -1;
 	con->p.secret = NULL;
-	con->lost_timer = evtimer_new(vmd.base, on_lost_timer, con);
-	con->log_timer = evtimer_new(vmd.base, on_log_timer, con);
 	if (fd >= 0)
 		console_connect(con, fd);
 	else
@@ -434,6 +550,10 @@ void console_close(struct console *con)
 		event_free(con->lost_timer);
 	if (con->log_timer)
 		event_free(con->log_timer);
+	if (con->work)
+		event_free(con->work);
+	if (con->fin_timer)
+		event_free(con->fin_timer);
 	if (con->keeper_pidfd >= 0)
 		close(con->keeper_pidfd);
 	tcpgate_free(con->gate);

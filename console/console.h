@@ -59,13 +59,17 @@ void console_retry(struct console *con);
  * gone); false if it exited or was never known. */
 bool console_keeper_alive(const struct console *con);
 /* Follow a new keeper on fd (or -1: console_connect() later), with its
- * journal (log offset base at its byte 0), after console_finish() took
+ * journal (log offset base at its byte 0), once console_finish() took
  * what the lost one journaled. */
 void console_rekeep(struct console *con, int fd, const char *journal,
 		    uint64_t base);
-/* QEMU has exited: take the last bytes from the keeper (waiting a moment
- * for it to close) and whatever the log still lacks from the journal. */
-void console_finish(struct console *con);
+/* QEMU has exited (or the keeper is gone): take the last bytes from the
+ * keeper (waiting a moment for it to close) and whatever the log still
+ * lacks from the journal, a piece per loop turn; then done(ctx, port). */
+void console_finish(struct console *con, void (*done)(void *ctx, int port),
+		    void *ctx);
+/* console_finish() is under way. */
+bool console_finishing(const struct console *con);
 void console_close(struct console *con);
 
 bool console_has_writer(const struct console *con);

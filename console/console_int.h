@@ -26,6 +26,18 @@ struct viewer {
 	struct viewer *next;
 };
 
+/* Journal copying, done a piece per loop turn (console.c). */
+enum console_copy {
+	COPY_NONE,
+	COPY_CATCH_UP,    /* the log lacks [jpos, copy_to): the stream waits */
+	COPY_FILL,        /* the log is behind jpos after a failed write */
+};
+
+/* console_finish(): the keeper may still send its last bytes (WAIT), has
+ * sent them or took too long (OVER); then the journal's end is copied
+ * (TAIL), the log filled in (FILL), and the owner told (DONE). */
+enum console_fin { FIN_NONE, FIN_WAIT, FIN_OVER, FIN_TAIL, FIN_FILL, FIN_DONE };
+
 struct console {
 	struct console_params p;      /* strings below are our copies */
 	char *vm, *uuid, *log_dir;
@@ -33,6 +45,7 @@ struct console {
 	unsigned char hdr[KEEPER_HEADER_LEN];
 	size_t hdr_len;               /* header bytes read on bev so far */
 	uint64_t jpos;                /* journal offset of the next byte */
+	bool keeper_eof;              /* the keeper closed bev */
 	struct event *lost_timer;     /* the keeper closed: ask p.lost later */
 	unsigned lost_tries;          /* p.lost calls since a keeper answered */
 	int keeper_pidfd;             /* the connected keeper, -1 if unknown */
@@ -44,6 +57,15 @@ struct console {
 	                                 journal from its end to jpos */
 	struct event *log_timer;      /* ... and tries again */
 	bool log_said;                /* the failure is in vmd's log */
+	struct event *work;           /* zero timer: the next piece of copy */
+	enum console_copy copy;
+	uint64_t copy_to;             /* COPY_CATCH_UP's end (UINT64_MAX: the
+	                                 file's end) */
+	uint64_t copy_from;           /* where the copy began, for vmd's log */
+	enum console_fin fin;
+	struct event *fin_timer;      /* FIN_WAIT's deadline */
+	void (*finished)(void *ctx, int port);  /* at FIN_DONE */
+	void *finished_ctx;
 	unsigned char *ring;
 	size_t ring_start, ring_len;
 	struct viewer *viewers, *writer;

@@ -46,10 +46,12 @@ uint64_t journal_base(const struct journal *j)
 }
 
 uint64_t journal_copy(struct journal *j, uint64_t from, uint64_t to,
+		      uint64_t max,
 		      void (*fn)(void *ctx, const unsigned char *p, size_t n),
 		      void *ctx)
 {
 	unsigned char buf[65536];
+	uint64_t end = to - from > max ? from + max : to;
 	int fd = open(j->path, O_RDONLY | O_CLOEXEC);
 	ssize_t r = 0;
 
@@ -57,8 +59,8 @@ uint64_t journal_copy(struct journal *j, uint64_t from, uint64_t to,
 		log_warn("%s: %s", j->path, strerror(errno));
 		return from;
 	}
-	while (from < to) {
-		size_t want = to - from < sizeof buf ? (size_t)(to - from) : sizeof buf;
+	while (from < end) {
+		size_t want = end - from < sizeof buf ? (size_t)(end - from) : sizeof buf;
 		if ((r = pread(fd, buf, want, (off_t)from)) <= 0)
 			break;
 		fn(ctx, buf, (size_t)r);
@@ -66,7 +68,7 @@ uint64_t journal_copy(struct journal *j, uint64_t from, uint64_t to,
 	}
 	if (r < 0)
 		log_warn("%s: %s", j->path, strerror(errno));
-	else if (from < to && to != UINT64_MAX)
+	else if (from < end && to != UINT64_MAX)
 		log_warn("%s: ends before offset %llu", j->path,
 			 (unsigned long long)to);
 	close(fd);

@@ -17,8 +17,10 @@ void journal_close(struct journal *j);
 uint64_t journal_base(const struct journal *j);
 
 /* Hand fn the journal bytes [from, to), or up to the file's end when to
- * is UINT64_MAX.  Returns the offset reached. */
+ * is UINT64_MAX, at most max of them (a piece of a long copy).  Returns
+ * the offset reached. */
 uint64_t journal_copy(struct journal *j, uint64_t from, uint64_t to,
+		      uint64_t max,
 		      void (*fn)(void *ctx, const unsigned char *p, size_t n),
 		      void *ctx);
 

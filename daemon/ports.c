@@ -441,11 +441,43 @@ void ports_open(struct vm *vm, struct port_plan *pl, int *conn_fds)
 	}
 }
 
-void ports_finish(struct vm *vm)
+static void rekeep(struct vm *vm, int i);
+
+/* A console finished: the last one ends ports_finish(); without one under
+ * way, the journal of a lost keeper is in the log and a new keeper
+ * starts. */
+static void port_finished(void *ctx, int port)
 {
+	struct vm *vm = ctx;
+	void (*done)(struct vm *vm) = vm->ports_done;
+
+	if (!done) {
+		rekeep(vm, port);
+		return;
+	}
 	for (int i = 0; i < VM_MAX_SERIAL; i++)
-		if (vm->console[i])
-			console_finish(vm->console[i]);
+		if (vm->console[i] && console_finishing(vm->console[i]))
+			return;
+	vm->ports_done = NULL;
+	done(vm);
+}
+
+void ports_finish(struct vm *vm, void (*done)(struct vm *vm))
+{
+	bool waiting = false;
+
+	vm->ports_done = done;
+	for (int i = 0; i < VM_MAX_SERIAL; i++) {
+		struct console *con = vm->console[i];
+		/* one finishing for a lost keeper already ends the same way */
+		if (con && !console_finishing(con))
+			console_finish(con, port_finished, vm);
+		waiting |= con != NULL;
+	}
+	if (!waiting) {
+		vm->ports_done = NULL;
+		done(vm);
+	}
 }
 
 void ports_close(struct vm *vm)
@@ -500,18 +532,23 @@ static int adopt_tcp(const struct vm *vm, int i, char *secret)
 	return fd;
 }
 
+static bool qemu_listens(const struct vm *vm, int i)
+{
+	int fd = connect_qemu(vm, i);
+
+	if (fd < 0)
+		return false;
+	close(fd);
+	return true;
+}
+
 /* The keeper of port i is gone (killed) while QEMU runs: log what its
- * journal holds, and start a new keeper on QEMU's socket.  What the guest
- * printed between the two keepers went nowhere. */
+ * journal holds (rekeep() goes on from there).  What the guest printed
+ * between the two keepers went nowhere. */
 static void replace_keeper(struct vm *vm, int i)
 {
-	struct console *con = vm->console[i];
-	int qfd[VM_MAX_SERIAL] = {-1, -1, -1, -1}, fd = -1;
-	char *journal[VM_MAX_SERIAL] = {0}, err[1024] = "";
-	uint64_t base = 0;
-
 	/* QEMU listens on its socket as long as it runs */
-	if ((qfd[i] = connect_qemu(vm, i)) < 0) {
+	if (!qemu_listens(vm, i)) {
 		log_vm(LOG_INFO, vm->name, vm->uuid, "serial port %d: its keeper "
 		       "and QEMU's socket are gone: QEMU is ending", i);
 		return;
@@ -519,7 +556,23 @@ static void replace_keeper(struct vm *vm, int i)
 	log_vm(LOG_WARNING, vm->name, vm->uuid, "serial port %d: its keeper is "
 	       "gone; starting a new one (what the guest printed since is lost)",
 	       i);
-	console_finish(con);
+	console_finish(vm->console[i], port_finished, vm);
+}
+
+/* The lost keeper's journal is in the log: start a new keeper on QEMU's
+ * socket, its journal beginning where the log ends. */
+static void rekeep(struct vm *vm, int i)
+{
+	struct console *con = vm->console[i];
+	int qfd[VM_MAX_SERIAL] = {-1, -1, -1, -1}, fd = -1;
+	char *journal[VM_MAX_SERIAL] = {0}, err[1024] = "";
+	uint64_t base = 0;
+
+	if ((qfd[i] = connect_qemu(vm, i)) < 0) {
+		log_vm(LOG_INFO, vm->name, vm->uuid, "serial port %d: QEMU's socket "
+		       "is gone: QEMU is ending", i);
+		return;
+	}
 	if (!(journal[i] = new_journal(vm, i, &base))) {
 		close(qfd[i]);
 		snprintf(err, sizeof err, "out of memory");
@@ -587,6 +640,10 @@ void ports_adopt(struct vm *vm)
 	}
 }
 
+static void salvaged(struct vm *vm)
+{
+}
+
 void ports_salvage(struct vm *vm)
 {
 	for (int i = 0; i < ports_count(vm); i++) {
@@ -597,6 +654,14 @@ void ports_salvage(struct vm *vm)
 		open_console(vm, i, connect_keeper(vm, i), f.path, f.base, -1, NULL);
 		free(f.path);
 	}
-	ports_finish(vm);
+	/* at start-up, before vmd serves: the loop runs here until done; a
+	 * signal that broke it meanwhile ends the main loop at once */
+	bool brk = false;
+	ports_finish(vm, salvaged);
+	while (vm->ports_done && event_base_loop(vmd.base, EVLOOP_ONCE) >= 0)
+		brk |= event_base_got_break(vmd.base) != 0;
+	vm->ports_done = NULL;
+	if (brk)
+		event_base_loopexit(vmd.base, NULL);
 	ports_close(vm);
 }

@@ -38,8 +38,10 @@ int ports_keep(struct vm *vm, struct port_plan *pl, int *conn_fds,
  * connect the consoles to the keeper. */
 void ports_open(struct vm *vm, struct port_plan *pl, int *conn_fds);
 void ports_plan_free(struct port_plan *pl);
-/* QEMU has exited: the logs take the last bytes (before ports_close). */
-void ports_finish(struct vm *vm);
+/* QEMU has exited: the logs take the last bytes, in pieces from the
+ * loop; then done(vm) (at once when there is no console), and
+ * ports_close(). */
+void ports_finish(struct vm *vm, void (*done)(struct vm *vm));
 void ports_close(struct vm *vm);
 
 /* Re-adopting a running QEMU: connect to its keepers (a keeper that is

@@ -48,6 +48,10 @@ struct vm {
 	const char *pending_op;       /* "pause"/"resume" in flight: the reason
 	                                 for the STOP/RESUME event it causes */
 	bool kill_sent;
+	bool ending;                  /* QEMU has exited, its logs are being
+	                                 completed (ports_finish) */
+	int exit_status;              /* ... its wait status, -1 if unknown */
+	void (*ports_done)(struct vm *vm);  /* ports_finish() under way */
 	struct event *stop_timer;
 	struct event *start_timer;
 	struct event *pidfd_ev;       /* exit watch of an adopted QEMU */

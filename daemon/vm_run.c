@@ -466,6 +466,8 @@ void vm_stop(struct vm *vm, struct call *c, int timeout_s)
 	}
 	vm->stop_call = c;
 	vm_set_state(vm, VM_STOPPING, "stop", c ? c->who : "vmd");
+	if (vm->ending)
+		return;  /* QEMU has exited: its end answers */
 	if (timeout_s == 0) {
 		on_stop_timeout(-1, 0, vm);
 		return;
@@ -487,12 +489,14 @@ void vm_kill(struct vm *vm, struct call *c)
 	}
 	vm->kill_call = c;
 	vm->kill_sent = true;
-	if (kill(vm->pid, SIGKILL) < 0)
+	if (!vm->ending && kill(vm->pid, SIGKILL) < 0)
 		log_vm(LOG_WARNING, vm->name, vm->uuid, "kill %d: %s", (int)vm->pid,
 		       strerror(errno));
 }
 
-static void teardown(struct vm *vm)
+/* QEMU has exited: nothing may signal its pid (it may be another
+ * process's by now) or wait for its monitor any more. */
+static void unwatch(struct vm *vm)
 {
 	if (vm->pidfd_ev) {
 		close(event_get_fd(vm->pidfd_ev));
@@ -505,8 +509,12 @@ static void teardown(struct vm *vm)
 		event_del(vm->stop_timer);
 	qmp_close(vm->qmp);
 	vm->qmp = NULL;
-	ports_finish(vm);
+}
+
+static void teardown(struct vm *vm)
+{
 	ports_close(vm);
+	vm->ending = false;
 	unlock_run_dir(vm);
 	leftovers_stopped(vm);
 	vm->pid = 0;
@@ -556,15 +564,29 @@ static void fail_start(struct vm *vm, const char *how)
 	vm->start_call = NULL;
 }
 
+static void exited(struct vm *vm);
+
 void vm_child_exited(pid_t pid, int status)
 {
 	struct vm *vm = vm_find_pid(pid);
+
+	if (!vm || vm->ending)
+		return;
+	vm->ending = true;
+	vm->exit_status = status;
+	unwatch(vm);
+	/* the logs get QEMU's last output before anyone hears of its end */
+	ports_finish(vm, exited);
+}
+
+/* QEMU has exited and the logs have all it printed. */
+static void exited(struct vm *vm)
+{
+	pid_t pid = vm->pid;
 	char how[64];
 	bool asked, starting;
 
-	if (!vm)
-		return;
-	describe_exit(status, how, sizeof how);
+	describe_exit(vm->exit_status, how, sizeof how);
 	starting = vm->state == VM_STARTING;
 	asked = vm->kill_sent || vm->stop_call || vm->state == VM_STOPPING;
 	teardown(vm);
@@ -609,7 +631,7 @@ void vm_quit(struct vm *vm)
 {
 	if (vm->qmp)
 		qmp_exec(vm->qmp, "quit", NULL, on_quit, vm);
-	else if (vm->pid > 0)
+	else if (vm->pid > 0 && !vm->ending)
 		kill(vm->pid, SIGKILL);
 }
 
