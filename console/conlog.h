@@ -2,8 +2,8 @@
  * in files STATE/logs/UUID/ttyS<N>.<OFFSET>.log named by the absolute
  * offset of their first byte, rotated by size, the oldest deleted beyond a
  * count, plus ttyS<N>.index ("unixtime offset" lines) to find a time. */
-#ifndef VMD_DAEMON_CONLOG_H
-#define VMD_DAEMON_CONLOG_H
+#ifndef VMD_CONSOLE_CONLOG_H
+#define VMD_CONSOLE_CONLOG_H
 
 #include <stddef.h>
 #include <stdint.h>

@@ -64,7 +64,7 @@ static void ring_add(struct console *con, const unsigned char *p, size_t n)
 /* Journal offset of the log's end: what the log holds of this journal. */
 static uint64_t logged(const struct console *con)
 {
-	uint64_t end = conlog_end(con->log), base = journal_base(con->jr);
+	uint64_t end = conlog_end(con->log), base = spool_base(con->spool);
 
 	return end > base ? end - base : 0;
 }
@@ -80,7 +80,7 @@ static void log_bytes(struct console *con, const unsigned char *p, size_t n)
 
 	if (con->log_behind || conlog_append(con->log, p, n) == 0)
 		return;
-	if (!con->jr) {
+	if (!con->spool) {
 		log_vm(LOG_ERR, con->vm, con->uuid, "console %d: log write failed: "
 		       "%s; output is missing from the log", con->p.port,
 		       strerror(errno));
@@ -129,8 +129,8 @@ static bool fill_step(struct console *con)
 	uint64_t from = logged(con), to;
 
 	con->log_behind = false;
-	to = journal_copy(con->jr, from, con->jpos, COPY_STEP, log_only, con);
-	journal_release(con->jr, logged(con));
+	to = spool_copy(con->spool, from, con->jpos, COPY_STEP, log_only, con);
+	spool_release(con->spool, logged(con));
 	if (con->log_behind)
 		return true;  /* failed again: log_timer tries later */
 	if (to < con->jpos && to == from + COPY_STEP) {
@@ -177,7 +177,7 @@ static void catch_up(struct console *con, uint64_t upto)
 {
 	struct timeval tv = {LOG_RETRY_S, 0};
 
-	if (!con->jr || upto <= con->jpos)
+	if (!con->spool || upto <= con->jpos)
 		return;
 	if (con->copy == COPY_FILL)
 		evtimer_add(con->log_timer, &tv);
@@ -195,9 +195,9 @@ static bool catch_up_step(struct console *con)
 {
 	uint64_t from = con->jpos;
 
-	con->jpos = journal_copy(con->jr, from, con->copy_to, COPY_STEP, record,
+	con->jpos = spool_copy(con->spool, from, con->copy_to, COPY_STEP, record,
 				 con);
-	journal_release(con->jr, logged(con));  /* a piece at a time too */
+	spool_release(con->spool, logged(con));  /* a piece at a time too */
 	return con->jpos == con->copy_to || con->jpos < from + COPY_STEP;
 }
 
@@ -234,8 +234,8 @@ static void on_guest_output(struct bufferevent *bev, void *arg)
 	while (con->hdr_len == KEEPER_HEADER_LEN && con->copy != COPY_CATCH_UP &&
 	       (n = evbuffer_remove(in, buf, sizeof buf)) > 0)
 		take_output(con, buf, (size_t)n);
-	if (con->jr)
-		journal_release(con->jr, logged(con));
+	if (con->spool)
+		spool_release(con->spool, logged(con));
 }
 
 /* A catch-up is over: the keeper's stream goes on from its end. */
@@ -245,7 +245,7 @@ static void caught_up(struct console *con)
 	log_vm(LOG_INFO, con->vm, con->uuid, "console %d: %llu bytes copied from "
 	       "the journal", con->p.port,
 	       (unsigned long long)(con->jpos - con->copy_from));
-	journal_release(con->jr, logged(con));
+	spool_release(con->spool, logged(con));
 	if (!con->bev)
 		return;
 	on_guest_output(con->bev, con);
@@ -431,9 +431,9 @@ bool console_finishing(const struct console *con)
 void console_rekeep(struct console *con, int fd, const char *journal,
 		    uint64_t base)
 {
-	journal_close(con->jr);
-	con->jr = journal_open(journal, base);
-	con->jpos = con->jr ? logged(con) : 0;
+	spool_close(con->spool);
+	con->spool = spool_open(journal, base);
+	con->jpos = con->spool ? logged(con) : 0;
 	con->fin = FIN_NONE;
 	if (fd >= 0)
 		console_connect(con, fd);
@@ -501,7 +501,7 @@ struct console *console_open(int fd, const struct console_params *p,
 	if (!(con->log = conlog_open(p->log_dir, p->port, p->log_max,
 				     p->log_count, err, errlen)))
 		goto fail;
-	if (p->journal && !(con->jr = journal_open(p->journal, p->journal_base))) {
+	if (p->journal && !(con->spool = spool_open(p->journal, p->journal_base))) {
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
@@ -513,7 +513,7 @@ struct console *console_open(int fd, const struct console_params *p,
 		snprintf(err, errlen, "out of memory");
 		goto fail;
 	}
-	if (con->jr)
+	if (con->spool)
 		con->jpos = logged(con);
 	ring_from_log(con);
 	if (p->tcp_fd >= 0 &&
@@ -560,7 +560,7 @@ void console_close(struct console *con)
 	if (con->bev)
 		bufferevent_free(con->bev);
 	conlog_close(con->log);
-	journal_close(con->jr);
+	spool_close(con->spool);
 	if (con->early)
 		evbuffer_free(con->early);
 	free(con->ring);

@@ -3,8 +3,8 @@
  * the port's persistent log (conlog), keeps the last bytes as scrollback,
  * and copies the stream to every attached viewer.  One viewer holds the
  * keyboard. */
-#ifndef VMD_DAEMON_CONSOLE_H
-#define VMD_DAEMON_CONSOLE_H
+#ifndef VMD_CONSOLE_CONSOLE_H
+#define VMD_CONSOLE_CONSOLE_H
 
 #include <stdbool.h>
 #include <stddef.h>

@@ -1,7 +1,7 @@
 /* Inside the console relay: what console.c (the keeper's stream, the log,
  * the scrollback) and console_viewers.c (who watches and types) share. */
-#ifndef VMD_DAEMON_CONSOLE_INT_H
-#define VMD_DAEMON_CONSOLE_INT_H
+#ifndef VMD_CONSOLE_CONSOLE_INT_H
+#define VMD_CONSOLE_CONSOLE_INT_H
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -51,7 +51,7 @@ struct console {
 	int keeper_pidfd;             /* the connected keeper, -1 if unknown */
 	struct tcpgate *gate;         /* tcp ports: the listener */
 	struct conlog *log;
-	struct journal *jr;           /* the keeper's journal of this port */
+	struct spool *spool;        /* the keeper's journal of this port */
 	struct evbuffer *early;       /* input before console_connect() */
 	bool log_behind;              /* a write failed: the log lacks the
 	                                 journal from its end to jpos */

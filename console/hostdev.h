@@ -2,8 +2,8 @@
  * and relays it to the QEMU chardev socket of that port, so a USB-serial
  * adapter that disappears and comes back (same path, e.g. a by-id link) is
  * reopened without restarting the guest. */
-#ifndef VMD_DAEMON_HOSTDEV_H
-#define VMD_DAEMON_HOSTDEV_H
+#ifndef VMD_CONSOLE_HOSTDEV_H
+#define VMD_CONSOLE_HOSTDEV_H
 
 #include <stddef.h>
 #include <json-c/json.h>

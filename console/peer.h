@@ -1,7 +1,7 @@
 /* Who is at the other end of a loopback TCP connection (a raw client of a
  * tcp serial port): its address, and the uid owning its socket. */
-#ifndef VMD_DAEMON_PEER_H
-#define VMD_DAEMON_PEER_H
+#ifndef VMD_CONSOLE_PEER_H
+#define VMD_CONSOLE_PEER_H
 
 struct peer {
 	char addr[64];   /* "127.0.0.1:54321", "?" if unknown */

@@ -1,4 +1,4 @@
-/* Reading a port's journal (see journal.h).  The keeper appends; vmd
+/* Reading a port's journal (see spool.h).  The keeper appends; vmd
  * only reads and punches holes, so no locking is needed: a byte vmd
  * reads is never written again. */
 #include "config.h"
@@ -14,15 +14,15 @@
 /* Give the disk back after this much logged output. */
 #define RELEASE_STEP (1024 * 1024)
 
-struct journal {
+struct spool {
 	char *path;
 	uint64_t base;
 	uint64_t punched;
 };
 
-struct journal *journal_open(const char *path, uint64_t base)
+struct spool *spool_open(const char *path, uint64_t base)
 {
-	struct journal *j = calloc(1, sizeof *j);
+	struct spool *j = calloc(1, sizeof *j);
 
 	if (!j || !(j->path = strdup(path))) {
 		free(j);
@@ -32,7 +32,7 @@ struct journal *journal_open(const char *path, uint64_t base)
 	return j;
 }
 
-void journal_close(struct journal *j)
+void spool_close(struct spool *j)
 {
 	if (!j)
 		return;
@@ -40,12 +40,12 @@ void journal_close(struct journal *j)
 	free(j);
 }
 
-uint64_t journal_base(const struct journal *j)
+uint64_t spool_base(const struct spool *j)
 {
 	return j->base;
 }
 
-uint64_t journal_copy(struct journal *j, uint64_t from, uint64_t to,
+uint64_t spool_copy(struct spool *j, uint64_t from, uint64_t to,
 		      uint64_t max,
 		      void (*fn)(void *ctx, const unsigned char *p, size_t n),
 		      void *ctx)
@@ -75,7 +75,7 @@ uint64_t journal_copy(struct journal *j, uint64_t from, uint64_t to,
 	return from;
 }
 
-void journal_release(struct journal *j, uint64_t upto)
+void spool_release(struct spool *j, uint64_t upto)
 {
 	uint64_t to = upto & ~(uint64_t)4095;
 	int fd;

@@ -1,7 +1,7 @@
 /* The door of a tcp serial port: accepts loopback TCP clients and lets in
  * only those that send the port's secret first. */
-#ifndef VMD_DAEMON_TCPGATE_H
-#define VMD_DAEMON_TCPGATE_H
+#ifndef VMD_CONSOLE_TCPGATE_H
+#define VMD_CONSOLE_TCPGATE_H
 
 #include <event2/bufferevent.h>
 #include "console/peer.h"

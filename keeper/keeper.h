@@ -19,8 +19,8 @@
  * the keeper has sent vmd all of it, the keeper closes the connection;
  * once all ports are closed it exits.  A newer connection replaces an
  * older one (a restarted vmd). */
-#ifndef VMD_DAEMON_KEEPER_H
-#define VMD_DAEMON_KEEPER_H
+#ifndef VMD_KEEPER_KEEPER_H
+#define VMD_KEEPER_KEEPER_H
 
 #include <stdint.h>
 
