@@ -9,10 +9,10 @@
  * "cpus": 2.0 is refused where an integer is wanted.
  *
  * Generic: what vmd's own documents hold beyond JSON Schema (protocol.json's
- * sections, refs into vm-config.json) is daemon/schema_doc.c's.  Patterns
- * are compiled per check (microseconds; no cache, so no shared state).
- * json-c caches serializations inside objects, so one schema is not for
- * several threads at once. */
+ * sections, refs into vm-config.json) is daemon/schema_doc.c's.  A pattern
+ * is compiled once and kept on the schema's string (json-c userdata, which
+ * json_object_deep_copy refuses: copy a schema before using it).  Neither
+ * that nor json-c's cached serializations are for several threads at once. */
 #include "config.h"
 #include <regex.h>
 #include <stdarg.h>
