@@ -24,6 +24,7 @@
 #include "daemon/vm_config.h"
 #include "daemon/vmd.h"
 #include "daemon/vm_paths.h"
+#include "emu/argv.h"
 #include "rpc/schema.h"
 
 /* --- CPUs per machine type ---------------------------------------------- */
@@ -60,8 +61,7 @@ int vm_cpus_max(const char *arch, const char *machine)
 {
 	const char *family = is_x86(arch) ? "x86" : arch;
 
-	if (!machine)
-		machine = is_x86(arch) ? "pc" : "virt";
+	machine = emu_machine(arch, machine);
 	for (size_t i = 0; i < sizeof cpu_limits / sizeof cpu_limits[0]; i++) {
 		const char *m = cpu_limits[i].machine;
 		if (strcmp(cpu_limits[i].arch, family))
@@ -76,13 +76,12 @@ int vm_cpus_max(const char *arch, const char *machine)
 static int check_cpus(struct call *c, struct json_object *config)
 {
 	const char *arch = rpc_member_str(config, "arch");
-	const char *machine = rpc_member_str(config, "machine");
+	const char *machine = emu_machine(arch, rpc_member_str(config, "machine"));
 	int cpus = (int)rpc_member_int(config, "cpus"), max = vm_cpus_max(arch, machine);
 	if (max && cpus > max) {
 		call_error(c, RPC_INVALID_ARGUMENT, "config.cpus: %d, but machine "
 			   "'%s' (%s) allows at most %d CPUs", cpus,
-			   machine ? machine : is_x86(arch) ? "pc" : "virt",
-			   arch, max);
+			   machine, arch, max);
 		return -1;
 	}
 	return 0;

@@ -215,6 +215,27 @@ def deref(doc, schema):
     return deref(CONFIG if where == CONFIG_DOC else doc, target)
 
 
+def when(cond):
+    """The values an "if" on one member's const or enum picks, in words."""
+    picks = []
+    for sub in cond.get("properties", {}).values():
+        picks += [sub["const"]] if "const" in sub else sub.get("enum", [])
+    return ", ".join(picks)
+
+
+def default_of(schema, name, sub):
+    """A member's default: its own, or those the object's allOf branches
+    give it under an "if" (a serial port's per type)."""
+    if "default" in sub:
+        return code(sub["default"])
+    out = []
+    for branch in schema.get("allOf", []):
+        then = branch.get("then", {}).get("properties", {}).get(name, {})
+        if "default" in then:
+            out.append("%s (%s)" % (code(then["default"]), when(branch["if"])))
+    return "; ".join(out)
+
+
 def member_rows(doc, schema, prefix, defaults):
     """Rows for an object schema's members; nested objects are flattened
     into "outer.inner" rows.  A member given by "$ref" shows the checks and
@@ -228,7 +249,7 @@ def member_rows(doc, schema, prefix, defaults):
         row = [code(prefix + name), type_of(sub), "yes" if name in required else "no",
                constraints(sub) or constraints(target)]
         if defaults:
-            row.append(code(sub["default"]) if "default" in sub else "")
+            row.append(default_of(schema, name, sub))
         row.append(sub.get("description") or target.get("description", ""))
         rows.append(row)
         if sub.get("type") == "object" and sub.get("properties"):

@@ -249,68 +249,76 @@ static void pool_free(struct pool *p)
 	p->n = 0;
 }
 
-/* A member that should be a string; def when absent. */
-static const char *get_str(struct build *b, struct json_object *o,
-			   const char *where, const char *key, const char *def)
+/* o's member key, of type t.  vmd fills every default vm-config.json gives
+ * before a config gets here, so one missing that the schema defaults is a
+ * bug to report (required), never a value to guess; one the schema lets
+ * be left out is NULL. */
+static struct json_object *member(struct build *b, struct json_object *o,
+				  const char *where, const char *key,
+				  json_type t, bool required)
 {
+	static const char *const names[] = {
+		[json_type_string] = "a string", [json_type_int] = "an integer",
+		[json_type_boolean] = "true or false", [json_type_array] = "an array",
+	};
 	struct json_object *v;
 
-	if (!o || !json_object_object_get_ex(o, key, &v) || !v)
-		return def;
-	if (!json_object_is_type(v, json_type_string)) {
-		fail(b, "%s%s: expected a string", where, key);
-		return def;
+	if (!o || !json_object_object_get_ex(o, key, &v) || !v) {
+		if (required)
+			fail(b, "%s%s: missing (the configuration's defaults were "
+			     "not filled in from vm-config.json)", where, key);
+		return NULL;
 	}
-	return json_object_get_string(v);
+	if (!json_object_is_type(v, t)) {
+		fail(b, "%s%s: expected %s", where, key, names[t]);
+		return NULL;
+	}
+	return v;
+}
+
+static const char *get_str(struct build *b, struct json_object *o,
+			   const char *where, const char *key)
+{
+	struct json_object *v = member(b, o, where, key, json_type_string, true);
+
+	return v ? json_object_get_string(v) : "";
+}
+
+/* A member the schema gives no default: NULL when left out. */
+static const char *opt_str(struct build *b, struct json_object *o,
+			   const char *where, const char *key)
+{
+	struct json_object *v = member(b, o, where, key, json_type_string, false);
+
+	return v ? json_object_get_string(v) : NULL;
 }
 
 static long long get_int(struct build *b, struct json_object *o,
-			 const char *key, long long def, long long lo, long long hi)
+			 const char *key, long long lo, long long hi)
 {
-	struct json_object *v;
-	long long n;
+	struct json_object *v = member(b, o, "", key, json_type_int, true);
+	long long n = v ? json_object_get_int64(v) : lo;
 
-	if (!o || !json_object_object_get_ex(o, key, &v) || !v)
-		return def;
-	if (!json_object_is_type(v, json_type_int)) {
-		fail(b, "%s: expected an integer", key);
-		return def;
-	}
-	n = json_object_get_int64(v);
 	if (n < lo || n > hi) {
 		fail(b, "%s: %lld is out of range %lld..%lld", key, n, lo, hi);
-		return def;
+		return lo;
 	}
 	return n;
 }
 
 static bool get_bool(struct build *b, struct json_object *o, const char *where,
-		     const char *key, bool def)
+		     const char *key)
 {
-	struct json_object *v;
+	struct json_object *v = member(b, o, where, key, json_type_boolean, true);
 
-	if (!o || !json_object_object_get_ex(o, key, &v) || !v)
-		return def;
-	if (!json_object_is_type(v, json_type_boolean)) {
-		fail(b, "%s%s: expected true or false", where, key);
-		return def;
-	}
-	return json_object_get_boolean(v);
+	return v && json_object_get_boolean(v);
 }
 
-/* An array member; NULL when absent (absent and [] differ for serial). */
+/* An array member; NULL when absent and not required. */
 static struct json_object *get_array(struct build *b, struct json_object *o,
-				     const char *key)
+				     const char *key, bool required)
 {
-	struct json_object *v;
-
-	if (!json_object_object_get_ex(o, key, &v) || !v)
-		return NULL;
-	if (!json_object_is_type(v, json_type_array)) {
-		fail(b, "%s: expected an array", key);
-		return NULL;
-	}
-	return v;
+	return member(b, o, "", key, json_type_array, required);
 }
 
 static struct json_object *get_item(struct build *b, struct json_object *arr,
@@ -341,15 +349,21 @@ static bool is_x86(const char *arch)
 	return strcmp(arch, "x86_64") == 0 || strcmp(arch, "i386") == 0;
 }
 
+const char *emu_machine(const char *arch, const char *machine)
+{
+	if (machine)
+		return machine;
+	return is_x86(arch) ? "pc" : "virt";
+}
+
 /* --- the options, one group per function -------------------------------- */
 
 static void add_machine(struct build *b, struct pool *p, struct json_object *c,
 			const char *arch, const char *accel)
 {
-	const char *machine = get_str(b, c, "", "machine",
-				      is_x86(arch) ? "pc" : "virt");
-	long long cpus = get_int(b, c, "cpus", 1, 1, 288);
-	long long mem = get_int(b, c, "memory_mib", 256, 16, 1048576);
+	const char *machine = emu_machine(arch, opt_str(b, c, "", "machine"));
+	long long cpus = get_int(b, c, "cpus", 1, 288);
+	long long mem = get_int(b, c, "memory_mib", 16, 1048576);
 
 	add(b, "-machine");
 	addf(b, "%s,accel=%s", esc(b, p, machine), accel);
@@ -384,8 +398,8 @@ static void add_qmp(struct build *b, const struct emu_launch *l)
 static const char *const serial_types[] = {
 	"console", "console", "tcp", "tcp", "host", "host", NULL, NULL };
 
-/* Serial ports: absent means one console port (ttyS0); [] means none.
- * Whatever the type, QEMU's side of a port is a socket chardev on a
+/* Serial ports (the schema's default: one console port, ttyS0; [] means
+ * none).  Whatever the type, QEMU's side of a port is a socket chardev on a
  * listening socket vmd made and is connected to before the guest runs:
  * vmd relays it to viewers (console, tcp) or to the host tty it holds
  * (host), so QEMU never opens a host device for a serial port and a
@@ -394,30 +408,29 @@ static const char *const serial_types[] = {
 static void add_serial(struct build *b, struct pool *p, struct json_object *c,
 		       const struct emu_launch *l)
 {
-	struct json_object *ports = get_array(b, c, "serial");
-	size_t n = ports ? json_object_array_length(ports) : 1;
+	struct json_object *ports = get_array(b, c, "serial", true);
+	size_t n = ports ? json_object_array_length(ports) : 0;
 
 	if (n > VMD_SERIAL_MAX) {
 		fail(b, "serial: at most %d ports, got %zu", VMD_SERIAL_MAX, n);
 		return;
 	}
 	for (size_t i = 0; i < n && !b->failed; i++) {
-		if (ports) {
-			struct json_object *port = get_item(b, ports, i, "serial");
-			const char *type = get_str(b, port, "serial[].", "type",
-						   "console");
-			const char *path = get_str(b, port, "serial[].", "path",
-						   NULL);
-			if (b->failed)
-				return;
-			type = pick(b, "serial[].type", type, serial_types);
-			if (!b->failed && strcmp(type, "host") == 0 &&
-			    (!path || path[0] != '/'))
-				fail(b, "serial[%zu]: a host port needs an "
-				     "absolute path", i);
-			if (b->failed)
-				return;
-		}
+		struct json_object *port = get_item(b, ports, i, "serial");
+		const char *type = opt_str(b, port, "serial[].", "type");
+		const char *path = opt_str(b, port, "serial[].", "path");
+
+		if (!b->failed && !type)
+			fail(b, "serial[%zu].type: missing", i);
+		if (b->failed)
+			return;
+		type = pick(b, "serial[].type", type, serial_types);
+		if (!b->failed && strcmp(type, "host") == 0 &&
+		    (!path || path[0] != '/'))
+			fail(b, "serial[%zu]: a host port needs an absolute "
+			     "path", i);
+		if (b->failed)
+			return;
 		if (l->console_fds[i] < 0) {
 			fail(b, "serial[%zu]: no console socket for this port", i);
 			return;
@@ -435,7 +448,7 @@ static void add_serial(struct build *b, struct pool *p, struct json_object *c,
 static void add_parallel(struct build *b, struct pool *p, struct json_object *c,
 			 const char *arch, const struct emu_launch *l)
 {
-	struct json_object *ports = get_array(b, c, "parallel");
+	struct json_object *ports = get_array(b, c, "parallel", false);
 	size_t n = ports ? json_object_array_length(ports) : 0;
 
 	if (n > 3) {
@@ -449,8 +462,8 @@ static void add_parallel(struct build *b, struct pool *p, struct json_object *c,
 	}
 	for (size_t i = 0; i < n && !b->failed; i++) {
 		struct json_object *port = get_item(b, ports, i, "parallel");
-		const char *type = get_str(b, port, "parallel[].", "type", NULL);
-		const char *path = get_str(b, port, "parallel[].", "path", NULL);
+		const char *type = opt_str(b, port, "parallel[].", "type");
+		const char *path = opt_str(b, port, "parallel[].", "path");
 
 		if (b->failed)
 			return;
@@ -512,7 +525,7 @@ static const char *disk_file(struct build *b, struct pool *p, size_t i,
 static void add_disks(struct build *b, struct pool *p, struct json_object *c,
 		      const struct emu_launch *l)
 {
-	struct json_object *disks = get_array(b, c, "disks");
+	struct json_object *disks = get_array(b, c, "disks", true);
 	size_t n = disks ? json_object_array_length(disks) : 0;
 
 	if (n > 16) {
@@ -521,12 +534,12 @@ static void add_disks(struct build *b, struct pool *p, struct json_object *c,
 	}
 	for (size_t i = 0; i < n && !b->failed; i++) {
 		struct json_object *d = get_item(b, disks, i, "disks");
-		const char *path = get_str(b, d, "disks[].", "path", NULL);
+		const char *path = opt_str(b, d, "disks[].", "path");
 		const char *format = pick(b, "disks[].format",
-			get_str(b, d, "disks[].", "format", "raw"), disk_formats);
+			get_str(b, d, "disks[].", "format"), disk_formats);
 		const char *bus = pick(b, "disks[].bus",
-			get_str(b, d, "disks[].", "bus", "virtio"), disk_buses);
-		bool ro = get_bool(b, d, "disks[].", "readonly", false);
+			get_str(b, d, "disks[].", "bus"), disk_buses);
+		bool ro = get_bool(b, d, "disks[].", "readonly");
 
 		if (b->failed)
 			return;
@@ -556,7 +569,7 @@ static const char *const nic_models[] = {
 
 static void add_nics(struct build *b, struct pool *p, struct json_object *c)
 {
-	struct json_object *nics = get_array(b, c, "nics");
+	struct json_object *nics = get_array(b, c, "nics", true);
 	size_t n = nics ? json_object_array_length(nics) : 0;
 
 	if (n > 8) {
@@ -565,10 +578,10 @@ static void add_nics(struct build *b, struct pool *p, struct json_object *c)
 	}
 	for (size_t i = 0; i < n && !b->failed; i++) {
 		struct json_object *nic = get_item(b, nics, i, "nics");
-		const char *type = get_str(b, nic, "nics[].", "type", NULL);
-		const char *mac = get_str(b, nic, "nics[].", "mac", NULL);
+		const char *type = opt_str(b, nic, "nics[].", "type");
+		const char *mac = opt_str(b, nic, "nics[].", "mac");
 		const char *model = pick(b, "nics[].model",
-			get_str(b, nic, "nics[].", "model", "virtio"), nic_models);
+			get_str(b, nic, "nics[].", "model"), nic_models);
 
 		if (b->failed)
 			return;
@@ -599,10 +612,10 @@ static void add_boot(struct build *b, struct pool *p, struct json_object *c,
 		fail(b, "boot: expected an object");
 		return;
 	}
-	order = get_str(b, boot, "boot.", "order", NULL);
-	kernel = get_str(b, boot, "boot.", "kernel", NULL);
-	initrd = get_str(b, boot, "boot.", "initrd", NULL);
-	cmdline = get_str(b, boot, "boot.", "cmdline", NULL);
+	order = opt_str(b, boot, "boot.", "order");
+	kernel = opt_str(b, boot, "boot.", "kernel");
+	initrd = opt_str(b, boot, "boot.", "initrd");
+	cmdline = opt_str(b, boot, "boot.", "cmdline");
 	if (b->failed)
 		return;
 	if ((initrd || cmdline) && !kernel) {
@@ -642,7 +655,7 @@ static void add_boot(struct build *b, struct pool *p, struct json_object *c,
 static void add_display(struct build *b, struct pool *p, struct json_object *c,
 			const struct emu_launch *l, const char *arch)
 {
-	const char *display = get_str(b, c, "", "display", "none");
+	const char *display = get_str(b, c, "", "display");
 	char *sock;
 
 	if (b->failed)
@@ -703,9 +716,9 @@ int emu_build_argv(struct json_object *config, const struct emu_launch *l,
 		fail(&b, "internal error: QEMU binary or accelerator (kvm|tcg) not set");
 		return -1;
 	}
-	name = get_str(&b, config, "", "name", NULL);
-	uuid = get_str(&b, config, "", "uuid", NULL);
-	arch = pick(&b, "arch", get_str(&b, config, "", "arch", "x86_64"), arches);
+	name = opt_str(&b, config, "", "name");
+	uuid = opt_str(&b, config, "", "uuid");
+	arch = pick(&b, "arch", get_str(&b, config, "", "arch"), arches);
 	if (!b.failed && !name)
 		fail(&b, "name: missing");
 	if (!b.failed && !is_x86(arch) && strcmp(l->accel, "kvm") == 0)

@@ -51,12 +51,18 @@ struct emu_launch {
 };
 
 /* Build argv for config (a vm-config object already validated against the
- * schema).  Always: -nodefaults -no-user-config -S -display none (unless
+ * schema and filled with its defaults, rpc_schema_fill(): one the schema
+ * defaults that is missing is an error here, never guessed).  Always: -nodefaults -no-user-config -S -display none (unless
  * display vnc) -name guest=NAME -uuid UUID -machine TYPE,accel=ACCEL -smp
  * -m, QMP on qmp_fd, serial ports, parallel ports, disks, NICs, boot.  0, or -1 with err set
  * (e.g. more console ports than fds). */
 int emu_build_argv(struct json_object *config, const struct emu_launch *l,
 		   struct emu_argv *out, char *err, size_t errlen);
+
+/* The machine type a config gives, or when it gives none the one for its
+ * arch (vm-config.json's machine): "pc" on x86_64 and i386, "virt" on the
+ * others.  Not a schema default, so that it follows a changed arch. */
+const char *emu_machine(const char *arch, const char *machine);
 
 /* qemu-system binary for an arch ("x86_64" -> qemu-system-x86_64 found next
  * to default_qemu, "aarch64" -> qemu-system-aarch64). Caller frees. */

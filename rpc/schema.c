@@ -9,10 +9,10 @@
  * "cpus": 2.0 is refused where an integer is wanted.
  *
  * Generic: what vmd's own documents hold beyond JSON Schema (protocol.json's
- * sections, refs into vm-config.json) is daemon/schema_doc.c's.  Patterns
- * are compiled per check (microseconds; no cache, so no shared state).
- * json-c caches serializations inside objects, so one schema is not for
- * several threads at once. */
+ * sections, refs into vm-config.json) is daemon/schema_doc.c's.  A pattern
+ * is compiled once and kept on the schema's string (json-c userdata, which
+ * json_object_deep_copy refuses: copy a schema before using it).  Neither
+ * that nor json-c's cached serializations are for several threads at once. */
 #include "config.h"
 #include <regex.h>
 #include <stdarg.h>
@@ -519,12 +519,41 @@ static int check_alternatives(struct walk *w, struct json_object *s, struct json
 	return 0;
 }
 
+/* allOf: every branch.  if/then/else: "then" when the value matches "if"
+ * (tried without a message), "else" when it does not; a failing branch
+ * gives its own message, e.g. "'serial[0].path': missing required member". */
+static int check_conditions(struct walk *w, struct json_object *s, struct json_object *v)
+{
+	struct json_object *k, *branch;
+	char *msg = w->msg;
+	size_t msglen = w->msglen, i, n;
+	bool matched;
+
+	if (kw(s, "allOf", &k)) {
+		if (!json_object_is_type(k, json_type_array))
+			return schema_fail(w, "allOf must be an array");
+		n = json_object_array_length(k);
+		for (i = 0; i < n; i++)
+			if (validate(w, json_object_array_get_idx(k, i), v))
+				return -1;
+	}
+	if (!kw(s, "if", &k))
+		return 0;
+	w->msg = NULL;
+	w->msglen = 0;
+	matched = validate(w, k, v) == 0;
+	w->msg = msg;
+	w->msglen = msglen;
+	return kw(s, matched ? "then" : "else", &branch) ? validate(w, branch, v) : 0;
+}
+
 typedef int (*keyword_check)(struct walk *, struct json_object *, struct json_object *);
 
 /* In this order, so that the first message is the most useful one. */
 static const keyword_check checks[] = {
 	check_ref, check_type, check_enum, check_string,
 	check_number, check_object, check_array, check_alternatives,
+	check_conditions,
 };
 
 static int validate(struct walk *w, struct json_object *schema, struct json_object *v)
@@ -648,10 +677,11 @@ static int check_keyword(struct walk *w, const char *k, struct json_object *a)
 	if (is_kw(k, "properties", "$defs"))
 		return json_object_is_type(a, json_type_object) ?
 			check_schemas(w, a) : fail(w, "expected an object of schemas");
-	if (is_kw(k, "anyOf", "oneOf"))
+	if (is_kw(k, "anyOf", "oneOf") || is_kw(k, "allOf", NULL))
 		return json_object_is_type(a, json_type_array) ?
 			check_schemas(w, a) : fail(w, "expected a non-empty array of schemas");
-	if (is_kw(k, "additionalProperties", "items"))
+	if (is_kw(k, "additionalProperties", "items") || is_kw(k, "if", "then") ||
+	    is_kw(k, "else", NULL))
 		return check_schema(w, a);
 	if (is_kw(k, "type", NULL))
 		ok = json_object_is_type(a, json_type_string) ?

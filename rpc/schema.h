@@ -2,9 +2,9 @@
  * type (string or array of types), properties, required,
  * additionalProperties (false or a schema), items, enum, const, pattern
  * (POSIX ERE, anchored as written), minimum, maximum, minLength, maxLength,
- * minItems, maxItems, oneOf, anyOf, and "$ref": "#/$defs/NAME" or a
- * "vm-config.json#/$defs/NAME"-style ref resolved through a lookup the caller
- * gives.  Keywords outside the subset (description, title, examples, ...)
+ * minItems, maxItems, oneOf, anyOf, allOf, if/then/else, and "$ref":
+ * "#/$defs/NAME" or a "vm-config.json#/$defs/NAME"-style ref resolved
+ * through a lookup the caller gives.  Keywords outside the subset (description, title, examples, ...)
  * are ignored; an unsupported validation keyword is reported by
  * rpc_schema_check_supported() so the schema can never silently say more
  * than the code checks. */
@@ -33,8 +33,10 @@ struct json_object *rpc_schema_ref(const struct rpc_schema_ctx *ctx,
 				   struct json_object **doc);
 
 /* Fill in, recursively, each member value lacks that its schema gives a
- * "default" (a deep copy, itself filled in), through properties, items and
- * "$ref"s; alternatives (anyOf, oneOf) are not entered.  Value must have
+ * "default" (a deep copy, itself filled in), through properties, items,
+ * "$ref"s, allOf, and the "then" or "else" of an "if" as the value (its own
+ * members filled first) matches the "if"; alternatives (anyOf, oneOf) are
+ * not entered.  Value must have
  * passed rpc_schema_validate.  0, or -1 when memory ran out (value then
  * holds what was filled so far). */
 int rpc_schema_fill(const struct rpc_schema_ctx *ctx, struct json_object *schema,

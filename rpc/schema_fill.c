@@ -37,6 +37,33 @@ static int fill_members(const struct rpc_schema_ctx *ctx, struct json_object *ro
 	return 0;
 }
 
+/* allOf's branches, and the "then" or "else" of an "if": defaults that
+ * depend on another member (a serial port's on its type). */
+static int fill_branches(const struct rpc_schema_ctx *ctx, struct json_object *root,
+			 struct json_object *schema, struct json_object *v, int depth)
+{
+	struct rpc_schema_ctx here = { .root = root };
+	struct json_object *k, *branch;
+	bool matched;
+
+	if (json_object_object_get_ex(schema, "allOf", &k) &&
+	    json_object_is_type(k, json_type_array))
+		for (size_t i = 0; i < json_object_array_length(k); i++)
+			if (fill(ctx, root, json_object_array_get_idx(k, i), v,
+				 depth + 1) < 0)
+				return -1;
+	if (!json_object_object_get_ex(schema, "if", &k))
+		return 0;
+	if (ctx) {
+		here.resolve = ctx->resolve;
+		here.resolve_ctx = ctx->resolve_ctx;
+	}
+	matched = rpc_schema_validate(&here, k, v, NULL, 0) == 0;
+	if (!json_object_object_get_ex(schema, matched ? "then" : "else", &branch))
+		return 0;
+	return fill(ctx, root, branch, v, depth + 1);
+}
+
 static int fill(const struct rpc_schema_ctx *ctx, struct json_object *root,
 		struct json_object *schema, struct json_object *v, int depth)
 {
@@ -50,15 +77,16 @@ static int fill(const struct rpc_schema_ctx *ctx, struct json_object *root,
 		return -1;
 	if (json_object_is_type(v, json_type_object) &&
 	    json_object_object_get_ex(schema, "properties", &k) &&
-	    json_object_is_type(k, json_type_object))
-		return fill_members(ctx, root, k, v, depth);
+	    json_object_is_type(k, json_type_object) &&
+	    fill_members(ctx, root, k, v, depth) < 0)
+		return -1;
 	if (json_object_is_type(v, json_type_array) &&
 	    json_object_object_get_ex(schema, "items", &k))
 		for (size_t i = 0; i < json_object_array_length(v); i++)
 			if (fill(ctx, root, k, json_object_array_get_idx(v, i),
 				 depth + 1) < 0)
 				return -1;
-	return 0;
+	return fill_branches(ctx, root, schema, v, depth);
 }
 
 int rpc_schema_fill(const struct rpc_schema_ctx *ctx, struct json_object *schema,

@@ -296,19 +296,44 @@ class DefaultsTest(vmdtest.VmdTestCase):
     the definition it stores and shows, also into one stored by an older
     vmd without them."""
 
+    def port_defaults(self, port):
+        """port with the defaults the Serial schema gives its type: those
+        of each branch whose "if" the port matches."""
+        schemas = vmdtest.Schemas()
+        serial = schemas.vm_config["$defs"]["Serial"]
+        port = dict(port)
+        for branch in serial.get("allOf", []):
+            if schemas.jsonschema.Draft202012Validator(
+                    branch["if"]).is_valid(port):
+                for key, prop in branch["then"]["properties"].items():
+                    port.setdefault(key, prop["default"])
+        return port
+
     def expected(self, name, uuid):
         """A minimal config with every default vm-config.json gives (the
-        default serial port with the Serial defaults), from the schema."""
+        default serial port with the console defaults), from the schema."""
         schema = vmdtest.Schemas().vm_config
         want = {"name": name, "uuid": uuid}
         for key, prop in schema["properties"].items():
             if "default" in prop:
                 want[key] = prop["default"]
-        port = dict(want["serial"][0])
-        for key, prop in schema["$defs"]["Serial"]["properties"].items():
-            port.setdefault(key, prop.get("default"))
-        want["serial"] = [{k: v for k, v in port.items() if v is not None}]
+        want["serial"] = [self.port_defaults(want["serial"][0])]
         return want
+
+    def test_serial_defaults_per_type(self):
+        """Each port gets its own type's defaults, none of another's."""
+        c = self.client()
+        serial = [{"type": "console"}, {"type": "host", "path": "/dev/ttyS3"},
+                  {"type": "tcp", "port": 4555}]
+        c.command("vm-define", {"config": {"name": "ports", "serial": serial}})
+        shown = c.command("vm-show", {"vm": "ports"})["config"]["serial"]
+        self.assertEqual([set(p) for p in shown], [
+            {"type", "scrollback_kib", "log_kib", "log_count"},
+            {"type", "path", "baud", "data_bits", "parity", "stop_bits", "flow"},
+            {"type", "port", "auth", "scrollback_kib", "log_kib", "log_count"}])
+        self.assertEqual(shown, [self.port_defaults(p) for p in serial])
+        self.assertEqual((shown[0]["scrollback_kib"], shown[1]["baud"],
+                          shown[2]["auth"]), (256, 115200, "secret"))
 
     def test_minimal_config_shows_every_default(self):
         c = self.client()

@@ -1,6 +1,7 @@
 /* Unit tests for emu/: comma escaping, the QEMU command line built from a
- * VM configuration (exact elements around each option, hostile names and
- * paths, defaults, kvm/tcg, non-x86, serial port types and their
+ * VM configuration filled with vm-config.json's defaults as vmd fills it
+ * (exact elements around each option, hostile names and paths, defaults
+ * from the schema and none of argv.c's own, kvm/tcg, non-x86, serial port types and their
  * journals, parallel ports, host files passed as descriptors and opened
  * as the QEMU user), spawning (log file, exec errors,
  * inherited descriptors, signal state, session), /proc start times, log
@@ -30,6 +31,8 @@
 #include "emu/hostfile.h"
 #include "emu/probe.h"
 #include "emu/spawn.h"
+#include "rpc/schema.h"
+#include "schemas/embedded.h"
 
 #ifdef QEMU_SYSTEM_DEFAULT
 #define QEMU QEMU_SYSTEM_DEFAULT
@@ -49,6 +52,28 @@ static struct json_object *parse(const char *text)
 	return o;
 }
 
+/* text filled with the defaults of schema (vm-config.json by default), as
+ * vmd fills a definition.  Not validated: some configs here are invalid on
+ * purpose, to see argv.c's own checks. */
+static struct json_object *schema;
+
+static int free_schema(void **state)
+{
+	(void)state;
+	json_object_put(schema);
+	return 0;
+}
+
+static struct json_object *parse_filled(const char *text)
+{
+	struct json_object *o = parse(text), *s = schema;
+
+	if (!s && !(s = schema = json_tokener_parse(vmd_schema_vm_config)))
+		fail_msg("embedded vm-config.json does not parse");
+	assert_int_equal(rpc_schema_fill(NULL, s, o), 0);
+	return o;
+}
+
 static struct emu_launch launch(const char *accel)
 {
 	struct emu_launch l = {
@@ -63,7 +88,7 @@ static struct emu_launch launch(const char *accel)
 static void build(const char *config, const struct emu_launch *l,
 		  struct emu_argv *a)
 {
-	struct json_object *c = parse(config);
+	struct json_object *c = parse_filled(config);
 	char err[256] = "";
 
 	if (emu_build_argv(c, l, a, err, sizeof(err)) != 0)
@@ -77,7 +102,7 @@ static void build(const char *config, const struct emu_launch *l,
 static void build_fails(const char *config, const struct emu_launch *l,
 			const char *want)
 {
-	struct json_object *c = parse(config);
+	struct json_object *c = parse_filled(config);
 	struct emu_argv a;
 	char err[256] = "";
 
@@ -468,7 +493,7 @@ static void test_defaults(void **state)
 	expect_opt(&a, "-smp", 0, "1");
 	expect_opt(&a, "-m", 0, "256M");
 	expect_opt(&a, "-display", 0, "none");
-	/* Absent serial means one console port on ttyS0. */
+	/* Left out, serial is the schema's one console port on ttyS0. */
 	assert_int_equal(count_opt(&a, "-serial"), 1);
 	expect_opt(&a, "-chardev", 1, "socket,id=serial0,fd=8,server=on,wait=off");
 	expect_opt(&a, "-serial", 0, "chardev:serial0");
@@ -493,6 +518,86 @@ static void test_defaults(void **state)
 	build("{\"name\": \"d\", \"disks\": [{\"path\": \"/x\"}]}", &l, &a);
 	expect_opt(&a, "-drive", 0, "file=/x,format=raw,if=virtio,id=disk0");
 	emu_argv_free(&a);
+}
+
+static struct json_object *at(struct json_object *o, const char *key)
+{
+	struct json_object *v = NULL;
+
+	assert_true(json_object_object_get_ex(o, key, &v));
+	return v;
+}
+
+static void set_default(struct json_object *prop, struct json_object *v)
+{
+	json_object_object_add(prop, "default", v);
+}
+
+/* argv.c has no default of its own: change them in vm-config.json and the
+ * command line follows. */
+static void test_defaults_from_schema(void **state)
+{
+	struct json_object *saved = schema, *props, *defs;
+	struct emu_launch l = launch("tcg");
+	struct emu_argv a;
+
+	(void)state;
+	schema = parse(vmd_schema_vm_config);
+	props = at(schema, "properties");
+	defs = at(schema, "$defs");
+	set_default(at(props, "cpus"), json_object_new_int(2));
+	set_default(at(props, "memory_mib"), json_object_new_int(512));
+	set_default(at(props, "display"), json_object_new_string("vnc"));
+	set_default(at(at(at(defs, "Disk"), "properties"), "format"),
+		    json_object_new_string("qcow2"));
+	set_default(at(at(at(defs, "Disk"), "properties"), "bus"),
+		    json_object_new_string("ide"));
+	set_default(at(at(at(defs, "Nic"), "properties"), "model"),
+		    json_object_new_string("e1000"));
+	build("{\"name\": \"d\", \"disks\": [{\"path\": \"/x\"}],"
+	      " \"nics\": [{\"type\": \"user\"}]}", &l, &a);
+	expect_opt(&a, "-smp", 0, "2");
+	expect_opt(&a, "-m", 0, "512M");
+	expect_opt(&a, "-vnc", 0, "unix:/run/vmd/x/vnc.sock");
+	expect_opt(&a, "-drive", 0, "file=/x,format=qcow2,if=ide,id=disk0");
+	expect_opt(&a, "-device", 1, "e1000,netdev=net0");
+	emu_argv_free(&a);
+	json_object_put(schema);
+	schema = saved;
+}
+
+/* A config without the defaults filled in is refused, naming the member,
+ * for each member argv.c reads that the schema defaults. */
+static void test_unfilled_refused(void **state)
+{
+	static const char *const members[] = {
+		"arch", "cpus", "memory_mib", "display", "serial", "disks", "nics",
+		"disks[].format", "disks[].bus", "disks[].readonly", "nics[].model",
+	};
+	struct emu_launch l = launch("tcg");
+
+	(void)state;
+	for (size_t i = 0; i < sizeof members / sizeof members[0]; i++) {
+		struct json_object *c = parse_filled("{\"name\": \"u\", \"disks\":"
+			" [{\"path\": \"/x\"}], \"nics\": [{\"type\": \"user\"}]}");
+		const char *m = members[i], *dot = strchr(m, '.');
+		struct json_object *o = c;
+		struct emu_argv a;
+		char err[256] = "", want[64];
+
+		if (dot) {  /* "disks[].format": in the first item */
+			char list[16];
+			snprintf(list, sizeof list, "%.*s", (int)(dot - m - 2), m);
+			o = json_object_array_get_idx(at(c, list), 0);
+		}
+		json_object_object_del(o, dot ? dot + 1 : m);
+		assert_int_equal(emu_build_argv(c, &l, &a, err, sizeof err), -1);
+		snprintf(want, sizeof want, "%s: missing (the configuration's "
+			 "defaults", m);
+		if (!strstr(err, want))
+			fail_msg("without %s: '%s'", m, err);
+		json_object_put(c);
+	}
 }
 
 static void test_kvm_vs_tcg(void **state)
@@ -1024,6 +1129,8 @@ int main(void)
 		cmocka_unit_test(test_open_files),
 		cmocka_unit_test(test_runas),
 		cmocka_unit_test(test_defaults),
+		cmocka_unit_test(test_defaults_from_schema),
+		cmocka_unit_test(test_unfilled_refused),
 		cmocka_unit_test(test_kvm_vs_tcg),
 		cmocka_unit_test(test_non_x86),
 		cmocka_unit_test(test_argv_errors),
@@ -1039,5 +1146,5 @@ int main(void)
 		cmocka_unit_test(test_probe_no_qemu),
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	return cmocka_run_group_tests(tests, NULL, free_schema);
 }

@@ -7,6 +7,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <cmocka.h>
 #include <json-c/json.h>
@@ -65,8 +66,42 @@ static void test_defaults_come_from_schema(void **state)
 	json_object_put(v);
 }
 
+/* The default of a Serial member: declared in one type's branch. */
+static struct json_object *serial_default(struct json_object *schema, const char *key)
+{
+	struct json_object *branches = get(get(get(schema, "$defs"), "Serial"), "allOf");
+	struct json_object *prop;
+
+	for (size_t i = 0; i < json_object_array_length(branches); i++)
+		if (json_object_object_get_ex(get(get(json_object_array_get_idx(
+				branches, i), "then"), "properties"), key, &prop))
+			return get(prop, "default");
+	fail_msg("Serial: no default for %s", key);
+	return NULL;
+}
+
+/* Port has exactly the members named in want (space-separated), and those
+ * it was not given hold the schema's defaults. */
+static void check_port(struct json_object *schema, struct json_object *port,
+		       const char *want)
+{
+	char names[256], *save = NULL;
+	size_t n = 0;
+
+	snprintf(names, sizeof names, "%s", want);
+	for (char *k = strtok_r(names, " ", &save); k; k = strtok_r(NULL, " ", &save)) {
+		struct json_object *v = get(port, k);
+		n++;
+		if (strcmp(k, "type") && strcmp(k, "path") && strcmp(k, "port") &&
+		    !json_object_equal(v, serial_default(schema, k)))
+			fail_msg("%s: not the schema's default", k);
+	}
+	if ((size_t)json_object_object_length(port) != n)
+		fail_msg("port %s has more than %s", json_object_to_json_string(port), want);
+}
+
 /* A minimal config gets every top-level default, equal to the schema's;
- * the default serial port gets the Serial defaults in turn. */
+ * the default serial port gets the console defaults in turn. */
 static void test_every_default_filled(void **state)
 {
 	struct json_object *v = filled(vmconf, "{\"name\": \"x\"}"), *d, *port;
@@ -83,13 +118,62 @@ static void test_every_default_filled(void **state)
 	assert_int_equal(json_object_object_length(v), n + 1);  /* + name */
 	port = json_object_array_get_idx(get(v, "serial"), 0);
 	assert_string_equal(json_object_get_string(get(port, "type")), "console");
-	json_object_object_foreach(get(get(get(vmconf, "$defs"), "Serial"), "properties"),
-				   k, p) {
-		if (json_object_object_get_ex(p, "default", &d) &&
-		    !json_object_equal(get(port, k), d))
-			fail_msg("serial[0].%s: not the schema's default", k);
-	}
+	check_port(vmconf, port, "type scrollback_kib log_kib log_count");
 	json_object_put(v);
+}
+
+/* Each serial port gets its own type's defaults and no other type's; a
+ * default changed in a copy of the schema is the one filled. */
+static void test_serial_defaults_per_type(void **state)
+{
+	const char *text = "{\"name\": \"x\", \"serial\": [{\"type\": \"console\"},"
+		" {\"type\": \"tcp\"}, {\"type\": \"host\", \"path\": \"/dev/ttyS0\"}]}";
+	struct json_object *v = filled(vmconf, text), *ports, *copy;
+
+	(void)state;
+	ports = get(v, "serial");
+	check_port(vmconf, json_object_array_get_idx(ports, 0),
+		   "type scrollback_kib log_kib log_count");
+	check_port(vmconf, json_object_array_get_idx(ports, 1),
+		   "type auth scrollback_kib log_kib log_count");
+	check_port(vmconf, json_object_array_get_idx(ports, 2),
+		   "type path baud data_bits parity stop_bits flow");
+	json_object_put(v);
+	/* not a deep copy: vmconf's patterns now hold compiled regexes */
+	assert_non_null(copy = json_tokener_parse(vmd_schema_vm_config));
+	set_default(get(get(get(json_object_array_get_idx(get(get(get(copy, "$defs"),
+		"Serial"), "allOf"), 2), "then"), "properties"), "baud"),
+		json_object_new_int(9600));
+	v = filled(copy, text);
+	assert_int_equal(json_object_get_int(get(json_object_array_get_idx(
+		get(v, "serial"), 2), "baud")), 9600);
+	json_object_put(v);
+	json_object_put(copy);
+}
+
+/* if/then/else, generic: the branch the value matches once its own
+ * members are filled; allOf: every branch. */
+static void test_conditional_defaults(void **state)
+{
+	struct json_object *s = json_tokener_parse(
+		"{\"properties\": {\"t\": {\"default\": \"a\"}},"
+		" \"allOf\": [{\"properties\": {\"z\": {\"default\": 0}}}],"
+		" \"if\": {\"properties\": {\"t\": {\"const\": \"a\"}}},"
+		" \"then\": {\"properties\": {\"x\": {\"default\": 1}}},"
+		" \"else\": {\"properties\": {\"y\": {\"default\": 2}}}}");
+	struct json_object *v = json_tokener_parse("{}");
+
+	(void)state;
+	assert_int_equal(rpc_schema_fill(NULL, s, v), 0);
+	assert_string_equal(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN),
+			    "{\"t\":\"a\",\"z\":0,\"x\":1}");
+	json_object_put(v);
+	v = json_tokener_parse("{\"t\": \"b\"}");
+	assert_int_equal(rpc_schema_fill(NULL, s, v), 0);
+	assert_string_equal(json_object_to_json_string_ext(v, JSON_C_TO_STRING_PLAIN),
+			    "{\"t\":\"b\",\"z\":0,\"y\":2}");
+	json_object_put(v);
+	json_object_put(s);
 }
 
 /* What is given stays as given, at every level. */
@@ -191,6 +275,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_defaults_come_from_schema),
 		cmocka_unit_test(test_every_default_filled),
+		cmocka_unit_test(test_serial_defaults_per_type),
+		cmocka_unit_test(test_conditional_defaults),
 		cmocka_unit_test(test_given_members_kept),
 		cmocka_unit_test(test_defaults_valid),
 		cmocka_unit_test(test_arguments),
