@@ -10,12 +10,60 @@
 #include "daemon/restart.h"
 #include "daemon/vm.h"
 
+static void start_done(void *ctx, struct vm *vm, const struct rpc_fault *err)
+{
+	struct call *c = ctx;
+
+	if (err) {
+		call_fault(c, err);
+		return;
+	}
+	struct json_object *r = json_object_new_object();
+	json_object_object_add(r, "name", json_object_new_string(vm->name));
+	json_object_object_add(r, "uuid", json_object_new_string(vm->uuid));
+	json_object_object_add(r, "state", json_object_new_string("running"));
+	json_object_object_add(r, "pid", json_object_new_int(vm->pid));
+	json_object_object_add(r, "accel", json_object_new_string(vm->accel));
+	call_return(c, r);
+}
+
 void cmd_vm_start(struct call *c)
 {
 	struct vm *vm = call_vm(c);
 
 	if (vm)
-		vm_start(vm, c);
+		vm_start(vm, c->who, start_done, c);
+}
+
+/* The one reply of vm-stop and vm-kill; "forced" (vm-stop only): it took
+ * a kill. */
+static void stopped_reply(struct call *c, struct vm *vm, bool with_forced,
+			  bool forced)
+{
+	struct json_object *r = json_object_new_object();
+
+	json_object_object_add(r, "name", json_object_new_string(vm->name));
+	json_object_object_add(r, "uuid", json_object_new_string(vm->uuid));
+	json_object_object_add(r, "state", json_object_new_string("stopped"));
+	if (with_forced)
+		json_object_object_add(r, "forced", json_object_new_boolean(forced));
+	call_return(c, r);
+}
+
+static void stop_done(void *ctx, struct vm *vm, const struct rpc_fault *err)
+{
+	if (err)
+		call_fault(ctx, err);
+	else
+		stopped_reply(ctx, vm, true, vm->kill_sent);
+}
+
+static void kill_done(void *ctx, struct vm *vm, const struct rpc_fault *err)
+{
+	if (err)
+		call_fault(ctx, err);
+	else
+		stopped_reply(ctx, vm, false, false);
 }
 
 /* A crashed VM waiting for its automatic restart: stop or kill means "do
@@ -26,13 +74,7 @@ static bool cancel_restart(struct vm *vm, struct call *c, const char *reason,
 	if (vm->state != VM_CRASHED || !restart_cancel(vm))
 		return false;
 	vm_set_state(vm, VM_STOPPED, reason, c->who);
-	struct json_object *r = json_object_new_object();
-	json_object_object_add(r, "name", json_object_new_string(vm->name));
-	json_object_object_add(r, "uuid", json_object_new_string(vm->uuid));
-	json_object_object_add(r, "state", json_object_new_string("stopped"));
-	if (with_forced)
-		json_object_object_add(r, "forced", json_object_new_boolean(false));
-	call_return(c, r);
+	stopped_reply(c, vm, with_forced, false);
 	return true;
 }
 
@@ -42,7 +84,7 @@ void cmd_vm_stop(struct call *c)
 	struct vm *vm = call_vm(c);
 
 	if (vm && !cancel_restart(vm, c, "stop", true))
-		vm_stop(vm, c, timeout);
+		vm_stop(vm, c->who, timeout, stop_done, c);
 }
 
 void cmd_vm_kill(struct call *c)
@@ -50,7 +92,7 @@ void cmd_vm_kill(struct call *c)
 	struct vm *vm = call_vm(c);
 
 	if (vm && !cancel_restart(vm, c, "kill", false))
-		vm_kill(vm, c);
+		vm_kill(vm, kill_done, c);
 }
 
 /* A QMP command on behalf of a call: the callback context carries both. */

@@ -21,6 +21,16 @@
 #include "rpc/message.h"
 #include "rpc/schema.h"
 
+/* The reply of a change, once the store has it on disk (commit.h). */
+static void synced(void *ctx, struct json_object *ret,
+		   const struct rpc_fault *err)
+{
+	if (err)
+		call_fault(ctx, err);
+	else
+		call_return(ctx, ret);
+}
+
 static struct json_object *jstr(const char *s)
 {
 	return json_object_new_string(s);
@@ -105,6 +115,7 @@ void cmd_vm_define(struct call *c)
 	struct json_object *config;
 	const char *name, *uuid;
 	char fresh[37];
+	struct rpc_fault f;
 
 	json_object_object_get_ex(c->args, "config", &config);
 	name = rpc_member_str(config, "name");
@@ -122,7 +133,8 @@ void cmd_vm_define(struct call *c)
 		json_object_object_add(config, "uuid", jstr(fresh));
 		uuid = rpc_member_str(config, "uuid");
 	}
-	if (vm_config_check(c, NULL, uuid, config) < 0) {
+	if (vm_config_check(NULL, uuid, config, &f) < 0) {
+		call_fault(c, &f);
 		json_object_put(config);
 		return;
 	}
@@ -139,7 +151,7 @@ void cmd_vm_define(struct call *c)
 		call_error(c, RPC_GENERIC_ERROR, "out of memory");
 		return;
 	}
-	commit_reply(c, name_uuid(vm));
+	commit_reply(name_uuid(vm), synced, c);
 }
 
 void cmd_vm_update(struct call *c)
@@ -147,6 +159,7 @@ void cmd_vm_update(struct call *c)
 	struct vm *vm = call_vm(c), *other;
 	struct json_object *config;
 	const char *name, *uuid;
+	struct rpc_fault f;
 
 	if (!vm)
 		return;
@@ -166,7 +179,8 @@ void cmd_vm_update(struct call *c)
 		return;
 	config = json_object_get(config);
 	json_object_object_add(config, "uuid", jstr(vm->uuid));
-	if (vm_config_check(c, vm, vm->uuid, config) < 0) {
+	if (vm_config_check(vm, vm->uuid, config, &f) < 0) {
+		call_fault(c, &f);
 		json_object_put(config);
 		return;
 	}
@@ -182,7 +196,7 @@ void cmd_vm_update(struct call *c)
 			"memory to rename it here", vm->name, name);
 	vm_set_config(vm, config);
 	vm->updated = time(NULL);
-	commit_reply(c, name_uuid(vm));
+	commit_reply(name_uuid(vm), synced, c);
 }
 
 void cmd_vm_undefine(struct call *c)
@@ -220,7 +234,7 @@ void cmd_vm_undefine(struct call *c)
 			NULL, c->who);
 	leftovers_undefined(vm->uuid, vm->name, call_bool(c, "purge"));
 	vm_remove(vm);
-	commit_reply(c, NULL);
+	commit_reply(NULL, synced, c);
 }
 
 static struct json_object *labels_of(const struct vm *vm)

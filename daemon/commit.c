@@ -9,12 +9,12 @@
 #include <event2/event.h>
 #include "daemon/commit.h"
 #include "daemon/log.h"
-#include "daemon/server.h"
 #include "daemon/store.h"
 #include "daemon/vmd.h"
 
 struct waiting {
-	struct call *c;
+	commit_cb cb;
+	void *ctx;
 	struct json_object *ret;
 	struct waiting *next;
 };
@@ -27,28 +27,31 @@ static void flush(evutil_socket_t fd, short what, void *arg)
 {
 	struct waiting *w = head;
 	int rc = store_sync(vmd.store);
+	struct rpc_fault f;
 
 	head = NULL;
 	tail = &head;
 	scheduled = false;
-	if (rc != STORE_OK)
+	if (rc != STORE_OK) {
 		log_err("store: %s", store_errmsg(vmd.store));
+		rpc_fault_set(&f, RPC_GENERIC_ERROR, "the change was made but "
+			      "could not be synced to disk: %s",
+			      store_errmsg(vmd.store));
+	}
 	while (w) {
 		struct waiting *next = w->next;
 		if (rc == STORE_OK) {
-			call_return(w->c, w->ret);
+			w->cb(w->ctx, w->ret, NULL);
 		} else {
 			json_object_put(w->ret);
-			call_error(w->c, RPC_GENERIC_ERROR, "the change was made but "
-				   "could not be synced to disk: %s",
-				   store_errmsg(vmd.store));
+			w->cb(w->ctx, NULL, &f);
 		}
 		free(w);
 		w = next;
 	}
 }
 
-void commit_reply(struct call *c, struct json_object *ret)
+void commit_reply(struct json_object *ret, commit_cb cb, void *ctx)
 {
 	struct waiting *w = malloc(sizeof *w);
 
@@ -58,10 +61,10 @@ void commit_reply(struct call *c, struct json_object *ret)
 		free(w);
 		/* cannot queue: sync now, reply now */
 		store_sync(vmd.store);
-		call_return(c, ret);
+		cb(ctx, ret, NULL);
 		return;
 	}
-	*w = (struct waiting){.c = c, .ret = ret};
+	*w = (struct waiting){.cb = cb, .ctx = ctx, .ret = ret};
 	*tail = w;
 	tail = &w->next;
 	if (!scheduled) {

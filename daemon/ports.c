@@ -25,7 +25,6 @@
 #include "daemon/log.h"
 #include "daemon/ports.h"
 #include "rpc/schema.h"
-#include "daemon/server.h"
 #include "console/tcpgate.h"
 #include "daemon/vm_config.h"
 #include "daemon/vmd.h"
@@ -206,32 +205,33 @@ static int bound_port(int fd)
 }
 
 static int prepare_tcp(struct vm *vm, struct port_plan *pl, int i,
-		       struct call *c)
+		       struct rpc_fault *f)
 {
 	int port = (int)rpc_member_int(ports_cfg(vm, i), "port");
 
 	if ((pl->tcp_fd[i] = tcp_listen(port)) < 0) {
-		call_error(c, RPC_INVALID_ARGUMENT, "VM '%s': serial port %d: "
-			   "127.0.0.1:%d: %s", vm->name, i, port, strerror(errno));
+		rpc_fault_set(f, RPC_INVALID_ARGUMENT, "VM '%s': serial port %d: "
+			      "127.0.0.1:%d: %s", vm->name, i, port, strerror(errno));
 		return -1;
 	}
 	pl->secret[i][0] = '\0';
 	if (wants_auth(vm, i) && tcpgate_make_secret(pl->secret[i]) < 0) {
-		call_error(c, RPC_GENERIC_ERROR, "VM '%s': serial port %d: no "
-			   "random bytes for its secret: %s", vm->name, i,
-			   strerror(errno));
+		rpc_fault_set(f, RPC_GENERIC_ERROR, "VM '%s': serial port %d: no "
+			      "random bytes for its secret: %s", vm->name, i,
+			      strerror(errno));
 		return -1;
 	}
 	if (save_tcp(vm, i, bound_port(pl->tcp_fd[i]), pl->secret[i]) < 0) {
-		call_error(c, RPC_GENERIC_ERROR, "VM '%s': serial port %d: cannot "
-			   "write %s/console%d.tcp: %s", vm->name, i, vm->run_dir,
-			   i, strerror(errno));
+		rpc_fault_set(f, RPC_GENERIC_ERROR, "VM '%s': serial port %d: "
+			      "cannot write %s/console%d.tcp: %s", vm->name, i,
+			      vm->run_dir, i, strerror(errno));
 		return -1;
 	}
 	return 0;
 }
 
-static int prepare_one(struct vm *vm, struct port_plan *pl, int i, struct call *c)
+static int prepare_one(struct vm *vm, struct port_plan *pl, int i,
+		       struct rpc_fault *f)
 {
 	struct json_object *cfg = ports_cfg(vm, i);
 	const char *type = ports_type(vm, i);
@@ -240,21 +240,21 @@ static int prepare_one(struct vm *vm, struct port_plan *pl, int i, struct call *
 	if (!strcmp(type, "host")) {
 		if (hostdev_check(cfg, vm_qemu_user(), err, sizeof err) == 0)
 			return 0;
-		call_error(c, RPC_INVALID_ARGUMENT, "VM '%s': serial port %d: %s",
-			   vm->name, i, err);
+		rpc_fault_set(f, RPC_INVALID_ARGUMENT, "VM '%s': serial port %d: %s",
+			      vm->name, i, err);
 		return -1;
 	}
-	if (!strcmp(type, "tcp") && prepare_tcp(vm, pl, i, c) < 0)
+	if (!strcmp(type, "tcp") && prepare_tcp(vm, pl, i, f) < 0)
 		return -1;
 	if (!(pl->journal[i] = new_journal(vm, i, &pl->base[i]))) {
-		call_error(c, RPC_GENERIC_ERROR, "out of memory");
+		rpc_fault_set(f, RPC_GENERIC_ERROR, "out of memory");
 		return -1;
 	}
 	return 0;
 }
 
 /* Parallel ports go to QEMU as they are; a clear error beats QEMU's. */
-static int check_parallel(struct vm *vm, struct call *c)
+static int check_parallel(struct vm *vm, struct rpc_fault *f)
 {
 	struct json_object *par;
 	struct stat st;
@@ -266,24 +266,24 @@ static int check_parallel(struct vm *vm, struct call *c)
 		const char *why = stat(path, &st) < 0 ? strerror(errno) :
 				  !S_ISCHR(st.st_mode) ? "not a character device" : NULL;
 		if (why) {
-			call_error(c, RPC_INVALID_ARGUMENT, "VM '%s': parallel port "
-				   "%zu: %s: %s", vm->name, i, path, why);
+			rpc_fault_set(f, RPC_INVALID_ARGUMENT, "VM '%s': parallel "
+				      "port %zu: %s: %s", vm->name, i, path, why);
 			return -1;
 		}
 	}
 	return 0;
 }
 
-int ports_prepare(struct vm *vm, struct port_plan *pl, struct call *c)
+int ports_prepare(struct vm *vm, struct port_plan *pl, struct rpc_fault *f)
 {
 	memset(pl, 0, sizeof *pl);
-	if (check_parallel(vm, c) < 0)
+	if (check_parallel(vm, f) < 0)
 		return -1;
 	pl->n = ports_count(vm);
 	for (int i = 0; i < VM_MAX_SERIAL; i++)
 		pl->tcp_fd[i] = -1;
 	for (int i = 0; i < pl->n; i++)
-		if (prepare_one(vm, pl, i, c) < 0) {
+		if (prepare_one(vm, pl, i, f) < 0) {
 			ports_plan_free(pl);
 			return -1;
 		}
@@ -386,7 +386,8 @@ static pid_t keeper_start(const struct vm *vm, int *qfd, char *const *journal,
 	return pid;
 }
 
-int ports_keep(struct vm *vm, struct port_plan *pl, int *conn_fds, struct call *c)
+int ports_keep(struct vm *vm, struct port_plan *pl, int *conn_fds,
+	       struct rpc_fault *f)
 {
 	int qfd[VM_MAX_SERIAL];
 	char err[1024];
@@ -399,8 +400,8 @@ int ports_keep(struct vm *vm, struct port_plan *pl, int *conn_fds, struct call *
 	if ((vm->keeper_pid = keeper_start(vm, qfd, pl->journal, err,
 					   sizeof err)) >= 0)
 		return 0;
-	call_error(c, RPC_EMULATOR_FAILED, "VM '%s': cannot start the console "
-		   "keeper: %s", vm->name, err);
+	rpc_fault_set(f, RPC_EMULATOR_FAILED, "VM '%s': cannot start the "
+		      "console keeper: %s", vm->name, err);
 	return -1;
 }
 

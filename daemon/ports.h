@@ -7,8 +7,7 @@
 #include <stdint.h>
 #include <json-c/json.h>
 #include "daemon/vm.h"
-
-struct call;
+#include "rpc/errors.h"
 
 struct port_plan {
 	int n;                               /* serial ports */
@@ -27,13 +26,13 @@ const char *ports_type(const struct vm *vm, int i);
 struct json_object *ports_describe(const struct vm *vm, int role);
 
 /* Before QEMU starts: check host devices, bind tcp ports, name fresh
- * journals.  -1 after replying the error to c. */
-int ports_prepare(struct vm *vm, struct port_plan *pl, struct call *c);
+ * journals.  -1 with the error in f. */
+int ports_prepare(struct vm *vm, struct port_plan *pl, struct rpc_fault *f);
 /* Before QEMU is spawned: start the keeper of the console and tcp ports;
  * conn_fds[i] is connected to QEMU's (not yet accepting) socket of port i,
- * consumed for those ports.  -1 after replying the error to c. */
+ * consumed for those ports.  -1 with the error in f. */
 int ports_keep(struct vm *vm, struct port_plan *pl, int *conn_fds,
-	       struct call *c);
+	       struct rpc_fault *f);
 /* After QEMU is spawned: relay host ports (conn_fds[i], consumed) and
  * connect the consoles to the keeper. */
 void ports_open(struct vm *vm, struct port_plan *pl, int *conn_fds);

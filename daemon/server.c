@@ -209,10 +209,6 @@ static void call_finish(struct call *c, struct json_object *reply)
 
 void call_return(struct call *c, struct json_object *ret)
 {
-	if (!c) {  /* started by vmd itself (autostart): nobody to answer */
-		json_object_put(ret);
-		return;
-	}
 	call_finish(c, rpc_reply_return(c->dialect, c->id, ret));
 }
 
@@ -225,12 +221,13 @@ void call_error(struct call *c, rpc_err cls, const char *fmt, ...)
 	vsnprintf(desc, sizeof desc, fmt, ap);
 	va_end(ap);
 	desc[rpc_utf8_cut(desc, strlen(desc))] = '\0';  /* a clipped name */
-	if (!c) {
-		log_err("%s: %s", rpc_err_name(cls), desc);
-		return;
-	}
 	c->after = NULL;
 	call_finish(c, rpc_reply_error(c->dialect, c->id, cls, desc));
+}
+
+void call_fault(struct call *c, const struct rpc_fault *f)
+{
+	call_error(c, f->cls, "%s", f->msg);
 }
 
 static void conn_reply_error(struct conn *conn, enum rpc_dialect d,

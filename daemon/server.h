@@ -33,6 +33,8 @@ struct call {
 void call_return(struct call *c, struct json_object *ret);
 void call_error(struct call *c, rpc_err cls, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* call_error with an error the layers below the handlers made. */
+void call_fault(struct call *c, const struct rpc_fault *f);
 
 /* Listen on path (mode 0660, replacing a stale socket).  jsonrpc: no
  * greeting and no negotiation, for strict JSON-RPC clients.  -1 on error. */

@@ -11,8 +11,8 @@
 #include <json-c/json.h>
 #include <event2/event.h>
 #include "schemas/limits.h"
+#include "rpc/errors.h"
 
-struct call;
 struct qmp;
 struct console;
 struct hostdev;
@@ -22,6 +22,17 @@ enum vm_state {
 };
 #define VM_MAX_SERIAL VMD_SERIAL_MAX
 #define VM_RESTART_HISTORY 1000  /* restart_max's maximum */
+
+struct vm;
+/* How a start, stop or kill ended, told once to whoever asked (shaped like
+ * qmp_exec's callback): err NULL when it happened, and the VM says how
+ * (pid and accel of its QEMU; kill_sent: a stop had to kill), else why
+ * not.  It may run before vm_start/vm_stop/vm_kill returns. */
+typedef void (*vm_done_cb)(void *ctx, struct vm *vm, const struct rpc_fault *err);
+struct vm_waiter {
+	vm_done_cb cb;                /* NULL: nobody waits */
+	void *ctx;
+};
 
 struct vm {
 	char uuid[37];
@@ -56,8 +67,8 @@ struct vm {
 	struct event *start_timer;
 	struct event *pidfd_ev;       /* exit watch of an adopted QEMU */
 	struct event *restart_timer;
-	/* calls waiting for this VM's QEMU */
-	struct call *start_call, *stop_call, *kill_call;
+	/* who waits for this VM's QEMU to start, stop or die */
+	struct vm_waiter on_start, on_stop, on_kill;
 	time_t restarts[VM_RESTART_HISTORY]; /* recent automatic restarts */
 	int restarts_n;
 	char *summary;                /* cached vm-list entry (JSON text) */
@@ -104,11 +115,17 @@ int vm_lock_run_dir(const struct vm *vm, char *holder, size_t cap);
 /* Write QEMU's pid into the lock file, for that message. */
 void vm_lock_note_pid(int fd, pid_t pid);
 
-/* Lifecycle, vm_run.c. */
-int vm_start(struct vm *vm, struct call *c);   /* replies itself */
-void vm_start_internal(struct vm *vm);         /* autostart: errors logged */
-void vm_stop(struct vm *vm, struct call *c, int timeout_s);
-void vm_kill(struct vm *vm, struct call *c);
+/* Lifecycle, vm_run.c.  cb is told once how it ended (see vm_done_cb);
+ * who goes to the audit log.  A NULL cb (calls vmd makes itself: autostart,
+ * the restart policy, --stop-guests) waits for nothing and has errors
+ * logged. */
+void vm_start(struct vm *vm, const char *who, vm_done_cb cb, void *ctx);
+void vm_start_internal(struct vm *vm);         /* autostart, restarts */
+void vm_stop(struct vm *vm, const char *who, int timeout_s, vm_done_cb cb,
+	     void *ctx);
+void vm_kill(struct vm *vm, vm_done_cb cb, void *ctx);
+/* Tell whoever waits in *w (if anyone) how it ended, once. */
+void vm_finish(struct vm *vm, struct vm_waiter *w, const struct rpc_fault *err);
 void vm_child_exited(pid_t pid, int status);
 void vm_qemu_event(struct vm *vm, const char *event, struct json_object *data);
 /* End a QEMU whose guest has shut down (it runs with -no-shutdown). */

@@ -14,7 +14,6 @@
 #include "daemon/leftovers.h"
 #include "daemon/log.h"
 #include "daemon/qmp.h"
-#include "daemon/server.h"
 #include "daemon/ports.h"
 #include "daemon/vm.h"
 #include "daemon/vm_config.h"
@@ -282,9 +281,9 @@ void vm_stop_all(int timeout_s, void (*done)(void))
 
 	for (size_t i = 0; v && i < n; i++) {
 		if (v[i]->state == VM_RUNNING || v[i]->state == VM_PAUSED)
-			vm_stop(v[i], NULL, timeout_s);
+			vm_stop(v[i], "vmd", timeout_s, NULL, NULL);
 		else if (v[i]->state == VM_STARTING)
-			vm_kill(v[i], NULL);
+			vm_kill(v[i], NULL, NULL);
 	}
 	free(v);
 	stop_all_done = done;
@@ -312,12 +311,13 @@ void vm_release_all(void)
 
 	for (size_t i = 0; v && i < n; i++) {
 		struct vm *vm = v[i];
-		struct call **waiting[] = {&vm->start_call, &vm->stop_call, &vm->kill_call};
+		struct vm_waiter *waiting[] = {&vm->on_start, &vm->on_stop,
+					       &vm->on_kill};
+		struct rpc_fault exiting;
+		rpc_fault_set(&exiting, RPC_GENERIC_ERROR, "vmd is exiting");
 		for (size_t w = 0; w < 3; w++)
-			if (*waiting[w]) {
-				call_error(*waiting[w], RPC_GENERIC_ERROR, "vmd is exiting");
-				*waiting[w] = NULL;
-			}
+			if (waiting[w]->cb)
+				vm_finish(vm, waiting[w], &exiting);
 		qmp_close(vm->qmp);
 		vm->qmp = NULL;
 		ports_close(vm);

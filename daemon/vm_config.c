@@ -18,7 +18,6 @@
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
 #include "daemon/mac.h"
-#include "daemon/server.h"
 #include "daemon/store.h"
 #include "daemon/vm.h"
 #include "daemon/vm_config.h"
@@ -73,15 +72,15 @@ int vm_cpus_max(const char *arch, const char *machine)
 	return 0;
 }
 
-static int check_cpus(struct call *c, struct json_object *config)
+static int check_cpus(struct rpc_fault *f, struct json_object *config)
 {
 	const char *arch = rpc_member_str(config, "arch");
 	const char *machine = emu_machine(arch, rpc_member_str(config, "machine"));
 	int cpus = (int)rpc_member_int(config, "cpus"), max = vm_cpus_max(arch, machine);
 	if (max && cpus > max) {
-		call_error(c, RPC_INVALID_ARGUMENT, "config.cpus: %d, but machine "
-			   "'%s' (%s) allows at most %d CPUs", cpus,
-			   machine, arch, max);
+		rpc_fault_set(f, RPC_INVALID_ARGUMENT, "config.cpus: %d, but "
+			      "machine '%s' (%s) allows at most %d CPUs", cpus,
+			      machine, arch, max);
 		return -1;
 	}
 	return 0;
@@ -124,22 +123,23 @@ static long nic_with(struct json_object *config, uint64_t mac, size_t below)
 	return -1;
 }
 
-/* Another VM's NIC has mac: say which. */
-static bool taken(struct call *c, const struct vm *self, uint64_t mac,
+/* Another VM's NIC has mac: say which (in f unless NULL). */
+static bool taken(struct rpc_fault *f, const struct vm *self, uint64_t mac,
 		  size_t i, const char *text)
 {
 	const struct vm *other = mac_index_find(mac);
 
 	if (!other || other == self)
 		return false;
-	if (c)
-		call_error(c, RPC_INVALID_ARGUMENT, "config.nics[%zu].mac: %s is "
-			   "already the MAC of nics[%ld] of VM '%s'", i, text,
-			   nic_with(other->config, mac, SIZE_MAX), other->name);
+	if (f)
+		rpc_fault_set(f, RPC_INVALID_ARGUMENT, "config.nics[%zu].mac: %s "
+			      "is already the MAC of nics[%ld] of VM '%s'", i,
+			      text, nic_with(other->config, mac, SIZE_MAX),
+			      other->name);
 	return true;
 }
 
-static int check_given_macs(struct call *c, const struct vm *self,
+static int check_given_macs(struct rpc_fault *f, const struct vm *self,
 			    struct json_object *config)
 {
 	uint64_t mac;
@@ -151,17 +151,17 @@ static int check_given_macs(struct call *c, const struct vm *self,
 			continue;
 		why = mac_parse(s, &mac) < 0 ? "not six hex octets" : mac_problem(mac);
 		if (why) {
-			call_error(c, RPC_INVALID_ARGUMENT, "config.nics[%zu].mac: "
-				   "%s: %s", i, s, why);
+			rpc_fault_set(f, RPC_INVALID_ARGUMENT, "config.nics[%zu]."
+				      "mac: %s: %s", i, s, why);
 			return -1;
 		}
 		long j = nic_with(config, mac, i);
 		if (j >= 0) {
-			call_error(c, RPC_INVALID_ARGUMENT, "config.nics[%zu].mac: %s "
-				   "is also the MAC of nics[%ld]", i, s, j);
+			rpc_fault_set(f, RPC_INVALID_ARGUMENT, "config.nics[%zu]."
+				      "mac: %s is also the MAC of nics[%ld]", i, s, j);
 			return -1;
 		}
-		if (taken(c, self, mac, i, s))
+		if (taken(f, self, mac, i, s))
 			return -1;
 	}
 	return 0;
@@ -190,7 +190,7 @@ static int pick_mac(const struct vm *self, const char *uuid,
 	return -1;
 }
 
-static int fill_macs(struct call *c, const struct vm *self, const char *uuid,
+static int fill_macs(struct rpc_fault *f, const struct vm *self, const char *uuid,
 		     struct json_object *config)
 {
 	char text[MAC_TEXT];
@@ -200,8 +200,8 @@ static int fill_macs(struct call *c, const struct vm *self, const char *uuid,
 		if (nic_mac(config, i))
 			continue;
 		if (pick_mac(self, uuid, config, i, &mac) < 0) {
-			call_error(c, RPC_GENERIC_ERROR, "config.nics[%zu]: no free "
-				   "MAC address found; give one", i);
+			rpc_fault_set(f, RPC_GENERIC_ERROR, "config.nics[%zu]: no "
+				      "free MAC address found; give one", i);
 			return -1;
 		}
 		mac_format(mac, text);
@@ -211,12 +211,12 @@ static int fill_macs(struct call *c, const struct vm *self, const char *uuid,
 	return 0;
 }
 
-int vm_config_check(struct call *c, struct vm *self, const char *uuid,
-		    struct json_object *config)
+int vm_config_check(struct vm *self, const char *uuid,
+		    struct json_object *config, struct rpc_fault *f)
 {
-	if (check_cpus(c, config) < 0 || check_given_macs(c, self, config) < 0)
+	if (check_cpus(f, config) < 0 || check_given_macs(f, self, config) < 0)
 		return -1;
-	return fill_macs(c, self, uuid, config);
+	return fill_macs(f, self, uuid, config);
 }
 
 void vm_config_index(struct vm *vm)
@@ -254,9 +254,11 @@ void vm_config_fill_macs(struct vm *vm)
 	if (vm_is_active(vm) && !vm->run_config)
 		json_object_deep_copy(vm->config, &vm->run_config, NULL);
 	vm_config_unindex(vm);
-	if (fill_macs(NULL, vm, vm->uuid, vm->config) < 0 ||
-	    store_vm_update(vmd.store, vm->uuid, NULL,
-			    json_object_to_json_string(vm->config)) != STORE_OK)
+	struct rpc_fault f;
+	if (fill_macs(&f, vm, vm->uuid, vm->config) < 0)
+		log_vm(LOG_ERR, vm->name, vm->uuid, "%s", f.msg);
+	else if (store_vm_update(vmd.store, vm->uuid, NULL,
+				 json_object_to_json_string(vm->config)) != STORE_OK)
 		log_vm(LOG_ERR, vm->name, vm->uuid, "cannot store the MACs "
 		       "given to its NICs: %s", store_errmsg(vmd.store));
 	vm_config_index(vm);
@@ -274,7 +276,7 @@ static void run_config_path(const struct vm *vm, char *buf, size_t cap)
 	vm_run_path(buf, cap, vm->run_dir, VM_RUN_CONFIG);
 }
 
-int vm_run_config_save(struct vm *vm, struct call *c)
+int vm_run_config_save(struct vm *vm, struct rpc_fault *f)
 {
 	char path[4096], tmp[4200];
 	size_t len;
@@ -288,8 +290,8 @@ int vm_run_config_save(struct vm *vm, struct call *c)
 	if (fd >= 0 && close(fd) < 0)
 		ok = false;
 	if (!ok || rename(tmp, path) < 0) {
-		call_error(c, RPC_GENERIC_ERROR, "VM '%s': cannot write %s: %s",
-			   vm->name, path, strerror(errno ? errno : EIO));
+		rpc_fault_set(f, RPC_GENERIC_ERROR, "VM '%s': cannot write %s: %s",
+			      vm->name, path, strerror(errno ? errno : EIO));
 		unlink(tmp);
 		return -1;
 	}

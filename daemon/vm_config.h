@@ -8,8 +8,8 @@
 
 #include <stdbool.h>
 #include <json-c/json.h>
+#include "rpc/errors.h"
 
-struct call;
 struct vm;
 
 /* The most vCPUs QEMU's machine type allows for arch (machine NULL: the
@@ -18,10 +18,10 @@ int vm_cpus_max(const char *arch, const char *machine);
 
 /* Check config (of a new VM when self is NULL) and fill in a MAC for each
  * NIC without one: the one the NIC at the same place in self's definition
- * has, else one derived from uuid.  Replies with the error and returns -1
- * when the config cannot be used. */
-int vm_config_check(struct call *c, struct vm *self, const char *uuid,
-		    struct json_object *config);
+ * has, else one derived from uuid.  -1 with the error in f when the
+ * config cannot be used. */
+int vm_config_check(struct vm *self, const char *uuid,
+		    struct json_object *config, struct rpc_fault *f);
 
 /* Keep the host-wide MAC index in step with vm->config. */
 void vm_config_index(struct vm *vm);
@@ -35,8 +35,8 @@ void vm_config_fill_macs(struct vm *vm);
 struct json_object *vm_live_config(const struct vm *vm);
 /* At start: the definition becomes the running config, kept in the run
  * directory so that a later vmd that re-adopts the QEMU knows it.  -1 with
- * the error replied when it cannot be written. */
-int vm_run_config_save(struct vm *vm, struct call *c);
+ * the error in f when it cannot be written. */
+int vm_run_config_save(struct vm *vm, struct rpc_fault *f);
 /* After vmd restarted: read it back (the definition when it is missing). */
 void vm_run_config_load(struct vm *vm);
 void vm_run_config_drop(struct vm *vm);

@@ -2,7 +2,6 @@
  * read-write unless "readonly", everything else read-only. */
 #include "config.h"
 #include <string.h>
-#include "daemon/server.h"
 #include "daemon/vm.h"
 #include "daemon/vm_files.h"
 #include "rpc/errors.h"
@@ -72,7 +71,7 @@ static void hand_out(struct vm_files *f)
 	f->nkeep = k;
 }
 
-int vm_files_open(struct vm *vm, struct call *c, struct vm_files *f)
+int vm_files_open(struct vm *vm, struct vm_files *f, struct rpc_fault *fault)
 {
 	char err[1024];
 
@@ -81,13 +80,14 @@ int vm_files_open(struct vm *vm, struct call *c, struct vm_files *f)
 	plan(vm, f);
 	for (size_t i = 0; i < f->n; i++)
 		if (!f->req[i].path) {
-			call_error(c, RPC_INVALID_ARGUMENT, "VM '%s': a %s has no "
-				   "path", vm->name, f->req[i].what);
+			rpc_fault_set(fault, RPC_INVALID_ARGUMENT, "VM '%s': a %s "
+				      "has no path", vm->name, f->req[i].what);
 			return -1;
 		}
 	if (emu_open_files(vm_qemu_user(), f->req, f->n, OPEN_TIMEOUT_MS, err,
 			   sizeof err) < 0) {
-		call_error(c, RPC_INVALID_ARGUMENT, "VM '%s': %s", vm->name, err);
+		rpc_fault_set(fault, RPC_INVALID_ARGUMENT, "VM '%s': %s", vm->name,
+			      err);
 		return -1;
 	}
 	hand_out(f);

@@ -6,9 +6,9 @@
 
 #include "emu/argv.h"
 #include "emu/hostfile.h"
+#include "rpc/errors.h"
 
 struct vm;
-struct call;
 
 #define VM_FILES_MAX (16 + 2 + 3)
 
@@ -20,9 +20,9 @@ struct vm_files {
 	size_t nkeep;
 };
 
-/* 0, or -1 with an InvalidArgument error on c naming the file, the user
- * and the reason. */
-int vm_files_open(struct vm *vm, struct call *c, struct vm_files *f);
+/* 0, or -1 with an InvalidArgument error in fault naming the file, the
+ * user and the reason. */
+int vm_files_open(struct vm *vm, struct vm_files *f, struct rpc_fault *fault);
 void vm_files_close(struct vm_files *f);
 
 #endif

@@ -22,7 +22,6 @@
 #include "daemon/qmp.h"
 #include "daemon/restart.h"
 #include "daemon/scope.h"
-#include "daemon/server.h"
 #include "daemon/store.h"
 #include "daemon/vm.h"
 #include "daemon/vm_config.h"
@@ -68,7 +67,7 @@ int vm_unix_socket(const char *path, bool listening)
 }
 
 /* accel to use: the schema allows auto|kvm|tcg; auto follows the probe. */
-static const char *resolve_accel(struct vm *vm, struct call *c)
+static const char *resolve_accel(struct vm *vm, struct rpc_fault *f)
 {
 	const char *want = vm_cfg_str(vm, "accel");
 	const char *arch = vm_cfg_str(vm, "arch");
@@ -77,31 +76,31 @@ static const char *resolve_accel(struct vm *vm, struct call *c)
 	if (!strcmp(want, "tcg") || (!strcmp(want, "auto") && !native))
 		return "tcg";
 	if (!native) {
-		call_error(c, RPC_UNSUPPORTED, "VM '%s': accel kvm needs an x86 guest "
-			   "on this host, not %s", vm->name, arch);
+		rpc_fault_set(f, RPC_UNSUPPORTED, "VM '%s': accel kvm needs an x86 "
+			      "guest on this host, not %s", vm->name, arch);
 		return NULL;
 	}
 	if (vmd.probe.kvm_usable)
 		return "kvm";
 	if (!strcmp(want, "auto"))
 		return "tcg";
-	call_error(c, RPC_UNSUPPORTED, "VM '%s': KVM is not usable here: %s",
-		   vm->name, vmd.probe.reason);
+	rpc_fault_set(f, RPC_UNSUPPORTED, "VM '%s': KVM is not usable here: %s",
+		      vm->name, vmd.probe.reason);
 	return NULL;
 }
 
-static int check_path(struct call *c, const char *what, const char *path)
+static int check_path(struct rpc_fault *f, const char *what, const char *path)
 {
 	const char *why = vm_file_problem(path, !strcmp(what, "disk"));
 
 	if (!why)
 		return 0;
-	call_error(c, RPC_INVALID_ARGUMENT, "%s %s: %s", what, path, why);
+	rpc_fault_set(f, RPC_INVALID_ARGUMENT, "%s %s: %s", what, path, why);
 	return -1;
 }
 
 /* Every file QEMU will open must exist now: a clear error beats QEMU's. */
-static int check_files(struct vm *vm, struct call *c)
+static int check_files(struct vm *vm, struct rpc_fault *f)
 {
 	struct json_object *disks, *boot, *v;
 
@@ -109,15 +108,15 @@ static int check_files(struct vm *vm, struct call *c)
 		for (size_t i = 0; i < json_object_array_length(disks); i++) {
 			json_object_object_get_ex(json_object_array_get_idx(disks, i),
 						  "path", &v);
-			if (check_path(c, "disk", json_object_get_string(v)) < 0)
+			if (check_path(f, "disk", json_object_get_string(v)) < 0)
 				return -1;
 		}
 	if (json_object_object_get_ex(vm->config, "boot", &boot)) {
 		if (json_object_object_get_ex(boot, "kernel", &v) &&
-		    check_path(c, "kernel", json_object_get_string(v)) < 0)
+		    check_path(f, "kernel", json_object_get_string(v)) < 0)
 			return -1;
 		if (json_object_object_get_ex(boot, "initrd", &v) &&
-		    check_path(c, "initrd", json_object_get_string(v)) < 0)
+		    check_path(f, "initrd", json_object_get_string(v)) < 0)
 			return -1;
 	}
 	return 0;
@@ -128,27 +127,24 @@ static void on_qmp_event(void *ctx, const char *event, struct json_object *data)
 	vm_qemu_event(ctx, event, data);
 }
 
-static void start_reply(struct vm *vm)
+void vm_finish(struct vm *vm, struct vm_waiter *w, const struct rpc_fault *err)
 {
-	struct call *c = vm->start_call;
-	struct json_object *r = json_object_new_object();
+	struct vm_waiter told = *w;
 
-	vm->start_call = NULL;
-	json_object_object_add(r, "name", json_object_new_string(vm->name));
-	json_object_object_add(r, "uuid", json_object_new_string(vm->uuid));
-	json_object_object_add(r, "state", json_object_new_string("running"));
-	json_object_object_add(r, "pid", json_object_new_int(vm->pid));
-	json_object_object_add(r, "accel", json_object_new_string(vm->accel));
-	call_return(c, r);
+	*w = (struct vm_waiter){0};
+	if (told.cb)
+		told.cb(told.ctx, vm, err);
+	else if (err)
+		log_err("%s: %s", rpc_err_name(err->cls), err->msg);
 }
 
 void vm_start_internal(struct vm *vm)
 {
-	vm_start(vm, NULL);
+	vm_start(vm, "autostart", NULL, NULL);
 }
 
 /* The store cannot say the VM runs: a QEMU the next vmd would not know
- * about must not go on.  Its exit answers the start call. */
+ * about must not go on.  Its exit tells whoever waits for the start. */
 static void end_start(struct vm *vm)
 {
 	snprintf(vm->start_fail, sizeof vm->start_fail, "VM '%s': cannot record "
@@ -166,7 +162,7 @@ static void on_cont(void *ctx, struct json_object *ret, rpc_err err,
 	struct vm *vm = ctx;
 
 	if (err != RPC_OK) {
-		/* QEMU's exit (SIGCHLD) answers the start call */
+		/* QEMU's exit (SIGCHLD) tells whoever waits for the start */
 		log_vm(LOG_ERR, vm->name, vm->uuid, "cont failed: %s", desc);
 		if (vm->pid > 0)
 			kill(vm->pid, SIGKILL);
@@ -178,8 +174,7 @@ static void on_cont(void *ctx, struct json_object *ret, rpc_err err,
 		end_start(vm);
 		return;
 	}
-	if (vm->start_call)
-		start_reply(vm);
+	vm_finish(vm, &vm->on_start, NULL);
 }
 
 static void on_start_timeout(evutil_socket_t fd, short what, void *arg)
@@ -227,7 +222,7 @@ static int make_sockets(struct vm *vm, int nserial, struct launch_fds *f)
 	return 0;
 }
 
-static int prepare_run_dir(struct vm *vm, struct call *c)
+static int prepare_run_dir(struct vm *vm, struct rpc_fault *f)
 {
 	char path[4096];
 
@@ -235,8 +230,8 @@ static int prepare_run_dir(struct vm *vm, struct call *c)
 	mkdir(path, 0700);
 	vm_run_dir_path(path, sizeof path, vmd.run_dir, vm->uuid);
 	if (mkdir(path, 0700) < 0 && errno != EEXIST) {
-		call_error(c, RPC_GENERIC_ERROR, "cannot create %s: %s", path,
-			   strerror(errno));
+		rpc_fault_set(f, RPC_GENERIC_ERROR, "cannot create %s: %s", path,
+			      strerror(errno));
 		return -1;
 	}
 	free(vm->run_dir);
@@ -252,7 +247,7 @@ const char *vm_qemu_user(void)
 	return vmd.qemu_user && *vmd.qemu_user ? vmd.qemu_user : QEMU_USER_DEFAULT;
 }
 
-static pid_t launch(struct vm *vm, struct call *c, const char *accel,
+static pid_t launch(struct vm *vm, struct rpc_fault *fault, const char *accel,
 		    struct launch_fds *f, const struct port_plan *pl)
 {
 	struct emu_launch l = {.accel = accel, .qmp_fd = f->qmp_listen,
@@ -275,7 +270,7 @@ static pid_t launch(struct vm *vm, struct call *c, const char *accel,
 	keep[1 + VM_MAX_SERIAL] = vm->lock_fd;  /* held for QEMU's life */
 	emu_argv_init(&argv);
 	/* QEMU opens host files as root: vmd opens them as the QEMU user */
-	if (vm_files_open(vm, c, &files) < 0) {
+	if (vm_files_open(vm, &files, fault) < 0) {
 		free(qemu);
 		return -1;
 	}
@@ -283,8 +278,8 @@ static pid_t launch(struct vm *vm, struct call *c, const char *accel,
 	memcpy(keep + nkeep, files.keep, files.nkeep * sizeof(int));
 	nkeep += files.nkeep;
 	if (!qemu || emu_build_argv(vm->config, &l, &argv, err, sizeof err) < 0) {
-		call_error(c, RPC_INVALID_ARGUMENT, "VM '%s': %s", vm->name,
-			   qemu ? err : "out of memory");
+		rpc_fault_set(fault, RPC_INVALID_ARGUMENT, "VM '%s': %s", vm->name,
+			      qemu ? err : "out of memory");
 		goto out;
 	}
 	char *line = emu_argv_render(&argv);
@@ -293,7 +288,7 @@ static pid_t launch(struct vm *vm, struct call *c, const char *accel,
 	vm_run_path(log_path, sizeof log_path, vm->run_dir, VM_RUN_QEMU_LOG);
 	pid = emu_spawn(argv.v, keep, nkeep, log_path, err, sizeof err);
 	if (pid < 0)
-		call_error(c, RPC_EMULATOR_FAILED, "VM '%s': %s", vm->name, err);
+		rpc_fault_set(fault, RPC_EMULATOR_FAILED, "VM '%s': %s", vm->name, err);
 out:
 	vm_files_close(&files);
 	emu_argv_free(&argv);
@@ -311,7 +306,7 @@ static void attach_channels(struct vm *vm, struct launch_fds *f,
 
 /* Never two QEMUs for one VM: one that vmd lost track of (a state it
  * could not record, a store restored from a backup) still holds it. */
-static int lock_run_dir(struct vm *vm, struct call *c)
+static int lock_run_dir(struct vm *vm, struct rpc_fault *f)
 {
 	char holder[32];
 	int fd;
@@ -325,17 +320,17 @@ static int lock_run_dir(struct vm *vm, struct call *c)
 
 	/* the kernel may release a dead QEMU's lock a moment after its end */
 	if (held && !emu_proc_starttime(atoi(holder)))
-		call_error(c, RPC_INVALID_STATE, "VM '%s': its last QEMU (pid %s) "
-			   "has ended but still holds %s/lock; try again in a "
-			   "moment", vm->name, holder, vm->run_dir);
+		rpc_fault_set(f, RPC_INVALID_STATE, "VM '%s': its last QEMU (pid %s) "
+			      "has ended but still holds %s/lock; try again in a "
+			      "moment", vm->name, holder, vm->run_dir);
 	else if (held)
-		call_error(c, RPC_INVALID_STATE, "VM '%s' already has a QEMU "
-			   "(pid %s) that holds %s/lock though vmd does not run "
-			   "it; end that process before starting the VM", vm->name,
-			   holder, vm->run_dir);
+		rpc_fault_set(f, RPC_INVALID_STATE, "VM '%s' already has a QEMU "
+			      "(pid %s) that holds %s/lock though vmd does not "
+			      "run it; end that process before starting the VM",
+			      vm->name, holder, vm->run_dir);
 	else
-		call_error(c, RPC_GENERIC_ERROR, "VM '%s': cannot lock %s/lock: %s",
-			   vm->name, vm->run_dir, strerror(e));
+		rpc_fault_set(f, RPC_GENERIC_ERROR, "VM '%s': cannot lock %s/lock: %s",
+			      vm->name, vm->run_dir, strerror(e));
 	return -1;
 }
 
@@ -346,24 +341,27 @@ static void unlock_run_dir(struct vm *vm)
 	vm->lock_fd = -1;
 }
 
-static int spawn(struct vm *vm, struct call *c, const char *accel)
+/* From here on the outcome comes later, to w: from "cont", or QEMU's exit. */
+static int spawn(struct vm *vm, const char *who, const char *accel,
+		 struct vm_waiter w, struct rpc_fault *fault)
 {
 	struct launch_fds f;
 	struct port_plan pl;
 
-	if (vm_run_config_save(vm, c) < 0 || ports_prepare(vm, &pl, c) < 0)
+	if (vm_run_config_save(vm, fault) < 0 || ports_prepare(vm, &pl, fault) < 0)
 		return -1;
 	memset(&f, -1, sizeof f);
 	bool made = make_sockets(vm, pl.n, &f) == 0;
 	if (!made)
-		call_error(c, RPC_GENERIC_ERROR, "VM '%s': cannot make sockets in %s: %s",
-			   vm->name, vm->run_dir, strerror(errno));
-	if (!made || ports_keep(vm, &pl, f.con_conn, c) < 0) {
+		rpc_fault_set(fault, RPC_GENERIC_ERROR, "VM '%s': cannot make "
+			      "sockets in %s: %s", vm->name, vm->run_dir,
+			      strerror(errno));
+	if (!made || ports_keep(vm, &pl, f.con_conn, fault) < 0) {
 		close_fds(&f.qmp_listen, sizeof f / sizeof(int));
 		ports_plan_free(&pl);
 		return -1;
 	}
-	pid_t pid = launch(vm, c, accel, &f, &pl);
+	pid_t pid = launch(vm, fault, accel, &f, &pl);
 	close_fds(&f.qmp_listen, 1);
 	close_fds(f.con_listen, VM_MAX_SERIAL);
 	if (pid < 0) {
@@ -379,11 +377,11 @@ static int spawn(struct vm *vm, struct call *c, const char *accel)
 	snprintf(vm->accel, sizeof vm->accel, "%s", accel);
 	vm->shutdown_seen = vm->shutdown_guest = vm->kill_sent = false;
 	vm->start_fail[0] = 0;
-	vm->start_call = c;
+	vm->on_start = w;
 	attach_channels(vm, &f, &pl);
 	ports_plan_free(&pl);
 	/* stored before announced, or no start: QEMU still waits in -S */
-	if (vm_try_state(vm, VM_STARTING, "start", c ? c->who : "autostart") < 0) {
+	if (vm_try_state(vm, VM_STARTING, "start", who) < 0) {
 		end_start(vm);
 		return 0;
 	}
@@ -395,29 +393,39 @@ static int spawn(struct vm *vm, struct call *c, const char *accel)
 	return 0;
 }
 
-int vm_start(struct vm *vm, struct call *c)
+static int start(struct vm *vm, const char *who, struct vm_waiter w,
+		 struct rpc_fault *f)
 {
 	const char *accel;
 
 	if (vm->state != VM_STOPPED && vm->state != VM_CRASHED) {
-		call_error(c, RPC_INVALID_STATE, "VM '%s' is already %s", vm->name,
-			   vm_state_name(vm->state));
+		rpc_fault_set(f, RPC_INVALID_STATE, "VM '%s' is already %s",
+			      vm->name, vm_state_name(vm->state));
 		return -1;
 	}
 	if (vm->pid > 0) {
-		call_error(c, RPC_INVALID_STATE, "VM '%s': its last QEMU (pid %d) "
-			   "is still ending", vm->name, (int)vm->pid);
+		rpc_fault_set(f, RPC_INVALID_STATE, "VM '%s': its last QEMU (pid "
+			      "%d) is still ending", vm->name, (int)vm->pid);
 		return -1;
 	}
 	restart_cancel(vm);
-	if (!(accel = resolve_accel(vm, c)) || check_files(vm, c) < 0 ||
-	    prepare_run_dir(vm, c) < 0 || lock_run_dir(vm, c) < 0)
+	if (!(accel = resolve_accel(vm, f)) || check_files(vm, f) < 0 ||
+	    prepare_run_dir(vm, f) < 0 || lock_run_dir(vm, f) < 0)
 		return -1;
-	if (spawn(vm, c, accel) < 0) {
+	if (spawn(vm, who, accel, w, f) < 0) {
 		unlock_run_dir(vm);
 		return -1;
 	}
 	return 0;
+}
+
+void vm_start(struct vm *vm, const char *who, vm_done_cb cb, void *ctx)
+{
+	struct vm_waiter w = {cb, ctx};
+	struct rpc_fault f;
+
+	if (start(vm, who, w, &f) < 0)
+		vm_finish(vm, &w, &f);
 }
 
 static void on_stop_timeout(evutil_socket_t fd, short what, void *arg)
@@ -445,27 +453,35 @@ static void on_powerdown(void *ctx, struct json_object *ret, rpc_err err,
 	}
 }
 
-static bool check_active(struct vm *vm, struct call *c)
+static bool check_active(struct vm *vm, struct vm_waiter w)
 {
+	struct rpc_fault f;
+
 	if (vm->state == VM_RUNNING || vm->state == VM_PAUSED ||
 	    vm->state == VM_STOPPING || vm->state == VM_STARTING)
 		return true;
-	call_error(c, RPC_INVALID_STATE, "VM '%s' is %s", vm->name,
-		   vm_state_name(vm->state));
+	rpc_fault_set(&f, RPC_INVALID_STATE, "VM '%s' is %s", vm->name,
+		      vm_state_name(vm->state));
+	vm_finish(vm, &w, &f);
 	return false;
 }
 
-void vm_stop(struct vm *vm, struct call *c, int timeout_s)
+void vm_stop(struct vm *vm, const char *who, int timeout_s, vm_done_cb cb,
+	     void *ctx)
 {
-	if (!check_active(vm, c))
+	struct vm_waiter w = {cb, ctx};
+	struct rpc_fault f;
+
+	if (!check_active(vm, w))
 		return;
-	if (vm->state == VM_STARTING || vm->stop_call) {
-		call_error(c, RPC_INVALID_STATE, "VM '%s' is %s", vm->name,
-			   vm->stop_call ? "already stopping" : "still starting");
+	if (vm->state == VM_STARTING || vm->on_stop.cb) {
+		rpc_fault_set(&f, RPC_INVALID_STATE, "VM '%s' is %s", vm->name,
+			      vm->on_stop.cb ? "already stopping" : "still starting");
+		vm_finish(vm, &w, &f);
 		return;
 	}
-	vm->stop_call = c;
-	vm_set_state(vm, VM_STOPPING, "stop", c ? c->who : "vmd");
+	vm->on_stop = w;
+	vm_set_state(vm, VM_STOPPING, "stop", who);
 	if (vm->ending)
 		return;  /* QEMU has exited: its end answers */
 	if (timeout_s == 0) {
@@ -479,15 +495,20 @@ void vm_stop(struct vm *vm, struct call *c, int timeout_s)
 	evtimer_add(vm->stop_timer, &tv);
 }
 
-void vm_kill(struct vm *vm, struct call *c)
+void vm_kill(struct vm *vm, vm_done_cb cb, void *ctx)
 {
-	if (!check_active(vm, c))
+	struct vm_waiter w = {cb, ctx};
+	struct rpc_fault f;
+
+	if (!check_active(vm, w))
 		return;
-	if (vm->kill_call) {
-		call_error(c, RPC_BUSY, "VM '%s' is already being killed", vm->name);
+	if (vm->on_kill.cb) {
+		rpc_fault_set(&f, RPC_BUSY, "VM '%s' is already being killed",
+			      vm->name);
+		vm_finish(vm, &w, &f);
 		return;
 	}
-	vm->kill_call = c;
+	vm->on_kill = w;
 	vm->kill_sent = true;
 	if (!vm->ending && kill(vm->pid, SIGKILL) < 0)
 		log_vm(LOG_WARNING, vm->name, vm->uuid, "kill %d: %s", (int)vm->pid,
@@ -525,18 +546,6 @@ static void teardown(struct vm *vm)
 	vm->pending_op = NULL;
 }
 
-static void stopped_reply(struct vm *vm, struct call *c, bool with_forced)
-{
-	struct json_object *r = json_object_new_object();
-
-	json_object_object_add(r, "name", json_object_new_string(vm->name));
-	json_object_object_add(r, "uuid", json_object_new_string(vm->uuid));
-	json_object_object_add(r, "state", json_object_new_string("stopped"));
-	if (with_forced)
-		json_object_object_add(r, "forced", json_object_new_boolean(vm->kill_sent));
-	call_return(c, r);
-}
-
 static void describe_exit(int status, char *buf, size_t cap)
 {
 	if (status == -1)
@@ -550,18 +559,17 @@ static void describe_exit(int status, char *buf, size_t cap)
 static void fail_start(struct vm *vm, const char *how)
 {
 	char tail[768], log_path[4096];
+	struct rpc_fault f;
 
 	if (vm->start_fail[0]) {
-		call_error(vm->start_call, RPC_GENERIC_ERROR, "%s", vm->start_fail);
-		vm->start_call = NULL;
-		return;
+		rpc_fault_set(&f, RPC_GENERIC_ERROR, "%s", vm->start_fail);
+	} else {
+		vm_run_path(log_path, sizeof log_path, vm->run_dir, VM_RUN_QEMU_LOG);
+		emu_log_tail(log_path, tail, sizeof tail);
+		rpc_fault_set(&f, RPC_EMULATOR_FAILED, "VM '%s': QEMU %s: %s",
+			      vm->name, how, tail[0] ? tail : "no output");
 	}
-
-	vm_run_path(log_path, sizeof log_path, vm->run_dir, VM_RUN_QEMU_LOG);
-	emu_log_tail(log_path, tail, sizeof tail);
-	call_error(vm->start_call, RPC_EMULATOR_FAILED, "VM '%s': QEMU %s: %s",
-		   vm->name, how, tail[0] ? tail : "no output");
-	vm->start_call = NULL;
+	vm_finish(vm, &vm->on_start, &f);
 }
 
 static void exited(struct vm *vm);
@@ -588,14 +596,14 @@ static void exited(struct vm *vm)
 
 	describe_exit(vm->exit_status, how, sizeof how);
 	starting = vm->state == VM_STARTING;
-	asked = vm->kill_sent || vm->stop_call || vm->state == VM_STOPPING;
+	asked = vm->kill_sent || vm->on_stop.cb || vm->state == VM_STOPPING;
 	teardown(vm);
 	log_vm(LOG_INFO, vm->name, vm->uuid, "QEMU pid %d ended: %s", (int)pid, how);
 	const char *reason;
 	if (starting)
 		reason = "start-failed";
 	else if (asked)
-		reason = vm->kill_call ? "kill" : "stop";
+		reason = vm->on_kill.cb ? "kill" : "stop";
 	else if (vm->shutdown_seen)  /* guest power-off, or "quit" on the monitor */
 		reason = vm->shutdown_guest ? "guest-shutdown" : "host";
 	else
@@ -603,18 +611,10 @@ static void exited(struct vm *vm)
 	vm_set_state(vm, strcmp(reason, "crash") ? VM_STOPPED : VM_CRASHED,
 		     reason, NULL);
 	restart_consider(vm, reason);
-	if (vm->start_call)
+	if (vm->on_start.cb)
 		fail_start(vm, how);
-	if (vm->stop_call) {
-		struct call *c = vm->stop_call;
-		vm->stop_call = NULL;
-		stopped_reply(vm, c, true);
-	}
-	if (vm->kill_call) {
-		struct call *c = vm->kill_call;
-		vm->kill_call = NULL;
-		stopped_reply(vm, c, false);
-	}
+	vm_finish(vm, &vm->on_stop, NULL);
+	vm_finish(vm, &vm->on_kill, NULL);
 }
 
 static void on_quit(void *ctx, struct json_object *ret, rpc_err err,

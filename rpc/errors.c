@@ -4,6 +4,7 @@
  * never be spelled two ways. */
 #include "config.h"
 
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
@@ -95,4 +96,14 @@ rpc_err rpc_err_from_name(const char *name)
 			return (rpc_err)i;
 	}
 	return RPC_GENERIC_ERROR;
+}
+
+void rpc_fault_set(struct rpc_fault *f, rpc_err cls, const char *fmt, ...)
+{
+	va_list ap;
+
+	f->cls = cls;
+	va_start(ap, fmt);
+	vsnprintf(f->msg, sizeof f->msg, fmt, ap);
+	va_end(ap);
 }

@@ -38,4 +38,13 @@ rpc_err rpc_err_from_name(const char *name);
 /* JSON-RPC 2.0 error code for a class. */
 int rpc_err_jsonrpc_code(rpc_err e);
 
+/* An error on its way up to whoever answers the request: the layers below
+ * the command handlers fill one in and return -1, the handler replies it. */
+struct rpc_fault {
+	rpc_err cls;
+	char msg[1024];
+};
+void rpc_fault_set(struct rpc_fault *f, rpc_err cls, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
 #endif

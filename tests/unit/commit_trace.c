@@ -1,9 +1,9 @@
-/* The trace of commit_trace.h and the fake reply sink that writes into it. */
+/* The trace of commit_trace.h and the reply sink that writes into it. */
 #include "config.h"
 #include <stddef.h>
 #include <json-c/json.h>
 #include "daemon/log.h"
-#include "daemon/server.h"
+#include "daemon/commit.h"
 #include "tests/unit/commit_trace.h"
 
 char trace[4096];
@@ -22,19 +22,12 @@ void trace_reset(void)
 	trace[0] = '\0';
 }
 
-void call_return(struct call *c, struct json_object *ret)
+void trace_reply(void *ctx, struct json_object *ret,
+		 const struct rpc_fault *err)
 {
-	(void)c;
+	(void)ctx;
 	json_object_put(ret);
-	note('R');
-}
-
-void call_error(struct call *c, rpc_err cls, const char *fmt, ...)
-{
-	(void)c;
-	(void)cls;
-	(void)fmt;
-	note('E');
+	note(err ? 'E' : 'R');
 }
 
 void log_msg(int prio, const char *fmt, ...)

@@ -22,7 +22,6 @@
 
 #include "daemon/commit.h"
 #include "daemon/log.h"
-#include "daemon/server.h"
 #include "daemon/store.h"
 #include "daemon/vmd.h"
 #include "tests/unit/commit_trace.h"
@@ -301,12 +300,10 @@ static int teardown(void **state)
 
 /* ---- helpers ---------------------------------------------------------- */
 
-static struct call calls[4];
-
-/* Queue a reply to call i, as a handler does right after its change. */
-static void acknowledge(int i)
+/* Queue the reply to a change, as a handler does right after it. */
+static void acknowledge(void)
 {
-	commit_reply(&calls[i], json_object_new_string("done"));
+	commit_reply(json_object_new_string("done"), trace_reply, NULL);
 }
 
 /* Run the event-loop turns that release the queued replies. */
@@ -343,7 +340,7 @@ static void test_reply_held_until_loop(void **state)
 	(void)state;
 	assert_int_equal(store_vm_insert(vmd.store, UUID_B, "db1",
 					 "{\"name\":\"db1\"}"), STORE_OK);
-	acknowledge(0);
+	acknowledge();
 	assert_null(strchr(trace, 'R'));
 	assert_null(strchr(trace, 'S'));
 	run_loop();
@@ -355,7 +352,7 @@ static void test_define(void **state)
 	(void)state;
 	assert_int_equal(store_vm_insert(vmd.store, UUID_B, "db1",
 					 "{\"name\":\"db1\"}"), STORE_OK);
-	acknowledge(0);
+	acknowledge();
 	run_loop();
 	assert_synced_then_replied(1);
 }
@@ -365,7 +362,7 @@ static void test_update(void **state)
 	(void)state;
 	assert_int_equal(store_vm_update(vmd.store, UUID_A, "web2",
 					 "{\"name\":\"web2\"}"), STORE_OK);
-	acknowledge(0);
+	acknowledge();
 	run_loop();
 	assert_synced_then_replied(1);
 }
@@ -377,7 +374,7 @@ static void test_undefine(void **state)
 	assert_int_equal(store_vm_delete(vmd.store, UUID_A), STORE_OK);
 	assert_int_equal(store_event_add(vmd.store, UUID_A, "web1", "undefine",
 					 NULL, NULL, NULL, "uid=0"), STORE_OK);
-	acknowledge(0);
+	acknowledge();
 	run_loop();
 	assert_synced_then_replied(1);
 }
@@ -391,7 +388,7 @@ static void test_state_transition(void **state)
 	assert_int_equal(store_event_add(vmd.store, UUID_A, "web1", "state",
 					 "stopped", "running", NULL, "vmd"),
 			 STORE_OK);
-	acknowledge(0);
+	acknowledge();
 	run_loop();
 	assert_synced_then_replied(1);
 }
@@ -403,12 +400,12 @@ static void test_group_commit(void **state)
 	(void)state;
 	assert_int_equal(store_vm_insert(vmd.store, UUID_B, "db1",
 					 "{\"name\":\"db1\"}"), STORE_OK);
-	acknowledge(0);
+	acknowledge();
 	assert_int_equal(store_vm_update(vmd.store, UUID_A, NULL,
 					 "{\"name\":\"web1\",\"x\":1}"), STORE_OK);
-	acknowledge(1);
+	acknowledge();
 	assert_int_equal(store_vm_delete(vmd.store, UUID_B), STORE_OK);
-	acknowledge(2);
+	acknowledge();
 	run_loop();
 	assert_synced_then_replied(3);
 }
@@ -419,12 +416,12 @@ static void test_second_turn_syncs_again(void **state)
 	(void)state;
 	assert_int_equal(store_vm_insert(vmd.store, UUID_B, "db1",
 					 "{\"name\":\"db1\"}"), STORE_OK);
-	acknowledge(0);
+	acknowledge();
 	run_loop();
 	trace_reset();
 	assert_int_equal(store_vm_update(vmd.store, UUID_B, "db2",
 					 "{\"name\":\"db2\"}"), STORE_OK);
-	acknowledge(1);
+	acknowledge();
 	run_loop();
 	assert_synced_then_replied(1);
 }
@@ -436,8 +433,8 @@ static void test_failed_sync_is_an_error(void **state)
 	assert_int_equal(store_vm_insert(vmd.store, UUID_B, "db1",
 					 "{\"name\":\"db1\"}"), STORE_OK);
 	fail_sync = 1;
-	acknowledge(0);
-	acknowledge(1);
+	acknowledge();
+	acknowledge();
 	run_loop();
 	fail_sync = 0;
 	assert_null(strchr(trace, 'R'));
@@ -450,7 +447,7 @@ static void test_shutdown_syncs_first(void **state)
 	(void)state;
 	assert_int_equal(store_vm_insert(vmd.store, UUID_B, "db1",
 					 "{\"name\":\"db1\"}"), STORE_OK);
-	acknowledge(0);
+	acknowledge();
 	commit_shutdown();
 	assert_synced_then_replied(1);
 }

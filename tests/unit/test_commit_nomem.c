@@ -16,7 +16,6 @@
 
 #include "daemon/commit.h"
 #include "daemon/log.h"
-#include "daemon/server.h"
 #include "daemon/store.h"
 #include "daemon/vmd.h"
 #include "tests/unit/commit_trace.h"
@@ -71,11 +70,9 @@ static int teardown(void **state)
 /* No room to queue the first reply: synced and sent at once. */
 static void test_first_reply_nomem(void **state)
 {
-	struct call c = {0};
-
 	(void)state;
 	fail_mallocs = 1;
-	commit_reply(&c, json_object_new_object());
+	commit_reply(json_object_new_object(), trace_reply, NULL);
 	assert_string_equal(trace, "SR");
 	event_base_loop(vmd.base, EVLOOP_NONBLOCK);
 	assert_string_equal(trace, "SR");
@@ -85,18 +82,16 @@ static void test_first_reply_nomem(void **state)
  * and sent at once, the queued one still waits for the loop's sync. */
 static void test_later_reply_nomem(void **state)
 {
-	struct call a = {0}, b = {0};
-
 	(void)state;
-	commit_reply(&a, json_object_new_object());
+	commit_reply(json_object_new_object(), trace_reply, NULL);
 	assert_string_equal(trace, "");
 	fail_mallocs = 1;
-	commit_reply(&b, json_object_new_object());
+	commit_reply(json_object_new_object(), trace_reply, NULL);
 	assert_string_equal(trace, "SR");
 	event_base_loop(vmd.base, EVLOOP_NONBLOCK);
 	assert_string_equal(trace, "SRSR");
 	/* and the next turn queues and syncs as before */
-	commit_reply(&a, json_object_new_object());
+	commit_reply(json_object_new_object(), trace_reply, NULL);
 	assert_string_equal(trace, "SRSR");
 	event_base_loop(vmd.base, EVLOOP_NONBLOCK);
 	assert_string_equal(trace, "SRSRSR");
