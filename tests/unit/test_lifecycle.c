@@ -158,11 +158,6 @@ void emu_argv_init(struct emu_argv *a)
 	memset(a, 0, sizeof *a);
 }
 
-void emu_argv_free(struct emu_argv *a)
-{
-	(void)a;
-}
-
 char *emu_argv_render(const struct emu_argv *a)
 {
 	(void)a;
@@ -199,6 +194,20 @@ void emu_log_tail(const char *log_path, char *buf, size_t cap)
 	(void)log_path;
 	snprintf(buf, cap, "qemu: guest said goodbye");
 }
+
+/* What does nothing here: freeing, closing, indexing, logging leftovers. */
+#define NOTHING(fn, type) void fn(type x) { (void)x; }
+NOTHING(ports_plan_free, struct port_plan *)
+NOTHING(ports_finish, struct vm *)
+NOTHING(ports_close, struct vm *)
+NOTHING(scope_place, const struct vm *)
+NOTHING(leftovers_stopped, const struct vm *)
+NOTHING(vm_files_close, struct vm_files *)
+NOTHING(vm_run_config_drop, struct vm *)
+NOTHING(vm_config_index, struct vm *)
+NOTHING(vm_config_unindex, struct vm *)
+NOTHING(vm_config_fill_macs, struct vm *)
+NOTHING(emu_argv_free, struct emu_argv *)
 
 /* One QMP session at a time is enough here: its commands wait in a list
  * until the test answers them, as QEMU would. */
@@ -266,31 +275,6 @@ void ports_open(struct vm *vm, struct port_plan *pl, int *conn_fds)
 	(void)vm, (void)pl, (void)conn_fds;
 }
 
-void ports_plan_free(struct port_plan *pl)
-{
-	(void)pl;
-}
-
-void ports_finish(struct vm *vm)
-{
-	(void)vm;
-}
-
-void ports_close(struct vm *vm)
-{
-	(void)vm;
-}
-
-void scope_place(const struct vm *vm)
-{
-	(void)vm;
-}
-
-void leftovers_stopped(const struct vm *vm)
-{
-	(void)vm;
-}
-
 int vm_files_open(struct vm *vm, struct vm_files *f, struct rpc_fault *fault)
 {
 	(void)vm, (void)fault;
@@ -298,35 +282,10 @@ int vm_files_open(struct vm *vm, struct vm_files *f, struct rpc_fault *fault)
 	return 0;
 }
 
-void vm_files_close(struct vm_files *f)
-{
-	(void)f;
-}
-
 int vm_run_config_save(struct vm *vm, struct rpc_fault *f)
 {
 	(void)vm, (void)f;
 	return 0;
-}
-
-void vm_run_config_drop(struct vm *vm)
-{
-	(void)vm;
-}
-
-void vm_config_index(struct vm *vm)
-{
-	(void)vm;
-}
-
-void vm_config_unindex(struct vm *vm)
-{
-	(void)vm;
-}
-
-void vm_config_fill_macs(struct vm *vm)
-{
-	(void)vm;
 }
 
 /* ---- the one who asked --------------------------------------------------- */
