@@ -10,7 +10,7 @@
 #include <event2/event.h>
 #include "daemon/log.h"
 #include "daemon/restart.h"
-#include "daemon/server.h"
+#include "daemon/conn.h"
 #include "daemon/store.h"
 #include "daemon/vm.h"
 #include "daemon/vmd.h"

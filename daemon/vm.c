@@ -16,7 +16,7 @@
 #include "daemon/vm_index.h"
 #include "daemon/mac.h"
 #include "daemon/log.h"
-#include "daemon/server.h"
+#include "daemon/conn.h"
 #include "daemon/store.h"
 #include "daemon/vmd.h"
 #include "daemon/vm_paths.h"

@@ -1,7 +1,8 @@
 /* The lifecycle of daemon/vm_run.c and the restart policy of
  * daemon/restart.c, with no server and no QEMU.  The seam is the link: this
- * program is built from vm_run.c, vm.c, restart.c (and the VM and MAC
- * indexes) as they are, and defines itself what they call below them:
+ * program links vm_run.c, vm.c, restart.c (and the VM and MAC indexes)
+ * from libvmd.a as they are, and defines itself what they call below them
+ * (so the linker takes those from here, not from the library):
  * spawning QEMU (emu_*), QMP (qmp_*), ports, the store and the event
  * sink.  kill() is wrapped (-Wl,--wrap=kill) so that no signal is sent.
  * QEMU's exit is vm_child_exited(), as SIGCHLD calls it.
@@ -26,6 +27,7 @@
 #include <event2/event.h>
 #include <json-c/json.h>
 
+#include "daemon/conn.h"
 #include "daemon/leftovers.h"
 #include "daemon/log.h"
 #include "daemon/ports.h"
@@ -102,7 +104,6 @@ static const char *member(struct json_object *o, const char *key)
 	return json_object_object_get_ex(o, key, &v) ? json_object_get_string(v) : "";
 }
 
-void server_broadcast(struct json_object *event);  /* server.h's */
 void server_broadcast(struct json_object *event)
 {
 	struct json_object *d;
