@@ -370,6 +370,15 @@ static void exited(struct vm *vm, int status)
 #define KILLED (SIGKILL)          /* a wait status: killed by SIGKILL */
 #define EXIT(n) ((n) << 8)        /* a wait status: exit(n) */
 
+/* A VM with nothing but a name, asked to start. */
+static struct vm *start_plain(struct outcome *o)
+{
+	struct vm *vm = define("{\"name\": \"a\"}");
+
+	vm_start(vm, "uid=0 pid=1", done, o);
+	return vm;
+}
+
 /* Started and running: the trace is cleared behind it. */
 static struct vm *running(const char *config_text)
 {
@@ -420,11 +429,10 @@ static void test_start(void **state)
 static void test_start_spawn_fails(void **state)
 {
 	struct outcome o = {0};
-	struct vm *vm = define("{\"name\": \"a\"}");
 
 	(void)state;
 	spawn_fails = true;
-	vm_start(vm, "uid=0 pid=1", done, &o);
+	struct vm *vm = start_plain(&o);
 	assert_int_equal(o.calls, 1);
 	assert_int_equal(o.cls, RPC_EMULATOR_FAILED);
 	assert_string_equal(o.msg, "VM 'a': cannot exec qemu-system-x86_64: No such file");
@@ -437,11 +445,10 @@ static void test_start_spawn_fails(void **state)
 static void test_start_unrecorded(void **state)
 {
 	struct outcome o = {0};
-	struct vm *vm = define("{\"name\": \"a\"}");
 
 	(void)state;
 	store_fails = true;
-	vm_start(vm, "uid=0 pid=1", done, &o);
+	struct vm *vm = start_plain(&o);
 	assert_string_equal(trace, "spawn 900000\nkill 9\n");
 	assert_int_equal(o.calls, 0);
 	store_fails = false;
