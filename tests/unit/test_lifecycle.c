@@ -28,6 +28,7 @@
 #include <json-c/json.h>
 
 #include "daemon/conn.h"
+#include "daemon/dispatch.h"
 #include "daemon/leftovers.h"
 #include "daemon/log.h"
 #include "daemon/ports.h"
@@ -41,6 +42,8 @@
 #include "daemon/vmd.h"
 #include "emu/argv.h"
 #include "emu/spawn.h"
+#include "rpc/schema.h"
+#include "schemas/embedded.h"
 
 struct vmd vmd;
 
@@ -210,6 +213,18 @@ NOTHING(vm_config_unindex, struct vm *)
 NOTHING(vm_config_fill_macs, struct vm *)
 NOTHING(emu_argv_free, struct emu_argv *)
 
+/* A config gets the defaults of schemas/vm-config.json, as at define and
+ * load (dispatch.c's, which would bring the server along). */
+static struct json_object *vm_schema;
+
+int dispatch_fill_config(struct json_object *config)
+{
+	if (!vm_schema)
+		vm_schema = json_tokener_parse(vmd_schema_vm_config);
+	struct rpc_schema_ctx ctx = {.root = vm_schema};
+	return rpc_schema_fill(&ctx, vm_schema, config);
+}
+
 /* One QMP session at a time is enough here: its commands wait in a list
  * until the test answers them, as QEMU would. */
 struct pending {
@@ -347,6 +362,7 @@ static struct vm *define(const char *config_text)
 	struct json_object *config = json_tokener_parse(config_text);
 
 	assert_non_null(config);
+	assert_int_equal(dispatch_fill_config(config), 0);
 	snprintf(uuid, sizeof uuid, "00000000-0000-4000-8000-%012d", ++n);
 	struct vm *vm = vm_add(uuid, "a", config, 0, 0);
 	assert_non_null(vm);
@@ -656,5 +672,7 @@ int main(void)
 #undef T
 	};
 
-	return cmocka_run_group_tests(tests, NULL, NULL);
+	int failed = cmocka_run_group_tests(tests, NULL, NULL);
+	json_object_put(vm_schema);
+	return failed;
 }
