@@ -202,7 +202,6 @@ void emu_log_tail(const char *log_path, char *buf, size_t cap)
 /* What does nothing here: freeing, closing, indexing, logging leftovers. */
 #define NOTHING(fn, type) void fn(type x) { (void)x; }
 NOTHING(ports_plan_free, struct port_plan *)
-NOTHING(ports_finish, struct vm *)
 NOTHING(ports_close, struct vm *)
 NOTHING(scope_place, const struct vm *)
 NOTHING(leftovers_stopped, const struct vm *)
@@ -223,6 +222,12 @@ int dispatch_fill_config(struct json_object *config)
 		vm_schema = json_tokener_parse(vmd_schema_vm_config);
 	struct rpc_schema_ctx ctx = {.root = vm_schema};
 	return rpc_schema_fill(&ctx, vm_schema, config);
+}
+
+/* No console: the logs have QEMU's last bytes at once. */
+void ports_finish(struct vm *vm, void (*done)(struct vm *vm))
+{
+	done(vm);
 }
 
 /* One QMP session at a time is enough here: its commands wait in a list
