@@ -91,21 +91,12 @@ void dispatch_free(void)
 	commands = NULL;
 }
 
-/* Refs in protocol.json (root) may point into vm-config.json. */
-static struct rpc_schema_ctx ctx_of(struct json_object *root)
-{
-	return (struct rpc_schema_ctx){
-		.root = root, .resolve = schema_doc_vm_config_ref,
-		.resolve_ctx = vmd.vm_schema,
-	};
-}
-
 /* Valid, then filled: handlers read every argument with a schema default
  * through call_int() and the like, none of which has a default itself. */
 static int validate_and_fill(struct json_object *schema, struct json_object *value,
 			     char *msg, size_t msglen)
 {
-	struct rpc_schema_ctx ctx = ctx_of(vmd.schema);
+	struct rpc_schema_ctx ctx = schema_doc_ctx(vmd.schema, vmd.vm_schema);
 
 	if (rpc_schema_validate(&ctx, schema, value, msg, msglen) < 0)
 		return -1;
@@ -114,20 +105,6 @@ static int validate_and_fill(struct json_object *schema, struct json_object *val
 		return -1;
 	}
 	return 0;
-}
-
-int dispatch_check_config(struct json_object *config, char *msg, size_t msglen)
-{
-	struct rpc_schema_ctx ctx = ctx_of(vmd.vm_schema);
-
-	return rpc_schema_validate(&ctx, vmd.vm_schema, config, msg, msglen);
-}
-
-int dispatch_fill_config(struct json_object *config)
-{
-	struct rpc_schema_ctx ctx = ctx_of(vmd.vm_schema);
-
-	return rpc_schema_fill(&ctx, vmd.vm_schema, config);
 }
 
 void dispatch_call(struct call *c, bool negotiated, bool *negotiate)

@@ -18,11 +18,6 @@ void dispatch_free(void);
  * connection.  Sets *negotiate when the request was qmp_capabilities. */
 void dispatch_call(struct call *c, bool negotiated, bool *negotiate);
 
-/* Validate a VM config against vm-config.json. 0 or -1 with msg. */
-int dispatch_check_config(struct json_object *config, char *msg, size_t msglen);
-/* Fill in the defaults vm-config.json gives (a config stored or run by an
- * older vmd lacks them).  0, or -1 when memory ran out. */
-int dispatch_fill_config(struct json_object *config);
 
 /* The handlers, one per schema command. */
 void cmd_qmp_capabilities(struct call *c);

@@ -185,6 +185,23 @@ struct json_object *schema_doc_vm_config_ref(void *vm_config, const char *ref)
 	return node;
 }
 
+struct rpc_schema_ctx schema_doc_ctx(struct json_object *root,
+				     struct json_object *vm_config)
+{
+	return (struct rpc_schema_ctx){
+		.root = root, .resolve = schema_doc_vm_config_ref,
+		.resolve_ctx = vm_config,
+	};
+}
+
+int schema_doc_fill_config(struct json_object *vm_config,
+			   struct json_object *config)
+{
+	struct rpc_schema_ctx ctx = schema_doc_ctx(vm_config, vm_config);
+
+	return rpc_schema_fill(&ctx, vm_config, config);
+}
+
 struct json_object *schema_doc_load(const char *text, const char *name,
 				    char *err, size_t errlen)
 {

@@ -10,7 +10,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "daemon/dispatch.h"
+#include "daemon/schema_doc.h"
 #include "daemon/vm.h"
 #include "daemon/vm_config.h"
 #include "daemon/vm_index.h"
@@ -186,7 +186,7 @@ static int load_one(void *ctx, const struct store_vm *row)
 		return 0;
 	}
 	/* one stored by an older vmd lacks the defaults */
-	if (dispatch_fill_config(config) < 0) {
+	if (schema_doc_fill_config(vmd.vm_schema, config) < 0) {
 		json_object_put(config);
 		return -1;
 	}

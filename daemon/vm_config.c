@@ -15,10 +15,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include "daemon/dispatch.h"
 #include "daemon/log.h"
 #include "daemon/mac.h"
 #include "daemon/store.h"
+#include "daemon/schema_doc.h"
 #include "daemon/vm.h"
 #include "daemon/vm_config.h"
 #include "daemon/vmd.h"
@@ -317,7 +317,7 @@ void vm_run_config_load(struct vm *vm)
 	}
 	/* kept by an older vmd, without defaults: fill them in, or every one
 	 * would count as a pending change */
-	if (dispatch_fill_config(o) < 0)
+	if (schema_doc_fill_config(vmd.vm_schema, o) < 0)
 		log_vm(LOG_ERR, vm->name, vm->uuid, "out of memory filling in "
 		       "the defaults of its running config");
 	vm_run_config_drop(vm);

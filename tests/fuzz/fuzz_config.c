@@ -7,7 +7,7 @@
  * UTF-8, depth 64); text the strict reader refuses is read again as vmd
  * reads a stored config (json_tokener_parse: lenient, so NaN and the like
  * get through).  The value is validated twice, as the daemon can reach it:
- * against vm-config.json directly (daemon/dispatch.c dispatch_check_config)
+ * against vm-config.json directly
  * and as the "config" argument of vm-define through protocol.json's
  * "$ref": "vm-config.json".  Both verdicts must agree, a refusal must come
  * with a message and a pass without one, and the message, which goes to the

@@ -28,7 +28,7 @@
 #include <json-c/json.h>
 
 #include "daemon/conn.h"
-#include "daemon/dispatch.h"
+#include "daemon/schema_doc.h"
 #include "daemon/leftovers.h"
 #include "daemon/log.h"
 #include "daemon/ports.h"
@@ -212,17 +212,6 @@ NOTHING(vm_config_unindex, struct vm *)
 NOTHING(vm_config_fill_macs, struct vm *)
 NOTHING(emu_argv_free, struct emu_argv *)
 
-/* A config gets the defaults of schemas/vm-config.json, as at define and
- * load (dispatch.c's, which would bring the server along). */
-static struct json_object *vm_schema;
-
-int dispatch_fill_config(struct json_object *config)
-{
-	if (!vm_schema)
-		vm_schema = json_tokener_parse(vmd_schema_vm_config);
-	struct rpc_schema_ctx ctx = {.root = vm_schema};
-	return rpc_schema_fill(&ctx, vm_schema, config);
-}
 
 /* No console: the logs have QEMU's last bytes at once. */
 void ports_finish(struct vm *vm, void (*done)(struct vm *vm))
@@ -367,7 +356,10 @@ static struct vm *define(const char *config_text)
 	struct json_object *config = json_tokener_parse(config_text);
 
 	assert_non_null(config);
-	assert_int_equal(dispatch_fill_config(config), 0);
+	/* the defaults of schemas/vm-config.json, as at define and load */
+	if (!vmd.vm_schema)
+		vmd.vm_schema = json_tokener_parse(vmd_schema_vm_config);
+	assert_int_equal(schema_doc_fill_config(vmd.vm_schema, config), 0);
 	snprintf(uuid, sizeof uuid, "00000000-0000-4000-8000-%012d", ++n);
 	struct vm *vm = vm_add(uuid, "a", config, 0, 0);
 	assert_non_null(vm);
@@ -678,6 +670,6 @@ int main(void)
 	};
 
 	int failed = cmocka_run_group_tests(tests, NULL, NULL);
-	json_object_put(vm_schema);
+	json_object_put(vmd.vm_schema);
 	return failed;
 }
