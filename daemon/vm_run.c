@@ -143,6 +143,20 @@ void vm_start_internal(struct vm *vm)
 	vm_start(vm, "autostart", NULL, NULL);
 }
 
+/* SIGKILL to the VM's QEMU, unless vmd has reaped it (ending): its pid may
+ * be another process's by then.  True when sent. */
+static bool kill_qemu(struct vm *vm)
+{
+	if (vm->pid <= 0 || vm->ending)
+		return false;
+	if (kill(vm->pid, SIGKILL) < 0) {
+		log_vm(LOG_WARNING, vm->name, vm->uuid, "kill %d: %s",
+		       (int)vm->pid, strerror(errno));
+		return false;
+	}
+	return true;
+}
+
 /* The store cannot say the VM runs: a QEMU the next vmd would not know
  * about must not go on.  Its exit tells whoever waits for the start. */
 static void end_start(struct vm *vm)
@@ -151,9 +165,7 @@ static void end_start(struct vm *vm)
 		 "its state (%s); its QEMU was ended", vm->name,
 		 store_errmsg(vmd.store));
 	log_vm(LOG_ERR, vm->name, vm->uuid, "%s", vm->start_fail);
-	vm->kill_sent = true;
-	if (vm->pid > 0)
-		kill(vm->pid, SIGKILL);
+	vm->kill_sent = kill_qemu(vm);
 }
 
 static void on_cont(void *ctx, struct json_object *ret, rpc_err err,
@@ -164,8 +176,7 @@ static void on_cont(void *ctx, struct json_object *ret, rpc_err err,
 	if (err != RPC_OK) {
 		/* QEMU's exit (SIGCHLD) tells whoever waits for the start */
 		log_vm(LOG_ERR, vm->name, vm->uuid, "cont failed: %s", desc);
-		if (vm->pid > 0)
-			kill(vm->pid, SIGKILL);
+		kill_qemu(vm);
 		return;
 	}
 	event_del(vm->start_timer);
@@ -183,8 +194,7 @@ static void on_start_timeout(evutil_socket_t fd, short what, void *arg)
 
 	log_vm(LOG_ERR, vm->name, vm->uuid, "QEMU did not start within %d s",
 	       START_TIMEOUT_S);
-	if (vm->pid > 0)
-		kill(vm->pid, SIGKILL);
+	kill_qemu(vm);
 }
 
 struct launch_fds {
@@ -432,11 +442,10 @@ static void on_stop_timeout(evutil_socket_t fd, short what, void *arg)
 {
 	struct vm *vm = arg;
 
-	if (vm->pid > 0) {
+	if (kill_qemu(vm)) {
 		log_vm(LOG_INFO, vm->name, vm->uuid,
 		       "guest did not power off in time; killing QEMU");
 		vm->kill_sent = true;
-		kill(vm->pid, SIGKILL);
 	}
 }
 
@@ -445,11 +454,10 @@ static void on_powerdown(void *ctx, struct json_object *ret, rpc_err err,
 {
 	struct vm *vm = ctx;
 
-	if (err != RPC_OK && vm->pid > 0) {
+	if (err != RPC_OK && kill_qemu(vm)) {
 		log_vm(LOG_WARNING, vm->name, vm->uuid,
 		       "system_powerdown failed (%s); killing QEMU", desc);
 		vm->kill_sent = true;
-		kill(vm->pid, SIGKILL);
 	}
 }
 
@@ -510,9 +518,7 @@ void vm_kill(struct vm *vm, vm_done_cb cb, void *ctx)
 	}
 	vm->on_kill = w;
 	vm->kill_sent = true;
-	if (!vm->ending && kill(vm->pid, SIGKILL) < 0)
-		log_vm(LOG_WARNING, vm->name, vm->uuid, "kill %d: %s", (int)vm->pid,
-		       strerror(errno));
+	kill_qemu(vm);
 }
 
 /* QEMU has exited: nothing may signal its pid (it may be another
@@ -623,16 +629,16 @@ static void on_quit(void *ctx, struct json_object *ret, rpc_err err,
 	struct vm *vm = ctx;
 
 	/* QEMU may close the monitor before it answers: its exit counts */
-	if (err != RPC_OK && vm->pid > 0 && strcmp(desc, "QEMU monitor closed"))
-		kill(vm->pid, SIGKILL);
+	if (err != RPC_OK && strcmp(desc, "QEMU monitor closed"))
+		kill_qemu(vm);
 }
 
 void vm_quit(struct vm *vm)
 {
 	if (vm->qmp)
 		qmp_exec(vm->qmp, "quit", NULL, on_quit, vm);
-	else if (vm->pid > 0 && !vm->ending)
-		kill(vm->pid, SIGKILL);
+	else
+		kill_qemu(vm);
 }
 
 void vm_qemu_event(struct vm *vm, const char *event, struct json_object *data)

@@ -539,6 +539,27 @@ static void test_crash_during_stop(void **state)
 	assert_false(restart_cancel(vm));
 }
 
+/* QEMU ends while "system_powerdown" or "cont" waits for its answer: vmd
+ * has reaped it, so its pid may already be another process's; the
+ * monitor's closing must not make vmd signal it, nor count as a kill. */
+static void test_no_signal_after_exit(void **state)
+{
+	struct outcome o = {0};
+	struct vm *vm = running("{\"name\": \"a\"}");
+
+	(void)state;
+	vm_stop(vm, "uid=0 pid=1", 30, done, &o);
+	exited(vm, EXIT(0));
+	assert_null(strstr(trace, "kill"));
+	assert_false(vm->kill_sent);
+	assert_int_equal(o.calls, 1);
+	trace[0] = '\0';
+	vm = start_plain(&o);
+	exited(vm, EXIT(1));
+	assert_null(strstr(trace, "kill"));
+	assert_int_equal(vm->state, VM_STOPPED);
+}
+
 /* ---- kill ---------------------------------------------------------------- */
 
 /* vm-kill while QEMU has not answered "cont": the start fails with QEMU's
@@ -663,7 +684,8 @@ int main(void)
 #define T(f) cmocka_unit_test_setup_teardown(f, setup, teardown)
 		T(test_start), T(test_start_spawn_fails), T(test_start_unrecorded),
 		T(test_stop_timeout_kills), T(test_stop_clean),
-		T(test_crash_during_stop), T(test_kill_during_start),
+		T(test_crash_during_stop), T(test_no_signal_after_exit),
+		T(test_kill_during_start),
 		T(test_restart_backoff), T(test_restart_gives_up),
 		T(test_restart_policy), T(test_start_cancels_restart),
 #undef T
