@@ -125,18 +125,33 @@ static void op_done(void *ctx, struct json_object *ret, rpc_err err,
 	free(op);
 }
 
-/* Run a QMP command if the VM is in state `need` (or any running state when
- * need is VM_RUNNING and any_live). */
-static void simple_op(struct call *c, const char *qmp_cmd, enum vm_state need,
-		      bool any_live, enum vm_state to, const char *reason)
+/* vm-reset, vm-pause and vm-resume are one QMP command each.  Mind QMP's
+ * names: its "stop" pauses the CPUs (it stops no VM) and "cont" resumes
+ * them. */
+struct cpu_op {
+	const char *qmp_cmd;
+	enum vm_state need;    /* the state it runs in... */
+	bool any_live;         /* ...or any running state (need VM_RUNNING) */
+	enum vm_state to;      /* the state after it */
+	const char *reason;    /* of that transition; NULL: no transition */
+};
+
+static const struct cpu_op op_reset = {"system_reset", VM_RUNNING, true,
+				       VM_RUNNING, NULL};
+static const struct cpu_op op_pause = {"stop", VM_RUNNING, false, VM_PAUSED,
+				       "pause"};
+static const struct cpu_op op_resume = {"cont", VM_PAUSED, false, VM_RUNNING,
+					"resume"};
+
+static void run_cpu_op(struct call *c, const struct cpu_op *p)
 {
 	struct vm *vm = call_vm(c);
 	struct op *op;
 
 	if (!vm)
 		return;
-	bool ok = vm->state == need ||
-		  (any_live && (vm->state == VM_RUNNING || vm->state == VM_PAUSED));
+	bool ok = vm->state == p->need ||
+		  (p->any_live && (vm->state == VM_RUNNING || vm->state == VM_PAUSED));
 	if (!ok || !vm->qmp) {
 		call_error(c, RPC_INVALID_STATE, "VM '%s' is %s", vm->name,
 			   vm_state_name(vm->state));
@@ -146,23 +161,23 @@ static void simple_op(struct call *c, const char *qmp_cmd, enum vm_state need,
 		call_error(c, RPC_GENERIC_ERROR, "out of memory");
 		return;
 	}
-	*op = (struct op){.c = c, .vm = vm, .to = to, .reason = reason};
-	if (reason)
-		vm->pending_op = reason;
-	qmp_exec(vm->qmp, qmp_cmd, NULL, op_done, op);
+	*op = (struct op){.c = c, .vm = vm, .to = p->to, .reason = p->reason};
+	if (p->reason)
+		vm->pending_op = p->reason;
+	qmp_exec(vm->qmp, p->qmp_cmd, NULL, op_done, op);
 }
 
 void cmd_vm_reset(struct call *c)
 {
-	simple_op(c, "system_reset", VM_RUNNING, true, VM_RUNNING, NULL);
+	run_cpu_op(c, &op_reset);
 }
 
 void cmd_vm_pause(struct call *c)
 {
-	simple_op(c, "stop", VM_RUNNING, false, VM_PAUSED, "pause");
+	run_cpu_op(c, &op_pause);
 }
 
 void cmd_vm_resume(struct call *c)
 {
-	simple_op(c, "cont", VM_PAUSED, false, VM_RUNNING, "resume");
+	run_cpu_op(c, &op_resume);
 }
