@@ -57,7 +57,7 @@ void leftovers_stopped(const struct vm *vm)
 		return;
 	vm_run_path(path, sizeof path, vm->run_dir, VM_RUN_QMP);
 	unlink(path);
-	for (int i = 0; i < VM_MAX_SERIAL; i++) {
+	for (int i = 0; i < VMD_SERIAL_MAX; i++) {
 		vm_port_path(path, sizeof path, vm->run_dir, i, VM_PORT_SOCK);
 		unlink(path);
 		vm_port_path(path, sizeof path, vm->run_dir, i, VM_PORT_KEEP);

@@ -63,7 +63,7 @@ struct json_object *ports_describe(const struct vm *vm, int role)
 
 	struct json_object *a = json_object_new_array();
 
-	for (int i = 0; i < ports_count(vm) && i < VM_MAX_SERIAL; i++) {
+	for (int i = 0; i < ports_count(vm) && i < VMD_SERIAL_MAX; i++) {
 		struct json_object *o = json_object_new_object();
 		json_object_object_add(o, "port", json_object_new_int(i));
 		json_object_object_add(o, "type", json_object_new_string(ports_type(vm, i)));
@@ -280,7 +280,7 @@ int ports_prepare(struct vm *vm, struct port_plan *pl, struct rpc_fault *f)
 	if (check_parallel(vm, f) < 0)
 		return -1;
 	pl->n = ports_count(vm);
-	for (int i = 0; i < VM_MAX_SERIAL; i++)
+	for (int i = 0; i < VMD_SERIAL_MAX; i++)
 		pl->tcp_fd[i] = -1;
 	for (int i = 0; i < pl->n; i++)
 		if (prepare_one(vm, pl, i, f) < 0) {
@@ -292,7 +292,7 @@ int ports_prepare(struct vm *vm, struct port_plan *pl, struct rpc_fault *f)
 
 void ports_plan_free(struct port_plan *pl)
 {
-	for (int i = 0; i < VM_MAX_SERIAL; i++) {
+	for (int i = 0; i < VMD_SERIAL_MAX; i++) {
 		free(pl->journal[i]);
 		pl->journal[i] = NULL;
 		if (pl->tcp_fd[i] >= 0)
@@ -357,12 +357,12 @@ static int keeper_port(const struct vm *vm, int i, int qfd, const char *journal,
 static pid_t keeper_start(const struct vm *vm, int *qfd, char *const *journal,
 			char *err, size_t errlen)
 {
-	struct keeper_port k[VM_MAX_SERIAL];
+	struct keeper_port k[VMD_SERIAL_MAX];
 	char log_path[4096];
 	pid_t pid = -1;
 	int n = 0, rc = 0;
 
-	for (int i = 0; i < VM_MAX_SERIAL && rc == 0; i++)
+	for (int i = 0; i < VMD_SERIAL_MAX && rc == 0; i++)
 		if (qfd[i] >= 0 && (rc = keeper_port(vm, i, qfd[i], journal[i],
 						     &k[n++])) < 0)
 			snprintf(err, errlen, "serial port %d: %s", i, strerror(errno));
@@ -378,7 +378,7 @@ static pid_t keeper_start(const struct vm *vm, int *qfd, char *const *journal,
 		if (k[j].journal_fd >= 0)
 			close(k[j].journal_fd);
 	}
-	for (int i = 0; i < VM_MAX_SERIAL; i++) {
+	for (int i = 0; i < VMD_SERIAL_MAX; i++) {
 		if (qfd[i] >= 0)
 			close(qfd[i]);
 		qfd[i] = -1;
@@ -389,10 +389,10 @@ static pid_t keeper_start(const struct vm *vm, int *qfd, char *const *journal,
 int ports_keep(struct vm *vm, struct port_plan *pl, int *conn_fds,
 	       struct rpc_fault *f)
 {
-	int qfd[VM_MAX_SERIAL];
+	int qfd[VMD_SERIAL_MAX];
 	char err[1024];
 
-	for (int i = 0; i < VM_MAX_SERIAL; i++) {
+	for (int i = 0; i < VMD_SERIAL_MAX; i++) {
 		qfd[i] = i < pl->n && is_kept(vm, i) ? conn_fds[i] : -1;
 		if (qfd[i] >= 0)
 			conn_fds[i] = -1;
@@ -456,7 +456,7 @@ static void port_finished(void *ctx, int port)
 		rekeep(vm, port);
 		return;
 	}
-	for (int i = 0; i < VM_MAX_SERIAL; i++)
+	for (int i = 0; i < VMD_SERIAL_MAX; i++)
 		if (vm->console[i] && console_finishing(vm->console[i]))
 			return;
 	vm->ports_done = NULL;
@@ -468,7 +468,7 @@ void ports_finish(struct vm *vm, void (*done)(struct vm *vm))
 	bool waiting = false;
 
 	vm->ports_done = done;
-	for (int i = 0; i < VM_MAX_SERIAL; i++) {
+	for (int i = 0; i < VMD_SERIAL_MAX; i++) {
 		struct console *con = vm->console[i];
 		/* one finishing for a lost keeper already ends the same way */
 		if (con && !console_finishing(con))
@@ -483,7 +483,7 @@ void ports_finish(struct vm *vm, void (*done)(struct vm *vm))
 
 void ports_close(struct vm *vm)
 {
-	for (int i = 0; i < VM_MAX_SERIAL; i++) {
+	for (int i = 0; i < VMD_SERIAL_MAX; i++) {
 		console_close(vm->console[i]);
 		vm->console[i] = NULL;
 		hostdev_close(vm->hostdev[i]);
@@ -565,8 +565,8 @@ static void replace_keeper(struct vm *vm, int i)
 static void rekeep(struct vm *vm, int i)
 {
 	struct console *con = vm->console[i];
-	int qfd[VM_MAX_SERIAL] = {-1, -1, -1, -1}, fd = -1;
-	char *journal[VM_MAX_SERIAL] = {0}, err[1024] = "";
+	int qfd[VMD_SERIAL_MAX] = {-1, -1, -1, -1}, fd = -1;
+	char *journal[VMD_SERIAL_MAX] = {0}, err[1024] = "";
 	uint64_t base = 0;
 
 	if ((qfd[i] = connect_qemu(vm, i)) < 0) {

@@ -11,10 +11,10 @@
 
 struct port_plan {
 	int n;                               /* serial ports */
-	char *journal[VM_MAX_SERIAL];        /* the keeper's, console/tcp */
-	uint64_t base[VM_MAX_SERIAL];        /* log offset of journal byte 0 */
-	int tcp_fd[VM_MAX_SERIAL];           /* listening, tcp ports */
-	char secret[VM_MAX_SERIAL][40];      /* tcp ports; "" for no auth */
+	char *journal[VMD_SERIAL_MAX];        /* the keeper's, console/tcp */
+	uint64_t base[VMD_SERIAL_MAX];        /* log offset of journal byte 0 */
+	int tcp_fd[VMD_SERIAL_MAX];           /* listening, tcp ports */
+	char secret[VMD_SERIAL_MAX][40];      /* tcp ports; "" for no auth */
 };
 
 int ports_count(const struct vm *vm);

@@ -20,7 +20,6 @@ struct hostdev;
 enum vm_state {
 	VM_STOPPED, VM_STARTING, VM_RUNNING, VM_PAUSED, VM_STOPPING, VM_CRASHED,
 };
-#define VM_MAX_SERIAL VMD_SERIAL_MAX
 #define VM_RESTART_HISTORY 1000  /* restart_max's maximum */
 
 struct vm;
@@ -52,8 +51,8 @@ struct vm {
 	int lock_fd;                  /* vmd's copy of the run dir lock, or -1 */
 	char start_fail[512];         /* why vmd ended a QEMU it was starting */
 	struct qmp *qmp;
-	struct console *console[VM_MAX_SERIAL];   /* console, tcp ports */
-	struct hostdev *hostdev[VM_MAX_SERIAL];   /* host ports */
+	struct console *console[VMD_SERIAL_MAX];   /* console, tcp ports */
+	struct hostdev *hostdev[VMD_SERIAL_MAX];   /* host ports */
 	bool shutdown_seen;           /* QEMU announced SHUTDOWN: a clean exit */
 	bool shutdown_guest;          /* ... asked by the guest, not the host */
 	const char *pending_op;       /* "pause"/"resume" in flight: the reason

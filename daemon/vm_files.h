@@ -10,7 +10,7 @@
 
 struct vm;
 
-#define VM_FILES_MAX (16 + 2 + 3)
+#define VM_FILES_MAX (VMD_DISK_MAX + 2 + VMD_PARALLEL_MAX) /* + kernel, initrd */
 
 struct vm_files {
 	struct emu_file_req req[VM_FILES_MAX];

@@ -199,7 +199,7 @@ static void on_start_timeout(evutil_socket_t fd, short what, void *arg)
 
 struct launch_fds {
 	int qmp_listen, qmp_conn;
-	int con_listen[VM_MAX_SERIAL], con_conn[VM_MAX_SERIAL];
+	int con_listen[VMD_SERIAL_MAX], con_conn[VMD_SERIAL_MAX];
 };
 
 static void close_fds(int *fds, size_t n)
@@ -267,17 +267,17 @@ static pid_t launch(struct vm *vm, struct rpc_fault *fault, const char *accel,
 	struct vm_files files;
 	char err[1024], log_path[4096];
 	char *qemu = emu_qemu_for_arch(vm_cfg_str(vm, "arch"), vmd.qemu);
-	int keep[2 + VM_MAX_SERIAL + VM_FILES_MAX], nserial = pl->n;
-	size_t nkeep = 2 + VM_MAX_SERIAL;
+	int keep[2 + VMD_SERIAL_MAX + VM_FILES_MAX], nserial = pl->n;
+	size_t nkeep = 2 + VMD_SERIAL_MAX;
 	pid_t pid = -1;
 
 	l.qemu = qemu;
 	keep[0] = f->qmp_listen;
-	for (int i = 0; i < VM_MAX_SERIAL; i++) {
+	for (int i = 0; i < VMD_SERIAL_MAX; i++) {
 		l.console_fds[i] = i < nserial ? f->con_listen[i] : -1;
 		keep[1 + i] = l.console_fds[i];
 	}
-	keep[1 + VM_MAX_SERIAL] = vm->lock_fd;  /* held for QEMU's life */
+	keep[1 + VMD_SERIAL_MAX] = vm->lock_fd;  /* held for QEMU's life */
 	emu_argv_init(&argv);
 	/* QEMU opens host files as root: vmd opens them as the QEMU user */
 	if (vm_files_open(vm, &files, fault) < 0) {
@@ -373,10 +373,10 @@ static int spawn(struct vm *vm, const char *who, const char *accel,
 	}
 	pid_t pid = launch(vm, fault, accel, &f, &pl);
 	close_fds(&f.qmp_listen, 1);
-	close_fds(f.con_listen, VM_MAX_SERIAL);
+	close_fds(f.con_listen, VMD_SERIAL_MAX);
 	if (pid < 0) {
 		close_fds(&f.qmp_conn, 1);
-		close_fds(f.con_conn, VM_MAX_SERIAL);
+		close_fds(f.con_conn, VMD_SERIAL_MAX);
 		ports_plan_free(&pl);
 		return -1;
 	}

@@ -18,7 +18,6 @@
 #include <string.h>
 
 #include "emu/argv.h"
-#include "schemas/limits.h"
 
 char *emu_opt_escape(const char *s)
 {
@@ -451,8 +450,8 @@ static void add_parallel(struct build *b, struct pool *p, struct json_object *c,
 	struct json_object *ports = get_array(b, c, "parallel", false);
 	size_t n = ports ? json_object_array_length(ports) : 0;
 
-	if (n > 3) {
-		fail(b, "parallel: at most 3 ports, got %zu", n);
+	if (n > VMD_PARALLEL_MAX) {
+		fail(b, "parallel: at most %d ports, got %zu", VMD_PARALLEL_MAX, n);
 		return;
 	}
 	if (n && !is_x86(arch)) {
@@ -528,8 +527,8 @@ static void add_disks(struct build *b, struct pool *p, struct json_object *c,
 	struct json_object *disks = get_array(b, c, "disks", true);
 	size_t n = disks ? json_object_array_length(disks) : 0;
 
-	if (n > 16) {
-		fail(b, "disks: at most 16, got %zu", n);
+	if (n > VMD_DISK_MAX) {
+		fail(b, "disks: at most %d, got %zu", VMD_DISK_MAX, n);
 		return;
 	}
 	for (size_t i = 0; i < n && !b->failed; i++) {
@@ -572,8 +571,8 @@ static void add_nics(struct build *b, struct pool *p, struct json_object *c)
 	struct json_object *nics = get_array(b, c, "nics", true);
 	size_t n = nics ? json_object_array_length(nics) : 0;
 
-	if (n > 8) {
-		fail(b, "nics: at most 8, got %zu", n);
+	if (n > VMD_NIC_MAX) {
+		fail(b, "nics: at most %d, got %zu", VMD_NIC_MAX, n);
 		return;
 	}
 	for (size_t i = 0; i < n && !b->failed; i++) {

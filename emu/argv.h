@@ -7,6 +7,7 @@
 
 #include <stddef.h>
 #include <json-c/json.h>
+#include "schemas/limits.h"
 
 /* Append s to dst with every ',' doubled.  Returns a malloc'd string. */
 char *emu_opt_escape(const char *s);
@@ -29,16 +30,16 @@ char *emu_argv_render(const struct emu_argv *a);
  * kernel, initrd and parallel devices as /proc/self/fd/N, which QEMU opens
  * while it starts, before -runas. */
 struct emu_fds {
-	int disk[16];
+	int disk[VMD_DISK_MAX];
 	int kernel, initrd;
-	int parallel[3];
+	int parallel[VMD_PARALLEL_MAX];
 };
 
 struct emu_launch {
 	const char *qemu;          /* binary, e.g. /usr/bin/qemu-system-x86_64 */
 	const char *accel;         /* resolved: "kvm" or "tcg" */
 	int qmp_fd;                /* listening socket QEMU serves QMP on */
-	int console_fds[4];        /* listening sockets, one per serial port
+	int console_fds[VMD_SERIAL_MAX]; /* listening sockets, one per serial port
 	                              (every type: QEMU's side of a port is
 	                              always a socket vmd holds), -1 unused */
 	const char *run_dir;       /* private dir for this VM (pid file etc.) */
