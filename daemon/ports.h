@@ -31,7 +31,7 @@ int ports_prepare(struct vm *vm, struct port_plan *pl, struct rpc_fault *f);
 /* Before QEMU is spawned: start the keeper of the console and tcp ports;
  * conn_fds[i] is connected to QEMU's (not yet accepting) socket of port i,
  * consumed for those ports.  -1 with the error in f. */
-int ports_keep(struct vm *vm, struct port_plan *pl, int *conn_fds,
+int ports_start_keeper(struct vm *vm, struct port_plan *pl, int *conn_fds,
 	       struct rpc_fault *f);
 /* After QEMU is spawned: relay host ports (conn_fds[i], consumed) and
  * connect the consoles to the keeper. */

@@ -366,7 +366,10 @@ static int spawn(struct vm *vm, const char *who, const char *accel,
 		rpc_fault_set(fault, RPC_GENERIC_ERROR, "VM '%s': cannot make "
 			      "sockets in %s: %s", vm->name, vm->run_dir,
 			      strerror(errno));
-	if (!made || ports_keep(vm, &pl, f.con_conn, fault) < 0) {
+	/* the console keeper (keeper/) holds QEMU's side of the console and
+	 * tcp ports before QEMU runs, so no byte the guest prints is missed
+	 * and none waits for vmd */
+	if (!made || ports_start_keeper(vm, &pl, f.con_conn, fault) < 0) {
 		close_fds(&f.qmp_listen, sizeof f / sizeof(int));
 		ports_plan_free(&pl);
 		return -1;
