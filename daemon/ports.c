@@ -387,7 +387,7 @@ static pid_t keeper_start(const struct vm *vm, int *qfd, char *const *journal,
 }
 
 int ports_start_keeper(struct vm *vm, struct port_plan *pl, int *conn_fds,
-	       struct rpc_fault *f)
+		       struct rpc_fault *f)
 {
 	int qfd[VMD_SERIAL_MAX];
 	char err[1024];

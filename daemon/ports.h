@@ -32,7 +32,7 @@ int ports_prepare(struct vm *vm, struct port_plan *pl, struct rpc_fault *f);
  * conn_fds[i] is connected to QEMU's (not yet accepting) socket of port i,
  * consumed for those ports.  -1 with the error in f. */
 int ports_start_keeper(struct vm *vm, struct port_plan *pl, int *conn_fds,
-	       struct rpc_fault *f);
+		       struct rpc_fault *f);
 /* After QEMU is spawned: relay host ports (conn_fds[i], consumed) and
  * connect the consoles to the keeper. */
 void ports_open(struct vm *vm, struct port_plan *pl, int *conn_fds);

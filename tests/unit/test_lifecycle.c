@@ -274,7 +274,7 @@ int ports_prepare(struct vm *vm, struct port_plan *pl, struct rpc_fault *f)
 }
 
 int ports_start_keeper(struct vm *vm, struct port_plan *pl, int *conn_fds,
-	       struct rpc_fault *f)
+		       struct rpc_fault *f)
 {
 	(void)vm, (void)pl, (void)conn_fds, (void)f;
 	return 0;
