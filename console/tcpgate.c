@@ -249,7 +249,8 @@ struct tcpgate *tcpgate_new(int listen_fd, const char *secret, const char *vm,
 	g->admit = admit;
 	g->ctx = ctx;
 	evutil_make_socket_nonblocking(listen_fd);
-	g->l = evconnlistener_new(vmd.base, on_accept, g, LEV_OPT_CLOSE_ON_FREE,
+	g->l = evconnlistener_new(vmd.base, on_accept, g,
+				  LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
 				  -1, listen_fd);
 	if (!g->l)
 		goto fail;

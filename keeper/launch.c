@@ -1,9 +1,8 @@
 /* Starting a keeper.  posix_spawn does what vmd needs in one call: a new
  * session (a Ctrl-C aimed at a foreground vmd must not reach the keepers),
  * default signal handling and an empty mask (vmd blocks and handles some),
- * and exactly the port descriptors inherited: vmd opens everything
- * close-on-exec, and a dup2 onto itself clears that flag in the child
- * only.  Exec failures come back as its return value. */
+ * and exactly the port descriptors inherited (file_actions).  Exec
+ * failures come back as its return value. */
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
@@ -37,18 +36,31 @@ const char *keeper_program(void)
 	return path;
 }
 
-static int keep_fd(posix_spawn_file_actions_t *fa, int fd)
-{
-	return posix_spawn_file_actions_adddup2(fa, fd, fd);
-}
-
+/* In the child, port k's descriptors become 3 + 3k, 4 + 3k and 5 + 3k
+ * and every other one above 2 is closed: the keeper runs as the QEMU user
+ * and must hold nothing of vmd's but its ports, also not a descriptor vmd
+ * failed to mark close-on-exec.  Each goes to a number above all of them
+ * first, so that no dup2 overwrites one not yet moved (a port descriptor
+ * may even be 0, 1 or 2 when vmd was started with those closed). */
 static int file_actions(posix_spawn_file_actions_t *fa,
 			const struct keeper_port *ports, int n,
 			const char *log_path)
 {
-	int rc = posix_spawn_file_actions_addopen(fa, STDIN_FILENO, "/dev/null",
-						  O_RDONLY, 0);
+	int fds[3 * VMD_SERIAL_MAX], nfd = 0, hi = 3 + 3 * n, rc = 0;
 
+	for (int i = 0; i < n; i++) {
+		fds[nfd++] = ports[i].qemu_fd;
+		fds[nfd++] = ports[i].listen_fd;
+		fds[nfd++] = ports[i].journal_fd;
+	}
+	for (int k = 0; k < nfd; k++)
+		if (fds[k] >= hi)
+			hi = fds[k] + 1;
+	for (int k = 0; k < nfd && !rc; k++)
+		rc = posix_spawn_file_actions_adddup2(fa, fds[k], hi + k);
+	if (!rc)
+		rc = posix_spawn_file_actions_addopen(fa, STDIN_FILENO, "/dev/null",
+						      O_RDONLY, 0);
 	if (!rc)
 		rc = posix_spawn_file_actions_addopen(fa, STDOUT_FILENO, log_path,
 						      O_WRONLY | O_CREAT | O_TRUNC,
@@ -56,10 +68,10 @@ static int file_actions(posix_spawn_file_actions_t *fa,
 	if (!rc)
 		rc = posix_spawn_file_actions_adddup2(fa, STDOUT_FILENO,
 						      STDERR_FILENO);
-	for (int i = 0; i < n && !rc; i++)
-		if (!(rc = keep_fd(fa, ports[i].qemu_fd)) &&
-		    !(rc = keep_fd(fa, ports[i].listen_fd)))
-			rc = keep_fd(fa, ports[i].journal_fd);
+	for (int k = 0; k < nfd && !rc; k++)
+		rc = posix_spawn_file_actions_adddup2(fa, hi + k, 3 + k);
+	if (!rc)
+		rc = posix_spawn_file_actions_addclosefrom_np(fa, 3 + nfd);
 	return rc;
 }
 
@@ -96,9 +108,13 @@ pid_t keeper_launch(const char *run_dir, const char *user,
 		argv[argc++] = "--user";
 		argv[argc++] = (char *)user;
 	}
-	for (int i = 0; i < n && i < VMD_SERIAL_MAX; i++) {
+	if (n > VMD_SERIAL_MAX) {
+		snprintf(err, errlen, "%d ports, at most %d", n, VMD_SERIAL_MAX);
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
 		snprintf(arg[i], sizeof arg[i], "%d:%d:%d:%d", ports[i].port,
-			 ports[i].qemu_fd, ports[i].listen_fd, ports[i].journal_fd);
+			 3 + 3 * i, 4 + 3 * i, 5 + 3 * i);  /* see file_actions */
 		argv[argc++] = arg[i];
 	}
 	if ((rc = posix_spawn_file_actions_init(&fa)) != 0)

@@ -19,7 +19,8 @@ const char *keeper_program(void);
 
 /* Start a keeper for ports[0..n) in run_dir, becoming user when not NULL,
  * in a session of its own, with stdout and stderr in log_path (truncated).
- * The descriptors stay the caller's.  The pid, or -1 with err set (a
+ * The keeper holds the ports' descriptors (as 3, 4, 5, 6, ...) and no
+ * other of vmd's; they stay open in vmd too.  The pid, or -1 with err set (a
  * missing program is an error here, not a silent exit later). */
 pid_t keeper_launch(const char *run_dir, const char *user,
 		    const struct keeper_port *ports, int n,
