@@ -50,22 +50,6 @@ static void stopped_reply(struct call *c, struct vm *vm, bool with_forced,
 	call_return(c, r);
 }
 
-static void stop_done(void *ctx, struct vm *vm, const struct rpc_fault *err)
-{
-	if (err)
-		call_fault(ctx, err);
-	else
-		stopped_reply(ctx, vm, true, vm->kill_sent);
-}
-
-static void kill_done(void *ctx, struct vm *vm, const struct rpc_fault *err)
-{
-	if (err)
-		call_fault(ctx, err);
-	else
-		stopped_reply(ctx, vm, false, false);
-}
-
 /* A crashed VM waiting for its automatic restart: stop or kill means "do
  * not restart it". */
 static bool cancel_restart(struct vm *vm, struct call *c, const char *reason,
@@ -76,6 +60,31 @@ static bool cancel_restart(struct vm *vm, struct call *c, const char *reason,
 	vm_set_state(vm, VM_STOPPED, reason, c->who);
 	stopped_reply(c, vm, with_forced, false);
 	return true;
+}
+
+/* A stop or kill has ended.  One that came while vmd completed the logs of
+ * a QEMU that had crashed is answered as if it came after: it cancels the
+ * restart, or the VM is crashed. */
+static void ended(struct call *c, struct vm *vm, const struct rpc_fault *err,
+		  const char *reason, bool with_forced)
+{
+	if (err)
+		call_fault(c, err);
+	else if (vm->state != VM_CRASHED)
+		stopped_reply(c, vm, with_forced, vm->kill_sent);
+	else if (!cancel_restart(vm, c, reason, with_forced))
+		call_error(c, RPC_INVALID_STATE, "VM '%s' is %s", vm->name,
+			   vm_state_name(vm->state));
+}
+
+static void stop_done(void *ctx, struct vm *vm, const struct rpc_fault *err)
+{
+	ended(ctx, vm, err, "stop", true);
+}
+
+static void kill_done(void *ctx, struct vm *vm, const struct rpc_fault *err)
+{
+	ended(ctx, vm, err, "kill", false);
 }
 
 void cmd_vm_stop(struct call *c)

@@ -255,6 +255,7 @@ static void probe_host(void)
 
 static void leave_loop(void)
 {
+	vmd.exiting = true;
 	event_base_loopbreak(vmd.base);
 }
 
@@ -273,7 +274,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 		return;
 	}
 	log_info("signal %d: exiting; guests keep running", (int)sig);
-	event_base_loopbreak(vmd.base);
+	leave_loop();
 }
 
 static void on_sigchld(evutil_socket_t sig, short what, void *arg)
@@ -375,7 +376,7 @@ int main(int argc, char **argv)
 		evsignal_add(sigs[i], NULL);
 	scope_init(vmd.base, (enum scope_mode)vmd.scopes);
 	rc = sdnotify_init(vmd.base) < 0 ? -1 : setup();
-	if (rc == 0) {
+	if (rc == 0 && !vmd.exiting) {  /* a signal during setup: exit */
 		log_info("vmd %s listening on %s", VMD_VERSION, vmd.sock_path);
 		sdnotify_ready();
 		vm_autostart_all();

@@ -655,14 +655,12 @@ void ports_salvage(struct vm *vm)
 		open_console(vm, i, connect_keeper(vm, i), f.path, f.base, -1, NULL);
 		free(f.path);
 	}
-	/* at start-up, before vmd serves: the loop runs here until done; a
-	 * signal that broke it meanwhile ends the main loop at once */
-	bool brk = false;
+	/* at start-up, before vmd serves: the loop runs here until done, or
+	 * until a signal asks vmd to exit (main.c then serves no one) */
 	ports_finish(vm, salvaged);
-	while (vm->ports_done && event_base_loop(vmd.base, EVLOOP_ONCE) >= 0)
-		brk |= event_base_got_break(vmd.base) != 0;
+	while (vm->ports_done && !vmd.exiting &&
+	       event_base_loop(vmd.base, EVLOOP_ONCE) >= 0)
+		;
 	vm->ports_done = NULL;
-	if (brk)
-		event_base_loopexit(vmd.base, NULL);
 	ports_close(vm);
 }

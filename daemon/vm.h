@@ -61,6 +61,10 @@ struct vm {
 	bool ending;                  /* QEMU has exited, its logs are being
 	                                 completed (ports_finish) */
 	int exit_status;              /* ... its wait status, -1 if unknown */
+	const char *end_asked;        /* ... "stop" or "kill" when vmd had asked
+	                                 for that end, NULL when QEMU ended by
+	                                 itself (a stop or kill that comes after
+	                                 does not change why it ended) */
 	void (*ports_done)(struct vm *vm);  /* ports_finish() under way */
 	struct event *stop_timer;
 	struct event *start_timer;

@@ -492,9 +492,9 @@ void vm_stop(struct vm *vm, const char *who, int timeout_s, vm_done_cb cb,
 		return;
 	}
 	vm->on_stop = w;
-	vm_set_state(vm, VM_STOPPING, "stop", who);
 	if (vm->ending)
-		return;  /* QEMU has exited: its end answers */
+		return;  /* QEMU has exited: its end answers, whatever it was */
+	vm_set_state(vm, VM_STOPPING, "stop", who);
 	if (timeout_s == 0) {
 		on_stop_timeout(-1, 0, vm);
 		return;
@@ -520,6 +520,8 @@ void vm_kill(struct vm *vm, vm_done_cb cb, void *ctx)
 		return;
 	}
 	vm->on_kill = w;
+	if (vm->ending)
+		return;  /* QEMU has exited: its end answers, whatever it was */
 	vm->kill_sent = true;
 	kill_qemu(vm);
 }
@@ -591,6 +593,9 @@ void vm_child_exited(pid_t pid, int status)
 		return;
 	vm->ending = true;
 	vm->exit_status = status;
+	vm->end_asked = NULL;
+	if (vm->kill_sent || vm->on_stop.cb || vm->state == VM_STOPPING)
+		vm->end_asked = vm->on_kill.cb ? "kill" : "stop";
 	unwatch(vm);
 	/* the logs get QEMU's last output before anyone hears of its end */
 	ports_finish(vm, exited);
@@ -601,18 +606,18 @@ static void exited(struct vm *vm)
 {
 	pid_t pid = vm->pid;
 	char how[64];
-	bool asked, starting;
+	const char *asked = vm->end_asked;
+	bool starting;
 
 	describe_exit(vm->exit_status, how, sizeof how);
 	starting = vm->state == VM_STARTING;
-	asked = vm->kill_sent || vm->on_stop.cb || vm->state == VM_STOPPING;
 	teardown(vm);
 	log_vm(LOG_INFO, vm->name, vm->uuid, "QEMU pid %d ended: %s", (int)pid, how);
 	const char *reason;
 	if (starting)
 		reason = "start-failed";
 	else if (asked)
-		reason = vm->on_kill.cb ? "kill" : "stop";
+		reason = asked;
 	else if (vm->shutdown_seen)  /* guest power-off, or "quit" on the monitor */
 		reason = vm->shutdown_guest ? "guest-shutdown" : "host";
 	else

@@ -3,6 +3,7 @@
 #ifndef VMD_DAEMON_VMD_H
 #define VMD_DAEMON_VMD_H
 
+#include <stdbool.h>
 #include <json-c/json.h>
 #include <event2/event.h>
 #include "emu/probe.h"
@@ -29,6 +30,8 @@ struct vmd {
 	int idle_timeout;                  /* s of silence (0: none) */
 	int state_lock;                    /* flock on STATE/lock, held */
 	int log_retention;                 /* days; 0: keep logs for ever */
+	bool exiting;                      /* a signal asked vmd to exit: no
+	                                      loop is entered any more */
 };
 
 extern struct vmd vmd;

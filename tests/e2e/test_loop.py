@@ -157,6 +157,62 @@ class LoopTest(vmdtest.VmdTestCase):
         self.assertEqual(self.vm_state(c, "lp-late"), "stopped")
         self.assertNotIn("killing QEMU", self.vmd.log())  # its pid is gone
 
+    def test_crash_while_the_logs_complete(self):
+        """QEMU crashes while its keeper is stopped; a vm-kill that comes
+        while vmd waits for the keeper does not turn the crash into a kill:
+        the VM is recorded crashed and the kill is answered as one that came
+        after (InvalidState), with no signal sent."""
+        c = self.client()
+        _, run_dir, _ = self.boot(c, bootsector_config("lp-crash"))
+        qemu = c.command("vm-show", {"vm": "lp-crash"})["pid"]
+        keeper = self.keeper_of(run_dir)
+        os.kill(keeper, signal.SIGSTOP)
+        self.addCleanup(os.kill, keeper, signal.SIGCONT)
+        since = len(c.events)
+        os.kill(qemu, signal.SIGKILL)
+        self.wait_for(lambda: not pid_alive(qemu), t(10), "QEMU to end")
+        time.sleep(0.2)  # vmd reaps it, and waits for the keeper
+        killer = self.client()
+        killer.send({"execute": "vm-kill", "arguments": {"vm": "lp-crash"}})
+        r = killer.recv_reply(t(30))
+        self.assertEqual(r.get("error", {}).get("class"), "InvalidState", r)
+        self.assertIn("is crashed", r["error"]["desc"])
+        _, ev = c.wait_state("lp-crash", "crashed", since=since)
+        self.assertEqual(ev["data"]["reason"], "crash")
+        self.assertEqual(self.vm_state(c, "lp-crash"), "crashed")
+        self.assertNotIn("killing QEMU", self.vmd.log())
+
+    def test_signal_while_salvaging(self):
+        """Two guests' QEMUs ended while vmd was away and their keepers
+        hang: at start vmd waits (up to 2 s each) for their last bytes
+        before it serves; a SIGTERM meanwhile makes it exit, not serve."""
+        c = self.client()
+        qemus = []
+        for name in ("lp-s1", "lp-s2"):
+            _, run_dir, _ = self.boot(c, bootsector_config(name))
+            qemus.append(c.command("vm-show", {"vm": name})["pid"])
+            keeper = self.keeper_of(run_dir)
+            os.kill(keeper, signal.SIGSTOP)
+            self.addCleanup(os.kill, keeper, signal.SIGCONT)
+        self.vmd.stop(signal.SIGKILL)
+        for qemu in qemus:
+            os.kill(qemu, signal.SIGKILL)
+            self.wait_for(lambda: not pid_alive(qemu), t(10), "QEMU to end")
+        # started by hand: its socket comes only after the salvage
+        before = len(self.vmd.log())
+        with open(self.vmd.log_path, "ab") as log:
+            self.vmd.proc = subprocess.Popen(
+                self.vmd.argv(), stdin=subprocess.DEVNULL, stdout=log,
+                stderr=log)
+        time.sleep(0.5)  # in the first salvage's wait
+        os.kill(self.vmd.pid, signal.SIGTERM)
+        rc = self.vmd.wait(t(10))
+        if rc is None:
+            os.kill(self.vmd.pid, signal.SIGKILL)
+            self.vmd.wait(t(10))
+        self.assertIsNotNone(rc, "vmd went on after SIGTERM")
+        self.assertNotIn("listening on", self.vmd.log()[before:])
+
     def log_files(self, uuid):
         return sorted(glob.glob(os.path.join(self.vmd.state_dir, "logs",
                                              uuid, "ttyS0.*.log")))

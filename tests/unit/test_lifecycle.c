@@ -213,9 +213,26 @@ NOTHING(vm_config_fill_macs, struct vm *)
 NOTHING(emu_argv_free, struct emu_argv *)
 
 
-/* No console: the logs have QEMU's last bytes at once. */
+/* No console: the logs have QEMU's last bytes at once, unless the test
+ * holds them back (a keeper that is slow to send them). */
+static bool hold_logs;
+static void (*logs_done)(struct vm *vm);
+
 void ports_finish(struct vm *vm, void (*done)(struct vm *vm))
 {
+	if (hold_logs)
+		logs_done = done;
+	else
+		done(vm);
+}
+
+static void release_logs(struct vm *vm)
+{
+	void (*done)(struct vm *vm) = logs_done;
+
+	hold_logs = false;
+	logs_done = NULL;
+	assert_non_null(done);
 	done(vm);
 }
 
@@ -560,6 +577,34 @@ static void test_no_signal_after_exit(void **state)
 	assert_int_equal(vm->state, VM_STOPPED);
 }
 
+/* QEMU crashes, and a kill and a stop come while vmd completes its logs:
+ * no signal goes to the reaped pid, nothing is announced before the end,
+ * and the end is the crash it was (restart policy applied), not a kill or
+ * stop; both are told once, after it. */
+static void test_late_kill_keeps_the_crash(void **state)
+{
+	struct outcome k = {0}, s = {0};
+	struct vm *vm = running("{\"name\": \"a\", \"restart_policy\": \"always\"}");
+
+	(void)state;
+	hold_logs = true;
+	exited(vm, KILLED);
+	vm_kill(vm, done, &k);
+	vm_stop(vm, "uid=0 pid=1", 30, done, &s);
+	assert_string_equal(trace, "");
+	assert_int_equal(k.calls + s.calls, 0);
+	release_logs(vm);
+	assert_string_equal(trace_from("state"),
+			    "state a running>crashed (crash)\n"
+			    "restart a scheduled attempt 1 in 1000 ms\n"
+			    "done ok crashed\n"
+			    "done ok crashed\n");
+	assert_int_equal(k.calls, 1);
+	assert_int_equal(s.calls, 1);
+	assert_false(s.forced);
+	assert_null(strstr(trace, "kill"));
+}
+
 /* ---- kill ---------------------------------------------------------------- */
 
 /* vm-kill while QEMU has not answered "cont": the start fails with QEMU's
@@ -685,6 +730,7 @@ int main(void)
 		T(test_start), T(test_start_spawn_fails), T(test_start_unrecorded),
 		T(test_stop_timeout_kills), T(test_stop_clean),
 		T(test_crash_during_stop), T(test_no_signal_after_exit),
+		T(test_late_kill_keeps_the_crash),
 		T(test_kill_during_start),
 		T(test_restart_backoff), T(test_restart_gives_up),
 		T(test_restart_policy), T(test_start_cancels_restart),
