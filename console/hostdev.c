@@ -537,10 +537,13 @@ struct hostdev *hostdev_open(int qemu_fd, const char *vm, const char *uuid,
 		return NULL;
 	}
 	if (parse_line(port_cfg, &h->line, err, sizeof(err)) < 0) {
-		/* hostdev_check refused this already; never reached */
+		/* hostdev_check refused such a config at start; a QEMU vmd
+		 * re-adopts runs with what it was started with, which was
+		 * checked then, so only a damaged run config gets here: a safe
+		 * line rather than none */
 		log_vm(LOG_ERR, h->vm, h->uuid, "serial port %d: %s; using "
 		       "115200 8N1", port, err);
-		parse_line(NULL, &h->line, err, sizeof(err));
+		h->line = (struct line){.speed = B115200, .csize = CS8};
 	}
 	bufferevent_setcb(h->qemu, on_qemu_read, on_qemu_drained, on_qemu_event, h);
 	bufferevent_setwatermark(h->qemu, EV_WRITE, HOSTDEV_QUEUE / 2, 0);

@@ -30,7 +30,8 @@ static void plan(struct vm *vm, struct vm_files *f)
 	const char *p;
 
 	if (json_object_object_get_ex(vm->config, "disks", &arr))
-		for (size_t i = 0; i < json_object_array_length(arr) && i < 16; i++) {
+		for (size_t i = 0; i < json_object_array_length(arr) &&
+				   i < VMD_DISK_MAX; i++) {
 			struct json_object *d = json_object_array_get_idx(arr, i);
 			const char *fmt = rpc_member_str(d, "format");
 			struct emu_file_req *r = want(f, "disk", rpc_member_str(d, "path"),
@@ -45,7 +46,8 @@ static void plan(struct vm *vm, struct vm_files *f)
 			want(f, "initrd", p, EMU_FILE_REGULAR);
 	}
 	if (json_object_object_get_ex(vm->config, "parallel", &arr))
-		for (size_t i = 0; i < json_object_array_length(arr) && i < 3; i++) {
+		for (size_t i = 0; i < json_object_array_length(arr) &&
+				   i < VMD_PARALLEL_MAX; i++) {
 			p = rpc_member_str(json_object_array_get_idx(arr, i), "path");
 			want(f, "parallel port", p, EMU_FILE_CHARDEV)->write = true;
 		}
