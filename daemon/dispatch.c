@@ -93,18 +93,20 @@ void dispatch_free(void)
 
 /* Valid, then filled: handlers read every argument with a schema default
  * through call_int() and the like, none of which has a default itself. */
-static int validate_and_fill(struct json_object *schema, struct json_object *value,
-			     char *msg, size_t msglen)
+static bool validate_and_fill(struct call *c, struct json_object *schema)
 {
 	struct rpc_schema_ctx ctx = schema_doc_ctx(vmd.schema, vmd.vm_schema);
+	char msg[512];
 
-	if (rpc_schema_validate(&ctx, schema, value, msg, msglen) < 0)
-		return -1;
-	if (rpc_schema_fill(&ctx, schema, value) < 0) {
-		snprintf(msg, msglen, "out of memory");
-		return -1;
+	if (rpc_schema_validate(&ctx, schema, c->args, msg, sizeof msg) < 0) {
+		call_error(c, RPC_INVALID_ARGUMENT, "%s: %s", c->command, msg);
+		return false;
 	}
-	return 0;
+	if (rpc_schema_fill(&ctx, schema, c->args) < 0) {
+		call_error(c, RPC_GENERIC_ERROR, "%s: out of memory", c->command);
+		return false;
+	}
+	return true;
 }
 
 void dispatch_call(struct call *c, bool negotiated, bool *negotiate)
@@ -146,10 +148,8 @@ void dispatch_call(struct call *c, bool negotiated, bool *negotiate)
 		return;
 	}
 	if (json_object_object_get_ex(spec, "arguments", &args_schema) &&
-	    validate_and_fill(args_schema, c->args, msg, sizeof msg) < 0) {
-		call_error(c, RPC_INVALID_ARGUMENT, "%s: %s", c->command, msg);
+	    !validate_and_fill(c, args_schema))
 		return;
-	}
 	*negotiate = is_caps;
 	handler_for(c->command)(c);
 }

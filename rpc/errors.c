@@ -52,6 +52,10 @@ int rpc_err_check_classes(struct json_object *classes, char *msg, size_t msglen)
 {
 	struct json_object *code;
 
+	if (!json_object_is_type(classes, json_type_object)) {
+		snprintf(msg, msglen, "the schema lists no error classes");
+		return -1;
+	}
 	json_object_object_foreach(classes, name, spec) {
 		rpc_err e = rpc_err_from_name(name);
 		if (strcmp(err_table[e].name, name)) {
