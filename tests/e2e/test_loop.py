@@ -106,6 +106,15 @@ class LoopTest(vmdtest.VmdTestCase):
         con.read_until(BOOT_BANNER, t(30))
         return uuid, os.path.join(self.vmd.run_dir, "vms", uuid), con
 
+    def boot_and_hang_keeper(self, c, name):
+        """Boot the boot-sector guest name and SIGSTOP its keeper; returns
+        QEMU's pid."""
+        _, run_dir, _ = self.boot(c, bootsector_config(name))
+        keeper = self.keeper_of(run_dir)
+        os.kill(keeper, signal.SIGSTOP)
+        self.addCleanup(os.kill, keeper, signal.SIGCONT)
+        return c.command("vm-show", {"vm": name})["pid"]
+
     def test_hung_keeper_at_exit(self):
         """QEMU exits while its keeper is stopped: vmd waits for the
         keeper's last bytes without holding up other clients, then takes
@@ -139,11 +148,7 @@ class LoopTest(vmdtest.VmdTestCase):
         """A vm-stop that comes while vmd waits for the keeper of a QEMU
         that has exited is answered at the VM's end, like the kill."""
         c = self.client()
-        _, run_dir, _ = self.boot(c, bootsector_config("lp-late"))
-        qemu = c.command("vm-show", {"vm": "lp-late"})["pid"]
-        keeper = self.keeper_of(run_dir)
-        os.kill(keeper, signal.SIGSTOP)
-        self.addCleanup(os.kill, keeper, signal.SIGCONT)
+        qemu = self.boot_and_hang_keeper(c, "lp-late")
         killer, stopper = self.client(), self.client()
         killer.send({"execute": "vm-kill", "arguments": {"vm": "lp-late"}})
         self.wait_for(lambda: not pid_alive(qemu), t(10), "QEMU to end")
@@ -163,11 +168,7 @@ class LoopTest(vmdtest.VmdTestCase):
         the VM is recorded crashed and the kill is answered as one that came
         after (InvalidState), with no signal sent."""
         c = self.client()
-        _, run_dir, _ = self.boot(c, bootsector_config("lp-crash"))
-        qemu = c.command("vm-show", {"vm": "lp-crash"})["pid"]
-        keeper = self.keeper_of(run_dir)
-        os.kill(keeper, signal.SIGSTOP)
-        self.addCleanup(os.kill, keeper, signal.SIGCONT)
+        qemu = self.boot_and_hang_keeper(c, "lp-crash")
         since = len(c.events)
         os.kill(qemu, signal.SIGKILL)
         self.wait_for(lambda: not pid_alive(qemu), t(10), "QEMU to end")
@@ -189,11 +190,7 @@ class LoopTest(vmdtest.VmdTestCase):
         c = self.client()
         qemus = []
         for name in ("lp-s1", "lp-s2"):
-            _, run_dir, _ = self.boot(c, bootsector_config(name))
-            qemus.append(c.command("vm-show", {"vm": name})["pid"])
-            keeper = self.keeper_of(run_dir)
-            os.kill(keeper, signal.SIGSTOP)
-            self.addCleanup(os.kill, keeper, signal.SIGCONT)
+            qemus.append(self.boot_and_hang_keeper(c, name))
         self.vmd.stop(signal.SIGKILL)
         for qemu in qemus:
             os.kill(qemu, signal.SIGKILL)
