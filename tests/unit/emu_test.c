@@ -1,4 +1,4 @@
-/* Test helpers shared by the unit tests of emu/ (emu_test.h). */
+/* Test helpers shared by the unit tests of emu/ and keeper/ (emu_test.h). */
 #include "config.h"
 
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* Test helpers shared by the unit tests of emu/: files, temporary
+/* Test helpers shared by the unit tests of emu/ and keeper/: files, temporary
  * directories and children. */
 #ifndef VMD_TESTS_UNIT_EMU_TEST_H
 #define VMD_TESTS_UNIT_EMU_TEST_H

@@ -26,6 +26,7 @@
 
 #include "keeper/keeper.h"
 #include "keeper/launch.h"
+#include "tests/unit/emu_test.h"
 
 static char dir[64];
 
@@ -52,17 +53,12 @@ static const char fake_keeper[] =
 	"done\n"
 	"echo 'to the log'\n";
 
-static char *slurp(const char *path)
+static void assert_file(const char *path, const char *want)
 {
-	static char buf[4096];
-	FILE *f = fopen(path, "re");
-	size_t n;
+	char *got = slurp(path);
 
-	assert_non_null(f);
-	n = fread(buf, 1, sizeof buf - 1, f);
-	buf[n] = '\0';
-	fclose(f);
-	return buf;
+	assert_string_equal(got, want);
+	free(got);
 }
 
 static int cloexec_fd(void)
@@ -135,12 +131,13 @@ static void test_launch(void **state)
 				 ports[i].port, kinds[k]);
 			snprintf(want, sizeof want, "port %d %s\n", ports[i].port,
 				 kinds[k]);
-			assert_string_equal(slurp(path), want);
+			assert_file(path, want);
 		}
-	assert_string_equal(slurp(log), "to the log\n");
+	assert_file(log, "to the log\n");
 	sigprocmask(SIG_UNBLOCK, &blocked, NULL);
 	signal(SIGUSR2, SIG_DFL);
 	close(stray);
+	free(seen);
 }
 
 /* The same launch with the program gone: an error naming it, no pid. */
