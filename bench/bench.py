@@ -30,7 +30,6 @@ usage: bench.py --builddir DIR [--srcdir DIR] [--runs N] [--vms N]
 import argparse
 import json
 import os
-import platform
 import select
 import shutil
 import signal
@@ -73,189 +72,20 @@ os.environ["VMD_SRCDIR"] = os.path.abspath(ARGS.srcdir)
 sys.path.insert(0, os.path.join(os.path.abspath(ARGS.srcdir), "tests", "e2e"))
 import vmdtest  # noqa: E402
 from vmdtest import Client, Vmd, bootsector_config  # noqa: E402
+sys.path.insert(0, HERE)
+from bare import (bare_argv, bare_boot_once, listening_pair,  # noqa: E402
+                  vmd_qemu_argv)
+from benchlib import (LineClient, log, machine_info, median_ms, ms,  # noqa
+                      pct, print_table, qmp_handshake)
 
 RTT = os.path.join(os.path.abspath(ARGS.builddir), "bench", "rtt")
-
-
-def ms(seconds):
-    return seconds * 1000.0
-
-
-def log(msg):
-    sys.stderr.write("bench: %s\n" % msg)
-    sys.stderr.flush()
 
 
 # ---------------------------------------------------------------------------
 # small fast clients: the same code measures vmd and bare QEMU
 
-class LineClient:
-    """Request/response over a unix socket where every reply is one line.
-    Events (QMP-shaped) are skipped.  No JSON parsing on the hot path."""
-
-    def __init__(self, path=None, sock=None):
-        if sock is None:
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            sock.settimeout(30)
-            sock.connect(path)
-        self.sock = sock
-        self.sock.settimeout(30)
-        self.buf = b""
-
-    def line(self):
-        i = self.buf.find(b"\n")
-        if i >= 0:
-            out, self.buf = self.buf[:i + 1], self.buf[i + 1:]
-            return out
-        # A big reply (vm-list of 10,000 VMs) comes in many reads: keep the
-        # pieces and look for the newline only in each new one, so the
-        # client's cost stays linear and out of the measurement.
-        parts = [self.buf]
-        while True:
-            chunk = self.sock.recv(1 << 20)
-            if not chunk:
-                raise EOFError("connection closed")
-            i = chunk.find(b"\n")
-            if i >= 0:
-                parts.append(chunk[:i + 1])
-                self.buf = chunk[i + 1:]
-                return b"".join(parts)
-            parts.append(chunk)
-
-    def reply(self):
-        while True:
-            ln = self.line()
-            if not ln.startswith(b'{"event"'):
-                return ln
-
-    def call(self, req):
-        self.sock.sendall(req)
-        return self.reply()
-
-    def close(self):
-        self.sock.close()
-
-
-def qmp_handshake(lc):
-    greeting = json.loads(lc.line())
-    assert "QMP" in greeting, greeting
-    r = json.loads(lc.call(b'{"execute": "qmp_capabilities"}\n'))
-    assert "return" in r, r
-
-
-def pct(values, p):
-    s = sorted(values)
-    return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]
-
-
 # ---------------------------------------------------------------------------
 # bare QEMU with vmd's own options
-
-def vmd_qemu_argv(c, name):
-    """The argv vmd gives QEMU for VM name (it must be running), with the
-    descriptors vmd passes for host files turned back into their paths: a
-    bare QEMU opens them itself, as a user's command line would."""
-    show = c.command("vm-show", {"vm": name})
-    cfg = show.get("running_config") or show["config"]
-    with open("/proc/%d/cmdline" % show["pid"], "rb") as f:
-        argv = [a.decode() for a in f.read().split(b"\0") if a]
-    disks = {}   # fd set -> path, from -add-fd's opaque=diskN
-    for i, a in enumerate(argv[:-1]):
-        if a == "-add-fd":
-            opts = dict(kv.split("=", 1) for kv in argv[i + 1].split(","))
-            n = int(opts["opaque"][len("disk"):])
-            disks[opts["set"]] = cfg["disks"][n]["path"].replace(",", ",,")
-    boot = cfg.get("boot", {})
-    out, i = [], 0
-    while i < len(argv):
-        a = argv[i]
-        if a == "-add-fd":
-            i += 2
-            continue
-        if a in ("-kernel", "-initrd") and argv[i + 1].startswith(
-                "/proc/self/fd/"):
-            out += [a, boot[a[1:]]]
-            i += 2
-            continue
-        for k, path in disks.items():
-            a = a.replace("file=/dev/fdset/%s," % k, "file=%s," % path)
-        out.append(a)
-        i += 1
-    return out
-
-
-def bare_argv(vmd_argv, serial_fd, qmp_fd=None):
-    """vmd's QEMU options with its descriptors replaced by ours.  Without
-    qmp_fd: no monitor and no -S (the guest runs at once, as a user's
-    command line would); with it: the QMP socket is ours and -S stays."""
-    out = []
-    i = 0
-    while i < len(vmd_argv):
-        a = vmd_argv[i]
-        nxt = vmd_argv[i + 1] if i + 1 < len(vmd_argv) else ""
-        if a == "-S" and qmp_fd is None:
-            i += 1
-            continue
-        if a == "-chardev" and nxt.startswith("socket,id=qmp,"):
-            if qmp_fd is not None:
-                out += [a, "socket,id=qmp,fd=%d,server=on,wait=off" % qmp_fd]
-            i += 2
-            continue
-        if a == "-mon" and "chardev=qmp" in nxt:
-            if qmp_fd is not None:
-                out += [a, nxt]
-            i += 2
-            continue
-        if a == "-chardev" and nxt.startswith("socket,id=serial0,"):
-            out += [a, "socket,id=serial0,fd=%d,server=on,wait=off"
-                    % serial_fd]
-            i += 2
-            continue
-        if a == "-chardev" and nxt.startswith("socket,id=serial"):
-            i += 2  # more console ports: the bench VM has one
-            continue
-        out.append(a)
-        i += 1
-    return out
-
-
-def listening_pair(path):
-    """A listening socket for QEMU and our connection already waiting in
-    its backlog, as vmd does: nothing QEMU prints can be missed."""
-    lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    lsock.bind(path)
-    lsock.listen(4)
-    conn = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    conn.connect(path)
-    return lsock, conn
-
-
-def bare_boot_once(argv_template, tmp):
-    path = os.path.join(tmp, "bare-serial.sock")
-    if os.path.exists(path):
-        os.unlink(path)
-    lsock, conn = listening_pair(path)
-    argv = bare_argv(argv_template, lsock.fileno())
-    conn.settimeout(60)
-    t0 = time.perf_counter()
-    proc = subprocess.Popen(argv, pass_fds=[lsock.fileno()],
-                            stdin=subprocess.DEVNULL,
-                            stdout=subprocess.DEVNULL,
-                            stderr=subprocess.PIPE)
-    try:
-        first = conn.recv(1)
-        t1 = time.perf_counter()
-        if not first:
-            raise RuntimeError("bare QEMU closed its serial: %s"
-                               % proc.stderr.read().decode(errors="replace"))
-    finally:
-        proc.kill()
-        proc.wait(30)
-        proc.stderr.close()
-        conn.close()
-        lsock.close()
-    return t1 - t0
-
 
 def rtt_c(path, seconds, nconn, req):
     """Round trips measured by bench/rtt (C, one poll loop, one request in
@@ -360,10 +190,6 @@ def vmd_boot_once(vmd, c, name, via_vmctl):
     c.command("vm-kill", {"vm": name}, timeout=30)
     wait_state(c, name, "stopped")
     return t1 - t0
-
-
-def median_ms(samples):
-    return ms(statistics.median(samples))
 
 
 def bench_boot(vmd, c, tmp, accel, runs, rows):
@@ -780,51 +606,6 @@ def bootsector_template(c):
 
 # ---------------------------------------------------------------------------
 
-def machine_info(host, state_dir):
-    cpu = "?"
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    cpu = line.split(":", 1)[1].strip()
-                    break
-    except OSError:
-        pass
-    fs = subprocess.run(["df", "-T", state_dir], capture_output=True,
-                        text=True).stdout.splitlines()[-1].split()[1]
-    return [
-        "host: %s, %d CPUs, Linux %s" % (cpu, os.cpu_count(),
-                                        platform.release()),
-        "vmd %s, QEMU %s (%s)" % (host["version"], host["qemu"]["version"],
-                                  host["qemu"]["binary"]),
-        "accel verdict: %s (%s)" % (host["accel"]["verdict"],
-                                    host["accel"]["reason"]),
-        "state dir on %s; Python client, C client (bench/rtt) for (b); "
-        "one run, same machine" % fs,
-    ]
-
-
-def print_table(info, rows):
-    print("vmd benchmark")
-    for line in info:
-        print("  " + line)
-    print()
-    head = ("measurement", "result", "target", "")
-    body = [(a, b, c, "" if ok is None else ("PASS" if ok else "MISS"))
-            for a, b, c, ok in rows]
-    widths = [max(len(r[i]) for r in [head] + body) for i in range(4)]
-    for r in [head] + body:
-        print("  ".join(r[i].ljust(widths[i]) for i in range(4)).rstrip())
-    print()
-    letter = None
-    for note in NOTES:  # only the notes of what was measured
-        if note.startswith("("):
-            letter = note[1]
-        if letter in ARGS.only:
-            print("  " + note)
-    print()
-
-
 NOTES = [
     "(a) median of %d, interleaved; vmd: until a console client attached "
     "right after the" % ARGS.runs,
@@ -858,6 +639,17 @@ NOTES = [
     "(f) one byte to the boot-sector guest (TCG) and its echo back, after "
     "50 not counted.",
 ]
+
+
+def measured_notes():
+    """The NOTES of the measurements that ran."""
+    out, letter = [], None
+    for note in NOTES:
+        if note.startswith("("):
+            letter = note[1]
+        if letter in ARGS.only:
+            out.append(note)
+    return out
 
 
 def main():
@@ -912,7 +704,7 @@ def main():
     finally:
         vmd.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
-    print_table(info, rows)
+    print_table(info, rows, measured_notes())
     sys.stdout.flush()
     missed = [r for r in rows if r[3] is False]
     if missed:

@@ -1,0 +1,129 @@
+"""Helpers shared by vmd's benchmarks (bench.py and the provisioning one): timing and
+percentiles, a fast line client, the machine description and the result
+table."""
+
+import json
+import os
+import platform
+import socket
+import statistics
+import subprocess
+import sys
+
+
+def ms(seconds):
+    return seconds * 1000.0
+
+
+def log(msg):
+    sys.stderr.write("bench: %s\n" % msg)
+    sys.stderr.flush()
+
+
+# ---------------------------------------------------------------------------
+# small fast clients: the same code measures vmd and bare QEMU
+
+class LineClient:
+    """Request/response over a unix socket where every reply is one line.
+    Events (QMP-shaped) are skipped.  No JSON parsing on the hot path."""
+
+    def __init__(self, path=None, sock=None):
+        if sock is None:
+            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            sock.settimeout(30)
+            sock.connect(path)
+        self.sock = sock
+        self.sock.settimeout(30)
+        self.buf = b""
+
+    def line(self):
+        i = self.buf.find(b"\n")
+        if i >= 0:
+            out, self.buf = self.buf[:i + 1], self.buf[i + 1:]
+            return out
+        # A big reply (vm-list of 10,000 VMs) comes in many reads: keep the
+        # pieces and look for the newline only in each new one, so the
+        # client's cost stays linear and out of the measurement.
+        parts = [self.buf]
+        while True:
+            chunk = self.sock.recv(1 << 20)
+            if not chunk:
+                raise EOFError("connection closed")
+            i = chunk.find(b"\n")
+            if i >= 0:
+                parts.append(chunk[:i + 1])
+                self.buf = chunk[i + 1:]
+                return b"".join(parts)
+            parts.append(chunk)
+
+    def reply(self):
+        while True:
+            ln = self.line()
+            if not ln.startswith(b'{"event"'):
+                return ln
+
+    def call(self, req):
+        self.sock.sendall(req)
+        return self.reply()
+
+    def close(self):
+        self.sock.close()
+
+
+def qmp_handshake(lc):
+    greeting = json.loads(lc.line())
+    assert "QMP" in greeting, greeting
+    r = json.loads(lc.call(b'{"execute": "qmp_capabilities"}\n'))
+    assert "return" in r, r
+
+
+def pct(values, p):
+    s = sorted(values)
+    return s[min(len(s) - 1, int(round(p / 100.0 * (len(s) - 1))))]
+
+
+def median_ms(samples):
+    return ms(statistics.median(samples))
+
+
+def machine_info(host, state_dir):
+    cpu = "?"
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    cpu = line.split(":", 1)[1].strip()
+                    break
+    except OSError:
+        pass
+    fs = subprocess.run(["df", "-T", state_dir], capture_output=True,
+                        text=True).stdout.splitlines()[-1].split()[1]
+    return [
+        "host: %s, %d CPUs, Linux %s" % (cpu, os.cpu_count(),
+                                        platform.release()),
+        "vmd %s, QEMU %s (%s)" % (host["version"], host["qemu"]["version"],
+                                  host["qemu"]["binary"]),
+        "accel verdict: %s (%s)" % (host["accel"]["verdict"],
+                                    host["accel"]["reason"]),
+        "state dir on %s; Python client, C client (bench/rtt) for (b); "
+        "one run, same machine" % fs,
+    ]
+
+
+def print_table(info, rows, notes):
+    """rows: (measurement, result, target, ok) with ok None for no target;
+    notes: the lines printed under the table."""
+    print("vmd benchmark")
+    for line in info:
+        print("  " + line)
+    print()
+    head = ("measurement", "result", "target", "")
+    body = [(a, b, c, "" if ok is None else ("PASS" if ok else "MISS"))
+            for a, b, c, ok in rows]
+    widths = [max(len(r[i]) for r in [head] + body) for i in range(4)]
+    for r in [head] + body:
+        print("  ".join(r[i].ljust(widths[i]) for i in range(4)).rstrip())
+    print()
+    for note in notes:
+        print("  " + note)
+    print()
