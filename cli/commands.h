@@ -14,6 +14,10 @@
 #define EXIT_USAGE    2  /* unknown command, missing or bad argument */
 #define EXIT_CONNECT  3  /* cannot connect to (or negotiate with) vmd */
 
+/* vmctl trusts vmd: a reply may exceed the 1 MiB cap on requests (vm-list
+ * of 10,000 VMs with labels is about 1.5 MiB); this only bounds memory. */
+#define VMCTL_MAX_REPLY (256u << 20)
+
 struct ctl;
 
 /* An operand ("VM") or option ("-f, --follow", "--port N") of a command and

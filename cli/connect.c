@@ -133,7 +133,8 @@ void ctl_connect(struct ctl *ctl)
 	if (dflt)
 		ctl->socket = default_socket(ctl);
 	errno = 0;
-	ctl->rpc = rpc_client_connect(ctl->socket, err, sizeof(err));
+	ctl->rpc = rpc_client_connect_max(ctl->socket, VMCTL_MAX_REPLY, err,
+					  sizeof(err));
 	saved = errno;
 	/* errno names the cause plainly; err is for failures without one
 	 * (a path too long for a unix socket). */

@@ -95,6 +95,12 @@ struct rpc_client *rpc_client_from_fd_max(int fd, size_t max_msg)
 
 struct rpc_client *rpc_client_connect(const char *path, char *err, size_t errlen)
 {
+	return rpc_client_connect_max(path, RPC_MAX_MSG, err, errlen);
+}
+
+struct rpc_client *rpc_client_connect_max(const char *path, size_t max_msg,
+					  char *err, size_t errlen)
+{
 	struct sockaddr_un sa = { .sun_family = AF_UNIX };
 	struct rpc_client *c;
 	int fd;
@@ -114,7 +120,7 @@ struct rpc_client *rpc_client_connect(const char *path, char *err, size_t errlen
 		close(fd);
 		return NULL;
 	}
-	c = rpc_client_from_fd(fd);
+	c = rpc_client_from_fd_max(fd, max_msg);
 	if (c == NULL)
 		set_msg(err, errlen, "connect to %s: out of memory", path);
 	return c;

@@ -13,6 +13,9 @@ struct rpc_client;
 
 /* Connect to a unix socket path. NULL on failure with a message in err. */
 struct rpc_client *rpc_client_connect(const char *path, char *err, size_t errlen);
+/* The same, with another cap than RPC_MAX_MSG on one incoming message. */
+struct rpc_client *rpc_client_connect_max(const char *path, size_t max_msg,
+					  char *err, size_t errlen);
 /* Wrap an already connected socket (the client takes ownership of fd). */
 struct rpc_client *rpc_client_from_fd(int fd);
 /* The same, with another cap than RPC_MAX_MSG on one incoming message (vmd

@@ -171,6 +171,21 @@ class VmctlUxTest(vmdtest.VmdTestCase):
         rc, out, err = self.vm("list", "--json")
         self.assertEqual(json.loads(out)[0]["labels"], labels)
 
+    def test_list_larger_than_a_request(self):
+        # A request is capped at 1 MiB, vmd's replies are not: 8 VMs with
+        # 160 KiB of labels each make a 1.3 MiB vm-list that vmctl must read.
+        labels = {"k%03d" % i: "v" * 256 for i in range(600)}
+        for i in range(8):
+            self.c.command("vm-define", {"config": bootsector_config(
+                "big%d" % i, labels=labels)})
+        rc, out, err = self.vm("--json", "list")
+        self.assertEqual(rc, 0, err)
+        self.assertGreater(len(out), 1 << 20)
+        self.assertEqual(len(json.loads(out)), 8)
+        rc, out, err = self.vm("list")
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(len(re.findall(rb"(?m)^big\d", out)), 8, out[:500])
+
     def test_events_are_exact_and_escaped(self):
         path = os.path.join(self.tmp, "fake.sock")
         ev = {"event": "SERIAL_DEVICE", "timestamp": {"seconds": 1,
