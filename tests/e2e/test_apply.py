@@ -202,5 +202,54 @@ class ApplyTest(vmdtest.VmdTestCase):
         self.assertEqual(self.c.command("vm-list"), [])
 
 
+class VmctlApplyTest(vmdtest.VmdTestCase):
+
+    def write(self, s):
+        path = os.path.join(self.vmd.tmp, "spec.json")
+        with open(path, "w") as f:
+            json.dump(s, f)
+        return path
+
+    def test_exit_codes_table_and_json(self):
+        path = self.write(spec(small("v1"), small("v2")))
+        rc, out, err = self.vmctl("apply", "-f", path, "--dry-run")
+        self.assertEqual(rc, 2, err)
+        self.assertIn("plan: 2 to create", out)
+        self.assertEqual(json.loads(self.vmctl("list", json_out=True)[1]), [])
+        rc, out, err = self.vmctl("apply", "-f", path)
+        self.assertEqual(rc, 2, err)
+        rows = [line.split() for line in out.splitlines()]
+        self.assertEqual(rows[0], ["ACTION", "VM", "RESTART", "CHANGES"])
+        self.assertEqual(rows[1][:2], ["create", "v1"])
+        self.assertIn("applied: 2 to create", out)
+        rc, out, err = self.vmctl("apply", "-f", path)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual([r.split()[0] for r in out.splitlines()[1:3]],
+                         ["unchanged", "unchanged"])
+        # stdin, JSON, a change that applies at once
+        text = json.dumps(spec(small("v1", autostart=True), small("v2")))
+        rc, out, err = self.vmctl("apply", "-f", "-", "--prune", input=text,
+                                  json_out=True)
+        self.assertEqual(rc, 2, err)
+        ret = json.loads(out)
+        self.assertEqual(ret["actions"][0]["changes"],
+                         [{"member": "autostart", "restart": False}])
+        rc, out, err = self.vmctl("apply", "-f", "-", input=json.dumps(
+            spec(small("v1", autostart=True))), json_out=True)
+        self.assertEqual(rc, 0, err)
+        # errors are 1, never 2 (which means changes)
+        rc, out, err = self.vmctl("apply", "-f", self.write(
+            spec(small("v1"), small("v1"))))
+        self.assertEqual(rc, 1)
+        self.assertIn("InvalidArgument", err)
+        self.assertIn("spec.vms[1].name", err)
+        self.assertEqual(self.vmctl("apply")[0], 1, "usage error")
+        self.assertEqual(self.vmctl("apply", "-f", path, "--bogus")[0], 1)
+        self.assertEqual(self.vmctl("apply", "-f", "/nonexistent.json")[0], 1)
+        rc, _, err = vmdtest.run_vmctl(os.path.join(self.vmd.tmp, "nosock"),
+                                       ["apply", "-f", path])
+        self.assertEqual(rc, 1, err)
+
+
 if __name__ == "__main__":
     vmdtest.main()
