@@ -53,10 +53,10 @@ static void print_plan(struct json_object *ret)
 	}
 	table_print(&t, stdout);
 	table_free(&t);
-	printf("%s: %zu to create, %zu to update, %zu to delete, %zu "
-	       "unchanged%s\n", dry ? "plan" : "applied", count[0], count[1],
-	       count[3], count[2], dry && jbool(ret, "changed", 0) ?
-	       " (dry run: nothing changed)" : "");
+	printf(dry ? "plan: %zu to create, %zu to update, %zu to delete, %zu "
+	       "unchanged (dry run: nothing changed)\n" : "applied: %zu created, "
+	       "%zu updated, %zu deleted, %zu unchanged\n", count[0], count[1],
+	       count[3], count[2]);
 }
 
 int cmd_apply(struct ctl *ctl, int argc, char **argv)

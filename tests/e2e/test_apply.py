@@ -221,7 +221,7 @@ class VmctlApplyTest(vmdtest.VmdTestCase):
         rows = [line.split() for line in out.splitlines()]
         self.assertEqual(rows[0], ["ACTION", "VM", "RESTART", "CHANGES"])
         self.assertEqual(rows[1][:2], ["create", "v1"])
-        self.assertIn("applied: 2 to create", out)
+        self.assertIn("applied: 2 created, 0 updated, 0 deleted, 0 unchanged", out)
         rc, out, err = self.vmctl("apply", "-f", path)
         self.assertEqual(rc, 0, err)
         self.assertEqual([r.split()[0] for r in out.splitlines()[1:3]],
