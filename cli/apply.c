@@ -64,7 +64,6 @@ int cmd_apply(struct ctl *ctl, int argc, char **argv)
 	static const struct option longopts[] = {
 		{ "dry-run", no_argument, NULL, 'n' },
 		{ "prune", no_argument, NULL, 'p' },
-		{ "file", required_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct json_object *args = json_object_new_object(), *ret;
