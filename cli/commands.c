@@ -107,8 +107,7 @@ fail:
 	return NULL;
 }
 
-/* A VM configuration from FILE.json; exits 1 naming the file on error. */
-static struct json_object *read_config(struct ctl *ctl, const char *path)
+struct json_object *ctl_read_object(struct ctl *ctl, const char *path)
 {
 	struct json_object *o = NULL;
 	char err[512];
@@ -191,7 +190,7 @@ int cmd_define(struct ctl *ctl, int argc, char **argv)
 		;
 	ctl_operands(ctl, argc, 1, 1);
 	file = argv[optind];
-	json_object_object_add(args, "config", read_config(ctl, file));
+	json_object_object_add(args, "config", ctl_read_object(ctl, file));
 	ret = ctl_call(ctl, file, args);
 	return finish(ctl, ret, "defined %s (%s)\n", jstr(ret, "name", "?"),
 		      jstr(ret, "uuid", "?"));
@@ -207,7 +206,7 @@ int cmd_update(struct ctl *ctl, int argc, char **argv)
 	ctl_operands(ctl, argc, 2, 2);
 	vm = argv[optind];
 	args = vm_args(vm);
-	json_object_object_add(args, "config", read_config(ctl, argv[optind + 1]));
+	json_object_object_add(args, "config", ctl_read_object(ctl, argv[optind + 1]));
 	ret = ctl_call(ctl, vm, args);
 	return finish(ctl, ret, "updated %s (%s)\n", name_of(ret, vm),
 		      jstr(ret, "uuid", "?"));

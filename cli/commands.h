@@ -53,6 +53,8 @@ struct ctl {
 	int timeout_given;           /* --timeout was on the command line */
 	const struct ctl_cmd *cmd;   /* the command being run */
 	struct rpc_client *rpc;      /* NULL until ctl_connect() */
+	int fail_status;             /* non-zero: every failure exits with
+	                                this (apply keeps 2 for "changes") */
 };
 
 /* Print "vmctl: CMD: msg" and the command's usage to stderr, exit 2. */
@@ -85,6 +87,10 @@ void ctl_connect(struct ctl *ctl);
 struct json_object *ctl_call(struct ctl *ctl, const char *what,
 			     struct json_object *args);
 
+/* A JSON object from FILE ("-": stdin); exits 1 naming the file when it
+ * cannot be read, is not JSON or not an object. */
+struct json_object *ctl_read_object(struct ctl *ctl, const char *path);
+
 /* help.c: usage and help, wrapped to the width of the terminal f is on
  * ($COLUMNS first; 80 when f is no terminal). */
 int help_width(FILE *f);
@@ -111,6 +117,8 @@ int cmd_resume(struct ctl *ctl, int argc, char **argv);
 int cmd_monitor(struct ctl *ctl, int argc, char **argv);
 int cmd_host(struct ctl *ctl, int argc, char **argv);
 int cmd_events(struct ctl *ctl, int argc, char **argv);
+/* apply.c */
+int cmd_apply(struct ctl *ctl, int argc, char **argv);
 
 /* console.c */
 int cmd_console(struct ctl *ctl, int argc, char **argv);

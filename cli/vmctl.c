@@ -124,6 +124,21 @@ const struct ctl_cmd ctl_commands[] = {
 			     "query-status" },
 	       { "JSON-ARGS", "its arguments, a JSON object" }),
 	  "The return value is printed as JSON, with or without --json.", NULL },
+	{ "apply", "spec-apply", cmd_apply,
+	  "-f FILE.json [--dry-run] [--prune]",
+	  "make the VMs what a spec says: create, update, prune",
+	  OPTS({ "-f FILE.json", "the spec: a label and the VMs' configs "
+		 "(schemas/protocol.json, Spec); \"-\" reads standard input" },
+	       { "--dry-run", "print the plan, change nothing" },
+	       { "--prune", "also undefine the VMs that carry the spec's label "
+		 "and are no longer in it (each must be stopped)" }),
+	  "Prints one row per VM: its action (create, update, unchanged, "
+	  "delete) and the members that change, \"(restart)\" after those a "
+	  "running VM takes only at its next start.  Exit status: 0 nothing "
+	  "to do, 2 changes made (or planned, with --dry-run), 1 any error.",
+	  WORDS("'dry_run'", "--dry-run", "\"dry_run\"", "--dry-run",
+		"'prune'", "--prune", "\"prune\"", "--prune",
+		"prune:", "--prune:") },
 	{ "host", "query-host", cmd_host, "",
 	  "show the host: accelerator verdict, QEMU, counts", NULL, NULL, NULL },
 	{ "events", NULL, cmd_events, "[--count N] [--timeout SEC]",
@@ -174,7 +189,7 @@ static void die(struct ctl *ctl, int status, const char *cls, const char *desc,
 	fputc('\n', stderr);
 	if (ctl != NULL && ctl->json)
 		json_error(cls, desc);
-	exit(status);
+	exit(ctl != NULL && ctl->fail_status ? ctl->fail_status : status);
 }
 
 void ctl_fail(struct ctl *ctl, int status, const char *cls, const char *fmt, ...)
@@ -222,7 +237,7 @@ void ctl_usage(struct ctl *ctl, const char *fmt, ...)
 	help_usage_line(stderr, ctl->cmd);
 	if (ctl->json)
 		json_error("InvalidArgument", msg);
-	exit(EXIT_USAGE);
+	exit(ctl->fail_status ? ctl->fail_status : EXIT_USAGE);
 }
 
 /* --timeout SEC (0..86400, 0 waits forever) into ctl; -1 when invalid. */

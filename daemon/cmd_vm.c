@@ -2,14 +2,10 @@
  * vm-show.  A definition is committed to the store before the reply, so an
  * acknowledged define survives any crash of vmd. */
 #include "config.h"
-#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <unistd.h>
-#include <systemd/sd-id128.h>
-#include "daemon/commit.h"
 #include "daemon/dispatch.h"
 #include "daemon/leftovers.h"
 #include "daemon/log.h"
@@ -21,65 +17,20 @@
 #include "rpc/message.h"
 #include "rpc/schema.h"
 
-/* The reply of a change, once the store has it on disk (commit.h). */
-static void synced(void *ctx, struct json_object *ret,
-		   const struct rpc_fault *err)
-{
-	if (err)
-		call_fault(ctx, err);
-	else
-		call_return(ctx, ret);
-}
-
 static struct json_object *jstr(const char *s)
 {
 	return json_object_new_string(s);
 }
 
-static int check_disk(struct call *c, struct json_object *disk, size_t i)
-{
-	const char *p = rpc_member_str(disk, "path"), *bus = rpc_member_str(disk, "bus");
-	const char *why = vm_file_problem(p, true);
-
-	if (why) {
-		call_error(c, RPC_INVALID_ARGUMENT, "config.disks[%zu].path: %s: %s",
-			   i, p, why);
-		return -1;
-	}
-	/* QEMU refuses read-only IDE drives ("Block node is read-only") */
-	if (!strcmp(bus, "ide") && rpc_member_bool(disk, "readonly")) {
-		call_error(c, RPC_INVALID_ARGUMENT, "config.disks[%zu]: an IDE disk "
-			   "cannot be read-only; use bus \"virtio\"", i);
-		return -1;
-	}
-	return 0;
-}
-
-/* Checks the schema cannot express: files that must exist, and members that
- * only make sense together. */
+/* What the schema cannot check of config, replied as the error. */
 static int check_config_files(struct call *c, struct json_object *config)
 {
-	struct json_object *disks, *boot;
-	const char *p;
+	struct rpc_fault f;
 
-	if (json_object_object_get_ex(config, "disks", &disks))
-		for (size_t i = 0; i < json_object_array_length(disks); i++)
-			if (check_disk(c, json_object_array_get_idx(disks, i), i) < 0)
-				return -1;
-	if (!json_object_object_get_ex(config, "boot", &boot))
+	if (vm_config_check_files(config, &f) == 0)
 		return 0;
-	if (rpc_member_str(boot, "initrd") && !rpc_member_str(boot, "kernel")) {
-		call_error(c, RPC_INVALID_ARGUMENT, "config.boot: initrd needs a kernel");
-		return -1;
-	}
-	static const char *const files[] = {"kernel", "initrd"};
-	for (size_t i = 0; i < 2; i++)
-		if ((p = rpc_member_str(boot, files[i])) && vm_file_problem(p, false)) {
-			call_error(c, RPC_INVALID_ARGUMENT, "config.boot.%s: %s: %s",
-				   files[i], p, vm_file_problem(p, false));
-			return -1;
-		}
-	return 0;
+	call_fault(c, &f);
+	return -1;
 }
 
 static struct json_object *name_uuid(const struct vm *vm)
@@ -89,16 +40,6 @@ static struct json_object *name_uuid(const struct vm *vm)
 	json_object_object_add(r, "name", jstr(vm->name));
 	json_object_object_add(r, "uuid", jstr(vm->uuid));
 	return r;
-}
-
-static void new_uuid(char out[37])
-{
-	sd_id128_t id;
-
-	if (sd_id128_randomize(&id) < 0)
-		memset(&id, 0, sizeof id);
-	/* RFC 4122 version 4 layout */
-	snprintf(out, 37, SD_ID128_UUID_FORMAT_STR, SD_ID128_FORMAT_VAL(id));
 }
 
 static int store_failed(struct call *c, int rc, const char *name)
@@ -129,7 +70,7 @@ void cmd_vm_define(struct call *c)
 		return;
 	config = json_object_get(config);
 	if (!uuid) {
-		new_uuid(fresh);
+		vm_new_uuid(fresh);
 		json_object_object_add(config, "uuid", jstr(fresh));
 		uuid = rpc_member_str(config, "uuid");
 	}
@@ -151,7 +92,7 @@ void cmd_vm_define(struct call *c)
 		call_error(c, RPC_GENERIC_ERROR, "out of memory");
 		return;
 	}
-	commit_reply(name_uuid(vm), synced, c);
+	call_reply_synced(c, name_uuid(vm));
 }
 
 void cmd_vm_update(struct call *c)
@@ -196,36 +137,21 @@ void cmd_vm_update(struct call *c)
 			"memory to rename it here", vm->name, name);
 	vm_set_config(vm, config);
 	vm->updated = time(NULL);
-	commit_reply(name_uuid(vm), synced, c);
+	call_reply_synced(c, name_uuid(vm));
 }
 
 void cmd_vm_undefine(struct call *c)
 {
 	struct vm *vm = call_vm(c);
 
+	struct rpc_fault f;
+
 	if (!vm)
 		return;
-	if (vm->state != VM_STOPPED && vm->state != VM_CRASHED) {
-		call_error(c, RPC_INVALID_STATE, "VM '%s' is %s; stop it first",
-			   vm->name, vm_state_name(vm->state));
+	if (vm_undefinable(vm, &f) < 0) {
+		call_fault(c, &f);
 		return;
 	}
-	if (vm_is_active(vm)) {  /* a start that failed, its QEMU not reaped */
-		call_error(c, RPC_INVALID_STATE, "VM '%s': its QEMU (pid %d) is "
-			   "still ending", vm->name, (int)vm->pid);
-		return;
-	}
-	/* its run directory belongs to a QEMU vmd lost track of */
-	char holder[32];
-	int lock = vm_lock_run_dir(vm, holder, sizeof holder);
-	if (lock < 0 && errno == EWOULDBLOCK) {
-		call_error(c, RPC_INVALID_STATE, "VM '%s' still has a QEMU (pid %s) "
-			   "though vmd does not run it; end that process first",
-			   vm->name, holder);
-		return;
-	}
-	if (lock >= 0)
-		close(lock);
 	if (store_vm_delete(vmd.store, vm->uuid) != STORE_OK) {
 		call_error(c, RPC_GENERIC_ERROR, "store: %s", store_errmsg(vmd.store));
 		return;
@@ -234,7 +160,7 @@ void cmd_vm_undefine(struct call *c)
 			NULL, c->who);
 	leftovers_undefined(vm->uuid, vm->name, call_bool(c, "purge"));
 	vm_remove(vm);
-	commit_reply(NULL, synced, c);
+	call_reply_synced(c, NULL);
 }
 
 static struct json_object *labels_of(const struct vm *vm)

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "daemon/access.h"
+#include "daemon/commit.h"
 #include "daemon/dispatch.h"
 #include "daemon/schema_doc.h"
 #include "daemon/vm.h"
@@ -39,6 +40,7 @@ static const struct {
 	{"console-attach", cmd_console_attach},
 	{"console-read", cmd_console_read},
 	{"vm-monitor", cmd_vm_monitor},
+	{"spec-apply", cmd_spec_apply},
 };
 #define NHANDLERS (sizeof handlers / sizeof handlers[0])
 
@@ -177,4 +179,18 @@ struct vm *call_vm(struct call *c)
 	if (!vm)
 		call_error(c, RPC_VM_NOT_FOUND, "no VM named '%s'", key ? key : "");
 	return vm;
+}
+
+static void synced(void *ctx, struct json_object *ret,
+		   const struct rpc_fault *err)
+{
+	if (err)
+		call_fault(ctx, err);
+	else
+		call_return(ctx, ret);
+}
+
+void call_reply_synced(struct call *c, struct json_object *ret)
+{
+	commit_reply(ret, synced, c);
 }

@@ -39,6 +39,7 @@ void cmd_vm_resume(struct call *c);
 void cmd_console_attach(struct call *c);
 void cmd_console_read(struct call *c);
 void cmd_vm_monitor(struct call *c);
+void cmd_spec_apply(struct call *c);
 
 
 
@@ -50,5 +51,8 @@ int call_int(struct call *c, const char *key);
 bool call_bool(struct call *c, const char *key);
 /* The VM named by the "vm" argument, or NULL after replying VmNotFound. */
 struct vm *call_vm(struct call *c);
+/* Reply ret (owned; NULL: {}) once the store has the change on disk
+ * (commit.h), or the error if it may not be durable. */
+void call_reply_synced(struct call *c, struct json_object *ret);
 
 #endif

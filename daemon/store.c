@@ -395,6 +395,28 @@ int store_vm_delete(struct store *s, const char *uuid)
 	return rc;
 }
 
+int store_begin(struct store *s)
+{
+	return exec_sql(s, "begin a transaction", "BEGIN IMMEDIATE");
+}
+
+int store_commit(struct store *s)
+{
+	int rc = exec_sql(s, "commit", "COMMIT");
+
+	/* a COMMIT that failed may leave the transaction open */
+	if (rc != STORE_OK && !sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return rc;
+}
+
+/* Keeps the error of the change that failed: ROLLBACK's own is not news. */
+void store_rollback(struct store *s)
+{
+	if (!sqlite3_get_autocommit(s->db))
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+}
+
 static const char *col_text(sqlite3_stmt *st, int col)
 {
 	const unsigned char *t = sqlite3_column_text(st, col);

@@ -43,6 +43,13 @@ int store_vm_update(struct store *s, const char *uuid, const char *name,
 /* Deletes the VM and its runtime row; audit rows stay. */
 int store_vm_delete(struct store *s, const char *uuid);
 
+/* Several changes as one: after store_begin() none of them is seen until
+ * store_commit(); store_rollback() drops them all (spec-apply's rule that
+ * a bad entry changes nothing).  No transaction nests. */
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+void store_rollback(struct store *s);
+
 /* Calls cb for every VM, ordered by name; the strings live only during the
  * call.  Stops early and returns cb's value when it is non-zero. */
 typedef int (*store_vm_cb)(void *ctx, const struct store_vm *vm);

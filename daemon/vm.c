@@ -3,6 +3,7 @@
  * of VMs never touches SQLite.  A transition is written to the store, then
  * announced as a VM_STATE event, never the other way round. */
 #include "config.h"
+#include <stdio.h>
 #include <stdlib.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -10,6 +11,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <systemd/sd-id128.h>
 #include "daemon/schema_doc.h"
 #include "daemon/vm.h"
 #include "daemon/vm_config.h"
@@ -85,6 +87,44 @@ struct vm *vm_add(const char *uuid, const char *name, struct json_object *config
 	vm->next = vms;
 	vms = vm;
 	return vm;
+}
+
+void vm_new_uuid(char out[37])
+{
+	sd_id128_t id;
+
+	if (sd_id128_randomize(&id) < 0)
+		memset(&id, 0, sizeof id);
+	/* RFC 4122 version 4 layout */
+	snprintf(out, 37, SD_ID128_UUID_FORMAT_STR, SD_ID128_FORMAT_VAL(id));
+}
+
+int vm_undefinable(const struct vm *vm, struct rpc_fault *f)
+{
+	char holder[32];
+	int lock;
+
+	if (vm->state != VM_STOPPED && vm->state != VM_CRASHED) {
+		rpc_fault_set(f, RPC_INVALID_STATE, "VM '%s' is %s; stop it first",
+			      vm->name, vm_state_name(vm->state));
+		return -1;
+	}
+	if (vm_is_active(vm)) {  /* a start that failed, its QEMU not reaped */
+		rpc_fault_set(f, RPC_INVALID_STATE, "VM '%s': its QEMU (pid %d) "
+			      "is still ending", vm->name, (int)vm->pid);
+		return -1;
+	}
+	/* its run directory belongs to a QEMU vmd lost track of */
+	lock = vm_lock_run_dir(vm, holder, sizeof holder);
+	if (lock < 0 && errno == EWOULDBLOCK) {
+		rpc_fault_set(f, RPC_INVALID_STATE, "VM '%s' still has a QEMU (pid "
+			      "%s) though vmd does not run it; end that process "
+			      "first", vm->name, holder);
+		return -1;
+	}
+	if (lock >= 0)
+		close(lock);
+	return 0;
 }
 
 void vm_changed(struct vm *vm)

@@ -89,6 +89,11 @@ struct vm *vm_add(const char *uuid, const char *name, struct json_object *config
 		  time_t created, time_t updated);
 void vm_remove(struct vm *vm);
 int vm_rename(struct vm *vm, const char *name); /* -1 on ENOMEM */
+/* A new random uuid (version 4), lower-case. */
+void vm_new_uuid(char out[37]);
+/* Whether the VM's definition may go now: 0, or -1 with f set
+ * (InvalidState) when a QEMU of it runs, ends or holds its run directory. */
+int vm_undefinable(const struct vm *vm, struct rpc_fault *f);
 /* Replace the definition (takes config's reference). */
 void vm_set_config(struct vm *vm, struct json_object *config);
 size_t vm_count(size_t *running);

@@ -219,6 +219,51 @@ int vm_config_check(struct vm *self, const char *uuid,
 	return fill_macs(f, self, uuid, config);
 }
 
+static int check_disk(struct json_object *disk, size_t i, struct rpc_fault *f)
+{
+	const char *p = rpc_member_str(disk, "path"), *bus = rpc_member_str(disk, "bus");
+	const char *why = vm_file_problem(p, true);
+
+	if (why) {
+		rpc_fault_set(f, RPC_INVALID_ARGUMENT, "config.disks[%zu].path: "
+			      "%s: %s", i, p, why);
+		return -1;
+	}
+	/* QEMU refuses read-only IDE drives ("Block node is read-only") */
+	if (!strcmp(bus, "ide") && rpc_member_bool(disk, "readonly")) {
+		rpc_fault_set(f, RPC_INVALID_ARGUMENT, "config.disks[%zu]: an IDE "
+			      "disk cannot be read-only; use bus \"virtio\"", i);
+		return -1;
+	}
+	return 0;
+}
+
+int vm_config_check_files(struct json_object *config, struct rpc_fault *f)
+{
+	struct json_object *disks, *boot;
+	const char *p;
+
+	if (json_object_object_get_ex(config, "disks", &disks))
+		for (size_t i = 0; i < json_object_array_length(disks); i++)
+			if (check_disk(json_object_array_get_idx(disks, i), i, f) < 0)
+				return -1;
+	if (!json_object_object_get_ex(config, "boot", &boot))
+		return 0;
+	if (rpc_member_str(boot, "initrd") && !rpc_member_str(boot, "kernel")) {
+		rpc_fault_set(f, RPC_INVALID_ARGUMENT, "config.boot: initrd needs "
+			      "a kernel");
+		return -1;
+	}
+	static const char *const files[] = {"kernel", "initrd"};
+	for (size_t i = 0; i < 2; i++)
+		if ((p = rpc_member_str(boot, files[i])) && vm_file_problem(p, false)) {
+			rpc_fault_set(f, RPC_INVALID_ARGUMENT, "config.boot.%s: "
+				      "%s: %s", files[i], p, vm_file_problem(p, false));
+			return -1;
+		}
+	return 0;
+}
+
 void vm_config_index(struct vm *vm)
 {
 	uint64_t mac;
@@ -330,26 +375,12 @@ void vm_run_config_drop(struct vm *vm)
 	vm->run_config = NULL;
 }
 
-/* Members whose change vmd applies at once, running or not. */
-static const char *const at_once[] = {
-	"name", "uuid", "labels", "autostart", "restart_policy", "restart_max",
-	"restart_window_s", NULL,
-};
-
-static bool applies_at_once(const char *key)
-{
-	for (size_t i = 0; at_once[i]; i++)
-		if (!strcmp(at_once[i], key))
-			return true;
-	return false;
-}
-
 static void add_if_changed(struct json_object *list, const char *key,
 			   struct json_object *a, struct json_object *b)
 {
 	struct json_object *va = NULL, *vb = NULL;
 
-	if (applies_at_once(key))
+	if (vm_config_applies_at_once(key))
 		return;
 	json_object_object_get_ex(a, key, &va);
 	json_object_object_get_ex(b, key, &vb);

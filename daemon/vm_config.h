@@ -7,6 +7,7 @@
 #define VMD_DAEMON_VM_CONFIG_H
 
 #include <stdbool.h>
+#include <string.h>
 #include <json-c/json.h>
 #include "rpc/errors.h"
 
@@ -22,6 +23,27 @@ int vm_cpus_max(const char *arch, const char *machine);
  * config cannot be used. */
 int vm_config_check(struct vm *self, const char *uuid,
 		    struct json_object *config, struct rpc_fault *f);
+
+/* Checks of the files config names (its disks, kernel and initrd must be
+ * there for QEMU) and of members that only make sense together; -1 with f
+ * set (InvalidArgument, naming the member as "config.MEMBER"). */
+int vm_config_check_files(struct json_object *config, struct rpc_fault *f);
+
+/* Members whose change vmd applies at once, running or not (vm-update's
+ * description lists them); a change of any other waits for the next
+ * start.  Inline: spec.c's unit test links no registry. */
+static inline bool vm_config_applies_at_once(const char *key)
+{
+	static const char *const at_once[] = {
+		"name", "uuid", "labels", "autostart", "restart_policy",
+		"restart_max", "restart_window_s", NULL,
+	};
+
+	for (size_t i = 0; at_once[i]; i++)
+		if (!strcmp(at_once[i], key))
+			return true;
+	return false;
+}
 
 /* Keep the host-wide MAC index in step with vm->config. */
 void vm_config_index(struct vm *vm);

@@ -242,6 +242,13 @@ class ConformanceTest(vmdtest.VmdTestCase):
         rec.call(c, "vm-undefine", {"vm": "conf-a"}, ok=False, cls="VmNotFound")
         rec.call(c, "vm-list")
 
+        # spec-apply: a plan, and a spec naming a VM that is not its own
+        spec = {"label": "conf=1", "vms": [{"name": "conf-s"}]}
+        r = rec.call(c, "spec-apply", {"spec": spec, "dry_run": True})
+        self.assertEqual(r["actions"][0]["action"], "create")
+        spec["vms"].append({"name": "conf-b"})
+        rec.call(c, "spec-apply", {"spec": spec}, ok=False, cls="VmExists")
+
         # JSON-RPC replies carry the same values
         r = c.rpc("vm-show", {"vm": "conf-b"})
         self.assertEqual(r.get("jsonrpc"), "2.0")

@@ -310,6 +310,37 @@ static void test_duplicates(void **state)
 			 STORE_OK);
 }
 
+/* A transaction rolled back leaves nothing of its changes; one committed
+ * keeps them all. */
+static void test_transaction(void **state)
+{
+	struct fixture *f = *state;
+	struct seen seen;
+
+	f->s = open_store(f);
+	assert_int_equal(store_vm_insert(f->s, UUID_A, "web1", "{}"), STORE_OK);
+	assert_int_equal(store_begin(f->s), STORE_OK);
+	assert_int_equal(store_vm_insert(f->s, UUID_B, "web2", "{}"), STORE_OK);
+	assert_int_equal(store_vm_update(f->s, UUID_A, NULL, "{\"a\":1}"),
+			 STORE_OK);
+	store_rollback(f->s);
+	list(f->s, &seen);
+	assert_int_equal(seen.n, 1);
+	assert_string_equal(seen.config[0], "{}");
+
+	assert_int_equal(store_begin(f->s), STORE_OK);
+	assert_int_equal(store_vm_insert(f->s, UUID_B, "web2", "{}"), STORE_OK);
+	assert_int_equal(store_vm_delete(f->s, UUID_A), STORE_OK);
+	assert_int_equal(store_commit(f->s), STORE_OK);
+	list(f->s, &seen);
+	assert_int_equal(seen.n, 1);
+	assert_string_equal(seen.name[0], "web2");
+	/* without a transaction, rollback is a no-op */
+	store_rollback(f->s);
+	list(f->s, &seen);
+	assert_int_equal(seen.n, 1);
+}
+
 static void test_runtime_upsert(void **state)
 {
 	struct fixture *f = *state;
@@ -537,6 +568,7 @@ int main(void)
 		T(test_insert_list_update_delete),
 		T(test_missing_uuid),
 		T(test_duplicates),
+		T(test_transaction),
 		T(test_runtime_upsert),
 		T(test_delete_cascades_keeps_events),
 		T(test_survives_reopen),
