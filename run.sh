@@ -11,7 +11,10 @@ PACKAGES="build-essential autoconf automake pkg-config
   libjson-c-dev libevent-dev libsqlite3-dev libsystemd-dev libcmocka-dev
   qemu-system-x86 qemu-utils linux-image-amd64 busybox-static cpio
   python3 python3-jsonschema socat systemd dbus-daemon python3-dbus python3-gi
-  clang libclang-rt-14-dev strace"
+  clang libclang-rt-14-dev strace
+  libisofs-dev libcrypt-dev libyaml-dev genisoimage
+  python3-yaml python3-jinja2 python3-configobj python3-jsonpatch
+  python3-requests python3-oauthlib python3-netifaces python3-serial"
 
 as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi

@@ -10,6 +10,7 @@
 #include "daemon/leftovers.h"
 #include "daemon/log.h"
 #include "daemon/ports.h"
+#include "daemon/seed.h"
 #include "daemon/store.h"
 #include "daemon/vm.h"
 #include "daemon/vm_config.h"
@@ -159,6 +160,7 @@ void cmd_vm_undefine(struct call *c)
 	store_event_add(vmd.store, vm->uuid, vm->name, "undefine", NULL, NULL,
 			NULL, c->who);
 	leftovers_undefined(vm->uuid, vm->name, call_bool(c, "purge"));
+	seed_remove(vm->uuid);
 	vm_remove(vm);
 	call_reply_synced(c, NULL);
 }

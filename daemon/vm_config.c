@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include "daemon/cloud_init.h"
 #include "daemon/log.h"
 #include "daemon/mac.h"
 #include "daemon/store.h"
@@ -214,7 +215,8 @@ static int fill_macs(struct rpc_fault *f, const struct vm *self, const char *uui
 int vm_config_check(struct vm *self, const char *uuid,
 		    struct json_object *config, struct rpc_fault *f)
 {
-	if (check_cpus(f, config) < 0 || check_given_macs(f, self, config) < 0)
+	if (check_cpus(f, config) < 0 || check_given_macs(f, self, config) < 0 ||
+	    cloud_init_check(config, f) < 0)
 		return -1;
 	return fill_macs(f, self, uuid, config);
 }

@@ -2,6 +2,8 @@
  * read-write unless "readonly", everything else read-only. */
 #include "config.h"
 #include <string.h>
+#include <unistd.h>
+#include "daemon/seed.h"
 #include "daemon/vm.h"
 #include "daemon/vm_files.h"
 #include "rpc/errors.h"
@@ -93,11 +95,20 @@ int vm_files_open(struct vm *vm, struct vm_files *f, struct rpc_fault *fault)
 		return -1;
 	}
 	hand_out(f);
+	if (seed_open(vm, &f->fds.seed, fault) < 0) {
+		vm_files_close(f);
+		return -1;
+	}
+	if (f->fds.seed >= 0)
+		f->keep[f->nkeep++] = f->fds.seed;
 	return 0;
 }
 
 void vm_files_close(struct vm_files *f)
 {
 	emu_close_files(f->req, f->n);
+	if (f->fds.seed >= 0)
+		close(f->fds.seed);
+	f->fds.seed = -1;
 	f->n = f->nkeep = 0;
 }

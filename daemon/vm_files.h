@@ -1,6 +1,7 @@
 /* The host files of a VM's configuration (disks, kernel, initrd, parallel
  * devices), opened for one start with the rights of the user QEMU runs as
- * (see emu/hostfile.h) and passed to QEMU as descriptors. */
+ * (see emu/hostfile.h) and passed to QEMU as descriptors; and its
+ * cloud-init seed, which vmd builds and opens itself (seed.h). */
 #ifndef VMD_DAEMON_VM_FILES_H
 #define VMD_DAEMON_VM_FILES_H
 
@@ -10,13 +11,14 @@
 
 struct vm;
 
-#define VM_FILES_MAX (VMD_DISK_MAX + 2 + VMD_PARALLEL_MAX) /* + kernel, initrd */
+/* + kernel, initrd; the cloud-init seed is not a request */
+#define VM_FILES_MAX (VMD_DISK_MAX + 2 + VMD_PARALLEL_MAX)
 
 struct vm_files {
 	struct emu_file_req req[VM_FILES_MAX];
 	size_t n;
 	struct emu_fds fds;     /* for emu_build_argv */
-	int keep[VM_FILES_MAX]; /* for emu_spawn */
+	int keep[VM_FILES_MAX + 1]; /* for emu_spawn; + the seed */
 	size_t nkeep;
 };
 

@@ -2,7 +2,8 @@
  * RUN/vms/UUID (in RAM, owned by vmd) holds what exists while a QEMU does:
  * its lock, QMP and console sockets, the keeper's sockets and journals,
  * the running config and the logs of QEMU and the keeper.  STATE/logs/UUID
- * holds the console logs, which outlive the VM's runs. */
+ * holds the console logs, which outlive the VM's runs; STATE/seeds/UUID.iso
+ * its cloud-init seed (seed.h). */
 #ifndef VMD_DAEMON_VM_PATHS_H
 #define VMD_DAEMON_VM_PATHS_H
 
@@ -35,6 +36,14 @@ static inline int vm_log_dir_path(char *buf, size_t cap, const char *state_root,
 {
 	return uuid ? snprintf(buf, cap, "%s/logs/%s", state_root, uuid)
 		    : snprintf(buf, cap, "%s/logs", state_root);
+}
+
+/* STATE/seeds/UUID.iso, or STATE/seeds with uuid NULL. */
+static inline int vm_seed_path(char *buf, size_t cap, const char *state_root,
+			       const char *uuid)
+{
+	return uuid ? snprintf(buf, cap, "%s/seeds/%s.iso", state_root, uuid)
+		    : snprintf(buf, cap, "%s/seeds", state_root);
 }
 
 /* A file of the run directory dir (one of VM_RUN_*). */

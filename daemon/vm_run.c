@@ -29,6 +29,7 @@
 #include "daemon/vmd.h"
 #include "daemon/vm_paths.h"
 #include "emu/argv.h"
+#include "emu/cdrom.h"
 #include "emu/spawn.h"
 
 /* Root's QEMU runs as this user unless --qemu-user says otherwise. */
@@ -267,7 +268,7 @@ static pid_t launch(struct vm *vm, struct rpc_fault *fault, const char *accel,
 	struct vm_files files;
 	char err[1024], log_path[4096];
 	char *qemu = emu_qemu_for_arch(vm_cfg_str(vm, "arch"), vmd.qemu);
-	int keep[2 + VMD_SERIAL_MAX + VM_FILES_MAX], nserial = pl->n;
+	int keep[2 + VMD_SERIAL_MAX + VM_FILES_MAX + 1], nserial = pl->n;
 	size_t nkeep = 2 + VMD_SERIAL_MAX;
 	pid_t pid = -1;
 
@@ -290,6 +291,11 @@ static pid_t launch(struct vm *vm, struct rpc_fault *fault, const char *accel,
 	if (!qemu || emu_build_argv(vm->config, &l, &argv, err, sizeof err) < 0) {
 		rpc_fault_set(fault, RPC_INVALID_ARGUMENT, "VM '%s': %s", vm->name,
 			      qemu ? err : "out of memory");
+		goto out;
+	}
+	if (files.fds.seed >= 0 && emu_argv_add_seed(&argv, files.fds.seed,
+			vm_cfg_str(vm, "arch"), vm_cfg_str(vm, "machine")) < 0) {
+		rpc_fault_set(fault, RPC_GENERIC_ERROR, "out of memory");
 		goto out;
 	}
 	char *line = emu_argv_render(&argv);

@@ -33,6 +33,7 @@ struct emu_fds {
 	int disk[VMD_DISK_MAX];
 	int kernel, initrd;
 	int parallel[VMD_PARALLEL_MAX];
+	int seed;  /* the cloud-init seed (emu/cdrom.h), read-only */
 };
 
 struct emu_launch {

@@ -124,7 +124,8 @@ vmd_sources() {
 }
 vmd_flags="-DVMD_VERSION=\"fuzz\" -DQEMU_DEFAULT=\"/nonexistent/qemu\"
 	-DPKGLIBEXECDIR=\"/nonexistent\"
-	$(pkg-config --cflags --libs libevent sqlite3 libsystemd 2>/dev/null)"
+	$(pkg-config --cflags --libs libevent sqlite3 libsystemd libisofs-1 \
+		libcrypt yaml-0.1 2>/dev/null)"
 
 status=0
 for name in $names; do

@@ -2,8 +2,10 @@
 # Builds the Linux test guest's initramfs from what Debian installs:
 #   sh mkinitramfs.sh INIT OUT.cpio.gz
 # The archive holds a static busybox with a link for each applet, INIT as
-# /init, and the two kernel modules the guest needs to power off on ACPI's
-# power button (button.ko, evdev.ko) for every kernel in /boot.  Nothing is
+# /init, and for every kernel in /boot the two kernel modules the guest
+# needs to power off on ACPI's power button (button.ko, evdev.ko) and those
+# that let it read a cloud-init seed on an IDE CD-ROM (ATA, SCSI CD-ROM,
+# ISO 9660), which init loads only when asked (vmd.cidata).  Nothing is
 # downloaded and root is not needed: cpio writes every file as owned by 0:0.
 # OUT is replaced atomically, so a failed run never leaves half an archive.
 set -eu
@@ -54,7 +56,7 @@ chmod 755 "$tree/init"
 # busybox acpid reads it through evdev (evdev.ko).  Without them QEMU's
 # system_powerdown goes unheard; the guest still boots, so a missing
 # module is only a warning.
-copy_module() { # VERSION PATH-UNDER-kernel/
+copy_module() { # VERSION PATH-UNDER-kernel/ WHAT-IS-LOST-WITHOUT-IT
 	for f in "/lib/modules/$1/kernel/$2".ko \
 		 "/lib/modules/$1/kernel/$2".ko.xz; do
 		[ -f "$f" ] || continue
@@ -67,14 +69,21 @@ copy_module() { # VERSION PATH-UNDER-kernel/
 		return 0
 	done
 	echo "mkinitramfs.sh: warning: no $2.ko for kernel $1;" \
-		"the guest will not power off on ACPI power-down" >&2
+		"the guest will not $3" >&2
 }
 for kernel in /boot/vmlinuz-*; do
 	[ -e "$kernel" ] || continue
 	version=${kernel#/boot/vmlinuz-}
 	[ -d "/lib/modules/$version" ] || continue
-	copy_module "$version" drivers/acpi/button
-	copy_module "$version" drivers/input/evdev
+	acpi="power off on ACPI power-down"
+	copy_module "$version" drivers/acpi/button "$acpi"
+	copy_module "$version" drivers/input/evdev "$acpi"
+	# in the order of their dependencies (modules.dep), as init loads them
+	for m in scsi/scsi_common scsi/scsi_mod ata/libata ata/ata_piix \
+		 cdrom/cdrom scsi/sr_mod; do
+		copy_module "$version" "drivers/$m" "read a cloud-init seed"
+	done
+	copy_module "$version" fs/isofs/isofs "read a cloud-init seed"
 done
 
 # Through a file, not a pipe: sh has no pipefail to catch a failing cpio.

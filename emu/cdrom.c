@@ -1,0 +1,34 @@
+/* QEMU options for the cloud-init seed: a raw, read-only drive whose file
+ * is the fd set holding vmd's descriptor (QEMU opens no host path), shown
+ * to the guest as a CD-ROM, where cloud-init and blkid look for "cidata". */
+#include "config.h"
+#include <stdbool.h>
+#include <string.h>
+#include "emu/cdrom.h"
+
+static bool has_ide(const char *arch, const char *machine)
+{
+	bool x86 = !strcmp(arch, "x86_64") || !strcmp(arch, "i386");
+
+	/* pc (PIIX) and q35 (ICH9 AHCI) come with an IDE bus; microvm has none */
+	return x86 && strcmp(machine, "microvm") && strcmp(machine, "isapc");
+}
+
+int emu_argv_add_seed(struct emu_argv *a, int fd, const char *arch,
+		      const char *machine)
+{
+	machine = emu_machine(arch, machine);
+	if (emu_argv_add(a, "-add-fd") < 0 ||
+	    emu_argv_addf(a, "fd=%d,set=%d,opaque=cidata", fd, EMU_SEED_FDSET) < 0 ||
+	    emu_argv_add(a, "-drive") < 0 ||
+	    emu_argv_addf(a, "file=/dev/fdset/%d,format=raw,if=none,id=cidata,"
+			  "readonly=on", EMU_SEED_FDSET) < 0 ||
+	    emu_argv_add(a, "-device") < 0)
+		return -1;
+	if (has_ide(arch, machine))
+		return emu_argv_add(a, "ide-cd,drive=cidata");
+	if (emu_argv_add(a, "virtio-scsi-pci,id=cidata-scsi") < 0 ||
+	    emu_argv_add(a, "-device") < 0)
+		return -1;
+	return emu_argv_add(a, "scsi-cd,drive=cidata,bus=cidata-scsi.0");
+}
