@@ -263,6 +263,20 @@ class SeedLifecycle(SeedCase):
         c.command("vm-undefine", {"vm": "ro"})
         self.assertFalse(os.path.exists(path))
 
+    def test_build_error_is_a_clean_fault(self):
+        c = self.client()
+        c.command("vm-define", {"config": bootsector_config(
+            "err", cloud_init={"hostname": "e"})})
+        seeds = os.path.join(self.vmd.state_dir, "seeds")
+        with open(seeds, "w"):
+            pass   # a file where vmd's directory of seeds goes
+        err = c.error("vm-start", {"vm": "err"}, timeout=t(60))
+        self.assertError(err, "GenericError", ["'err'", "cloud-init seed",
+                                               "seeds/"])
+        self.assertEqual(self.vm_state(c, "err"), "stopped")
+        os.unlink(seeds)
+        self.assertTrue(os.path.exists(self.start_kill(c, "err")))
+
 
 class PasswordNeverKept(SeedCase):
 
