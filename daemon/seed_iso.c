@@ -6,6 +6,7 @@
 #include "config.h"
 #include <errno.h>
 #include <fcntl.h>
+#include <stdint.h>  /* libisofs.h needs it first */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
