@@ -155,6 +155,11 @@ static int check_user(struct json_object *user, const char *where,
 				      "keys[%zu]: %s", where, i, why);
 			return -1;
 		}
+	if (h && rpc_member_str(user, "password")) {
+		rpc_fault_set(f, RPC_INVALID_ARGUMENT, "%s: give password or "
+			      "password_hash, not both", where);
+		return -1;
+	}
 	if (h && (why = hash_problem(h))) {
 		rpc_fault_set(f, RPC_INVALID_ARGUMENT, "%s.password_hash: %s",
 			      where, why);

@@ -346,7 +346,8 @@ class BadInput(vmdtest.VmdTestCase):
              [user + ".password_hash", "supported method"]),
             ({"password_hash": HASH[:-1]},
              [user + ".password_hash", "length"]),
-            ({"password_hash": HASH, "password": PLAIN}, [user]),
+            ({"password_hash": HASH, "password": PLAIN},
+             [user, "not both"]),
             ({"password": ""}, [user + ".password"]),
             ({"password": "x" * 257}, [user + ".password"]),
         ]
