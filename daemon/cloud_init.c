@@ -120,15 +120,36 @@ static const char *hash_problem(const char *h)
 	return NULL;
 }
 
-static int hash_password(struct json_object *user, const char *where,
-			 struct rpc_fault *f)
+/* The hash vmd made before for this user, if it is of pw: kept, so that an
+ * unchanged password changes nothing (a new salt would give the seed a new
+ * instance-id, and spec-apply a change).  Only hashes of vmd's own kind
+ * are tried: a given one may cost any number of rounds. */
+static const char *same_hash(struct json_object *old_users, const char *name,
+			     const char *pw, struct crypt_data *cd)
+{
+	for (size_t i = 0; i < length(old_users); i++) {
+		struct json_object *u = json_object_array_get_idx(old_users, i);
+		const char *h = rpc_member_str(u, "password_hash"), *again;
+		if (!h || strcmp(rpc_member_str(u, "name"), name) ||
+		    strncmp(h, HASH_PREFIX, strlen(HASH_PREFIX)) || strstr(h, "rounds="))
+			continue;
+		again = crypt_r(pw, h, cd);
+		return again && !strcmp(again, h) ? h : NULL;
+	}
+	return NULL;
+}
+
+static int hash_password(struct json_object *user, struct json_object *old_users,
+			 const char *where, struct rpc_fault *f)
 {
 	char salt[CRYPT_GENSALT_OUTPUT_SIZE];
 	struct crypt_data *cd = calloc(1, sizeof *cd);
-	const char *h = NULL;
+	const char *pw = rpc_member_str(user, "password"), *h = NULL;
 
-	if (cd && crypt_gensalt_rn(HASH_PREFIX, 0, NULL, 0, salt, sizeof salt))
-		h = crypt_r(rpc_member_str(user, "password"), salt, cd);
+	if (cd)
+		h = same_hash(old_users, rpc_member_str(user, "name"), pw, cd);
+	if (cd && !h && crypt_gensalt_rn(HASH_PREFIX, 0, NULL, 0, salt, sizeof salt))
+		h = crypt_r(pw, salt, cd);
 	if (!h || h[0] == '*') {
 		free(cd);
 		rpc_fault_set(f, RPC_GENERIC_ERROR, "%s.password: cannot hash it "
@@ -142,8 +163,8 @@ static int hash_password(struct json_object *user, const char *where,
 	return 0;
 }
 
-static int check_user(struct json_object *user, const char *where,
-		      struct rpc_fault *f)
+static int check_user(struct json_object *user, struct json_object *old_users,
+		      const char *where, struct rpc_fault *f)
 {
 	struct json_object *keys = member(user, "ssh_authorized_keys");
 	const char *h = rpc_member_str(user, "password_hash"), *why;
@@ -165,7 +186,8 @@ static int check_user(struct json_object *user, const char *where,
 			      where, why);
 		return -1;
 	}
-	return rpc_member_str(user, "password") ? hash_password(user, where, f) : 0;
+	return rpc_member_str(user, "password") ?
+	       hash_password(user, old_users, where, f) : 0;
 }
 
 /* --- cloud-config documents ---------------------------------------------- */
@@ -327,7 +349,8 @@ static int check_net(struct json_object *net, size_t nics, unsigned *seen,
 
 /* --- the block ----------------------------------------------------------- */
 
-static int check_users(struct json_object *ci, struct rpc_fault *f)
+static int check_users(struct json_object *ci, struct json_object *old_users,
+		       struct rpc_fault *f)
 {
 	struct json_object *users = member(ci, "users");
 	char where[64];
@@ -340,13 +363,15 @@ static int check_users(struct json_object *ci, struct rpc_fault *f)
 	}
 	for (size_t i = 0; i < length(users); i++) {
 		snprintf(where, sizeof where, "config.cloud_init.users[%zu]", i);
-		if (check_user(json_object_array_get_idx(users, i), where, f) < 0)
+		if (check_user(json_object_array_get_idx(users, i), old_users,
+			       where, f) < 0)
 			return -1;
 	}
 	return 0;
 }
 
-int cloud_init_check(struct json_object *config, struct rpc_fault *f)
+int cloud_init_check(struct json_object *config, struct json_object *old,
+		     struct rpc_fault *f)
 {
 	struct json_object *ci = member(config, "cloud_init"), *nets;
 	const char *vendor;
@@ -371,5 +396,5 @@ int cloud_init_check(struct json_object *config, struct rpc_fault *f)
 	    check_cloud_config(vendor, "config.cloud_init.vendor_data", f) < 0)
 		return -1;
 	/* last: a password is hashed only once the rest is known good */
-	return check_users(ci, f);
+	return check_users(ci, member(member(old, "cloud_init"), "users"), f);
 }

@@ -9,7 +9,10 @@
 /* Check config's cloud_init block (none: 0) beyond its schema: ssh keys,
  * password hashes, user_data and vendor_data as cloud-config YAML,
  * addresses, NIC indexes.  A plain "password" is replaced in config by
- * its "password_hash".  -1 with an InvalidArgument naming the field in f. */
-int cloud_init_check(struct json_object *config, struct rpc_fault *f);
+ * its "password_hash": the one old (the definition config replaces, or
+ * NULL) has for the same user when it is of the same password, else a
+ * new one.  -1 with an InvalidArgument naming the field in f. */
+int cloud_init_check(struct json_object *config, struct json_object *old,
+		     struct rpc_fault *f);
 
 #endif

@@ -216,7 +216,7 @@ int vm_config_check(struct vm *self, const char *uuid,
 		    struct json_object *config, struct rpc_fault *f)
 {
 	if (check_cpus(f, config) < 0 || check_given_macs(f, self, config) < 0 ||
-	    cloud_init_check(config, f) < 0)
+	    cloud_init_check(config, self ? self->config : NULL, f) < 0)
 		return -1;
 	return fill_macs(f, self, uuid, config);
 }

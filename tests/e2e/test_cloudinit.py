@@ -285,9 +285,15 @@ class PasswordNeverKept(SeedCase):
         cfg = bootsector_config("pw", cloud_init={"users": [
             {"name": "erin", "password": PLAIN}]})
         replies = [c.command("vm-define", {"config": cfg})]
+        first = c.command("vm-show", {"vm": "pw"})["config"]
         cfg["cloud_init"]["users"][0]["password"] = PLAIN2
         replies.append(c.command("vm-update", {"vm": "pw", "config": cfg}))
         shown = c.command("vm-show", {"vm": "pw"})
+        # the same password again: the same hash, so the same seed
+        replies.append(c.command("vm-update", {"vm": "pw", "config": cfg}))
+        again = c.command("vm-show", {"vm": "pw"})["config"]
+        self.assertEqual(again["cloud_init"], shown["config"]["cloud_init"])
+        self.assertNotEqual(first["cloud_init"], again["cloud_init"])
         replies += [shown, c.command("vm-list")]
         c.command("vm-start", {"vm": "pw"}, timeout=t(60))
         replies.append(c.command("vm-show", {"vm": "pw"}))

@@ -70,7 +70,7 @@ static void test_password_hashed(void **state)
 	struct crypt_data cd;
 
 	(void)state;
-	assert_int_equal(cloud_init_check(c, &f), 0);
+	assert_int_equal(cloud_init_check(c, NULL, &f), 0);
 	struct json_object *u = json_object_array_get_idx(
 		at(at(c, "cloud_init"), "users"), 0);
 	assert_null(at(u, "password"));
@@ -80,13 +80,41 @@ static void test_password_hashed(void **state)
 	memset(&cd, 0, sizeof cd);
 	assert_string_equal(crypt_r("pw", h, &cd), h);
 	/* a hash is kept as given; a broken one is refused */
-	assert_int_equal(cloud_init_check(c, &f), 0);
+	assert_int_equal(cloud_init_check(c, NULL, &f), 0);
 	assert_string_equal(json_object_get_string(at(u, "password_hash")), h);
 	json_object_object_add(u, "password_hash", json_object_new_string("$6$x$y"));
-	assert_int_equal(cloud_init_check(c, &f), -1);
+	assert_int_equal(cloud_init_check(c, NULL, &f), -1);
 	assert_int_equal(f.cls, RPC_INVALID_ARGUMENT);
 	assert_non_null(strstr(f.msg, "config.cloud_init.users[0].password_hash"));
 	json_object_put(c);
+}
+
+static const char *hash_of(struct json_object *c)
+{
+	return json_object_get_string(at(json_object_array_get_idx(
+		at(at(c, "cloud_init"), "users"), 0), "password_hash"));
+}
+
+/* An update with the same password keeps the hash (and so the seed's
+ * instance-id); another password gets a new one. */
+static void test_same_password_same_hash(void **state)
+{
+	struct json_object *old = json_tokener_parse(config_text);
+	struct json_object *same = json_tokener_parse(config_text);
+	struct json_object *other = json_tokener_parse(config_text);
+	struct rpc_fault f;
+
+	(void)state;
+	json_object_object_add(json_object_array_get_idx(at(at(other,
+		"cloud_init"), "users"), 0), "password", json_object_new_string("x"));
+	assert_int_equal(cloud_init_check(old, NULL, &f), 0);
+	assert_int_equal(cloud_init_check(same, old, &f), 0);
+	assert_int_equal(cloud_init_check(other, old, &f), 0);
+	assert_string_equal(hash_of(same), hash_of(old));
+	assert_string_not_equal(hash_of(other), hash_of(old));
+	json_object_put(old);
+	json_object_put(same);
+	json_object_put(other);
 }
 
 static void test_documents(void **state)
@@ -96,7 +124,7 @@ static void test_documents(void **state)
 	struct rpc_fault f;
 
 	(void)state;
-	assert_int_equal(cloud_init_check(c, &f), 0);
+	assert_int_equal(cloud_init_check(c, NULL, &f), 0);
 	assert_int_equal(seed_make(c, &s), 0);
 	assert_memory_equal(s.user, "#cloud-config\n", 14);
 	o = json_tokener_parse(s.user + 14);
@@ -162,6 +190,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(test_cdrom_argv),
 		cmocka_unit_test(test_password_hashed),
+		cmocka_unit_test(test_same_password_same_hash),
 		cmocka_unit_test(test_documents),
 		cmocka_unit_test(test_iso),
 	};
