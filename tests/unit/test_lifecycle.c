@@ -41,6 +41,7 @@
 #include "daemon/vm_files.h"
 #include "daemon/vmd.h"
 #include "emu/argv.h"
+#include "emu/cdrom.h"
 #include "emu/spawn.h"
 #include "rpc/schema.h"
 #include "schemas/embedded.h"
@@ -306,7 +307,16 @@ int vm_files_open(struct vm *vm, struct vm_files *f, struct rpc_fault *fault)
 {
 	(void)vm, (void)fault;
 	memset(f, 0, sizeof *f);
+	memset(&f->fds, -1, sizeof f->fds);  /* no files, no cloud-init seed */
 	return 0;
+}
+
+int emu_argv_add_seed(struct emu_argv *a, int fd, const char *arch,
+		      const char *machine)
+{
+	(void)a, (void)arch, (void)machine;
+	fail_msg("a seed (fd %d) without a cloud_init block", fd);
+	return -1;
 }
 
 int vm_run_config_save(struct vm *vm, struct rpc_fault *f)
