@@ -39,6 +39,15 @@ static const struct {
 	{"console-attach", cmd_console_attach},
 	{"console-read", cmd_console_read},
 	{"vm-monitor", cmd_vm_monitor},
+	{"volume-create", cmd_volume_create},
+	{"volume-list", cmd_volume_list},
+	{"volume-show", cmd_volume_show},
+	{"volume-delete", cmd_volume_delete},
+	{"volume-resize", cmd_volume_resize},
+	{"volume-import", cmd_volume_import},
+	{"volume-clone", cmd_volume_clone},
+	{"job-list", cmd_job_list},
+	{"job-cancel", cmd_job_cancel},
 };
 #define NHANDLERS (sizeof handlers / sizeof handlers[0])
 

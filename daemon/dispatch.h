@@ -39,6 +39,15 @@ void cmd_vm_resume(struct call *c);
 void cmd_console_attach(struct call *c);
 void cmd_console_read(struct call *c);
 void cmd_vm_monitor(struct call *c);
+void cmd_volume_create(struct call *c);
+void cmd_volume_list(struct call *c);
+void cmd_volume_show(struct call *c);
+void cmd_volume_delete(struct call *c);
+void cmd_volume_resize(struct call *c);
+void cmd_volume_import(struct call *c);
+void cmd_volume_clone(struct call *c);
+void cmd_job_list(struct call *c);
+void cmd_job_cancel(struct call *c);
 
 
 

@@ -169,7 +169,10 @@ static const char *const spec_commands[] = {
 	"qmp_capabilities", "query-host", "query-commands", "query-events",
 	"query-schema", "vm-define", "vm-update", "vm-undefine", "vm-list",
 	"vm-show", "vm-start", "vm-stop", "vm-kill", "vm-reset", "vm-pause",
-	"vm-resume", "console-attach", "console-read", "vm-monitor", NULL
+	"vm-resume", "console-attach", "console-read", "vm-monitor",
+	"volume-create", "volume-list", "volume-show", "volume-delete",
+	"volume-resize", "volume-import", "volume-clone", "job-list",
+	"job-cancel", NULL
 };
 
 static void test_command_list(void **state)
