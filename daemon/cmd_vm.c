@@ -17,6 +17,7 @@
 #include "daemon/store.h"
 #include "daemon/vm.h"
 #include "daemon/vm_config.h"
+#include "daemon/vm_volumes.h"
 #include "daemon/vmd.h"
 #include "rpc/message.h"
 #include "rpc/schema.h"
@@ -39,7 +40,7 @@ static struct json_object *jstr(const char *s)
 static int check_disk(struct call *c, struct json_object *disk, size_t i)
 {
 	const char *p = rpc_member_str(disk, "path"), *bus = rpc_member_str(disk, "bus");
-	const char *why = vm_file_problem(p, true);
+	const char *why = p ? vm_file_problem(p, true) : NULL;  /* else a volume */
 
 	if (why) {
 		call_error(c, RPC_INVALID_ARGUMENT, "config.disks[%zu].path: %s: %s",
@@ -62,10 +63,16 @@ static int check_config_files(struct call *c, struct json_object *config)
 	struct json_object *disks, *boot;
 	const char *p;
 
+	struct rpc_fault f;
+
 	if (json_object_object_get_ex(config, "disks", &disks))
 		for (size_t i = 0; i < json_object_array_length(disks); i++)
 			if (check_disk(c, json_object_array_get_idx(disks, i), i) < 0)
 				return -1;
+	if (vm_volumes_check(config, &f) < 0) {
+		call_fault(c, &f);
+		return -1;
+	}
 	if (!json_object_object_get_ex(config, "boot", &boot))
 		return 0;
 	if (rpc_member_str(boot, "initrd") && !rpc_member_str(boot, "kernel")) {

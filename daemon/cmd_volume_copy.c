@@ -11,7 +11,6 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
-#include "daemon/access.h"
 #include "daemon/cmd_volume.h"
 #include "daemon/log.h"
 #include "daemon/store.h"
@@ -175,8 +174,7 @@ void cmd_job_cancel(struct call *c)
 {
 	struct rpc_fault f;
 
-	if (job_cancel((unsigned)call_int(c, "job"), c->uid,
-		       c->role >= ROLE_ADMIN, &f) < 0)
+	if (job_cancel((unsigned)call_int(c, "job"), &f) < 0)
 		call_fault(c, &f);
 	else
 		call_return(c, NULL);

@@ -37,9 +37,9 @@ struct job_spec {
 struct job *job_start(const struct job_spec *spec, job_done_cb done,
 		      void *ctx, struct rpc_fault *f);
 unsigned job_id(const struct job *j);
-/* Stops the job (SIGKILL); its callback says it was cancelled.  uid may
- * cancel only its own jobs unless admin.  0, or -1 with f. */
-int job_cancel(unsigned id, uid_t uid, bool admin, struct rpc_fault *f);
+/* Stops the job (SIGKILL); its callback says it was cancelled.  0, or
+ * -1 with f when no such job runs. */
+int job_cancel(unsigned id, struct rpc_fault *f);
 /* A job runs for this volume (it makes it, or reads it). */
 bool job_busy(const char *volume);
 /* The jobs running: [{id, kind, volume, done, total, uid}]. */
