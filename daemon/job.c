@@ -70,7 +70,8 @@ const char *job_qemu_img(void)
 	return path;
 }
 
-static void announce(struct job *j)
+/* The job as VOLUME_PROGRESS tells it, and job-list with who asked. */
+static struct json_object *job_json(const struct job *j, bool with_uid)
 {
 	struct json_object *d = json_object_new_object();
 
@@ -79,7 +80,14 @@ static void announce(struct job *j)
 	json_object_object_add(d, "volume", json_object_new_string(j->volume));
 	json_object_object_add(d, "done", json_object_new_int64(j->done));
 	json_object_object_add(d, "total", json_object_new_int64(j->total));
-	server_broadcast(rpc_event_new("VOLUME_PROGRESS", d));
+	if (with_uid)
+		json_object_object_add(d, "uid", json_object_new_int64(j->uid));
+	return d;
+}
+
+static void announce(struct job *j)
+{
+	server_broadcast(rpc_event_new("VOLUME_PROGRESS", job_json(j, false)));
 	j->last_event_ms = now_ms();
 }
 
@@ -371,16 +379,8 @@ struct json_object *job_list(void)
 {
 	struct json_object *a = json_object_new_array();
 
-	for (struct job *j = jobs; j; j = j->next) {
-		struct json_object *o = json_object_new_object();
-		json_object_object_add(o, "id", json_object_new_int64(j->id));
-		json_object_object_add(o, "kind", json_object_new_string(j->kind));
-		json_object_object_add(o, "volume", json_object_new_string(j->volume));
-		json_object_object_add(o, "done", json_object_new_int64(j->done));
-		json_object_object_add(o, "total", json_object_new_int64(j->total));
-		json_object_object_add(o, "uid", json_object_new_int64(j->uid));
-		json_object_array_add(a, o);
-	}
+	for (struct job *j = jobs; j; j = j->next)
+		json_object_array_add(a, job_json(j, true));
 	return a;
 }
 

@@ -181,7 +181,7 @@ class VolumeBasicsTest(VolumeCase):
                              t(30))
         self.assertTrue(any(f.endswith(".part") for f in self.pool_files()))
         jobs = other.command("job-list")
-        self.assertEqual([(j["id"], j["volume"]) for j in jobs],
+        self.assertEqual([(j["job"], j["volume"]) for j in jobs],
                          [(ev["data"]["job"], "big")])
         other.command("job-cancel", {"job": ev["data"]["job"]})
         reply = c.recv_reply(t(30), rid, match_id=True)
@@ -384,13 +384,13 @@ class HostileJobsTest(VolumeCase, vmdtest.UsersTestCase):
         p = subprocess.run(
             ["setpriv", "--reuid=vmdt-reader", "--regid=vmdt-reader",
              "--init-groups", vmctl, "-s", self.vmd.socket, "job", "cancel",
-             str(jobs[0]["id"])], capture_output=True, text=True,
+             str(jobs[0]["job"])], capture_output=True, text=True,
             timeout=t(30))
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("vmd-admin", p.stderr)
         self.assertEqual(len(clients[4].command("job-list")), 4)
         for j in jobs:
-            clients[4].command("job-cancel", {"job": j["id"]})
+            clients[4].command("job-cancel", {"job": j["job"]})
         for cl, rid in zip(clients, rids):
             reply = cl.recv_reply(t(30), rid, match_id=True)
             self.assertError(reply.get("error"), "GenericError", "cancelled")
