@@ -394,9 +394,11 @@ bool job_child_exited(pid_t pid, int status)
 	return false;
 }
 
-/* No callback runs: vmd is leaving and its clients with it. */
+/* Each waiting command is told, before the connections close. */
 void job_kill_all(void)
 {
+	struct rpc_fault f;
+
 	while (jobs) {
 		struct job *j = jobs;
 		int status;
@@ -406,6 +408,10 @@ void job_kill_all(void)
 		if (j->tmp)
 			unlink(j->tmp);
 		unlink_job(j);
+		rpc_fault_set(&f, RPC_GENERIC_ERROR, "volume '%s': vmd is exiting; "
+			      "job %u was stopped and its partial file removed",
+			      j->volume, j->id);
+		j->cb(j->ctx, j, &f);
 		free_job(j);
 	}
 }

@@ -46,7 +46,8 @@ bool job_busy(const char *volume);
 struct json_object *job_list(void);
 /* SIGCHLD: true when pid was a job's (its end is then handled). */
 bool job_child_exited(pid_t pid, int status);
-/* vmd exits: every qemu-img is killed and its partial file removed. */
+/* vmd exits: every qemu-img is killed, its partial file removed, and its
+ * callback told. */
 void job_kill_all(void);
 /* The qemu-img binary: beside the QEMU binary vmd uses, else on PATH. */
 const char *job_qemu_img(void);

@@ -18,6 +18,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmdtest  # noqa: E402
+from vmdproto import ConnectionClosed  # noqa: E402
 from vmdtest import BOOT_BANNER, BOOTSECTOR, t  # noqa: E402
 
 MiB = 1 << 20
@@ -191,6 +192,21 @@ class VolumeBasicsTest(VolumeCase):
         self.assertEqual(other.command("job-list"), [])
         self.assertCmdError(other, "job-cancel", {"job": ev["data"]["job"]},
                             "InvalidArgument", "job")
+
+    def test_exit_ends_jobs(self):
+        """vmd's exit kills its qemu-img and removes the partial file;
+        the command that waited ends (vmd closes its connection)."""
+        c = self.client()
+        rid = self.start_async(c, "volume-import", {"name": "big",
+                                                    "file": data_file(1024)})
+        c.wait_event(lambda e: e.get("event") == "VOLUME_PROGRESS", t(30))
+        pool = os.path.join(self.vmd.state_dir, "volumes")
+        self.vmd.stop()
+        self.assertEqual(os.listdir(pool), [])
+        with self.assertRaises(ConnectionClosed):
+            c.recv_reply(t(10), rid, match_id=True)
+        for pid in vmdtest._all_pids():
+            self.assertNotIn(pool, vmdtest._proc_cmdline(pid))
 
 
 class FullPoolTest(VolumeCase):
