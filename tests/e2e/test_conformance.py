@@ -287,7 +287,7 @@ class ConformanceTest(vmdtest.VmdTestCase):
         with an error; a job long enough to be cancelled."""
         img = os.path.join(self.tmp, "import.raw")
         with open(img, "wb") as f:
-            for i in range(512):
+            for i in range(1024):
                 f.write(b"%08d" % i + b"\xa5" * ((1 << 20) - 8))
         os.chmod(img, 0o644)
         rec.call(c, "volume-create", {"name": "conf-v", "size": "1M"})

@@ -385,17 +385,36 @@ class VmctlVolumeTest(VolumeCase):
 
 
 class HostileJobsTest(VolumeCase, vmdtest.UsersTestCase):
+    """qemu-img jobs that never end by themselves: vmd finds qemu-img
+    beside its --qemu, here a wrapper whose convert only sleeps."""
+
+    start_vmd = False
+
+    def setUp(self):
+        super().setUp()
+        bindir = os.path.join(self.tmp, "qemu-bin")
+        os.mkdir(bindir)
+        real = shutil.which("qemu-system-x86_64")
+        os.symlink(real, os.path.join(bindir, "qemu-system-x86_64"))
+        wrapper = os.path.join(bindir, "qemu-img")
+        with open(wrapper, "w") as f:
+            f.write('#!/bin/sh\n[ "$1" = convert ] && exec sleep 600\n'
+                    'exec %s "$@"\n' % shutil.which("qemu-img"))
+        os.chmod(wrapper, 0o755)
+        self.vmd.qemu = os.path.join(bindir, "qemu-system-x86_64")
+        self.vmd.start()
 
     def test_jobs_are_bounded_and_cancelled_by_admins_only(self):
-        src = data_file(1024)
+        src = data_file(8)
         clients = [self.client() for _ in range(5)]
         rids = [self.start_async(cl, "volume-import",
                                  {"name": "v%d" % i, "file": src})
                 for i, cl in enumerate(clients[:4])]
+        jobs = self.wait_for(lambda: len(clients[4].command("job-list")) == 4
+                             and clients[4].command("job-list"), t(10),
+                             "4 jobs")
         err = clients[4].error("volume-import", {"name": "v4", "file": src})
         self.assertError(err, "Busy", ["4", "jobs"])
-        jobs = clients[4].command("job-list")
-        self.assertEqual(len(jobs), 4)
         vmctl = self.copy_for_others()
         p = subprocess.run(
             ["setpriv", "--reuid=vmdt-reader", "--regid=vmdt-reader",
@@ -404,13 +423,14 @@ class HostileJobsTest(VolumeCase, vmdtest.UsersTestCase):
             timeout=t(30))
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("vmd-admin", p.stderr)
-        self.assertEqual(len(clients[4].command("job-list")), 4)
+        self.assertEqual(clients[4].command("job-list"), jobs)
         for j in jobs:
             clients[4].command("job-cancel", {"job": j["job"]})
         for cl, rid in zip(clients, rids):
             reply = cl.recv_reply(t(30), rid, match_id=True)
             self.assertError(reply.get("error"), "GenericError", "cancelled")
         self.assertEqual(self.pool_files(), [])
+        self.assertEqual(clients[4].command("job-list"), [])
 
 
 if __name__ == "__main__":
