@@ -173,41 +173,6 @@ class VolumeBasicsTest(VolumeCase):
         subprocess.check_call(["qemu-img", "compare", "-q", "-f", "raw",
                                "-F", "qcow2", src, v["path"]])
 
-    def test_cancel_leaves_no_partial_file(self):
-        src = data_file(1024)
-        c, other = self.client(), self.client()
-        rid = self.start_async(c, "volume-import", {"name": "big",
-                                                    "file": src})
-        _, ev = c.wait_event(lambda e: e.get("event") == "VOLUME_PROGRESS",
-                             t(30))
-        self.assertTrue(any(f.endswith(".part") for f in self.pool_files()))
-        jobs = other.command("job-list")
-        self.assertEqual([(j["job"], j["volume"]) for j in jobs],
-                         [(ev["data"]["job"], "big")])
-        other.command("job-cancel", {"job": ev["data"]["job"]})
-        reply = c.recv_reply(t(30), rid, match_id=True)
-        self.assertError(reply.get("error"), "GenericError", "cancelled")
-        self.assertEqual(self.pool_files(), [])
-        self.assertEqual(other.command("volume-list"), [])
-        self.assertEqual(other.command("job-list"), [])
-        self.assertCmdError(other, "job-cancel", {"job": ev["data"]["job"]},
-                            "InvalidArgument", "job")
-
-    def test_exit_ends_jobs(self):
-        """vmd's exit kills its qemu-img and removes the partial file;
-        the command that waited ends (vmd closes its connection)."""
-        c = self.client()
-        rid = self.start_async(c, "volume-import", {"name": "big",
-                                                    "file": data_file(1024)})
-        c.wait_event(lambda e: e.get("event") == "VOLUME_PROGRESS", t(30))
-        pool = os.path.join(self.vmd.state_dir, "volumes")
-        self.vmd.stop()
-        self.assertEqual(os.listdir(pool), [])
-        with self.assertRaises(ConnectionClosed):
-            c.recv_reply(t(10), rid, match_id=True)
-        for pid in vmdtest._all_pids():
-            self.assertNotIn(pool, vmdtest._proc_cmdline(pid))
-
 
 class FullPoolTest(VolumeCase):
     """A pool on a 16 MiB tmpfs: a 48 MiB import runs out of space."""
@@ -384,9 +349,11 @@ class VmctlVolumeTest(VolumeCase):
         self.assertIn("imported big2", out)
 
 
-class HostileJobsTest(VolumeCase, vmdtest.UsersTestCase):
+class SlowJobsCase(VolumeCase):
     """qemu-img jobs that never end by themselves: vmd finds qemu-img
-    beside its --qemu, here a wrapper whose convert only sleeps."""
+    beside its --qemu, here a wrapper whose convert writes 1 MiB of its
+    output file, says 10 %, and sleeps (a real 1 GiB copy ends in 0.25 s
+    here: too soon to cancel it reliably)."""
 
     start_vmd = False
 
@@ -398,11 +365,62 @@ class HostileJobsTest(VolumeCase, vmdtest.UsersTestCase):
         os.symlink(real, os.path.join(bindir, "qemu-system-x86_64"))
         wrapper = os.path.join(bindir, "qemu-img")
         with open(wrapper, "w") as f:
-            f.write('#!/bin/sh\n[ "$1" = convert ] && exec sleep 600\n'
+            f.write('#!/bin/sh\n'
+                    'if [ "$1" = convert ]; then\n'
+                    '  for out; do :; done\n'
+                    '  head -c 1048576 /dev/zero > "$out"\n'
+                    "  printf '    (10.00/100%%%%)\\r'\n"
+                    '  exec sleep 600\n'
+                    'fi\n'
                     'exec %s "$@"\n' % shutil.which("qemu-img"))
         os.chmod(wrapper, 0o755)
         self.vmd.qemu = os.path.join(bindir, "qemu-system-x86_64")
         self.vmd.start()
+
+
+class SlowJobTest(SlowJobsCase):
+
+    def test_cancel_leaves_no_partial_file(self):
+        src = data_file(8)
+        c, other = self.client(), self.client()
+        rid = self.start_async(c, "volume-import", {"name": "big",
+                                                    "file": src})
+        _, ev = c.wait_event(lambda e: e.get("event") == "VOLUME_PROGRESS"
+                             and e["data"]["done"] > 0, t(30))
+        self.assertEqual((ev["data"]["done"], ev["data"]["total"]),
+                         (8 * MiB // 10, 8 * MiB))
+        self.assertEqual(self.pool_files(), [".big.qcow2.part"])
+        jobs = other.command("job-list")
+        self.assertEqual([(j["job"], j["volume"]) for j in jobs],
+                         [(ev["data"]["job"], "big")])
+        other.command("job-cancel", {"job": ev["data"]["job"]})
+        reply = c.recv_reply(t(30), rid, match_id=True)
+        self.assertError(reply.get("error"), "GenericError", "cancelled")
+        self.assertEqual(self.pool_files(), [])
+        self.assertEqual(other.command("volume-list"), [])
+        self.assertEqual(other.command("job-list"), [])
+        self.assertCmdError(other, "job-cancel", {"job": ev["data"]["job"]},
+                            "InvalidArgument", "job")
+
+    def test_exit_ends_jobs(self):
+        """vmd's exit kills its qemu-img and removes the partial file;
+        the command that waited ends (vmd closes its connection)."""
+        c = self.client()
+        rid = self.start_async(c, "volume-import", {"name": "big",
+                                                    "file": data_file(8)})
+        c.wait_event(lambda e: e.get("event") == "VOLUME_PROGRESS" and
+                     e["data"]["done"] > 0, t(30))
+        pool = os.path.join(self.vmd.state_dir, "volumes")
+        self.assertEqual(os.listdir(pool), [".big.qcow2.part"])
+        self.vmd.stop()
+        self.assertEqual(os.listdir(pool), [])
+        with self.assertRaises(ConnectionClosed):
+            c.recv_reply(t(10), rid, match_id=True)
+        for pid in vmdtest._all_pids():
+            self.assertNotIn(pool, vmdtest._proc_cmdline(pid))
+
+
+class HostileJobsTest(SlowJobsCase, vmdtest.UsersTestCase):
 
     def test_jobs_are_bounded_and_cancelled_by_admins_only(self):
         src = data_file(8)
@@ -423,7 +441,8 @@ class HostileJobsTest(VolumeCase, vmdtest.UsersTestCase):
             timeout=t(30))
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("vmd-admin", p.stderr)
-        self.assertEqual(clients[4].command("job-list"), jobs)
+        self.assertEqual([j["job"] for j in clients[4].command("job-list")],
+                         [j["job"] for j in jobs])
         for j in jobs:
             clients[4].command("job-cancel", {"job": j["job"]})
         for cl, rid in zip(clients, rids):
