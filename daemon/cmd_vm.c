@@ -14,6 +14,7 @@
 #include "daemon/store.h"
 #include "daemon/vm.h"
 #include "daemon/vm_config.h"
+#include "daemon/vm_volumes.h"
 #include "daemon/vmd.h"
 #include "rpc/message.h"
 #include "rpc/schema.h"

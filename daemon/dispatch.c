@@ -41,6 +41,15 @@ static const struct {
 	{"console-read", cmd_console_read},
 	{"vm-monitor", cmd_vm_monitor},
 	{"spec-apply", cmd_spec_apply},
+	{"volume-create", cmd_volume_create},
+	{"volume-list", cmd_volume_list},
+	{"volume-show", cmd_volume_show},
+	{"volume-delete", cmd_volume_delete},
+	{"volume-resize", cmd_volume_resize},
+	{"volume-import", cmd_volume_import},
+	{"volume-clone", cmd_volume_clone},
+	{"job-list", cmd_job_list},
+	{"job-cancel", cmd_job_cancel},
 };
 #define NHANDLERS (sizeof handlers / sizeof handlers[0])
 
@@ -171,6 +180,15 @@ bool call_bool(struct call *c, const char *key)
 	return rpc_member_bool(c->args, key);
 }
 
+void call_synced(void *call, struct json_object *ret,
+		 const struct rpc_fault *err)
+{
+	if (err)
+		call_fault(call, err);
+	else
+		call_return(call, ret);
+}
+
 struct vm *call_vm(struct call *c)
 {
 	const char *key = call_str(c, "vm");
@@ -181,16 +199,7 @@ struct vm *call_vm(struct call *c)
 	return vm;
 }
 
-static void synced(void *ctx, struct json_object *ret,
-		   const struct rpc_fault *err)
-{
-	if (err)
-		call_fault(ctx, err);
-	else
-		call_return(ctx, ret);
-}
-
 void call_reply_synced(struct call *c, struct json_object *ret)
 {
-	commit_reply(ret, synced, c);
+	commit_reply(ret, call_synced, c);
 }

@@ -40,6 +40,15 @@ void cmd_console_attach(struct call *c);
 void cmd_console_read(struct call *c);
 void cmd_vm_monitor(struct call *c);
 void cmd_spec_apply(struct call *c);
+void cmd_volume_create(struct call *c);
+void cmd_volume_list(struct call *c);
+void cmd_volume_show(struct call *c);
+void cmd_volume_delete(struct call *c);
+void cmd_volume_resize(struct call *c);
+void cmd_volume_import(struct call *c);
+void cmd_volume_clone(struct call *c);
+void cmd_job_list(struct call *c);
+void cmd_job_cancel(struct call *c);
 
 
 
@@ -49,6 +58,9 @@ void cmd_spec_apply(struct call *c);
 const char *call_str(struct call *c, const char *key);
 int call_int(struct call *c, const char *key);
 bool call_bool(struct call *c, const char *key);
+/* A commit_cb (commit.h) whose ctx is the call: replies ret or err. */
+void call_synced(void *call, struct json_object *ret,
+		 const struct rpc_fault *err);
 /* The VM named by the "vm" argument, or NULL after replying VmNotFound. */
 struct vm *call_vm(struct call *c);
 /* Reply ret (owned; NULL: {}) once the store has the change on disk

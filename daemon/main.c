@@ -18,6 +18,8 @@
 #include "daemon/dirs.h"
 #include "daemon/leftovers.h"
 #include "daemon/dispatch.h"
+#include "daemon/job.h"
+#include "daemon/pool.h"
 #include "daemon/log.h"
 #include "daemon/scope.h"
 #include "daemon/sdnotify.h"
@@ -67,6 +69,8 @@ static void usage(FILE *f)
 		"  --log-level LEVEL      error, warning, info or debug (info)\n"
 		"  --log-retention DAYS   keep undefined VMs' console logs (30;\n"
 		"                         0: for ever)\n"
+		"  --pool NAME=DIR        a storage pool for volumes (repeatable;\n"
+		"                         \"default\" is STATE-DIR/volumes)\n"
 		"  --version, --help\n", QEMU_DEFAULT);
 }
 
@@ -168,12 +172,14 @@ static int parse_args(int argc, char **argv, int *level)
 		{"scopes", required_argument, 0, 'P'},
 		{"log-level", required_argument, 0, 'l'},
 		{"log-retention", required_argument, 0, 'R'},
+		{"pool", required_argument, 0, 'o'},
 		{"version", no_argument, 0, 'V'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
 	};
 	int o;
 	long n;
+	char err[512];
 
 	while ((o = getopt_long(argc, argv, "h", opts, NULL)) != -1) {
 		switch (o) {
@@ -218,6 +224,12 @@ static int parse_args(int argc, char **argv, int *level)
 			break;
 		case 'R': if (num_opt("log-retention", 10, 0, 36500, &n) < 0) return 2;
 			  vmd.log_retention = (int)n; break;
+		case 'o':
+			if (pool_add(optarg, err, sizeof err) < 0) {
+				fprintf(stderr, "vmd: %s\n", err);
+				return 2;
+			}
+			break;
 		case 'V': printf("vmd %s\n", VMD_VERSION); return 0;
 		case 'h': usage(stdout); return 0;
 		default: usage(stderr); return 2;
@@ -283,7 +295,8 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		vm_child_exited(pid, status);
+		if (!job_child_exited(pid, status))
+			vm_child_exited(pid, status);
 }
 
 /* Listeners from systemd socket activation, else our own. */
@@ -329,6 +342,10 @@ static int setup(void)
 	if (dirs_check_own(vmd.state_dir) < 0 || dirs_check_own(vmd.run_dir) < 0 ||
 	    (vmd.state_lock = dirs_lock_state(vmd.state_dir)) < 0)
 		return -1;
+	if (pool_setup(vmd.state_dir, err, sizeof err) < 0) {
+		log_err("%s", err);
+		return -1;
+	}
 	if (dispatch_init(err, sizeof err) < 0) {
 		log_err("schema: %s", err);
 		return -1;
@@ -383,6 +400,7 @@ int main(int argc, char **argv)
 		event_base_dispatch(vmd.base);
 	}
 	sdnotify_stopping();
+	job_kill_all();
 	commit_shutdown();
 	server_shutdown();
 	vm_release_all();
@@ -398,5 +416,6 @@ int main(int argc, char **argv)
 	free(vmd.state_dir); free(vmd.run_dir); free(vmd.sock_path);
 	free(vmd.jsonrpc_path); free(vmd.qemu); free(vmd.probe_cache);
 	free(vmd.qemu_user);
+	pool_free_all();
 	return rc == 0 ? 0 : 1;
 }

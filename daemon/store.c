@@ -72,10 +72,8 @@ struct store {
 	char errmsg[512];
 };
 
-static void set_err(struct store *s, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
 
-static void set_err(struct store *s, const char *fmt, ...)
+void store_set_err(struct store *s, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -91,7 +89,7 @@ static int step_failed(struct store *s, const char *what)
 {
 	int ext = sqlite3_extended_errcode(s->db);
 
-	set_err(s, "%s: %s", what, sqlite3_errmsg(s->db));
+	store_set_err(s, "%s: %s", what, sqlite3_errmsg(s->db));
 	if (ext == SQLITE_CONSTRAINT_UNIQUE ||
 	    ext == SQLITE_CONSTRAINT_PRIMARYKEY)
 		return STORE_EXISTS;
@@ -106,7 +104,7 @@ static int exec_sql(struct store *s, const char *what, const char *sql)
 	char *msg = NULL;
 
 	if (sqlite3_exec(s->db, sql, NULL, NULL, &msg) != SQLITE_OK) {
-		set_err(s, "%s: %s", what,
+		store_set_err(s, "%s: %s", what,
 			msg ? msg : sqlite3_errmsg(s->db));
 		sqlite3_free(msg);
 		return STORE_ERR;
@@ -121,14 +119,14 @@ static int pragma_int(struct store *s, const char *sql, int *out)
 	int rc;
 
 	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
-		set_err(s, "%s: %s", sql, sqlite3_errmsg(s->db));
+		store_set_err(s, "%s: %s", sql, sqlite3_errmsg(s->db));
 		return STORE_ERR;
 	}
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*out = sqlite3_column_int(st, 0);
 	else
-		set_err(s, "%s: %s", sql, sqlite3_errmsg(s->db));
+		store_set_err(s, "%s: %s", sql, sqlite3_errmsg(s->db));
 	sqlite3_finalize(st);
 	return rc == SQLITE_ROW ? STORE_OK : STORE_ERR;
 }
@@ -143,17 +141,17 @@ static int set_wal(struct store *s)
 
 	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st,
 			       NULL) != SQLITE_OK) {
-		set_err(s, "journal_mode: %s", sqlite3_errmsg(s->db));
+		store_set_err(s, "journal_mode: %s", sqlite3_errmsg(s->db));
 		return STORE_ERR;
 	}
 	if (sqlite3_step(st) == SQLITE_ROW) {
 		mode = sqlite3_column_text(st, 0);
 		ok = mode && strcmp((const char *)mode, "wal") == 0;
 		if (!ok)
-			set_err(s, "cannot switch the journal to WAL (still"
+			store_set_err(s, "cannot switch the journal to WAL (still"
 				" '%s')", mode ? (const char *)mode : "?");
 	} else {
-		set_err(s, "journal_mode: %s", sqlite3_errmsg(s->db));
+		store_set_err(s, "journal_mode: %s", sqlite3_errmsg(s->db));
 	}
 	sqlite3_finalize(st);
 	return ok ? STORE_OK : STORE_ERR;
@@ -198,12 +196,12 @@ static int check_version(struct store *s, int *current)
 	if (pragma_int(s, "PRAGMA user_version", current) != STORE_OK)
 		return STORE_ERR;
 	if (*current > newest) {
-		set_err(s, "database schema version %d is newer than this"
+		store_set_err(s, "database schema version %d is newer than this"
 			" vmd knows (%d); use a newer vmd", *current, newest);
 		return STORE_ERR;
 	}
 	if (*current < 0) {
-		set_err(s, "database schema version %d is not valid",
+		store_set_err(s, "database schema version %d is not valid",
 			*current);
 		return STORE_ERR;
 	}
@@ -228,7 +226,7 @@ static int prepare_all(struct store *s)
 		if (sqlite3_prepare_v3(s->db, stmt_sql[i], -1,
 				       SQLITE_PREPARE_PERSISTENT,
 				       &s->stmt[i], NULL) != SQLITE_OK) {
-			set_err(s, "prepare: %s", sqlite3_errmsg(s->db));
+			store_set_err(s, "prepare: %s", sqlite3_errmsg(s->db));
 			return STORE_ERR;
 		}
 	}
@@ -266,7 +264,7 @@ struct store *store_open(const char *path, char *err, size_t errlen)
 	rc = sqlite3_open_v2(path, &s->db,
 			     SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
 	if (rc != SQLITE_OK) {
-		set_err(s, "%s", s->db ? sqlite3_errmsg(s->db)
+		store_set_err(s, "%s", s->db ? sqlite3_errmsg(s->db)
 				      : sqlite3_errstr(rc));
 	} else if (setup(s) == STORE_OK) {
 		return s;
@@ -294,14 +292,14 @@ int store_sync(struct store *s)
 				      &wal);
 
 	if (rc != SQLITE_OK) {
-		set_err(s, "cannot find the WAL: %s", sqlite3_errstr(rc));
+		store_set_err(s, "cannot find the WAL: %s", sqlite3_errstr(rc));
 		return STORE_ERR;
 	}
 	if (!wal || !wal->pMethods)  /* nothing written since open */
 		return STORE_OK;
 	rc = wal->pMethods->xSync(wal, SQLITE_SYNC_NORMAL);
 	if (rc != SQLITE_OK) {
-		set_err(s, "fsync of the WAL failed: %s", sqlite3_errstr(rc));
+		store_set_err(s, "fsync of the WAL failed: %s", sqlite3_errstr(rc));
 		return STORE_ERR;
 	}
 	return STORE_OK;
@@ -310,6 +308,16 @@ int store_sync(struct store *s)
 const char *store_errmsg(struct store *s)
 {
 	return s->errmsg;
+}
+
+struct sqlite3 *store_db(struct store *s)
+{
+	return s->db;
+}
+
+int store_step_failed(struct store *s, const char *what)
+{
+	return step_failed(s, what);
 }
 
 int store_schema_version(struct store *s)
@@ -372,7 +380,7 @@ int store_vm_update(struct store *s, const char *uuid, const char *name,
 	sqlite3_bind_int64(st, 4, (sqlite3_int64)time(NULL));
 	rc = run(s, ST_VM_UPDATE, what);
 	if (rc == STORE_OK && sqlite3_changes(s->db) == 0) {
-		set_err(s, "%s: no such VM", what);
+		store_set_err(s, "%s: no such VM", what);
 		return STORE_NOT_FOUND;
 	}
 	return rc;
@@ -389,7 +397,7 @@ int store_vm_delete(struct store *s, const char *uuid)
 	bind_text(s->stmt[ST_VM_DELETE], 1, uuid);
 	rc = run(s, ST_VM_DELETE, what);
 	if (rc == STORE_OK && sqlite3_changes(s->db) == 0) {
-		set_err(s, "%s: no such VM", what);
+		store_set_err(s, "%s: no such VM", what);
 		return STORE_NOT_FOUND;
 	}
 	return rc;
@@ -437,7 +445,7 @@ int store_vm_foreach(struct store *s, store_vm_cb cb, void *ctx)
 	if (s->listing > 0 &&
 	    sqlite3_prepare_v2(s->db, stmt_sql[ST_VM_LIST], -1, &st,
 			       NULL) != SQLITE_OK) {
-		set_err(s, "list VMs: %s", sqlite3_errmsg(s->db));
+		store_set_err(s, "list VMs: %s", sqlite3_errmsg(s->db));
 		return STORE_ERR;
 	}
 	s->listing++;

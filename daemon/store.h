@@ -27,6 +27,15 @@ const char *store_errmsg(struct store *s);
 int store_sync(struct store *s);
 int store_schema_version(struct store *s);
 
+/* For modules with tables of their own (volume.c): the connection, the
+ * store's error message, and a failed step as a store_rc (a unique clash
+ * is STORE_EXISTS). */
+struct sqlite3;
+struct sqlite3 *store_db(struct store *s);
+void store_set_err(struct store *s, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+int store_step_failed(struct store *s, const char *what);
+
 struct store_vm {
 	const char *uuid, *name, *config; /* config: JSON text */
 	int64_t created, updated;         /* unix seconds */

@@ -6,6 +6,7 @@
 #include "daemon/seed.h"
 #include "daemon/vm.h"
 #include "daemon/vm_files.h"
+#include "daemon/vm_volumes.h"
 #include "rpc/errors.h"
 #include "rpc/schema.h"
 
@@ -36,6 +37,9 @@ static void plan(struct vm *vm, struct vm_files *f)
 				   i < VMD_DISK_MAX; i++) {
 			struct json_object *d = json_object_array_get_idx(arr, i);
 			const char *fmt = rpc_member_str(d, "format");
+			if (rpc_member_str(d, "volume"))
+				continue;  /* vm_volumes_open's */
+			f->req_disk[f->n] = (int)i;
 			struct emu_file_req *r = want(f, "disk", rpc_member_str(d, "path"),
 						      EMU_FILE_DISK);
 			r->write = !rpc_member_bool(d, "readonly");
@@ -57,12 +61,12 @@ static void plan(struct vm *vm, struct vm_files *f)
 
 static void hand_out(struct vm_files *f)
 {
-	size_t k = 0, disk = 0, par = 0;
+	size_t k = f->nkeep, par = 0;
 
 	for (size_t i = 0; i < f->n; i++) {
 		struct emu_file_req *r = &f->req[i];
 		if (!strcmp(r->what, "disk")) {
-			f->fds.disk[disk++] = r->fd;
+			f->fds.disk[f->req_disk[i]] = r->fd;
 		} else if (!strcmp(r->what, "kernel")) {
 			f->fds.kernel = r->fd;
 		} else if (!strcmp(r->what, "initrd")) {
@@ -81,6 +85,7 @@ int vm_files_open(struct vm *vm, struct vm_files *f, struct rpc_fault *fault)
 
 	memset(f, 0, sizeof *f);
 	memset(&f->fds, -1, sizeof f->fds);
+	memset(f->fds.chain, 0, sizeof f->fds.chain);
 	plan(vm, f);
 	for (size_t i = 0; i < f->n; i++)
 		if (!f->req[i].path) {
@@ -92,6 +97,10 @@ int vm_files_open(struct vm *vm, struct vm_files *f, struct rpc_fault *fault)
 			   sizeof err) < 0) {
 		rpc_fault_set(fault, RPC_INVALID_ARGUMENT, "VM '%s': %s", vm->name,
 			      err);
+		return -1;
+	}
+	if (vm_volumes_open(vm->config, f, fault) < 0) {
+		vm_files_close(f);
 		return -1;
 	}
 	hand_out(f);
@@ -110,5 +119,7 @@ void vm_files_close(struct vm_files *f)
 	if (f->fds.seed >= 0)
 		close(f->fds.seed);
 	f->fds.seed = -1;
-	f->n = f->nkeep = 0;
+	for (size_t i = 0; i < f->nvol; i++)
+		close(f->vol[i]);
+	f->n = f->nkeep = f->nvol = 0;
 }

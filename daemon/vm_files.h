@@ -14,11 +14,17 @@ struct vm;
 /* + kernel, initrd; the cloud-init seed is not a request */
 #define VM_FILES_MAX (VMD_DISK_MAX + 2 + VMD_PARALLEL_MAX)
 
+/* + a volume disk's file and its bases, opened by vmd itself */
+#define VM_FILES_VOL_MAX (VMD_DISK_MAX * (1 + EMU_CHAIN_MAX))
+
 struct vm_files {
 	struct emu_file_req req[VM_FILES_MAX];
+	int req_disk[VM_FILES_MAX]; /* a disk request's index in disks */
 	size_t n;
+	int vol[VM_FILES_VOL_MAX];  /* volume files' descriptors */
+	size_t nvol;
 	struct emu_fds fds;     /* for emu_build_argv */
-	int keep[VM_FILES_MAX + 1]; /* for emu_spawn; + the seed */
+	int keep[VM_FILES_MAX + VM_FILES_VOL_MAX + 1]; /* for emu_spawn; + seed */
 	size_t nkeep;
 };
 

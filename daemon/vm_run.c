@@ -107,9 +107,10 @@ static int check_files(struct vm *vm, struct rpc_fault *f)
 
 	if (json_object_object_get_ex(vm->config, "disks", &disks))
 		for (size_t i = 0; i < json_object_array_length(disks); i++) {
-			json_object_object_get_ex(json_object_array_get_idx(disks, i),
-						  "path", &v);
-			if (check_path(f, "disk", json_object_get_string(v)) < 0)
+			/* a volume disk's files are vm_volumes_open's */
+			if (json_object_object_get_ex(json_object_array_get_idx(disks, i),
+						      "path", &v) &&
+			    check_path(f, "disk", json_object_get_string(v)) < 0)
 				return -1;
 		}
 	if (json_object_object_get_ex(vm->config, "boot", &boot)) {

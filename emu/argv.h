@@ -29,8 +29,22 @@ char *emu_argv_render(const struct emu_argv *a);
  * (-add-fd, file=/dev/fdset/N), read-write or read-only as configured; the
  * kernel, initrd and parallel devices as /proc/self/fd/N, which QEMU opens
  * while it starts, before -runas. */
+#define EMU_CHAIN_MAX 7    /* bases under one disk, at most */
+
+/* A disk that is a volume (vmd's own file): its format, and the images
+ * under it (a linked clone's base, its base's base...), each its own
+ * descriptor, nearest first, passed to QEMU as the backing nodes so that
+ * QEMU opens no backing file by the name in the image. */
+struct emu_chain {
+	const char *format;        /* the disk's format; NULL: not a volume */
+	size_t n;
+	int fd[EMU_CHAIN_MAX];
+	const char *fmt[EMU_CHAIN_MAX];
+};
+
 struct emu_fds {
 	int disk[VMD_DISK_MAX];
+	struct emu_chain chain[VMD_DISK_MAX];
 	int kernel, initrd;
 	int parallel[VMD_PARALLEL_MAX];
 	int seed;  /* the cloud-init seed (emu/cdrom.h), read-only */

@@ -19,6 +19,8 @@ typedef enum {
 	RPC_BUSY,              /* "Busy"              -32005 */
 	RPC_EMULATOR_FAILED,   /* "EmulatorFailed"    -32006 */
 	RPC_UNSUPPORTED,       /* "Unsupported"       -32007 */
+	RPC_VOLUME_NOT_FOUND,  /* "VolumeNotFound"    -32008 */
+	RPC_VOLUME_EXISTS,     /* "VolumeExists"      -32009 */
 	/* Framing-level failures: QMP calls both "GenericError"; JSON-RPC
 	 * tells them apart. */
 	RPC_PARSE_ERROR,       /* "GenericError"      -32700 */

@@ -31,6 +31,10 @@ ACCESS = {
     "vm-start": "admin", "vm-stop": "admin", "vm-kill": "admin",
     "vm-reset": "admin", "vm-pause": "admin", "vm-resume": "admin",
     "vm-monitor": "admin",
+    "volume-list": "read", "volume-show": "read", "job-list": "read",
+    "volume-create": "admin", "volume-delete": "admin",
+    "volume-resize": "admin", "volume-import": "admin",
+    "volume-clone": "admin", "job-cancel": "admin",
 }
 
 # Run as another user (stdin: a JSON list of requests): each request on a
@@ -94,6 +98,7 @@ class GuardedVmTest(vmdtest.UsersTestCase):
         self.vmctl_copy = self.copy_for_others()
         self.c = self.client()
         self.c.command("vm-define", {"config": bootsector_config("guarded")})
+        self.c.command("volume-create", {"name": "guarded-disk", "size": 1})
 
     def as_user(self, user, *args, input=None):
         argv = ["setpriv", "--reuid=" + user, "--regid=" + user,
@@ -173,6 +178,7 @@ class AccessTest(GuardedVmTest):
             "vm-monitor": {"vm": "guarded", "command": "query-status"},
             "console-read": {"vm": "guarded", "max_bytes": 16},
             "console-attach": {"vm": "guarded", "mode": "ro"},
+            "volume-show": {"volume": "guarded-disk"},
         }
         reqs = []
         for cmd, level in sorted(ACCESS.items()):

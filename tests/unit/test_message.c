@@ -252,6 +252,8 @@ static const struct class_case classes[] = {
 	{ RPC_BUSY, "Busy", -32005 },
 	{ RPC_EMULATOR_FAILED, "EmulatorFailed", -32006 },
 	{ RPC_UNSUPPORTED, "Unsupported", -32007 },
+	{ RPC_VOLUME_NOT_FOUND, "VolumeNotFound", -32008 },
+	{ RPC_VOLUME_EXISTS, "VolumeExists", -32009 },
 	{ RPC_PARSE_ERROR, "GenericError", -32700 },
 	{ RPC_INVALID_REQUEST, "GenericError", -32600 },
 };

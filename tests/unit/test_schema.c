@@ -170,7 +170,9 @@ static const char *const spec_commands[] = {
 	"query-schema", "vm-define", "vm-update", "vm-undefine", "vm-list",
 	"vm-show", "vm-start", "vm-stop", "vm-kill", "vm-reset", "vm-pause",
 	"vm-resume", "console-attach", "console-read", "vm-monitor", "spec-apply",
-	NULL
+	"volume-create", "volume-list", "volume-show", "volume-delete",
+	"volume-resize", "volume-import", "volume-clone", "job-list",
+	"job-cancel", NULL
 };
 
 static void test_command_list(void **state)
