@@ -30,6 +30,8 @@ void cmd_vm_update(struct call *c);
 void cmd_vm_undefine(struct call *c);
 void cmd_vm_list(struct call *c);
 void cmd_vm_show(struct call *c);
+void cmd_vm_template(struct call *c);
+void cmd_vm_clone(struct call *c);
 void cmd_vm_start(struct call *c);
 void cmd_vm_stop(struct call *c);
 void cmd_vm_kill(struct call *c);

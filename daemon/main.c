@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 #include "daemon/climit.h"
+#include "daemon/cmd_template.h"
 #include "daemon/commit.h"
 #include "daemon/dirs.h"
 #include "daemon/leftovers.h"
@@ -25,6 +26,7 @@
 #include "daemon/sdnotify.h"
 #include "daemon/server.h"
 #include "daemon/store.h"
+#include "daemon/template.h"
 #include "daemon/vm.h"
 #include "daemon/vmd.h"
 #include "emu/spawn.h"
@@ -358,7 +360,7 @@ static int setup(void)
 		return -1;
 	}
 	sdnotify_status("loading VM definitions");
-	if (vm_load_all() < 0) {
+	if (vm_load_all() < 0 || template_load_all() != STORE_OK) {
 		log_err("cannot load VM definitions: %s", store_errmsg(vmd.store));
 		return -1;
 	}
@@ -401,6 +403,7 @@ int main(int argc, char **argv)
 	}
 	sdnotify_stopping();
 	job_kill_all();
+	clone_abort_all();
 	commit_shutdown();
 	server_shutdown();
 	vm_release_all();
