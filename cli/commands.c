@@ -139,9 +139,7 @@ static struct json_object *vm_args(const char *vm)
 
 /* With --json print the return value; otherwise the formatted line.  Frees
  * ret either way. */
-static int finish(struct ctl *ctl, struct json_object *ret, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static int finish(struct ctl *ctl, struct json_object *ret, const char *fmt, ...)
+int ctl_finish(struct ctl *ctl, struct json_object *ret, const char *fmt, ...)
 {
 	char line[4096];
 	size_t n;
@@ -193,7 +191,7 @@ int cmd_define(struct ctl *ctl, int argc, char **argv)
 	file = argv[optind];
 	json_object_object_add(args, "config", read_config(ctl, file));
 	ret = ctl_call(ctl, file, args);
-	return finish(ctl, ret, "defined %s (%s)\n", jstr(ret, "name", "?"),
+	return ctl_finish(ctl, ret, "defined %s (%s)\n", jstr(ret, "name", "?"),
 		      jstr(ret, "uuid", "?"));
 }
 
@@ -209,7 +207,7 @@ int cmd_update(struct ctl *ctl, int argc, char **argv)
 	args = vm_args(vm);
 	json_object_object_add(args, "config", read_config(ctl, argv[optind + 1]));
 	ret = ctl_call(ctl, vm, args);
-	return finish(ctl, ret, "updated %s (%s)\n", name_of(ret, vm),
+	return ctl_finish(ctl, ret, "updated %s (%s)\n", name_of(ret, vm),
 		      jstr(ret, "uuid", "?"));
 }
 
@@ -233,7 +231,7 @@ int cmd_undefine(struct ctl *ctl, int argc, char **argv)
 	if (purge)
 		json_object_object_add(args, "purge", json_object_new_boolean(1));
 	ret = ctl_call(ctl, vm, args);
-	return finish(ctl, ret, "undefined %s%s\n", vm,
+	return ctl_finish(ctl, ret, "undefined %s%s\n", vm,
 		      purge ? ", console logs removed" : "");
 }
 
@@ -248,7 +246,7 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
 	ctl_operands(ctl, argc, 0, 0);
 	ret = ctl_call(ctl, NULL, NULL);
 	if (ctl->json)
-		return finish(ctl, ret, "%s", "");
+		return ctl_finish(ctl, ret, "%s", "");
 	table_init(&t, 7);
 	table_row(&t, "NAME", "STATE", "PID", "CPUS", "MEMORY", "ACCEL",
 		  "AUTOSTART");
@@ -336,7 +334,7 @@ int cmd_show(struct ctl *ctl, int argc, char **argv)
 	char buf[64];
 
 	if (ctl->json)
-		return finish(ctl, ret, "%s", "");
+		return ctl_finish(ctl, ret, "%s", "");
 	config = jget(ret, "config");
 	accel = jstr(ret, "accel", "-");
 	conf_accel = jstr(config, "accel", "auto");
@@ -374,7 +372,7 @@ int cmd_start(struct ctl *ctl, int argc, char **argv)
 	const char *vm;
 	struct json_object *ret = call_one_vm(ctl, argc, argv, &vm);
 
-	return finish(ctl, ret, "started %s (pid %lld, %s)\n", name_of(ret, vm),
+	return ctl_finish(ctl, ret, "started %s (pid %lld, %s)\n", name_of(ret, vm),
 		      jint(ret, "pid", 0), jstr(ret, "accel", "?"));
 }
 
@@ -402,7 +400,7 @@ int cmd_stop(struct ctl *ctl, int argc, char **argv)
 			ctl->timeout_ms = (int)need;
 	}
 	ret = ctl_call(ctl, vm, args);
-	return finish(ctl, ret, "stopped %s%s\n", name_of(ret, vm),
+	return ctl_finish(ctl, ret, "stopped %s%s\n", name_of(ret, vm),
 		      jbool(ret, "forced", 0) ? " (forced)" : "");
 }
 
@@ -411,7 +409,7 @@ int cmd_kill(struct ctl *ctl, int argc, char **argv)
 	const char *vm;
 	struct json_object *ret = call_one_vm(ctl, argc, argv, &vm);
 
-	return finish(ctl, ret, "killed %s\n", name_of(ret, vm));
+	return ctl_finish(ctl, ret, "killed %s\n", name_of(ret, vm));
 }
 
 int cmd_reset(struct ctl *ctl, int argc, char **argv)
@@ -419,7 +417,7 @@ int cmd_reset(struct ctl *ctl, int argc, char **argv)
 	const char *vm;
 	struct json_object *ret = call_one_vm(ctl, argc, argv, &vm);
 
-	return finish(ctl, ret, "reset %s\n", vm);
+	return ctl_finish(ctl, ret, "reset %s\n", vm);
 }
 
 int cmd_pause(struct ctl *ctl, int argc, char **argv)
@@ -427,7 +425,7 @@ int cmd_pause(struct ctl *ctl, int argc, char **argv)
 	const char *vm;
 	struct json_object *ret = call_one_vm(ctl, argc, argv, &vm);
 
-	return finish(ctl, ret, "paused %s\n", vm);
+	return ctl_finish(ctl, ret, "paused %s\n", vm);
 }
 
 int cmd_resume(struct ctl *ctl, int argc, char **argv)
@@ -435,7 +433,7 @@ int cmd_resume(struct ctl *ctl, int argc, char **argv)
 	const char *vm;
 	struct json_object *ret = call_one_vm(ctl, argc, argv, &vm);
 
-	return finish(ctl, ret, "resumed %s\n", vm);
+	return ctl_finish(ctl, ret, "resumed %s\n", vm);
 }
 
 int cmd_monitor(struct ctl *ctl, int argc, char **argv)
@@ -489,7 +487,7 @@ int cmd_host(struct ctl *ctl, int argc, char **argv)
 	ctl_operands(ctl, argc, 0, 0);
 	ret = ctl_call(ctl, NULL, NULL);
 	if (ctl->json)
-		return finish(ctl, ret, "%s", "");
+		return ctl_finish(ctl, ret, "%s", "");
 	qemu = jget(ret, "qemu");
 	accel = jget(ret, "accel");
 	vms = jget(ret, "vms");

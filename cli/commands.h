@@ -8,6 +8,7 @@
 #include <getopt.h>
 #include <stdio.h>
 #include <json-c/json.h>
+#include "rpc/errors.h"
 
 /* Exit statuses, documented in vmctl(1). */
 #define EXIT_PROTOCOL 1  /* vmd answered with an error, or a local failure */
@@ -80,6 +81,14 @@ void ctl_connect(struct ctl *ctl);
  * NULL.  Returns the "return" value, owned by the caller. */
 struct json_object *ctl_call(struct ctl *ctl, const char *what,
 			     struct json_object *args);
+/* With --json print ret; otherwise the formatted line (made visible).
+ * Frees ret; returns 0. */
+int ctl_finish(struct ctl *ctl, struct json_object *ret, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+/* What ctl_call does with a reply: ret (or {}) for RPC_OK, else the error
+ * message and exit 1. */
+struct json_object *ctl_result(struct ctl *ctl, const char *what, rpc_err e,
+			       struct json_object *ret, const char *desc);
 
 /* help.c: usage and help, wrapped to the width of the terminal f is on
  * ($COLUMNS first; 80 when f is no terminal). */
@@ -107,6 +116,17 @@ int cmd_resume(struct ctl *ctl, int argc, char **argv);
 int cmd_monitor(struct ctl *ctl, int argc, char **argv);
 int cmd_host(struct ctl *ctl, int argc, char **argv);
 int cmd_events(struct ctl *ctl, int argc, char **argv);
+
+/* volumes.c */
+int cmd_volume_create(struct ctl *ctl, int argc, char **argv);
+int cmd_volume_list(struct ctl *ctl, int argc, char **argv);
+int cmd_volume_show(struct ctl *ctl, int argc, char **argv);
+int cmd_volume_delete(struct ctl *ctl, int argc, char **argv);
+int cmd_volume_resize(struct ctl *ctl, int argc, char **argv);
+int cmd_volume_import(struct ctl *ctl, int argc, char **argv);
+int cmd_volume_clone(struct ctl *ctl, int argc, char **argv);
+int cmd_job_list(struct ctl *ctl, int argc, char **argv);
+int cmd_job_cancel(struct ctl *ctl, int argc, char **argv);
 
 /* console.c */
 int cmd_console(struct ctl *ctl, int argc, char **argv);

@@ -33,6 +33,17 @@
 #define PORT_OPT { "--port N", "serial port N, 0 to 3 (ttyS0 to ttyS3); " \
 		   "default 0" }
 
+#define VOLUME_NAME { "NAME", "the volume's name" }
+#define SIZE_OPERAND { "SIZE", "bytes, or a number with K, M, G or T " \
+		       "(powers of 1024): 10G" }
+#define FORMAT_OPT { "--format F", "raw or qcow2 (default qcow2; a full " \
+		     "clone: the source's)" }
+#define POOL_OPT { "--pool P", "a pool of vmd's --pool (default: " \
+		   "\"default\"; a clone: the source's)" }
+#define COPY_MORE "vmctl waits for the copy; on a terminal a progress bar " \
+	"follows it.  Interrupting vmctl does not stop the copy: use " \
+	"vmctl job cancel ID (vmctl job list)."
+
 static const char since_time[] =
 	"TIME is unix seconds (1764144000), a local date and time "
 	"\"YYYY-MM-DD HH:MM\" or \"YYYY-MM-DD HH:MM:SS\" (a T may replace the "
@@ -124,6 +135,47 @@ const struct ctl_cmd ctl_commands[] = {
 			     "query-status" },
 	       { "JSON-ARGS", "its arguments, a JSON object" }),
 	  "The return value is printed as JSON, with or without --json.", NULL },
+	{ "volume-create", "volume-create", cmd_volume_create,
+	  "NAME SIZE [--format F] [--pool P]",
+	  "create an empty volume (also: vmctl volume create)",
+	  OPTS(VOLUME_NAME, SIZE_OPERAND, FORMAT_OPT, POOL_OPT), NULL, NULL },
+	{ "volume-list", "volume-list", cmd_volume_list, "",
+	  "list volumes (also: vmctl volume list)", NULL, NULL, NULL },
+	{ "volume-show", "volume-show", cmd_volume_show, "NAME",
+	  "show a volume, the VMs using it and its clones",
+	  OPTS(VOLUME_NAME), NULL, NULL },
+	{ "volume-delete", "volume-delete", cmd_volume_delete, "NAME",
+	  "delete a volume nothing uses, and its file", OPTS(VOLUME_NAME),
+	  NULL, NULL },
+	{ "volume-resize", "volume-resize", cmd_volume_resize,
+	  "NAME SIZE [--shrink]",
+	  "grow a volume (online when its VM runs), or shrink it",
+	  OPTS(VOLUME_NAME, SIZE_OPERAND,
+	       { "--shrink", "allow a smaller size: the data past the new end "
+		 "is lost" }),
+	  NULL, WORDS("\"shrink\": true", "--shrink", "\"shrink\"",
+		      "--shrink") },
+	{ "volume-import", "volume-import", cmd_volume_import,
+	  "NAME FILE [--from F] [--format F] [--pool P]",
+	  "make a volume from a host file, converting its format",
+	  OPTS(VOLUME_NAME, { "FILE", "the host file, opened as the QEMU user" },
+	       { "--from F", "the file's format, raw (default) or qcow2 "
+		 "(never guessed)" }, FORMAT_OPT, POOL_OPT),
+	  COPY_MORE, NULL },
+	{ "volume-clone", "volume-clone", cmd_volume_clone,
+	  "SOURCE NAME [--full] [--format F] [--pool P]",
+	  "make a linked clone (qcow2 overlay) or a full copy of a volume",
+	  OPTS({ "SOURCE", "the volume to clone; a linked clone makes it a "
+		 "read-only base" }, VOLUME_NAME,
+	       { "--full", "copy the data instead of making an overlay" },
+	       FORMAT_OPT, POOL_OPT),
+	  COPY_MORE, NULL },
+	{ "job-list", "job-list", cmd_job_list, "",
+	  "list running qemu-img jobs (also: vmctl job list)", NULL, NULL,
+	  NULL },
+	{ "job-cancel", "job-cancel", cmd_job_cancel, "ID",
+	  "cancel a job: its command fails and leaves no file",
+	  OPTS({ "ID", "the job's id (job-list)" }), NULL, NULL },
 	{ "host", "query-host", cmd_host, "",
 	  "show the host: accelerator verdict, QEMU, counts", NULL, NULL, NULL },
 	{ "events", NULL, cmd_events, "[--count N] [--timeout SEC]",
@@ -419,7 +471,7 @@ struct json_object *ctl_call(struct ctl *ctl, const char *what,
 			     struct json_object *args)
 {
 	struct json_object *ret = NULL;
-	char desc[2048], said[2048];
+	char desc[2048];
 	rpc_err e;
 
 	/* vmd takes only UTF-8: say so here rather than leave it to vmd */
@@ -429,6 +481,14 @@ struct json_object *ctl_call(struct ctl *ctl, const char *what,
 	desc[0] = '\0';
 	e = rpc_client_call(ctl->rpc, ctl->cmd->protocol, args, ctl->timeout_ms,
 			    &ret, desc, sizeof(desc), NULL);
+	return ctl_result(ctl, what, e, ret, desc);
+}
+
+struct json_object *ctl_result(struct ctl *ctl, const char *what, rpc_err e,
+			       struct json_object *ret, const char *desc)
+{
+	char said[2048];
+
 	if (e != RPC_OK) {
 		char msg[4096];
 
@@ -536,6 +596,15 @@ int main(int argc, char **argv)
 	argv += optind;
 	if (argc < 1)
 		command_usage(&ctl, "missing command");
+	/* "vmctl volume create" is "vmctl volume-create" (one row each) */
+	char group[64];
+	if (argc >= 2 && (!strcmp(argv[0], "volume") || !strcmp(argv[0], "job")) &&
+	    snprintf(group, sizeof(group), "%s-%s", argv[0], argv[1]) <
+	    (int)sizeof(group) && ctl_find_command(group)) {
+		argv++;
+		argc--;
+		argv[0] = group;
+	}
 	if ((ctl.cmd = ctl_find_command(argv[0])) == NULL)
 		command_usage(&ctl, "unknown command: %s", argv[0]);
 	optind = 0;  /* glibc: 0 reinitializes getopt for the handler */

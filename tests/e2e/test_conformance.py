@@ -247,6 +247,8 @@ class ConformanceTest(vmdtest.VmdTestCase):
         self.assertEqual(r.get("jsonrpc"), "2.0")
         s.check_return("vm-show", r["result"])
 
+        self.volumes(rec, c)
+
         # any command the schema has and this test does not know yet
         for cmd in s.commands():
             if cmd not in rec.ok:
@@ -279,6 +281,45 @@ class ConformanceTest(vmdtest.VmdTestCase):
         pre.drain(t(0.2))
         self.assertTrue(pre.events)
         self.check_events(pre)
+
+    def volumes(self, rec, c):
+        """Each volume command and job command once with success, once
+        with an error; a job long enough to be cancelled."""
+        img = os.path.join(self.tmp, "import.raw")
+        with open(img, "wb") as f:
+            for i in range(512):
+                f.write(b"%08d" % i + b"\xa5" * ((1 << 20) - 8))
+        os.chmod(img, 0o644)
+        rec.call(c, "volume-create", {"name": "conf-v", "size": "1M"})
+        rec.call(c, "volume-create", {"name": "conf-v", "size": "1M"},
+                 ok=False, cls="VolumeExists")
+        rec.call(c, "volume-list")
+        rec.call(c, "volume-show", {"volume": "conf-v"})
+        rec.call(c, "volume-show", {"volume": "nosuch"}, ok=False,
+                 cls="VolumeNotFound")
+        rec.call(c, "volume-resize", {"volume": "conf-v", "size": "2M"})
+        rec.call(c, "volume-resize", {"volume": "conf-v", "size": 1},
+                 ok=False, cls="InvalidArgument")
+        other = self.client()
+        other.send({"execute": "volume-import", "id": "imp",
+                    "arguments": {"name": "conf-i", "file": img}})
+        job = self.wait_for(lambda: c.command("job-list"), t(10), "the job")
+        rec.call(c, "job-list")
+        rec.call(c, "job-cancel", {"job": job[0]["id"]})
+        self.assertIn("error", other.recv_reply(t(30), "imp", match_id=True))
+        rec.call(c, "job-cancel", {"job": job[0]["id"]}, ok=False,
+                 cls="InvalidArgument")
+        rec.call(c, "volume-import", {"name": "conf-i", "file": img},
+                 timeout=t(120))
+        rec.call(c, "volume-import", {"name": "conf-i", "file": img},
+                 ok=False, cls="VolumeExists")
+        rec.call(c, "volume-clone", {"source": "conf-i", "name": "conf-c",
+                                     "mode": "full"}, timeout=t(120))
+        rec.call(c, "volume-clone", {"source": "nosuch", "name": "x"},
+                 ok=False, cls="VolumeNotFound")
+        rec.call(c, "volume-delete", {"volume": "conf-c"})
+        rec.call(c, "volume-delete", {"volume": "conf-c"}, ok=False,
+                 cls="VolumeNotFound")
 
     def test_crash_event(self):
         c = self.client()

@@ -304,6 +304,70 @@ class VolumeGuestTest(VolumeCase):
                          8 * MiB)
 
 
+class VmctlVolumeTest(VolumeCase):
+
+    def test_volume_commands(self):
+        import collections
+        R = collections.namedtuple("R", "returncode stdout stderr")
+
+        def ok(*a):
+            return R(*self.vmctl(*a))
+        p = ok("volume", "create", "disk1", "2M", "--format", "raw")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        self.assertIn("created disk1 (raw, 2.0M", p.stdout)
+        p = ok("volume", "list")
+        self.assertEqual(p.stdout.split("\n")[0].split(),
+                         ["NAME", "FORMAT", "SIZE", "POOL", "BASE", "READONLY"])
+        self.assertEqual(p.stdout.split("\n")[1].split(),
+                         ["disk1", "raw", "2.0M", "default", "-", "no"])
+        p = ok("--json", "volume", "list")
+        self.assertEqual([v["name"] for v in json.loads(p.stdout)], ["disk1"])
+        p = ok("volume", "clone", "disk1", "disk2")
+        self.assertIn("cloned disk2 (qcow2", p.stdout)
+        p = ok("volume", "show", "disk1")
+        self.assertIn("clones:", p.stdout)
+        self.assertIn("disk2", p.stdout)
+        p = ok("volume", "resize", "disk2", "1M")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("--shrink", p.stderr)
+        p = ok("volume", "resize", "disk2", "1M", "--shrink")
+        self.assertEqual(p.returncode, 0, p.stderr)
+        p = ok("volume", "delete", "disk1")
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("InvalidState", p.stderr)
+        p = ok("job", "list")
+        self.assertEqual(p.stdout.split(), ["ID", "KIND", "VOLUME", "DONE",
+                                            "UID"])
+
+    def test_progress_bar_on_a_terminal(self):
+        import pty
+        src = data_file(256)
+        master, slave = pty.openpty()
+        p = subprocess.Popen([vmdtest.VMCTL, "-s", self.vmd.socket, "volume",
+                              "import", "big", src], stdout=subprocess.PIPE,
+                             stderr=slave, text=True)
+        os.close(slave)
+        out = p.communicate(timeout=t(120))[0]
+        tty = b""
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:
+                break
+            if not chunk:
+                break
+            tty += chunk
+        os.close(master)
+        self.assertEqual(p.returncode, 0, tty)
+        self.assertIn("imported big (qcow2, 256.0M", out)
+        self.assertIn(b"\rbig [", tty)
+        self.assertIn(b"100% 256.0M/256.0M", tty)
+        # not on a terminal: no bar, the same result
+        rc, out, err = self.vmctl("volume", "import", "big2", src)
+        self.assertEqual((rc, err), (0, ""))
+        self.assertIn("imported big2", out)
+
+
 class HostileJobsTest(VolumeCase, vmdtest.UsersTestCase):
 
     def test_jobs_are_bounded_and_cancelled_by_admins_only(self):
