@@ -11,6 +11,11 @@
 #include "cli/commands.h"
 #include "cli/print.h"
 
+static void set_str(struct json_object *o, const char *key, const char *s)
+{
+	json_object_object_add(o, key, json_object_new_string(s));
+}
+
 int cmd_template(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option none[] = { { NULL, 0, NULL, 0 } };
@@ -20,7 +25,7 @@ int cmd_template(struct ctl *ctl, int argc, char **argv)
 	while (ctl_getopt(ctl, argc, argv, "", none) != -1)
 		;
 	ctl_operands(ctl, argc, 1, 1);
-	json_object_object_add(args, "vm", json_object_new_string(argv[optind]));
+	set_str(args, "vm", argv[optind]);
 	ret = ctl_call(ctl, argv[optind], args);
 	return ctl_finish(ctl, ret, "%s is a template; read-only bases: %s\n",
 			  jstr(ret, "name", argv[optind]),
@@ -40,11 +45,9 @@ int cmd_clone(struct ctl *ctl, int argc, char **argv)
 	while ((ch = ctl_getopt(ctl, argc, argv, "", opts)) != -1)
 		full |= ch == 'f';
 	ctl_operands(ctl, argc, 2, 2);
-	json_object_object_add(args, "vm", json_object_new_string(argv[optind]));
-	json_object_object_add(args, "name",
-			       json_object_new_string(argv[optind + 1]));
-	json_object_object_add(args, "mode", json_object_new_string(
-				       full ? "full" : "linked"));
+	set_str(args, "vm", argv[optind]);
+	set_str(args, "name", argv[optind + 1]);
+	set_str(args, "mode", full ? "full" : "linked");
 	if (full && !ctl->timeout_given)
 		ctl->timeout_ms = -1;
 	ret = ctl_call(ctl, argv[optind + 1], args);

@@ -87,15 +87,6 @@ static bool cloning(const char *name)
 	return false;
 }
 
-static void replied(void *ctx, struct json_object *ret,
-		    const struct rpc_fault *err)
-{
-	if (err)
-		call_fault(ctx, err);
-	else
-		call_return(ctx, ret);
-}
-
 /* Every volume row and the VM row, or none. */
 static int store_clone(struct clone *op, const char *uuid, struct rpc_fault *f)
 {
@@ -160,7 +151,7 @@ static void finish(struct clone *op)
 	json_object_object_add(r, "name", json_object_new_string(op->name));
 	json_object_object_add(r, "uuid", json_object_new_string(uuid));
 	json_object_object_add(r, "volumes", vols);
-	commit_reply(r, replied, op->c);
+	commit_reply(r, template_replied, op->c);
 	forget(op);
 }
 

@@ -8,8 +8,8 @@
 #include "daemon/template.h"
 #include "daemon/vm.h"
 
-static void made(void *ctx, struct json_object *ret,
-		 const struct rpc_fault *err)
+void template_replied(void *ctx, struct json_object *ret,
+		      const struct rpc_fault *err)
 {
 	struct call *c = ctx;
 
@@ -37,7 +37,7 @@ void cmd_vm_template(struct call *c)
 	json_object_object_add(r, "name", json_object_new_string(vm->name));
 	json_object_object_add(r, "uuid", json_object_new_string(vm->uuid));
 	json_object_object_add(r, "bases", bases);
-	commit_reply(r, made, c);
+	commit_reply(r, template_replied, c);
 }
 
 int template_refuse_undefine(struct call *c, const struct vm *vm)

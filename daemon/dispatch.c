@@ -30,8 +30,6 @@ static const struct {
 	{"vm-undefine", cmd_vm_undefine},
 	{"vm-list", cmd_vm_list},
 	{"vm-show", cmd_vm_show},
-	{"vm-template", cmd_vm_template},
-	{"vm-clone", cmd_vm_clone},
 	{"vm-start", cmd_vm_start},
 	{"vm-stop", cmd_vm_stop},
 	{"vm-kill", cmd_vm_kill},
@@ -50,6 +48,8 @@ static const struct {
 	{"volume-clone", cmd_volume_clone},
 	{"job-list", cmd_job_list},
 	{"job-cancel", cmd_job_cancel},
+	{"vm-template", cmd_vm_template},
+	{"vm-clone", cmd_vm_clone},
 };
 #define NHANDLERS (sizeof handlers / sizeof handlers[0])
 

@@ -30,8 +30,6 @@ void cmd_vm_update(struct call *c);
 void cmd_vm_undefine(struct call *c);
 void cmd_vm_list(struct call *c);
 void cmd_vm_show(struct call *c);
-void cmd_vm_template(struct call *c);
-void cmd_vm_clone(struct call *c);
 void cmd_vm_start(struct call *c);
 void cmd_vm_stop(struct call *c);
 void cmd_vm_kill(struct call *c);
@@ -50,6 +48,8 @@ void cmd_volume_import(struct call *c);
 void cmd_volume_clone(struct call *c);
 void cmd_job_list(struct call *c);
 void cmd_job_cancel(struct call *c);
+void cmd_vm_template(struct call *c);
+void cmd_vm_clone(struct call *c);
 
 
 

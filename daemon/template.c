@@ -30,17 +30,25 @@ int template_tx(const char *sql)
 	return STORE_ERR;
 }
 
+static sqlite3_stmt *prepare(const char *sql)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(store_db(vmd.store), sql, -1, &st, NULL) ==
+	    SQLITE_OK)
+		return st;
+	store_set_err(vmd.store, "templates: %s",
+		      sqlite3_errmsg(store_db(vmd.store)));
+	return NULL;
+}
+
 int template_load_all(void)
 {
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(store_db(vmd.store), "SELECT uuid FROM vms WHERE"
-			       " template != 0", -1, &st, NULL) != SQLITE_OK) {
-		store_set_err(vmd.store, "templates: %s",
-			      sqlite3_errmsg(store_db(vmd.store)));
+	if (!(st = prepare("SELECT uuid FROM vms WHERE template != 0")))
 		return STORE_ERR;
-	}
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		struct vm *vm = vm_find((const char *)sqlite3_column_text(st, 0));
 		if (vm)
@@ -56,12 +64,8 @@ static int set_flag(const char *uuid)
 	sqlite3_stmt *st;
 	int rc;
 
-	if (sqlite3_prepare_v2(store_db(vmd.store), "UPDATE vms SET template = 1"
-			       " WHERE uuid = ?1", -1, &st, NULL) != SQLITE_OK) {
-		store_set_err(vmd.store, "template: %s",
-			      sqlite3_errmsg(store_db(vmd.store)));
+	if (!(st = prepare("UPDATE vms SET template = 1 WHERE uuid = ?1")))
 		return STORE_ERR;
-	}
 	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_TRANSIENT);
 	rc = sqlite3_step(st) == SQLITE_DONE ? STORE_OK :
 	     store_step_failed(vmd.store, "template");

@@ -213,23 +213,9 @@ class TemplateTest(TemplateCase):
         self.assertIn("--full", self.vmctl_ok("help", "clone"))
 
 
-class ClonePoolFullTest(TemplateCase):
+class ClonePoolFullTest(TemplateCase, vmdtest.SmallPoolCase):
     """A pool on a 16 MiB tmpfs: a template of two disks (2 and 7 MiB of
     data); the full copy of the first fits, the second does not."""
-
-    start_vmd = False
-
-    def setUp(self):
-        super().setUp()
-        if os.geteuid() != 0:
-            self.skipTest("mounting a tmpfs needs root")
-        self.small = os.path.join(self.tmp, "small")
-        os.mkdir(self.small)
-        subprocess.check_call(["mount", "-t", "tmpfs", "-o", "size=16m",
-                               "vmd-test-pool", self.small])
-        self.addCleanup(subprocess.call, ["umount", "-l", self.small])
-        self.vmd.extra_args = ["--pool", "small=" + self.small]
-        self.vmd.start()
 
     def data(self, name, mib):
         path = os.path.join(self.tmp, name)
