@@ -235,18 +235,28 @@ int cmd_undefine(struct ctl *ctl, int argc, char **argv)
 		      purge ? ", console logs removed" : "");
 }
 
-int cmd_list(struct ctl *ctl, int argc, char **argv)
+struct json_object *ctl_call_bare(struct ctl *ctl, int argc, char **argv)
 {
 	struct json_object *ret;
-	struct table t;
-	size_t n;
 
 	while (ctl_getopt(ctl, argc, argv, "", no_options) != -1)
 		;
 	ctl_operands(ctl, argc, 0, 0);
 	ret = ctl_call(ctl, NULL, NULL);
-	if (ctl->json)
-		return ctl_finish(ctl, ret, "%s", "");
+	if (!ctl->json)
+		return ret;
+	ctl_finish(ctl, ret, "%s", "");
+	return NULL;
+}
+
+int cmd_list(struct ctl *ctl, int argc, char **argv)
+{
+	struct json_object *ret = ctl_call_bare(ctl, argc, argv);
+	struct table t;
+	size_t n;
+
+	if (!ret)
+		return 0;
 	table_init(&t, 7);
 	table_row(&t, "NAME", "STATE", "PID", "CPUS", "MEMORY", "ACCEL",
 		  "AUTOSTART");
@@ -483,15 +493,12 @@ static void host_ms(struct table *t, const char *key, struct json_object *accel,
 
 int cmd_host(struct ctl *ctl, int argc, char **argv)
 {
-	struct json_object *ret, *qemu, *accel, *vms;
+	struct json_object *ret = ctl_call_bare(ctl, argc, argv), *qemu, *accel,
+			   *vms;
 	struct table t;
 
-	while (ctl_getopt(ctl, argc, argv, "", no_options) != -1)
-		;
-	ctl_operands(ctl, argc, 0, 0);
-	ret = ctl_call(ctl, NULL, NULL);
-	if (ctl->json)
-		return ctl_finish(ctl, ret, "%s", "");
+	if (!ret)
+		return 0;
 	qemu = jget(ret, "qemu");
 	accel = jget(ret, "accel");
 	vms = jget(ret, "vms");

@@ -85,6 +85,9 @@ struct json_object *ctl_call(struct ctl *ctl, const char *what,
  * Frees ret; returns 0. */
 int ctl_finish(struct ctl *ctl, struct json_object *ret, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
+/* A command with no operands or options: its return value, or NULL once
+ * printed as JSON (--json). */
+struct json_object *ctl_call_bare(struct ctl *ctl, int argc, char **argv);
 /* What ctl_call does with a reply: ret (or {}) for RPC_OK, else the error
  * message and exit 1. */
 struct json_object *ctl_result(struct ctl *ctl, const char *what, rpc_err e,

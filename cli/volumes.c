@@ -104,15 +104,11 @@ int cmd_volume_create(struct ctl *ctl, int argc, char **argv)
 
 int cmd_volume_list(struct ctl *ctl, int argc, char **argv)
 {
-	struct json_object *ret;
+	struct json_object *ret = ctl_call_bare(ctl, argc, argv);
 	struct table t;
 
-	while (ctl_getopt(ctl, argc, argv, "", no_options) != -1)
-		;
-	ctl_operands(ctl, argc, 0, 0);
-	ret = ctl_call(ctl, NULL, NULL);
-	if (ctl->json)
-		return ctl_finish(ctl, ret, "%s", "");
+	if (!ret)
+		return 0;
 	table_init(&t, 6);
 	table_row(&t, "NAME", "FORMAT", "SIZE", "POOL", "BASE", "READONLY");
 	for (size_t i = 0; json_object_is_type(ret, json_type_array) &&
@@ -303,15 +299,11 @@ int cmd_volume_clone(struct ctl *ctl, int argc, char **argv)
 
 int cmd_job_list(struct ctl *ctl, int argc, char **argv)
 {
-	struct json_object *ret;
+	struct json_object *ret = ctl_call_bare(ctl, argc, argv);
 	struct table t;
 
-	while (ctl_getopt(ctl, argc, argv, "", no_options) != -1)
-		;
-	ctl_operands(ctl, argc, 0, 0);
-	ret = ctl_call(ctl, NULL, NULL);
-	if (ctl->json)
-		return ctl_finish(ctl, ret, "%s", "");
+	if (!ret)
+		return 0;
 	table_init(&t, 5);
 	table_row(&t, "ID", "KIND", "VOLUME", "DONE", "UID");
 	for (size_t i = 0; json_object_is_type(ret, json_type_array) &&
@@ -320,7 +312,7 @@ int cmd_job_list(struct ctl *ctl, int argc, char **argv)
 		char id[32], done[32], uid[32];
 		long long total = jint(j, "total", 0);
 
-		snprintf(id, sizeof(id), "%lld", jint(j, "id", 0));
+		snprintf(id, sizeof(id), "%lld", jint(j, "job", 0));
 		snprintf(done, sizeof(done), total ? "%lld%%" : "-",
 			 total ? jint(j, "done", 0) * 100 / total : 0);
 		snprintf(uid, sizeof(uid), "%lld", jint(j, "uid", 0));

@@ -5,7 +5,8 @@
  * base's size), or full, a copy (qemu-img convert, with VOLUME_PROGRESS).
  * The files are made one job after the other; the volume rows and the VM
  * row then go into the store in one transaction.  Any failure removes the
- * files made so far: no half-made VM, no stray volume. */
+ * files made so far: no half-made VM, no stray volume (also when vmd
+ * exits: job_kill_all tells the job running, which fails the clone). */
 #include "config.h"
 #include <errno.h>
 #include <inttypes.h>
@@ -16,8 +17,8 @@
 #include <time.h>
 #include <unistd.h>
 #include <systemd/sd-id128.h>
-#include "daemon/cmd_template.h"
 #include "daemon/commit.h"
+#include "daemon/dispatch.h"
 #include "daemon/job.h"
 #include "daemon/log.h"
 #include "daemon/pool.h"
@@ -69,14 +70,6 @@ static void fail(struct clone *op, const struct rpc_fault *err)
 	remove_files(op);
 	call_fault(op->c, err);
 	forget(op);
-}
-
-void clone_abort_all(void)
-{
-	while (clones) {
-		remove_files(clones);
-		forget(clones);
-	}
 }
 
 static bool cloning(const char *name)
@@ -151,7 +144,7 @@ static void finish(struct clone *op)
 	json_object_object_add(r, "name", json_object_new_string(op->name));
 	json_object_object_add(r, "uuid", json_object_new_string(uuid));
 	json_object_object_add(r, "volumes", vols);
-	commit_reply(r, template_replied, op->c);
+	commit_reply(r, call_synced, op->c);
 	forget(op);
 }
 

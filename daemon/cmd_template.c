@@ -8,17 +8,6 @@
 #include "daemon/template.h"
 #include "daemon/vm.h"
 
-void template_replied(void *ctx, struct json_object *ret,
-		      const struct rpc_fault *err)
-{
-	struct call *c = ctx;
-
-	if (err)
-		call_fault(c, err);
-	else
-		call_return(c, ret);
-}
-
 void cmd_vm_template(struct call *c)
 {
 	struct vm *vm = call_vm(c);
@@ -37,7 +26,7 @@ void cmd_vm_template(struct call *c)
 	json_object_object_add(r, "name", json_object_new_string(vm->name));
 	json_object_object_add(r, "uuid", json_object_new_string(vm->uuid));
 	json_object_object_add(r, "bases", bases);
-	commit_reply(r, template_replied, c);
+	commit_reply(r, call_synced, c);
 }
 
 int template_refuse_undefine(struct call *c, const struct vm *vm)

@@ -8,11 +8,5 @@
 /* vm-undefine of a template: -1 after refusing (InvalidState naming the
  * VMs whose disks are overlays on its bases), 0 when none are left. */
 int template_refuse_undefine(struct call *c, const struct vm *vm);
-/* commit_reply's callback for both: replies ret, or err, to the call
- * ctx. */
-void template_replied(void *ctx, struct json_object *ret,
-		      const struct rpc_fault *err);
-/* vmd exits: the files of clones not finished are removed. */
-void clone_abort_all(void);
 
 #endif

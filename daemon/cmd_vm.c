@@ -24,16 +24,6 @@
 #include "rpc/message.h"
 #include "rpc/schema.h"
 
-/* The reply of a change, once the store has it on disk (commit.h). */
-static void synced(void *ctx, struct json_object *ret,
-		   const struct rpc_fault *err)
-{
-	if (err)
-		call_fault(ctx, err);
-	else
-		call_return(ctx, ret);
-}
-
 static struct json_object *jstr(const char *s)
 {
 	return json_object_new_string(s);
@@ -160,7 +150,7 @@ void cmd_vm_define(struct call *c)
 		call_error(c, RPC_GENERIC_ERROR, "out of memory");
 		return;
 	}
-	commit_reply(name_uuid(vm), synced, c);
+	commit_reply(name_uuid(vm), call_synced, c);
 }
 
 void cmd_vm_update(struct call *c)
@@ -209,7 +199,7 @@ void cmd_vm_update(struct call *c)
 			"memory to rename it here", vm->name, name);
 	vm_set_config(vm, config);
 	vm->updated = time(NULL);
-	commit_reply(name_uuid(vm), synced, c);
+	commit_reply(name_uuid(vm), call_synced, c);
 }
 
 void cmd_vm_undefine(struct call *c)
@@ -249,7 +239,7 @@ void cmd_vm_undefine(struct call *c)
 			NULL, c->who);
 	leftovers_undefined(vm->uuid, vm->name, call_bool(c, "purge"));
 	vm_remove(vm);
-	commit_reply(NULL, synced, c);
+	commit_reply(NULL, call_synced, c);
 }
 
 static struct json_object *labels_of(const struct vm *vm)

@@ -22,15 +22,6 @@
 #include "daemon/vm_volumes.h"
 #include "daemon/vmd.h"
 
-static void synced(void *ctx, struct json_object *ret,
-		   const struct rpc_fault *err)
-{
-	if (err)
-		call_fault(ctx, err);
-	else
-		call_return(ctx, ret);
-}
-
 struct json_object *vop_volume_json(const struct volume *v)
 {
 	struct json_object *r = json_object_new_object();
@@ -85,8 +76,8 @@ static int name_free(struct call *c, struct vop *op)
 	return 0;
 }
 
-struct vop *vop_new(struct call *c, const char *name, const char *pool,
-		    const char *format)
+/* An empty operation of call c, or NULL after replying. */
+static struct vop *vop_alloc(struct call *c)
 {
 	struct vop *op = calloc(1, sizeof *op);
 
@@ -96,6 +87,16 @@ struct vop *vop_new(struct call *c, const char *name, const char *pool,
 	}
 	op->c = c;
 	op->src_fd = -1;
+	return op;
+}
+
+struct vop *vop_new(struct call *c, const char *name, const char *pool,
+		    const char *format)
+{
+	struct vop *op = vop_alloc(c);
+
+	if (!op)
+		return NULL;
 	if (!pool_dir(pool)) {
 		call_error(c, RPC_INVALID_ARGUMENT, "pool: no pool named '%s' "
 			   "(vmd's --pool)", pool);
@@ -138,32 +139,36 @@ void vop_run(struct vop *op, const char *kind, char **argv, int64_t total,
 	}
 }
 
-void vop_created(struct vop *op, const struct rpc_fault *err)
+/* The end of an operation whose row change returned rc: the volume once
+ * synced (and an audit row), else the store's error.  Frees op. */
+static void vop_reply(struct vop *op, int rc, const char *action)
 {
+	if (rc != STORE_OK) {
+		call_error(op->c, rc == STORE_EXISTS ? RPC_VOLUME_EXISTS :
+			   RPC_GENERIC_ERROR, "store: %s", store_errmsg(vmd.store));
+	} else {
+		store_event_add(vmd.store, NULL, op->v.name, action, NULL, NULL,
+				NULL, op->c->who);
+		commit_reply(vop_volume_json(&op->v), call_synced, op->c);
+	}
+	vop_free(op);
+}
+
+void vop_created(void *ctx, struct job *j, const struct rpc_fault *err)
+{
+	struct vop *op = ctx;
 	int rc;
 
+	(void)j;
 	if (err) {
 		call_fault(op->c, err);
 		vop_free(op);
 		return;
 	}
 	op->v.created = (int64_t)time(NULL);
-	if ((rc = volume_insert(vmd.store, &op->v)) != STORE_OK) {
+	if ((rc = volume_insert(vmd.store, &op->v)) != STORE_OK)
 		unlink(op->path);
-		call_error(op->c, rc == STORE_EXISTS ? RPC_VOLUME_EXISTS :
-			   RPC_GENERIC_ERROR, "store: %s", store_errmsg(vmd.store));
-	} else {
-		store_event_add(vmd.store, NULL, op->v.name, "volume-create", NULL,
-				NULL, NULL, op->c->who);
-		commit_reply(vop_volume_json(&op->v), synced, op->c);
-	}
-	vop_free(op);
-}
-
-static void created(void *ctx, struct job *j, const struct rpc_fault *err)
-{
-	(void)j;
-	vop_created(ctx, err);
+	vop_reply(op, rc, op->c->command);
 }
 
 /* The size argument in bytes (an integer, or "10G"), above 0 and within
@@ -212,7 +217,7 @@ void cmd_volume_create(struct call *c)
 	snprintf(size, sizeof size, "%" PRId64, op->v.size);
 	char *argv[] = {(char *)job_qemu_img(), "create", "-q", "-f",
 			op->v.format, op->tmp, size, NULL};
-	vop_run(op, "create", argv, 0, created);
+	vop_run(op, "create", argv, 0, vop_created);
 }
 
 static int add_to_list(void *ctx, const struct volume *v)
@@ -328,29 +333,23 @@ void cmd_volume_delete(struct call *c)
 	}
 	store_event_add(vmd.store, NULL, v.name, "volume-delete", NULL, NULL,
 			NULL, c->who);
-	commit_reply(NULL, synced, c);
+	commit_reply(NULL, call_synced, c);
 }
 
-/* The new size is in the file (or the guest's disk): record it. */
-static void resized(struct vop *op, const struct rpc_fault *err)
+/* The new size is in the file (or the guest's disk): record it.  A
+ * job_done_cb, also told by block_resized (j NULL). */
+static void resized(void *ctx, struct job *j, const struct rpc_fault *err)
 {
+	struct vop *op = ctx;
+
+	(void)j;
 	if (err) {
 		call_fault(op->c, err);
-	} else if (volume_set_size(vmd.store, op->v.name, op->v.size) != STORE_OK) {
-		call_error(op->c, RPC_GENERIC_ERROR, "store: %s",
-			   store_errmsg(vmd.store));
-	} else {
-		store_event_add(vmd.store, NULL, op->v.name, "volume-resize", NULL,
-				NULL, NULL, op->c->who);
-		commit_reply(vop_volume_json(&op->v), synced, op->c);
+		vop_free(op);
+		return;
 	}
-	vop_free(op);
-}
-
-static void resize_job_done(void *ctx, struct job *j, const struct rpc_fault *err)
-{
-	(void)j;
-	resized(ctx, err);
+	vop_reply(op, volume_set_size(vmd.store, op->v.name, op->v.size),
+		  "volume-resize");
 }
 
 static void block_resized(void *ctx, struct json_object *ret, rpc_err err,
@@ -363,7 +362,7 @@ static void block_resized(void *ctx, struct json_object *ret, rpc_err err,
 	if (err)
 		rpc_fault_set(&f, err, "volume '%s': QEMU could not grow the "
 			      "disk: %s", op->v.name, desc ? desc : "");
-	resized(op, err ? &f : NULL);
+	resized(op, NULL, err ? &f : NULL);
 }
 
 /* A running guest's disk grows in its QEMU (block_resize on the drive),
@@ -395,14 +394,10 @@ static bool resize_online(struct vop *op, bool shrink)
 
 static struct vop *resize_op(struct call *c)
 {
-	struct vop *op = calloc(1, sizeof *op);
+	struct vop *op = vop_alloc(c);
 
-	if (!op) {
-		call_error(c, RPC_GENERIC_ERROR, "out of memory");
+	if (!op)
 		return NULL;
-	}
-	op->c = c;
-	op->src_fd = -1;
 	if (vop_get(c, "volume", &op->v) < 0) {
 		free(op);
 		return NULL;
@@ -448,5 +443,5 @@ void cmd_volume_resize(struct call *c)
 	char *argv[] = {(char *)job_qemu_img(), "resize", "-q", "-f",
 			op->v.format, shrink ? "--shrink" : op->path,
 			shrink ? op->path : arg, shrink ? arg : NULL, NULL};
-	vop_run(op, "resize", argv, 0, resize_job_done);
+	vop_run(op, "resize", argv, 0, resized);
 }

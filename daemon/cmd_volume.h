@@ -30,9 +30,9 @@ void vop_run(struct vop *op, const char *kind, char **argv, int64_t total,
 	     job_done_cb done);
 /* The volume as volume-show's and the commands' replies give it. */
 struct json_object *vop_volume_json(const struct volume *v);
-/* Inserts the volume made, then replies it once synced; the file goes
- * when the row cannot be written. */
-void vop_created(struct vop *op, const struct rpc_fault *err);
+/* A job_done_cb (ctx: the vop): inserts the volume made, then replies it
+ * once synced; the file goes when the row cannot be written. */
+void vop_created(void *ctx, struct job *j, const struct rpc_fault *err);
 /* "a, b, c" of an array of names, for a message. */
 const char *vop_joined(struct json_object *names, char *buf, size_t len);
 

@@ -35,12 +35,6 @@ static int64_t source_size(int fd)
 	return n < 0 ? 0 : n;
 }
 
-static void copied(void *ctx, struct job *j, const struct rpc_fault *err)
-{
-	(void)j;
-	vop_created(ctx, err);
-}
-
 /* The caller names the host file; it is opened as the QEMU user (as a
  * disk of a VM would be), so an admin reaches only what that user may
  * read, and qemu-img reads it through the descriptor (/dev/fd/N).  A
@@ -78,7 +72,7 @@ void cmd_volume_import(struct call *c)
 	char *argv[] = {(char *)job_qemu_img(), "convert", "-p", "-f",
 			(char *)src_fmt, "-O", op->v.format, op->src, op->tmp,
 			NULL};
-	vop_run(op, "import", argv, op->v.size, copied);
+	vop_run(op, "import", argv, op->v.size, vop_created);
 }
 
 /* A full copy needs a point where the source does not change: refused
@@ -103,7 +97,7 @@ static void full_clone(struct vop *op)
 	char *argv[] = {(char *)job_qemu_img(), "convert", "-p", "-f",
 			op->base.format, "-O", op->v.format, op->src, op->tmp,
 			NULL};
-	vop_run(op, "clone", argv, op->v.size, copied);
+	vop_run(op, "clone", argv, op->v.size, vop_created);
 }
 
 /* The overlay is made; its base may never change again (its clones would
@@ -112,13 +106,12 @@ static void linked(void *ctx, struct job *j, const struct rpc_fault *err)
 {
 	struct vop *op = ctx;
 
-	(void)j;
 	if (!err && !op->base.readonly &&
 	    (volume_set_readonly(vmd.store, op->base.name, true) != STORE_OK ||
 	     chmod(op->src, 0444) < 0))
 		log_msg(LOG_WARNING, "volume %s: cannot make it read-only: %s",
 			op->base.name, store_errmsg(vmd.store));
-	vop_created(op, err);
+	vop_created(op, j, err);
 }
 
 static void linked_clone(struct vop *op)

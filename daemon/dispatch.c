@@ -180,6 +180,15 @@ bool call_bool(struct call *c, const char *key)
 	return rpc_member_bool(c->args, key);
 }
 
+void call_synced(void *call, struct json_object *ret,
+		 const struct rpc_fault *err)
+{
+	if (err)
+		call_fault(call, err);
+	else
+		call_return(call, ret);
+}
+
 struct vm *call_vm(struct call *c)
 {
 	const char *key = call_str(c, "vm");

@@ -59,6 +59,9 @@ void cmd_vm_clone(struct call *c);
 const char *call_str(struct call *c, const char *key);
 int call_int(struct call *c, const char *key);
 bool call_bool(struct call *c, const char *key);
+/* A commit_cb (commit.h) whose ctx is the call: replies ret or err. */
+void call_synced(void *call, struct json_object *ret,
+		 const struct rpc_fault *err);
 /* The VM named by the "vm" argument, or NULL after replying VmNotFound. */
 struct vm *call_vm(struct call *c);
 

@@ -70,7 +70,8 @@ const char *job_qemu_img(void)
 	return path;
 }
 
-static void announce(struct job *j)
+/* The job as VOLUME_PROGRESS tells it, and job-list with who asked. */
+static struct json_object *job_json(const struct job *j, bool with_uid)
 {
 	struct json_object *d = json_object_new_object();
 
@@ -79,7 +80,14 @@ static void announce(struct job *j)
 	json_object_object_add(d, "volume", json_object_new_string(j->volume));
 	json_object_object_add(d, "done", json_object_new_int64(j->done));
 	json_object_object_add(d, "total", json_object_new_int64(j->total));
-	server_broadcast(rpc_event_new("VOLUME_PROGRESS", d));
+	if (with_uid)
+		json_object_object_add(d, "uid", json_object_new_int64(j->uid));
+	return d;
+}
+
+static void announce(struct job *j)
+{
+	server_broadcast(rpc_event_new("VOLUME_PROGRESS", job_json(j, false)));
 	j->last_event_ms = now_ms();
 }
 
@@ -371,16 +379,8 @@ struct json_object *job_list(void)
 {
 	struct json_object *a = json_object_new_array();
 
-	for (struct job *j = jobs; j; j = j->next) {
-		struct json_object *o = json_object_new_object();
-		json_object_object_add(o, "id", json_object_new_int64(j->id));
-		json_object_object_add(o, "kind", json_object_new_string(j->kind));
-		json_object_object_add(o, "volume", json_object_new_string(j->volume));
-		json_object_object_add(o, "done", json_object_new_int64(j->done));
-		json_object_object_add(o, "total", json_object_new_int64(j->total));
-		json_object_object_add(o, "uid", json_object_new_int64(j->uid));
-		json_object_array_add(a, o);
-	}
+	for (struct job *j = jobs; j; j = j->next)
+		json_object_array_add(a, job_json(j, true));
 	return a;
 }
 
@@ -394,9 +394,11 @@ bool job_child_exited(pid_t pid, int status)
 	return false;
 }
 
-/* No callback runs: vmd is leaving and its clients with it. */
+/* Each waiting command is told, before the connections close. */
 void job_kill_all(void)
 {
+	struct rpc_fault f;
+
 	while (jobs) {
 		struct job *j = jobs;
 		int status;
@@ -406,6 +408,10 @@ void job_kill_all(void)
 		if (j->tmp)
 			unlink(j->tmp);
 		unlink_job(j);
+		rpc_fault_set(&f, RPC_GENERIC_ERROR, "volume '%s': vmd is exiting; "
+			      "job %u was stopped and its partial file removed",
+			      j->volume, j->id);
+		j->cb(j->ctx, j, &f);
 		free_job(j);
 	}
 }

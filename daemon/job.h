@@ -42,11 +42,12 @@ unsigned job_id(const struct job *j);
 int job_cancel(unsigned id, struct rpc_fault *f);
 /* A job runs for this volume (it makes it, or reads it). */
 bool job_busy(const char *volume);
-/* The jobs running: [{id, kind, volume, done, total, uid}]. */
+/* The jobs running: [{job, kind, volume, done, total, uid}]. */
 struct json_object *job_list(void);
 /* SIGCHLD: true when pid was a job's (its end is then handled). */
 bool job_child_exited(pid_t pid, int status);
-/* vmd exits: every qemu-img is killed and its partial file removed. */
+/* vmd exits: every qemu-img is killed, its partial file removed, and its
+ * callback told. */
 void job_kill_all(void);
 /* The qemu-img binary: beside the QEMU binary vmd uses, else on PATH. */
 const char *job_qemu_img(void);

@@ -14,7 +14,6 @@
 #include <unistd.h>
 #include <systemd/sd-daemon.h>
 #include "daemon/climit.h"
-#include "daemon/cmd_template.h"
 #include "daemon/commit.h"
 #include "daemon/dirs.h"
 #include "daemon/leftovers.h"
@@ -403,7 +402,6 @@ int main(int argc, char **argv)
 	}
 	sdnotify_stopping();
 	job_kill_all();
-	clone_abort_all();
 	commit_shutdown();
 	server_shutdown();
 	vm_release_all();

@@ -10,23 +10,12 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include "daemon/pool.h"
+#include "daemon/volume.h"
 
 static struct {
 	char *name, *dir;
 } pools[POOL_MAX];
 static size_t npools;
-
-/* Names as volume names: they appear in messages, rows and paths. */
-static bool name_ok(const char *s, size_t n)
-{
-	if (n == 0 || n > 64 || s[0] == '.' || s[0] == '-')
-		return false;
-	for (size_t i = 0; i < n; i++)
-		if (!((s[i] >= 'a' && s[i] <= 'z') || (s[i] >= 'A' && s[i] <= 'Z') ||
-		      (s[i] >= '0' && s[i] <= '9') || strchr("_-.", s[i])))
-			return false;
-	return true;
-}
 
 static int find(const char *name, size_t n)
 {
@@ -61,7 +50,8 @@ int pool_add(const char *spec, char *err, size_t len)
 {
 	const char *eq = strchr(spec, '=');
 
-	if (!eq || !name_ok(spec, (size_t)(eq - spec))) {
+	/* named as volumes are: they appear in messages, rows and paths */
+	if (!eq || !volume_name_ok(spec, (size_t)(eq - spec))) {
 		snprintf(err, len, "--pool %s: expected NAME=DIR, a NAME of up to "
 			 "64 letters, digits, '.', '_' and '-'", spec);
 		return -1;

@@ -14,10 +14,8 @@
 #define COLUMNS "name, pool, file, format, size, COALESCE(backing, ''), " \
 	"readonly, created"
 
-static bool name_ok(const char *s)
+bool volume_name_ok(const char *s, size_t n)
 {
-	size_t n = strlen(s);
-
 	if (n == 0 || n > VOLUME_NAME_MAX || s[0] == '.' || s[0] == '-')
 		return false;
 	for (size_t i = 0; i < n; i++)
@@ -31,7 +29,9 @@ int volume_init(struct volume *v, const char *name, const char *pool,
 		const char *format, int64_t size, const char *backing)
 {
 	memset(v, 0, sizeof *v);
-	if (!name_ok(name) || !name_ok(pool) || (backing && !name_ok(backing)) ||
+	if (!volume_name_ok(name, strlen(name)) ||
+	    !volume_name_ok(pool, strlen(pool)) ||
+	    (backing && !volume_name_ok(backing, strlen(backing))) ||
 	    (strcmp(format, "raw") && strcmp(format, "qcow2")))
 		return -1;
 	snprintf(v->name, sizeof v->name, "%s", name);
@@ -103,24 +103,27 @@ int volume_delete(struct store *s, const char *name)
 		   "delete volume", name);
 }
 
-int volume_set_size(struct store *s, const char *name, int64_t size)
+/* One number of a row: sql sets it from ?2 where name is ?1. */
+static int set_number(struct store *s, const char *sql, const char *what,
+		      const char *name, int64_t value)
 {
-	sqlite3_stmt *st = prepare(s, "UPDATE volumes SET size = ?2 WHERE"
-				   " name = ?1", 1, name);
+	sqlite3_stmt *st = prepare(s, sql, 1, name);
 
 	if (st)
-		sqlite3_bind_int64(st, 2, size);
-	return run(s, st, "resize volume", name);
+		sqlite3_bind_int64(st, 2, value);
+	return run(s, st, what, name);
+}
+
+int volume_set_size(struct store *s, const char *name, int64_t size)
+{
+	return set_number(s, "UPDATE volumes SET size = ?2 WHERE name = ?1",
+			  "resize volume", name, size);
 }
 
 int volume_set_readonly(struct store *s, const char *name, bool readonly)
 {
-	sqlite3_stmt *st = prepare(s, "UPDATE volumes SET readonly = ?2 WHERE"
-				   " name = ?1", 1, name);
-
-	if (st)
-		sqlite3_bind_int(st, 2, readonly);
-	return run(s, st, "mark volume", name);
+	return set_number(s, "UPDATE volumes SET readonly = ?2 WHERE name = ?1",
+			  "mark volume", name, readonly);
 }
 
 static void read_row(sqlite3_stmt *st, struct volume *v)

@@ -26,6 +26,10 @@ struct volume {
 	int64_t created;                  /* unix seconds */
 };
 
+/* A volume's (or a pool's) name: 1 to 64 letters, digits, '.', '_', '-',
+ * not starting with '.' or '-' (it becomes a file name). */
+bool volume_name_ok(const char *s, size_t n);
+
 /* Fills v for a new volume: its file name in the pool and the time.  -1
  * when the name or format is not valid. */
 int volume_init(struct volume *v, const char *name, const char *pool,

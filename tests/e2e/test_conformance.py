@@ -306,9 +306,9 @@ class ConformanceTest(vmdtest.VmdTestCase):
                     "arguments": {"name": "conf-i", "file": img}})
         job = self.wait_for(lambda: c.command("job-list"), t(10), "the job")
         rec.call(c, "job-list")
-        rec.call(c, "job-cancel", {"job": job[0]["id"]})
+        rec.call(c, "job-cancel", {"job": job[0]["job"]})
         self.assertIn("error", other.recv_reply(t(30), "imp", match_id=True))
-        rec.call(c, "job-cancel", {"job": job[0]["id"]}, ok=False,
+        rec.call(c, "job-cancel", {"job": job[0]["job"]}, ok=False,
                  cls="InvalidArgument")
         rec.call(c, "volume-import", {"name": "conf-i", "file": img},
                  timeout=t(120))

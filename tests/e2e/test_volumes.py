@@ -18,6 +18,7 @@ import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmdtest  # noqa: E402
+from vmdproto import ConnectionClosed  # noqa: E402
 from vmdtest import BOOT_BANNER, BOOTSECTOR, t  # noqa: E402
 
 MiB = 1 << 20
@@ -181,7 +182,7 @@ class VolumeBasicsTest(VolumeCase):
                              t(30))
         self.assertTrue(any(f.endswith(".part") for f in self.pool_files()))
         jobs = other.command("job-list")
-        self.assertEqual([(j["id"], j["volume"]) for j in jobs],
+        self.assertEqual([(j["job"], j["volume"]) for j in jobs],
                          [(ev["data"]["job"], "big")])
         other.command("job-cancel", {"job": ev["data"]["job"]})
         reply = c.recv_reply(t(30), rid, match_id=True)
@@ -191,6 +192,21 @@ class VolumeBasicsTest(VolumeCase):
         self.assertEqual(other.command("job-list"), [])
         self.assertCmdError(other, "job-cancel", {"job": ev["data"]["job"]},
                             "InvalidArgument", "job")
+
+    def test_exit_ends_jobs(self):
+        """vmd's exit kills its qemu-img and removes the partial file;
+        the command that waited ends (vmd closes its connection)."""
+        c = self.client()
+        rid = self.start_async(c, "volume-import", {"name": "big",
+                                                    "file": data_file(1024)})
+        c.wait_event(lambda e: e.get("event") == "VOLUME_PROGRESS", t(30))
+        pool = os.path.join(self.vmd.state_dir, "volumes")
+        self.vmd.stop()
+        self.assertEqual(os.listdir(pool), [])
+        with self.assertRaises(ConnectionClosed):
+            c.recv_reply(t(10), rid, match_id=True)
+        for pid in vmdtest._all_pids():
+            self.assertNotIn(pool, vmdtest._proc_cmdline(pid))
 
 
 class FullPoolTest(VolumeCase, vmdtest.SmallPoolCase):
@@ -370,13 +386,13 @@ class HostileJobsTest(VolumeCase, vmdtest.UsersTestCase):
         p = subprocess.run(
             ["setpriv", "--reuid=vmdt-reader", "--regid=vmdt-reader",
              "--init-groups", vmctl, "-s", self.vmd.socket, "job", "cancel",
-             str(jobs[0]["id"])], capture_output=True, text=True,
+             str(jobs[0]["job"])], capture_output=True, text=True,
             timeout=t(30))
         self.assertNotEqual(p.returncode, 0)
         self.assertIn("vmd-admin", p.stderr)
         self.assertEqual(len(clients[4].command("job-list")), 4)
         for j in jobs:
-            clients[4].command("job-cancel", {"job": j["id"]})
+            clients[4].command("job-cancel", {"job": j["job"]})
         for cl, rid in zip(clients, rids):
             reply = cl.recv_reply(t(30), rid, match_id=True)
             self.assertError(reply.get("error"), "GenericError", "cancelled")
