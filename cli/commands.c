@@ -269,7 +269,8 @@ int cmd_list(struct ctl *ctl, int argc, char **argv)
 		snprintf(pid, sizeof(pid), p > 0 ? "%lld" : "-", p);
 		snprintf(cpus, sizeof(cpus), "%lld", jint(vm, "cpus", 0));
 		format_mib(mem, sizeof(mem), jint(vm, "memory_mib", 0));
-		table_row(&t, jstr(vm, "name", "?"), jstr(vm, "state", "?"),
+		table_row(&t, jstr(vm, "name", "?"), jbool(vm, "template", 0) ?
+			  "template" : jstr(vm, "state", "?"),
 			  pid, cpus, mem, jstr(vm, "accel", "-"),
 			  jbool(vm, "autostart", 0) ? "yes" : "no");
 	}
@@ -351,6 +352,9 @@ int cmd_show(struct ctl *ctl, int argc, char **argv)
 	kv_add(&t, "name", "%s", name_of(ret, vm));
 	kv_add(&t, "uuid", "%s", jstr(ret, "uuid", "-"));
 	kv_add(&t, "state", "%s", jstr(ret, "state", "-"));
+	if (jbool(ret, "template", 0))
+		kv_add(&t, "template", "yes: it cannot start; vmctl clone makes "
+		       "VMs of it");
 	snprintf(buf, sizeof(buf), "%lld", jint(ret, "pid", 0));
 	kv_add(&t, "pid", "%s", jint(ret, "pid", 0) > 0 ? buf : "-");
 	if (strcmp(accel, conf_accel) != 0)

@@ -142,6 +142,11 @@ int cmd_volume_import(struct ctl *ctl, int argc, char **argv);
 int cmd_volume_clone(struct ctl *ctl, int argc, char **argv);
 int cmd_job_list(struct ctl *ctl, int argc, char **argv);
 int cmd_job_cancel(struct ctl *ctl, int argc, char **argv);
+/* "a, b, c" of an array of strings, "-" for none. */
+const char *ctl_names(struct json_object *a, char *buf, size_t len);
+/* templates.c */
+int cmd_template(struct ctl *ctl, int argc, char **argv);
+int cmd_clone(struct ctl *ctl, int argc, char **argv);
 
 /* console.c */
 int cmd_console(struct ctl *ctl, int argc, char **argv);

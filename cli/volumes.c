@@ -127,7 +127,7 @@ int cmd_volume_list(struct ctl *ctl, int argc, char **argv)
 	return 0;
 }
 
-static const char *names(struct json_object *a, char *buf, size_t len)
+const char *ctl_names(struct json_object *a, char *buf, size_t len)
 {
 	size_t used = 0;
 
@@ -165,8 +165,8 @@ int cmd_volume_show(struct ctl *ctl, int argc, char **argv)
 	kv_add(&t, "base:", "%s", jstr(ret, "backing", "-"));
 	kv_add(&t, "readonly:", "%s", jbool(ret, "readonly", 0) ? "yes" : "no");
 	kv_add(&t, "created:", "%s", created);
-	kv_add(&t, "used by:", "%s", names(jget(ret, "used_by"), list, sizeof list));
-	kv_add(&t, "clones:", "%s", names(jget(ret, "clones"), list, sizeof list));
+	kv_add(&t, "used by:", "%s", ctl_names(jget(ret, "used_by"), list, sizeof list));
+	kv_add(&t, "clones:", "%s", ctl_names(jget(ret, "clones"), list, sizeof list));
 	table_print(&t, stdout);
 	table_free(&t);
 	json_object_put(ret);

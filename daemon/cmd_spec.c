@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "daemon/cmd_template.h"
 #include "daemon/dispatch.h"
 #include "daemon/leftovers.h"
 #include "daemon/log.h"
@@ -206,7 +207,8 @@ static int plan_prune(struct plan *p, struct rpc_fault *f)
 	for (size_t i = 0; i < n; i++) {
 		if (!spec_label_on(v[i]->config, &p->label) || in_spec(p, v[i]->name))
 			continue;
-		if (vm_undefinable(v[i], f) < 0) {
+		if (vm_undefinable(v[i], f) < 0 ||
+		    template_undefinable(v[i], f) < 0) {
 			char msg[sizeof f->msg];
 			snprintf(msg, sizeof msg, "%s", f->msg);
 			rpc_fault_set(f, f->cls, "prune: %s", msg);

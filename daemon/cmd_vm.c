@@ -12,6 +12,8 @@
 #include "daemon/ports.h"
 #include "daemon/seed.h"
 #include "daemon/store.h"
+#include "daemon/cmd_template.h"
+#include "daemon/template.h"
 #include "daemon/vm.h"
 #include "daemon/vm_config.h"
 #include "daemon/vm_volumes.h"
@@ -120,6 +122,10 @@ void cmd_vm_update(struct call *c)
 	}
 	if (check_config_files(c, config) < 0)
 		return;
+	if (template_check_update(vm, config, &f) < 0) {
+		call_fault(c, &f);
+		return;
+	}
 	config = json_object_get(config);
 	json_object_object_add(config, "uuid", jstr(vm->uuid));
 	if (vm_config_check(vm, vm->uuid, config, &f) < 0) {
@@ -151,6 +157,10 @@ void cmd_vm_undefine(struct call *c)
 	if (!vm)
 		return;
 	if (vm_undefinable(vm, &f) < 0) {
+		call_fault(c, &f);
+		return;
+	}
+	if (template_undefinable(vm, &f) < 0) {
 		call_fault(c, &f);
 		return;
 	}
@@ -210,6 +220,7 @@ static struct json_object *summary(const struct vm *vm)
 			       json_object_new_boolean(vm_cfg_bool(vm, "autostart")));
 	json_object_object_add(r, "labels", labels_of(vm));
 	json_object_object_add(r, "pending", json_object_new_boolean(pending(vm)));
+	json_object_object_add(r, "template", json_object_new_boolean(vm->is_template));
 	return r;
 }
 
@@ -290,6 +301,7 @@ void cmd_vm_show(struct call *c)
 	json_object_object_add(r, "updated", json_object_new_int64(vm->updated));
 	json_object_object_add(r, "started_at", json_object_new_int64(vm->started_at));
 	json_object_object_add(r, "run_dir", jstr(vm->run_dir ? vm->run_dir : ""));
+	json_object_object_add(r, "template", json_object_new_boolean(vm->is_template));
 	if (vm->pid > 0)
 		json_object_object_add(r, "ports", ports_describe(vm, c->role));
 	add_pending(r, vm);

@@ -269,8 +269,7 @@ void cmd_volume_show(struct call *c)
 	call_return(c, r);
 }
 
-/* "a, b, c" of an array of names, for a message. */
-static const char *joined(struct json_object *names, char *buf, size_t len)
+const char *vop_joined(struct json_object *names, char *buf, size_t len)
 {
 	size_t used = 0;
 
@@ -294,7 +293,7 @@ static int in_use(struct call *c, const struct volume *v)
 		call_error(c, running ? RPC_BUSY : RPC_INVALID_STATE, "volume '%s' "
 			   "is a disk of VM%s %s%s; remove it from %s first",
 			   v->name, json_object_array_length(names) > 1 ? "s" : "",
-			   joined(names, list, sizeof list),
+			   vop_joined(names, list, sizeof list),
 			   running ? " (running)" : "",
 			   json_object_array_length(names) > 1 ? "their definitions"
 			   : "its definition");
@@ -303,7 +302,7 @@ static int in_use(struct call *c, const struct volume *v)
 		call_error(c, RPC_INVALID_STATE, "volume '%s' is the base of "
 			   "linked clone%s %s; delete %s first", v->name,
 			   json_object_array_length(names) > 1 ? "s" : "",
-			   joined(names, list, sizeof list),
+			   vop_joined(names, list, sizeof list),
 			   json_object_array_length(names) > 1 ? "them" : "it");
 	else if (job_busy(v->name))
 		call_error(c, RPC_BUSY, "volume '%s': a job reads it; wait for it "

@@ -33,5 +33,7 @@ struct json_object *vop_volume_json(const struct volume *v);
 /* A job_done_cb (ctx: the vop): inserts the volume made, then replies it
  * once synced; the file goes when the row cannot be written. */
 void vop_created(void *ctx, struct job *j, const struct rpc_fault *err);
+/* "a, b, c" of an array of names, for a message. */
+const char *vop_joined(struct json_object *names, char *buf, size_t len);
 
 #endif

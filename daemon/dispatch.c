@@ -50,6 +50,8 @@ static const struct {
 	{"volume-clone", cmd_volume_clone},
 	{"job-list", cmd_job_list},
 	{"job-cancel", cmd_job_cancel},
+	{"vm-template", cmd_vm_template},
+	{"vm-clone", cmd_vm_clone},
 };
 #define NHANDLERS (sizeof handlers / sizeof handlers[0])
 

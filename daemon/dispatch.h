@@ -49,6 +49,8 @@ void cmd_volume_import(struct call *c);
 void cmd_volume_clone(struct call *c);
 void cmd_job_list(struct call *c);
 void cmd_job_cancel(struct call *c);
+void cmd_vm_template(struct call *c);
+void cmd_vm_clone(struct call *c);
 
 
 

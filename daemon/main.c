@@ -25,6 +25,7 @@
 #include "daemon/sdnotify.h"
 #include "daemon/server.h"
 #include "daemon/store.h"
+#include "daemon/template.h"
 #include "daemon/vm.h"
 #include "daemon/vmd.h"
 #include "emu/spawn.h"
@@ -358,7 +359,7 @@ static int setup(void)
 		return -1;
 	}
 	sdnotify_status("loading VM definitions");
-	if (vm_load_all() < 0) {
+	if (vm_load_all() < 0 || template_load_all() != STORE_OK) {
 		log_err("cannot load VM definitions: %s", store_errmsg(vmd.store));
 		return -1;
 	}

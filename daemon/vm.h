@@ -40,6 +40,7 @@ struct vm {
 	struct json_object *run_config; /* what its QEMU was started with
 	                                   (vm_config.h), or NULL */
 	enum vm_state state;
+	bool is_template;             /* vms.template: never started (template.h) */
 	time_t created, updated, started_at;
 	/* while a QEMU exists */
 	pid_t pid;

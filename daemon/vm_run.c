@@ -423,6 +423,12 @@ static int start(struct vm *vm, const char *who, struct vm_waiter w,
 			      vm->name, vm_state_name(vm->state));
 		return -1;
 	}
+	if (vm->is_template) {
+		rpc_fault_set(f, RPC_INVALID_STATE, "VM '%s' is a template; it "
+			      "cannot start: clone it (vm-clone) and start the clone",
+			      vm->name);
+		return -1;
+	}
 	if (vm->pid > 0) {
 		rpc_fault_set(f, RPC_INVALID_STATE, "VM '%s': its last QEMU (pid "
 			      "%d) is still ending", vm->name, (int)vm->pid);

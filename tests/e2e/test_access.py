@@ -35,6 +35,7 @@ ACCESS = {
     "volume-create": "admin", "volume-delete": "admin",
     "volume-resize": "admin", "volume-import": "admin",
     "volume-clone": "admin", "job-cancel": "admin",
+    "vm-template": "admin", "vm-clone": "admin",
 }
 
 # Run as another user (stdin: a JSON list of requests): each request on a
@@ -179,6 +180,7 @@ class AccessTest(GuardedVmTest):
             "console-read": {"vm": "guarded", "max_bytes": 16},
             "console-attach": {"vm": "guarded", "mode": "ro"},
             "volume-show": {"volume": "guarded-disk"},
+            "vm-clone": {"vm": "guarded", "name": "guarded-clone"},
         }
         reqs = []
         for cmd, level in sorted(ACCESS.items()):

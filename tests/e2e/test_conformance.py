@@ -255,6 +255,7 @@ class ConformanceTest(vmdtest.VmdTestCase):
         s.check_return("vm-show", r["result"])
 
         self.volumes(rec, c)
+        self.templates(rec, c)
 
         # any command the schema has and this test does not know yet
         for cmd in s.commands():
@@ -327,6 +328,21 @@ class ConformanceTest(vmdtest.VmdTestCase):
         rec.call(c, "volume-delete", {"volume": "conf-c"})
         rec.call(c, "volume-delete", {"volume": "conf-c"}, ok=False,
                  cls="VolumeNotFound")
+
+    def templates(self, rec, c):
+        """vm-template and vm-clone once with success, once refused."""
+        rec.call(c, "vm-define", {"config": {"name": "conf-t", "memory_mib": 32,
+                                             "disks": [{"volume": "conf-v"}]}})
+        rec.call(c, "vm-clone", {"vm": "conf-t", "name": "conf-n"}, ok=False,
+                 cls="InvalidState")
+        rec.call(c, "vm-template", {"vm": "conf-t"})
+        rec.call(c, "vm-template", {"vm": "nosuch"}, ok=False,
+                 cls="VmNotFound")
+        rec.call(c, "vm-clone", {"vm": "conf-t", "name": "conf-n"})
+        rec.call(c, "vm-clone", {"vm": "conf-t", "name": "conf-n"}, ok=False,
+                 cls="VmExists")
+        rec.call(c, "vm-list")
+        rec.call(c, "vm-show", {"vm": "conf-t"})
 
     def test_crash_event(self):
         c = self.client()

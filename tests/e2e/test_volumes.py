@@ -174,22 +174,8 @@ class VolumeBasicsTest(VolumeCase):
                                "-F", "qcow2", src, v["path"]])
 
 
-class FullPoolTest(VolumeCase):
+class FullPoolTest(VolumeCase, vmdtest.SmallPoolCase):
     """A pool on a 16 MiB tmpfs: a 48 MiB import runs out of space."""
-
-    start_vmd = False
-
-    def setUp(self):
-        super().setUp()
-        if os.geteuid() != 0:
-            self.skipTest("mounting a tmpfs needs root")
-        self.small = os.path.join(self.tmp, "small")
-        os.mkdir(self.small)
-        subprocess.check_call(["mount", "-t", "tmpfs", "-o", "size=16m",
-                               "vmd-test-pool", self.small])
-        self.addCleanup(subprocess.call, ["umount", "-l", self.small])
-        self.vmd.extra_args = ["--pool", "small=" + self.small]
-        self.vmd.start()
 
     def test_disk_full_removes_the_partial_file(self):
         c = self.client()

@@ -689,6 +689,25 @@ def require_guests(*paths):
                                  % (p, os.path.relpath(p, BUILDDIR)))
 
 
+class SmallPoolCase(VmdTestCase):
+    """vmd with a pool "small" (self.small) on a 16 MiB tmpfs, to run out
+    of space; needs root."""
+
+    start_vmd = False
+
+    def setUp(self):
+        super().setUp()
+        if os.geteuid() != 0:
+            self.skipTest("mounting a tmpfs needs root")
+        self.small = os.path.join(self.tmp, "small")
+        os.mkdir(self.small)
+        subprocess.check_call(["mount", "-t", "tmpfs", "-o", "size=16m",
+                               "vmd-test-pool", self.small])
+        self.addCleanup(subprocess.call, ["umount", "-l", self.small])
+        self.vmd.extra_args = ["--pool", "small=" + self.small]
+        self.vmd.start()
+
+
 class UsersTestCase(VmdTestCase):
     """A test that acts as TEST_USERS through setpriv (root only)."""
 

@@ -172,7 +172,7 @@ static const char *const spec_commands[] = {
 	"vm-resume", "console-attach", "console-read", "vm-monitor", "spec-apply",
 	"volume-create", "volume-list", "volume-show", "volume-delete",
 	"volume-resize", "volume-import", "volume-clone", "job-list",
-	"job-cancel", NULL
+	"job-cancel", "vm-template", "vm-clone", NULL
 };
 
 static void test_command_list(void **state)
