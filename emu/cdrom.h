@@ -4,8 +4,9 @@
 
 #include "emu/argv.h"
 
-/* The fd set the seed's descriptor goes in: past the disks' (0..). */
-#define EMU_SEED_FDSET VMD_DISK_MAX
+/* The fd set the seed's descriptor goes in: past the disks' (0..) and
+ * their bases' (argv_disk.c: VMD_DISK_MAX + disk * EMU_CHAIN_MAX + k). */
+#define EMU_SEED_FDSET (VMD_DISK_MAX + VMD_DISK_MAX * EMU_CHAIN_MAX)
 
 /* Append to a the options that give the guest fd (an ISO image opened
  * read-only) as a CD-ROM: on the IDE bus of x86's pc and q35 machines

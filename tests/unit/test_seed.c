@@ -53,7 +53,7 @@ static void test_cdrom_argv(void **state)
 		assert_int_equal(emu_argv_add_seed(&a, 42, cases[i].arch,
 						   cases[i].machine), 0);
 		assert_string_equal(a.v[0], "-add-fd");
-		assert_string_equal(a.v[1], "fd=42,set=16,opaque=cidata");
+		assert_string_equal(a.v[1], "fd=42,set=128,opaque=cidata");
 		assert_string_equal(a.v[3], "file=/dev/fdset/16,format=raw,"
 				    "if=none,id=cidata,readonly=on");
 		assert_string_equal(a.v[5], cases[i].device);
