@@ -27,6 +27,41 @@ static void changes_text(struct json_object *changes, char *buf, size_t len)
 	}
 }
 
+/* The spec's volumes: their rows, then what was made and what differs
+ * (an apply never changes an existing volume). */
+static void print_volumes(struct json_object *vols, int dry)
+{
+	size_t n = json_object_is_type(vols, json_type_array) ?
+		json_object_array_length(vols) : 0, made = 0, differ = 0;
+	struct table t;
+	char buf[256];
+
+	if (n == 0)
+		return;
+	table_init(&t, 3);
+	table_row(&t, "ACTION", "VOLUME", "DIFFERS");
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *v = json_object_array_get_idx(vols, i);
+		struct json_object *d = jget(v, "changes");
+		const char *verb = jstr(v, "action", "?");
+		size_t used = 0;
+
+		buf[0] = '\0';
+		for (size_t k = 0; k < json_object_array_length(d) &&
+		     used < sizeof buf; k++)
+			used += (size_t)snprintf(buf + used, sizeof buf - used,
+				"%s%s", k ? ", " : "", json_object_get_string(
+					json_object_array_get_idx(d, k)));
+		made += strcmp(verb, "create") == 0;
+		differ += strcmp(verb, "differs") == 0;
+		table_row(&t, verb, jstr(v, "volume", "?"), *buf ? buf : "-");
+	}
+	table_print(&t, stdout);
+	table_free(&t);
+	printf("volumes: %zu %s, %zu differ%s (left as they are)\n", made,
+	       dry ? "to create" : "created", differ, differ == 1 ? "s" : "");
+}
+
 static const char *const verbs[] = { "create", "update", "unchanged", "delete" };
 #define NVERBS (sizeof(verbs) / sizeof(verbs[0]))
 
@@ -57,6 +92,7 @@ static void print_plan(struct json_object *ret)
 	       "unchanged (dry run: nothing changed)\n" : "applied: %zu created, "
 	       "%zu updated, %zu deleted, %zu unchanged\n", count[0], count[1],
 	       count[3], count[2]);
+	print_volumes(jget(ret, "volumes"), dry);
 }
 
 int cmd_apply(struct ctl *ctl, int argc, char **argv)

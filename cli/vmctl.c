@@ -150,6 +150,25 @@ const struct ctl_cmd ctl_commands[] = {
 	  "A linked clone is made at once whatever the disks' size; a full "
 	  "clone waits for the copies (vmctl job list shows them).",
 	  NULL },
+	{ "apply", "spec-apply", cmd_apply,
+	  "-f FILE.json [--dry-run] [--prune]",
+	  "make the volumes and VMs what a spec says: create, update, prune",
+	  OPTS({ "-f FILE.json", "the spec: a label, the volumes and the VMs' "
+		 "configs or templates (schemas/protocol.json, Spec); \"-\" "
+		 "reads standard input" },
+	       { "--dry-run", "print the plan, change nothing, make no file" },
+	       { "--prune", "also undefine the VMs that carry the spec's label "
+		 "and are no longer in it (each must be stopped; their "
+		 "volumes stay)" }),
+	  "Prints one row per VM: its action (create, update, unchanged, "
+	  "delete) and the members that change, \"(restart)\" after those a "
+	  "running VM takes only at its next start; then one row per volume "
+	  "(create, unchanged, or differs: an existing volume is never "
+	  "changed).  Exit status: 0 nothing to do, 2 changes made (or "
+	  "planned, with --dry-run), 1 any error.",
+	  WORDS("'dry_run'", "--dry-run", "\"dry_run\"", "--dry-run",
+		"'prune'", "--prune", "\"prune\"", "--prune",
+		"prune:", "--prune:") },
 	{ "volume-create", "volume-create", cmd_volume_create,
 	  "NAME SIZE [--format F] [--pool P]",
 	  "create an empty volume (also: vmctl volume create)",

@@ -199,60 +199,19 @@ static void start_next(struct clone *op)
  * -1 after replying. */
 static int plan_disk(struct clone *op, size_t i, const char *name)
 {
-	struct volume *b = &op->base[op->n], *v = &op->vol[op->n], old;
-	char vname[VOLUME_NAME_MAX + 16];
-	struct stat st;
+	struct rpc_fault f;
 
-	if (volume_get(vmd.store, name, b) != STORE_OK) {
-		call_error(op->c, RPC_VOLUME_NOT_FOUND, "disks[%zu]: the template's "
-			   "base volume '%s' is gone", i, name);
-		return -1;
-	}
-	if (volume_path(b, op->path[op->n], sizeof op->path[op->n]) < 0 ||
-	    stat(op->path[op->n], &st) < 0) {
-		call_error(op->c, RPC_VOLUME_NOT_FOUND, "disks[%zu]: the file of the "
-			   "template's base volume '%s' (%s) is missing: %s", i,
-			   name, op->path[op->n], strerror(errno));
-		return -1;
-	}
-	snprintf(vname, sizeof vname, "%s-disk%zu", op->name, i);
-	if (volume_init(v, vname, b->pool, op->full ? b->format : "qcow2",
-			b->size, op->full ? NULL : b->name) < 0 ||
-	    volume_path(v, op->path[op->n], sizeof op->path[op->n]) < 0) {
-		call_error(op->c, RPC_INVALID_ARGUMENT, "name: '%s' cannot be a "
-			   "volume's name (at most %d characters)", vname,
-			   VOLUME_NAME_MAX);
-		return -1;
-	}
-	if (volume_get(vmd.store, vname, &old) == STORE_OK || job_busy(vname) ||
-	    lstat(op->path[op->n], &st) == 0) {
-		call_error(op->c, RPC_VOLUME_EXISTS, "name: the volume '%s' (%s) "
-			   "exists already; delete it or choose another name",
-			   vname, op->path[op->n]);
+	if (template_plan_disk(op->name, i, name, op->full, &op->base[op->n],
+			       &op->vol[op->n], op->path[op->n],
+			       sizeof op->path[op->n], &f) < 0) {
+		call_fault(op->c, &f);
 		return -1;
 	}
 	json_object_object_add(json_object_array_get_idx(
 		json_object_object_get(op->config, "disks"), i), "volume",
-		json_object_new_string(vname));
+		json_object_new_string(op->vol[op->n].name));
 	op->n++;
 	return 0;
-}
-
-/* The template's config for the new VM: its name, no uuid, no MACs (the
- * new ones come from the new uuid). */
-static struct json_object *config_for(const struct vm *tpl, const char *name)
-{
-	struct json_object *config = NULL, *nics;
-
-	if (json_object_deep_copy(tpl->config, &config, NULL) < 0)
-		return NULL;
-	json_object_object_add(config, "name", json_object_new_string(name));
-	json_object_object_del(config, "uuid");
-	if (json_object_object_get_ex(config, "nics", &nics))
-		for (size_t i = 0; i < json_object_array_length(nics); i++)
-			json_object_object_del(json_object_array_get_idx(nics, i),
-					       "mac");
-	return config;
 }
 
 /* The template may be cloned under that name: -1 after replying. */
@@ -281,7 +240,7 @@ void cmd_vm_clone(struct call *c)
 
 	if (!tpl || may_clone(c, tpl, name) < 0)
 		return;
-	if (!(op = calloc(1, sizeof *op)) || !(op->config = config_for(tpl, name))) {
+	if (!(op = calloc(1, sizeof *op)) || !(op->config = template_clone_config(tpl, name))) {
 		free(op);
 		call_error(c, RPC_GENERIC_ERROR, "out of memory");
 		return;

@@ -31,7 +31,8 @@ static int check_config_files(struct call *c, struct json_object *config)
 {
 	struct rpc_fault f;
 
-	if (vm_config_check_files(config, &f) == 0)
+	if (vm_config_check_files(config, &f) == 0 &&
+	    vm_volumes_check(config, &f) == 0)
 		return 0;
 	call_fault(c, &f);
 	return -1;

@@ -55,20 +55,21 @@ int spec_label_add(struct json_object *config, const struct spec_label *l,
 	return 0;
 }
 
-/* Entry i's member key, remembered in seen (key's value -> index): -1 with
- * f set when an earlier entry has the same. */
-static int once(struct json_object *seen, struct json_object *vms, size_t i,
-		const char *key, struct rpc_fault *f)
+/* Entry i of spec.LIST's member key, remembered in seen (key's value ->
+ * index): -1 with f set when an earlier entry has the same. */
+static int once(struct json_object *seen, const char *list,
+		struct json_object *arr, size_t i, const char *key,
+		struct rpc_fault *f)
 {
-	const char *v = rpc_member_str(json_object_array_get_idx(vms, i), key);
+	const char *v = rpc_member_str(json_object_array_get_idx(arr, i), key);
 	struct json_object *at;
 
 	if (!v)
 		return 0;
 	if (json_object_object_get_ex(seen, v, &at)) {
-		rpc_fault_set(f, RPC_INVALID_ARGUMENT, "spec.vms[%zu].%s: '%s' is "
-			      "also the %s of spec.vms[%d]", i, key, v, key,
-			      json_object_get_int(at));
+		rpc_fault_set(f, RPC_INVALID_ARGUMENT, "spec.%s[%zu].%s: '%s' is "
+			      "also the %s of spec.%s[%d]", list, i, key, v, key,
+			      list, json_object_get_int(at));
 		return -1;
 	}
 	json_object_object_add(seen, v, json_object_new_int((int)i));
@@ -83,11 +84,22 @@ int spec_check_names(struct json_object *vms, struct rpc_fault *f)
 	int rc = 0;
 
 	for (size_t i = 0; rc == 0 && i < json_object_array_length(vms); i++)
-		if (once(names, vms, i, "name", f) < 0 ||
-		    once(uuids, vms, i, "uuid", f) < 0)
+		if (once(names, "vms", vms, i, "name", f) < 0 ||
+		    once(uuids, "vms", vms, i, "uuid", f) < 0)
 			rc = -1;
 	json_object_put(names);
 	json_object_put(uuids);
+	return rc;
+}
+
+int spec_check_volume_names(struct json_object *volumes, struct rpc_fault *f)
+{
+	struct json_object *names = json_object_new_object();
+	int rc = 0;
+
+	for (size_t i = 0; rc == 0 && i < json_object_array_length(volumes); i++)
+		rc = once(names, "volumes", volumes, i, "name", f);
+	json_object_put(names);
 	return rc;
 }
 
@@ -230,4 +242,37 @@ struct json_object *spec_diff(const char *name, const char *uuid,
 const char *spec_action_verb(struct json_object *action)
 {
 	return rpc_member_str(action, "action");
+}
+
+void spec_overlay(struct json_object *config, struct json_object *entry)
+{
+	json_object_object_foreach(entry, key, value) {
+		struct json_object *copy = NULL;
+		if (!strcmp(key, "from_template") ||
+		    json_object_deep_copy(value, &copy, NULL) < 0)
+			continue;
+		json_object_object_add(config, key, copy);
+	}
+}
+
+struct json_object *spec_volume_action(struct json_object *entry,
+				       int64_t size, const char *pool,
+				       const char *format, int64_t old_size)
+{
+	struct json_object *a = json_object_new_object();
+	struct json_object *diff = json_object_new_array();
+
+	json_object_object_add(a, "volume", json_object_new_string(
+				       rpc_member_str(entry, "name")));
+	if (pool && strcmp(pool, rpc_member_str(entry, "pool")))
+		json_object_array_add(diff, json_object_new_string("pool"));
+	if (format && strcmp(format, rpc_member_str(entry, "format")))
+		json_object_array_add(diff, json_object_new_string("format"));
+	if (pool && size != old_size)
+		json_object_array_add(diff, json_object_new_string("size"));
+	json_object_object_add(a, "action", json_object_new_string(
+				       !pool ? "create" : json_object_array_length(
+					       diff) ? "differs" : "unchanged"));
+	json_object_object_add(a, "changes", diff);
+	return a;
 }

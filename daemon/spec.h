@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <json-c/json.h>
 #include "rpc/errors.h"
 
@@ -29,6 +30,8 @@ int spec_label_add(struct json_object *config, const struct spec_label *l,
 /* Each name (and each uuid given) once in vms; else -1 with f set
  * (InvalidArgument) naming both entries. */
 int spec_check_names(struct json_object *vms, struct rpc_fault *f);
+/* Each volume's name once in volumes; else -1 with f (InvalidArgument). */
+int spec_check_volume_names(struct json_object *volumes, struct rpc_fault *f);
 /* No entry is its own template through the spec's other entries (a -> b
  * -> a, or a -> a); else -1 with f naming the cycle.  Templates outside
  * the spec end a chain.  Runs after spec_check_names. */
@@ -45,6 +48,17 @@ struct json_object *spec_action(const char *name, const char *uuid,
 struct json_object *spec_diff(const char *name, const char *uuid,
 			      struct json_object *old, struct json_object *new,
 			      bool running);
+/* A VM from a template: entry's members (all but from_template) copied
+ * over config, the template's config or the VM's own. */
+void spec_overlay(struct json_object *config, struct json_object *entry);
+/* The action of a volume entry (filled in) whose size is size bytes:
+ * {volume, action, changes}.  pool NULL: no such volume, "create";
+ * else the existing volume's pool, format and size (old_size), and
+ * "unchanged", or "differs" listing the members that differ: an apply
+ * never changes an existing volume (volume-resize grows one). */
+struct json_object *spec_volume_action(struct json_object *entry,
+				       int64_t size, const char *pool,
+				       const char *format, int64_t old_size);
 /* The action's verb: create, update, unchanged or delete. */
 const char *spec_action_verb(struct json_object *action);
 

@@ -262,3 +262,56 @@ int template_check_update(const struct vm *vm, struct json_object *config,
 		      vm->name);
 	return -1;
 }
+
+struct json_object *template_clone_config(const struct vm *tpl,
+					  const char *name)
+{
+	struct json_object *config = NULL, *nics;
+
+	if (json_object_deep_copy(tpl->config, &config, NULL) < 0)
+		return NULL;
+	json_object_object_add(config, "name", json_object_new_string(name));
+	json_object_object_del(config, "uuid");
+	if (json_object_object_get_ex(config, "nics", &nics))
+		for (size_t i = 0; i < json_object_array_length(nics); i++)
+			json_object_object_del(json_object_array_get_idx(nics, i),
+					       "mac");
+	return config;
+}
+
+int template_plan_disk(const char *clone, size_t i, const char *base,
+		       bool full, struct volume *b, struct volume *v,
+		       char *path, size_t len, struct rpc_fault *f)
+{
+	char vname[VOLUME_NAME_MAX + 16];
+	struct volume old;
+	struct stat st;
+
+	if (volume_get(vmd.store, base, b) != STORE_OK) {
+		rpc_fault_set(f, RPC_VOLUME_NOT_FOUND, "disks[%zu]: the template's "
+			      "base volume '%s' is gone", i, base);
+		return -1;
+	}
+	if (volume_path(b, path, len) < 0 || stat(path, &st) < 0) {
+		rpc_fault_set(f, RPC_VOLUME_NOT_FOUND, "disks[%zu]: the file of the "
+			      "template's base volume '%s' (%s) is missing: %s", i,
+			      base, path, strerror(errno));
+		return -1;
+	}
+	snprintf(vname, sizeof vname, "%s-disk%zu", clone, i);
+	if (volume_init(v, vname, b->pool, full ? b->format : "qcow2", b->size,
+			full ? NULL : b->name) < 0 || volume_path(v, path, len) < 0) {
+		rpc_fault_set(f, RPC_INVALID_ARGUMENT, "name: '%s' cannot be a "
+			      "volume's name (at most %d characters)", vname,
+			      VOLUME_NAME_MAX);
+		return -1;
+	}
+	if (volume_get(vmd.store, vname, &old) == STORE_OK || job_busy(vname) ||
+	    lstat(path, &st) == 0) {
+		rpc_fault_set(f, RPC_VOLUME_EXISTS, "name: the volume '%s' (%s) "
+			      "exists already; delete it or choose another name",
+			      vname, path);
+		return -1;
+	}
+	return 0;
+}

@@ -6,6 +6,7 @@
 #ifndef VMD_DAEMON_TEMPLATE_H
 #define VMD_DAEMON_TEMPLATE_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <json-c/json.h>
 #include "rpc/errors.h"
@@ -27,6 +28,20 @@ size_t template_clone_users(const struct vm *template,
 /* vm-update's check: a template's disks cannot change.  0, or -1 with f. */
 int template_check_update(const struct vm *vm, struct json_object *config,
 			  struct rpc_fault *f);
+/* The template's config for a clone named name: no uuid, no MACs (new
+ * ones come from the new uuid); the disks still name the bases.  NULL
+ * when out of memory. */
+struct json_object *template_clone_config(const struct vm *tpl,
+					  const char *name);
+/* Disk i of clone's template has volume base: its row into b, the new
+ * volume (CLONE-diskI: a qcow2 overlay on base, or with full a copy of
+ * it) into v and its file's path into path.  -1 with f when the base or
+ * its file is gone (VolumeNotFound) or the new name is taken or too long
+ * (VolumeExists, InvalidArgument). */
+struct volume;
+int template_plan_disk(const char *clone, size_t i, const char *base,
+		       bool full, struct volume *b, struct volume *v,
+		       char *path, size_t len, struct rpc_fault *f);
 /* One transaction of the store around what vm-template and vm-clone
  * change together: "BEGIN IMMEDIATE", "COMMIT" or "ROLLBACK".  STORE_OK
  * or STORE_ERR (store_errmsg). */

@@ -22,7 +22,6 @@
 #include "daemon/schema_doc.h"
 #include "daemon/vm.h"
 #include "daemon/vm_config.h"
-#include "daemon/vm_volumes.h"
 #include "daemon/vmd.h"
 #include "daemon/vm_paths.h"
 #include "emu/argv.h"
@@ -250,8 +249,6 @@ int vm_config_check_files(struct json_object *config, struct rpc_fault *f)
 		for (size_t i = 0; i < json_object_array_length(disks); i++)
 			if (check_disk(json_object_array_get_idx(disks, i), i, f) < 0)
 				return -1;
-	if (vm_volumes_check(config, f) < 0)
-		return -1;
 	if (!json_object_object_get_ex(config, "boot", &boot))
 		return 0;
 	if (rpc_member_str(boot, "initrd") && !rpc_member_str(boot, "kernel")) {

@@ -26,7 +26,9 @@ int vm_config_check(struct vm *self, const char *uuid,
 
 /* Checks of the files config names (its disks, kernel and initrd must be
  * there for QEMU) and of members that only make sense together; -1 with f
- * set (InvalidArgument, naming the member as "config.MEMBER"). */
+ * set (InvalidArgument, naming the member as "config.MEMBER").  The
+ * volumes its disks name are vm_volumes_check's (spec-apply may make
+ * them). */
 int vm_config_check_files(struct json_object *config, struct rpc_fault *f);
 
 /* Members whose change vmd applies at once, running or not (vm-update's

@@ -183,11 +183,10 @@ class ApplyTest(vmdtest.VmdTestCase):
         self.refused(cyc, "InvalidArgument", ["a -> b -> a", "from_template"])
         self.refused(spec({"name": "s", "from_template": "s"}),
                      "InvalidArgument", ["s -> s"])
-        # no cycle: refused only because templates are not there yet
+        # no cycle: refused because a template must exist before
+        # (test_apply_provision.py makes VMs of real ones)
         self.refused(spec(small("base"), {"name": "c", "from_template": "base"}),
-                     "Unsupported", ["spec.vms[1].from_template"])
-        self.refused(spec(small("v"), volumes=[{"name": "v-root"}]),
-                     "Unsupported", ["spec.volumes"])
+                     "VmNotFound", ["spec.vms[1].from_template", "base"])
 
     def test_hostile_specs(self):
         many = [small("h%d" % i) for i in range(10000)]
