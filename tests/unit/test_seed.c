@@ -54,7 +54,7 @@ static void test_cdrom_argv(void **state)
 						   cases[i].machine), 0);
 		assert_string_equal(a.v[0], "-add-fd");
 		assert_string_equal(a.v[1], "fd=42,set=128,opaque=cidata");
-		assert_string_equal(a.v[3], "file=/dev/fdset/16,format=raw,"
+		assert_string_equal(a.v[3], "file=/dev/fdset/128,format=raw,"
 				    "if=none,id=cidata,readonly=on");
 		assert_string_equal(a.v[5], cases[i].device);
 		assert_int_equal(a.n, strstr(cases[i].device, "scsi") ? 8 : 6);
