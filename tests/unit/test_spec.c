@@ -1,5 +1,6 @@
-/* spec.c: a spec's whole-spec checks (each name once, no cycle of
- * templates), its label, and the diff that makes a plan idempotent. */
+/* spec.c: a spec's whole-spec checks (each name once, volumes too, no
+ * cycle of templates), its label, the diff that makes a plan idempotent,
+ * a from_template entry over its base config, and a volume's action. */
 #include "config.h"
 #include <stdarg.h>
 #include <stdio.h>
@@ -176,6 +177,71 @@ static void test_diff(void **state)
 	json_object_put(new);
 }
 
+static void test_volume_names_once(void **state)
+{
+	(void)state;
+	assert_null(verdict(spec_check_volume_names,
+			    "[{\"name\":\"a\"},{\"name\":\"b\"}]"));
+	assert_string_equal(verdict(spec_check_volume_names, "[{\"name\":\"v\"},"
+				    "{\"name\":\"v\"}]"), "spec.volumes[1].name: "
+			    "'v' is also the name of spec.volumes[0]");
+}
+
+/* A VM from a template: the entry's members replace the template's (or
+ * the VM's), the others stay, from_template is not copied. */
+static void test_overlay(void **state)
+{
+	struct json_object *tpl = parse("{\"name\":\"c1\",\"memory_mib\":64,"
+		"\"cpus\":2,\"disks\":[{\"volume\":\"c1-disk0\"}],"
+		"\"cloud_init\":{\"hostname\":\"old\"}}");
+	struct json_object *entry = parse("{\"name\":\"c1\",\"from_template\":"
+		"\"t\",\"memory_mib\":128,\"cloud_init\":{\"hostname\":\"new\"}}");
+	struct json_object *want = parse("{\"name\":\"c1\",\"memory_mib\":128,"
+		"\"cpus\":2,\"disks\":[{\"volume\":\"c1-disk0\"}],"
+		"\"cloud_init\":{\"hostname\":\"new\"}}");
+
+	(void)state;
+	spec_overlay(tpl, entry);
+	assert_true(json_object_equal(tpl, want));
+	/* the entry is a copy's source: changing the result leaves it */
+	json_object_object_add(json_object_object_get(tpl, "cloud_init"),
+			       "hostname", json_object_new_string("x"));
+	assert_string_equal(json_object_get_string(json_object_object_get(
+		json_object_object_get(entry, "cloud_init"), "hostname")), "new");
+	json_object_put(tpl);
+	json_object_put(entry);
+	json_object_put(want);
+}
+
+static const char *volume_verb(struct json_object *a, const char *changes)
+{
+	assert_string_equal(json_object_to_json_string_ext(json_object_object_get(
+		a, "changes"), JSON_C_TO_STRING_PLAIN), changes);
+	return json_object_get_string(json_object_object_get(a, "action"));
+}
+
+static void test_volume_action(void **state)
+{
+	struct json_object *e = parse("{\"name\":\"d\",\"size\":\"1M\","
+				      "\"format\":\"qcow2\",\"pool\":\"default\"}");
+	struct json_object *a;
+
+	(void)state;
+	a = spec_volume_action(e, 1 << 20, NULL, NULL, 0);
+	assert_string_equal(volume_verb(a, "[]"), "create");
+	json_object_put(a);
+	a = spec_volume_action(e, 1 << 20, "default", "qcow2", 1 << 20);
+	assert_string_equal(volume_verb(a, "[]"), "unchanged");
+	json_object_put(a);
+	a = spec_volume_action(e, 1 << 20, "default", "qcow2", 1 << 21);
+	assert_string_equal(volume_verb(a, "[\"size\"]"), "differs");
+	json_object_put(a);
+	a = spec_volume_action(e, 1 << 20, "fast", "raw", 1 << 20);
+	assert_string_equal(volume_verb(a, "[\"pool\",\"format\"]"), "differs");
+	json_object_put(a);
+	json_object_put(e);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -184,6 +250,9 @@ int main(void)
 		cmocka_unit_test(test_long_cycle),
 		cmocka_unit_test(test_label),
 		cmocka_unit_test(test_diff),
+		cmocka_unit_test(test_volume_names_once),
+		cmocka_unit_test(test_overlay),
+		cmocka_unit_test(test_volume_action),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
