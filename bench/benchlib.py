@@ -110,6 +110,18 @@ def machine_info(host, state_dir):
     ]
 
 
+def measured_notes(notes, only):
+    """The notes of the measurements in only: a note "(x) ..." and the
+    indented lines after it belong to measurement x."""
+    out, letter = [], None
+    for note in notes:
+        if note.startswith("("):
+            letter = note[1]
+        if letter in only:
+            out.append(note)
+    return out
+
+
 def print_table(info, rows, notes):
     """rows: (measurement, result, target, ok) with ok None for no target;
     notes: the lines printed under the table."""
