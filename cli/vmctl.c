@@ -135,6 +135,21 @@ const struct ctl_cmd ctl_commands[] = {
 			     "query-status" },
 	       { "JSON-ARGS", "its arguments, a JSON object" }),
 	  "The return value is printed as JSON, with or without --json.", NULL },
+	{ "apply", "spec-apply", cmd_apply,
+	  "-f FILE.json [--dry-run] [--prune]",
+	  "make the VMs what a spec says: create, update, prune",
+	  OPTS({ "-f FILE.json", "the spec: a label and the VMs' configs "
+		 "(schemas/protocol.json, Spec); \"-\" reads standard input" },
+	       { "--dry-run", "print the plan, change nothing" },
+	       { "--prune", "also undefine the VMs that carry the spec's label "
+		 "and are no longer in it (each must be stopped)" }),
+	  "Prints one row per VM: its action (create, update, unchanged, "
+	  "delete) and the members that change, \"(restart)\" after those a "
+	  "running VM takes only at its next start.  Exit status: 0 nothing "
+	  "to do, 2 changes made (or planned, with --dry-run), 1 any error.",
+	  WORDS("'dry_run'", "--dry-run", "\"dry_run\"", "--dry-run",
+		"'prune'", "--prune", "\"prune\"", "--prune",
+		"prune:", "--prune:") },
 	{ "template", "vm-template", cmd_template, "VM",
 	  "make a stopped VM a template: its volumes become read-only bases",
 	  OPTS(VM_OPERAND),
