@@ -654,7 +654,8 @@ def main():
         vmd.start()
         c = Client(vmd.socket)
         host = c.command("query-host", timeout=120)
-        info = machine_info(host, tmp)
+        info = machine_info(host, tmp, "Python client, C client (bench/rtt) "
+                            "for (b)")
         accels = ["tcg"] + (["kvm"] if host["accel"]["kvm_usable"] else [])
         only = ARGS.only
         template = None

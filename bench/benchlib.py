@@ -86,7 +86,7 @@ def median_ms(samples):
     return ms(statistics.median(samples))
 
 
-def machine_info(host, state_dir):
+def machine_info(host, state_dir, clients="Python client"):
     cpu = "?"
     try:
         with open("/proc/cpuinfo") as f:
@@ -105,8 +105,7 @@ def machine_info(host, state_dir):
                                   host["qemu"]["binary"]),
         "accel verdict: %s (%s)" % (host["accel"]["verdict"],
                                     host["accel"]["reason"]),
-        "state dir on %s; Python client, C client (bench/rtt) for (b); "
-        "one run, same machine" % fs,
+        "state dir on %s; %s; one run, same machine" % (fs, clients),
     ]
 
 
