@@ -75,8 +75,8 @@ from vmdtest import Client, Vmd, bootsector_config  # noqa: E402
 sys.path.insert(0, HERE)
 from bare import (bare_argv, bare_boot_once, listening_pair,  # noqa: E402
                   vmd_qemu_argv)
-from benchlib import (LineClient, log, machine_info, median_ms, ms,  # noqa
-                      pct, print_table, qmp_handshake)
+from benchlib import (LineClient, log, machine_info, measured_notes,  # noqa
+                      median_ms, ms, pct, print_table, qmp_handshake)
 
 RTT = os.path.join(os.path.abspath(ARGS.builddir), "bench", "rtt")
 
@@ -641,17 +641,6 @@ NOTES = [
 ]
 
 
-def measured_notes():
-    """The NOTES of the measurements that ran."""
-    out, letter = [], None
-    for note in NOTES:
-        if note.startswith("("):
-            letter = note[1]
-        if letter in ARGS.only:
-            out.append(note)
-    return out
-
-
 def main():
     for p in (vmdtest.VMD, vmdtest.VMCTL, vmdtest.BOOTSECTOR, RTT):
         if not os.path.exists(p):
@@ -665,7 +654,8 @@ def main():
         vmd.start()
         c = Client(vmd.socket)
         host = c.command("query-host", timeout=120)
-        info = machine_info(host, tmp)
+        info = machine_info(host, tmp, "Python client, C client (bench/rtt) "
+                            "for (b)")
         accels = ["tcg"] + (["kvm"] if host["accel"]["kvm_usable"] else [])
         only = ARGS.only
         template = None
@@ -704,7 +694,7 @@ def main():
     finally:
         vmd.cleanup()
         shutil.rmtree(tmp, ignore_errors=True)
-    print_table(info, rows, measured_notes())
+    print_table(info, rows, measured_notes(NOTES, ARGS.only))
     sys.stdout.flush()
     missed = [r for r in rows if r[3] is False]
     if missed:

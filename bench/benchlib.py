@@ -86,7 +86,7 @@ def median_ms(samples):
     return ms(statistics.median(samples))
 
 
-def machine_info(host, state_dir):
+def machine_info(host, state_dir, clients="Python client"):
     cpu = "?"
     try:
         with open("/proc/cpuinfo") as f:
@@ -105,9 +105,20 @@ def machine_info(host, state_dir):
                                   host["qemu"]["binary"]),
         "accel verdict: %s (%s)" % (host["accel"]["verdict"],
                                     host["accel"]["reason"]),
-        "state dir on %s; Python client, C client (bench/rtt) for (b); "
-        "one run, same machine" % fs,
+        "state dir on %s; %s; one run, same machine" % (fs, clients),
     ]
+
+
+def measured_notes(notes, only):
+    """The notes of the measurements in only: a note "(x) ..." and the
+    indented lines after it belong to measurement x."""
+    out, letter = [], None
+    for note in notes:
+        if note.startswith("("):
+            letter = note[1]
+        if letter in only:
+            out.append(note)
+    return out
 
 
 def print_table(info, rows, notes):

@@ -135,21 +135,6 @@ const struct ctl_cmd ctl_commands[] = {
 			     "query-status" },
 	       { "JSON-ARGS", "its arguments, a JSON object" }),
 	  "The return value is printed as JSON, with or without --json.", NULL },
-	{ "template", "vm-template", cmd_template, "VM",
-	  "make a stopped VM a template: its volumes become read-only bases",
-	  OPTS(VM_OPERAND),
-	  "Every disk of the VM must be a volume (vmctl volume import makes "
-	  "one of a file).  A template cannot start; vmctl clone makes VMs of "
-	  "it.", NULL },
-	{ "clone", "vm-clone", cmd_clone, "TEMPLATE NEW [--full]",
-	  "make a new VM of a template (new uuid and MACs)",
-	  OPTS({ "TEMPLATE", "the template's name or UUID" },
-	       { "NEW", "the new VM's name; its volumes are NEW-disk0, ..." },
-	       { "--full", "copy the disks instead of making qcow2 overlays "
-		 "on the template's bases" }),
-	  "A linked clone is made at once whatever the disks' size; a full "
-	  "clone waits for the copies (vmctl job list shows them).",
-	  NULL },
 	{ "apply", "spec-apply", cmd_apply,
 	  "-f FILE.json [--dry-run] [--prune]",
 	  "make the volumes and VMs what a spec says: create, update, prune",
@@ -169,6 +154,21 @@ const struct ctl_cmd ctl_commands[] = {
 	  WORDS("'dry_run'", "--dry-run", "\"dry_run\"", "--dry-run",
 		"'prune'", "--prune", "\"prune\"", "--prune",
 		"prune:", "--prune:") },
+	{ "template", "vm-template", cmd_template, "VM",
+	  "make a stopped VM a template: its volumes become read-only bases",
+	  OPTS(VM_OPERAND),
+	  "Every disk of the VM must be a volume (vmctl volume import makes "
+	  "one of a file).  A template cannot start; vmctl clone makes VMs of "
+	  "it.", NULL },
+	{ "clone", "vm-clone", cmd_clone, "TEMPLATE NEW [--full]",
+	  "make a new VM of a template (new uuid and MACs)",
+	  OPTS({ "TEMPLATE", "the template's name or UUID" },
+	       { "NEW", "the new VM's name; its volumes are NEW-disk0, ..." },
+	       { "--full", "copy the disks instead of making qcow2 overlays "
+		 "on the template's bases" }),
+	  "A linked clone is made at once whatever the disks' size; a full "
+	  "clone waits for the copies (vmctl job list shows them).",
+	  NULL },
 	{ "volume-create", "volume-create", cmd_volume_create,
 	  "NAME SIZE [--format F] [--pool P]",
 	  "create an empty volume (also: vmctl volume create)",

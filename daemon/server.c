@@ -185,6 +185,12 @@ void conn_peer(const struct conn *conn, uid_t *uid, pid_t *pid)
 	*pid = conn->pid;
 }
 
+static void call_free(struct call *c)
+{
+	json_object_put(c->req);
+	free(c);
+}
+
 static void call_finish(struct call *c, struct json_object *reply)
 {
 	struct conn *conn = c->conn;
@@ -196,8 +202,9 @@ static void call_finish(struct call *c, struct json_object *reply)
 		conn_answer(conn, reply);
 	if (c->after && !conn->dead)
 		c->after(c, conn);
-	json_object_put(c->req);
-	free(c);
+	c->replied = true;
+	if (!c->in_handler)
+		call_free(c);
 	conn->busy = false;
 	if (conn->batch && !conn->dead)
 		conn_batch_run(conn);
@@ -275,7 +282,13 @@ static void conn_handle_one(struct conn *conn, struct json_object *obj)
 	c->uid = conn->uid;
 	conn->refs++;
 	conn->busy = true;
+	/* A handler may read its arguments after it replied (an error from a
+	 * helper it called): the call is freed once the handler returned. */
+	c->in_handler = true;
 	dispatch_call(c, conn->negotiated || conn->jsonrpc_only, &negotiate);
+	c->in_handler = false;
+	if (c->replied)
+		call_free(c);
 	if (negotiate && !conn->dead) {
 		conn->negotiated = true;
 		conn_arm_timeout(conn);

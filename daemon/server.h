@@ -28,6 +28,8 @@ struct call {
 	void (*after)(struct call *c, struct conn *conn); /* runs after the
 	                              reply is queued (console-attach) */
 	void *after_ctx;
+	bool in_handler;           /* dispatch has not returned: keep it */
+	bool replied;              /* free it once dispatch has returned */
 };
 
 void call_return(struct call *c, struct json_object *ret);

@@ -35,7 +35,7 @@ ACCESS = {
     "volume-create": "admin", "volume-delete": "admin",
     "volume-resize": "admin", "volume-import": "admin",
     "volume-clone": "admin", "job-cancel": "admin",
-    "vm-template": "admin", "vm-clone": "admin",
+    "vm-template": "admin", "vm-clone": "admin", "spec-apply": "admin",
 }
 
 # Run as another user (stdin: a JSON list of requests): each request on a
@@ -181,6 +181,8 @@ class AccessTest(GuardedVmTest):
             "console-attach": {"vm": "guarded", "mode": "ro"},
             "volume-show": {"volume": "guarded-disk"},
             "vm-clone": {"vm": "guarded", "name": "guarded-clone"},
+            "spec-apply": {"spec": {"label": "access=test", "vms": []},
+                           "dry_run": True},
         }
         reqs = []
         for cmd, level in sorted(ACCESS.items()):
