@@ -307,25 +307,10 @@ class VmctlVolumeTest(VolumeCase):
                                             "UID"])
 
     def test_progress_bar_on_a_terminal(self):
-        import pty
         src = data_file(256)
-        master, slave = pty.openpty()
-        p = subprocess.Popen([vmdtest.VMCTL, "-s", self.vmd.socket, "volume",
-                              "import", "big", src], stdout=subprocess.PIPE,
-                             stderr=slave, text=True)
-        os.close(slave)
-        out = p.communicate(timeout=t(120))[0]
-        tty = b""
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            tty += chunk
-        os.close(master)
-        self.assertEqual(p.returncode, 0, tty)
+        rc, out, tty = vmdtest.run_vmctl_tty(
+            self.vmd.socket, ["volume", "import", "big", src], t(120))
+        self.assertEqual(rc, 0, tty)
         self.assertIn("imported big (qcow2, 256.0M", out)
         self.assertIn(b"\rbig [", tty)
         self.assertIn(b"100% 256.0M/256.0M", tty)

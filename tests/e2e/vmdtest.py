@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -263,6 +264,33 @@ def run_vmctl(sock, args, input=None, timeout=None, json_out=False):
         raise AssertionError("vmctl %s did not finish in time; stdout %r "
                              "stderr %r" % (" ".join(args), e.stdout, e.stderr))
     return p.returncode, p.stdout, p.stderr
+
+
+def run_vmctl_tty(sock, args, timeout):
+    """Run vmctl with its stderr on a terminal (a pty, read by a thread
+    as it comes); returns (rc, stdout as text, what the terminal got)."""
+    import pty
+    master, slave = pty.openpty()
+    tty = []
+
+    def pump():
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the last writer closed the terminal
+                return
+            if not chunk:
+                return
+            tty.append(chunk)
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    p = subprocess.Popen([VMCTL, "-s", sock] + list(args),
+                         stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    out = p.communicate(timeout=timeout)[0]
+    reader.join(timeout)
+    os.close(master)
+    return p.returncode, out, b"".join(tty)
 
 
 class VmctlProcess:
