@@ -191,6 +191,34 @@ class TemplateTest(TemplateCase):
         self.assertCmdError(c, "volume-delete", {"volume": "base"},
                             "InvalidState", ["web1-disk0", "web2-disk0"])
 
+    def test_autostart_refused_restart_policy_inherited(self):
+        """A template never starts, so it cannot autostart (vmd would log a
+        refused start at each of its starts); its restart_policy is what
+        its clones get."""
+        c = self.c
+        c.command("volume-import", {"name": "base", "file": BOOTSECTOR,
+                                    "format": "raw"}, timeout=t(60))
+        c.command("vm-define", {"config": vmdtest.bootsector_config(
+            "tpl", disks=[{"volume": "base", "bus": "ide"}], autostart=True,
+            restart_policy="always")})
+        self.assertCmdError(c, "vm-template", {"vm": "tpl"},
+                            "InvalidArgument",
+                            ["config.autostart", "tpl", "vm-update"])
+        self.assertFalse(c.command("vm-show", {"vm": "tpl"})["template"])
+        self.assertFalse(c.command("volume-show",
+                                   {"volume": "base"})["readonly"])
+        cfg = c.command("vm-show", {"vm": "tpl"})["config"]
+        cfg["autostart"] = False
+        c.command("vm-update", {"vm": "tpl", "config": cfg})
+        c.command("vm-template", {"vm": "tpl"})
+        cfg["autostart"] = True
+        self.assertCmdError(c, "vm-update", {"vm": "tpl", "config": cfg},
+                            "InvalidArgument", ["config.autostart", "template"])
+        c.command("vm-clone", {"vm": "tpl", "name": "web1"})
+        clone = c.command("vm-show", {"vm": "web1"})["config"]
+        self.assertEqual((clone["autostart"], clone["restart_policy"]),
+                         (False, "always"))
+
     def test_base_removed_behind_vmds_back(self):
         c = self.c
         self.make_template(c)
