@@ -190,6 +190,16 @@ class TemplateTest(TemplateCase):
         # the clones' volumes stay, and still stand on the base
         self.assertCmdError(c, "volume-delete", {"volume": "base"},
                             "InvalidState", ["web1-disk0", "web2-disk0"])
+        left = {v["name"]: v for v in c.command("volume-list")}
+        self.assertEqual(sorted(left), ["base", "web1-disk0", "web2-disk0",
+                                        "web3-disk0"])
+        # ... used by nobody now: volume-delete removes them, then the base
+        for name in ("web1-disk0", "web2-disk0", "base"):
+            self.assertEqual(c.command("volume-show",
+                                       {"volume": name})["used_by"], [])
+            c.command("volume-delete", {"volume": name})
+            self.assertFalse(os.path.exists(left[name]["path"]), name)
+        self.assertEqual(self.pool_files(), ["web3-disk0.qcow2"])
 
     def test_autostart_refused_restart_policy_inherited(self):
         """A template never starts, so it cannot autostart (vmd would log a
