@@ -321,31 +321,14 @@ class VmctlVolumeTest(VolumeCase):
 
 
 class SlowJobsCase(VolumeCase):
-    """qemu-img jobs that never end by themselves: vmd finds qemu-img
-    beside its --qemu, here a wrapper whose convert writes 1 MiB of its
-    output file, says 10 %, and sleeps (a real 1 GiB copy ends in 0.25 s
-    here: too soon to cancel it reliably)."""
+    """qemu-img jobs that never end by themselves (vmdtest.hold_qemu_img:
+    its convert writes 1 MiB of its output file, says 10 %, and sleeps)."""
 
     start_vmd = False
 
     def setUp(self):
         super().setUp()
-        bindir = os.path.join(self.tmp, "qemu-bin")
-        os.mkdir(bindir)
-        real = shutil.which("qemu-system-x86_64")
-        os.symlink(real, os.path.join(bindir, "qemu-system-x86_64"))
-        wrapper = os.path.join(bindir, "qemu-img")
-        with open(wrapper, "w") as f:
-            f.write('#!/bin/sh\n'
-                    'if [ "$1" = convert ]; then\n'
-                    '  for out; do :; done\n'
-                    '  head -c 1048576 /dev/zero > "$out"\n'
-                    "  printf '    (10.00/100%%%%)\\r'\n"
-                    '  exec sleep 600\n'
-                    'fi\n'
-                    'exec %s "$@"\n' % shutil.which("qemu-img"))
-        os.chmod(wrapper, 0o755)
-        self.vmd.qemu = os.path.join(bindir, "qemu-system-x86_64")
+        vmdtest.hold_qemu_img(self)
         self.vmd.start()
 
 
