@@ -298,7 +298,7 @@ class PasswordNeverKept(SeedCase):
         c.command("vm-start", {"vm": "pw"}, timeout=t(60))
         replies.append(c.command("vm-show", {"vm": "pw"}))
         c.command("vm-kill", {"vm": "pw"}, timeout=t(30))
-        watcher.drain(0.5)
+        watcher.wait_state("pw", "stopped", t(10))
 
         user = shown["config"]["cloud_init"]["users"][0]
         self.assertNotIn("password", user)

@@ -133,10 +133,9 @@ class TemplateTest(TemplateCase):
         self.assertNotIn("backing-filename", qemu_img_info(vol["path"]))
         subprocess.check_call(["qemu-img", "compare", "-q", "-f", "raw", "-F",
                                "raw", BOOTSECTOR, vol["path"]])
-        watcher.drain(0.2)
-        self.assertTrue(any(e.get("event") == "VOLUME_PROGRESS" and
-                            e["data"]["volume"] == "copy-disk0"
-                            for e in watcher.events))
+        watcher.wait_event(lambda e: e.get("event") == "VOLUME_PROGRESS" and
+                           e["data"]["volume"] == "copy-disk0" and
+                           e["data"]["kind"] == "clone", t(10))
         c.command("vm-start", {"vm": "copy"}, timeout=t(60))
         self.console("copy").read_until(BOOT_BANNER, t(60))
         # a full clone is no user of the template: it may go

@@ -161,7 +161,10 @@ class VolumeBasicsTest(VolumeCase):
                                        "mode": "full", "format": "qcow2"},
                       timeout=t(120))
         self.assertIsNone(v["backing"])
-        watcher.drain(0.3)
+        watcher.wait_event(lambda e: e.get("event") == "VOLUME_PROGRESS" and
+                           e["data"]["volume"] == "copy" and
+                           e["data"]["done"] == e["data"]["total"], t(10),
+                           since=mark)
         ev = self.progress(watcher, "copy", mark)
         self.assertGreaterEqual(len(ev), 2, ev)
         self.assertEqual({e["job"] for e in ev}, {ev[0]["job"]})
