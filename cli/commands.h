@@ -6,6 +6,7 @@
 #define VMD_CLI_COMMANDS_H
 
 #include <getopt.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <json-c/json.h>
 #include "rpc/errors.h"
@@ -144,6 +145,16 @@ int cmd_job_list(struct ctl *ctl, int argc, char **argv);
 int cmd_job_cancel(struct ctl *ctl, int argc, char **argv);
 /* "a, b, c" of an array of strings, "-" for none. */
 const char *ctl_names(struct json_object *a, char *buf, size_t len);
+/* progress.c: a copy job's call.  ctl_job_match says whether the data of
+ * a VOLUME_PROGRESS event is of the job that makes `what`. */
+typedef bool ctl_job_match(const char *what, struct json_object *event);
+bool ctl_job_is(const char *volume, struct json_object *event);
+/* ctl_call without a deadline (unless --timeout), with a progress bar of
+ * the events mine accepts when stderr is a terminal. */
+struct json_object *ctl_call_copy(struct ctl *ctl, const char *what,
+				  struct json_object *args, ctl_job_match *mine);
+/* "1.5G": n bytes for people. */
+void ctl_size(char *buf, size_t len, long long n);
 /* templates.c */
 int cmd_template(struct ctl *ctl, int argc, char **argv);
 int cmd_clone(struct ctl *ctl, int argc, char **argv);

@@ -1,7 +1,7 @@
 /* vmctl's template commands: `vmctl template VM` (vm-template) and
  * `vmctl clone TEMPLATE NEW [--full]` (vm-clone).  A full clone copies
- * every disk, which takes what it takes: vmctl then waits without a
- * deadline unless --timeout is given. */
+ * every disk, which takes what it takes: vmctl then waits as for a volume
+ * import (progress.c), with a bar per disk on a terminal. */
 #include "config.h"
 
 #include <getopt.h>
@@ -32,6 +32,18 @@ int cmd_template(struct ctl *ctl, int argc, char **argv)
 			  ctl_names(jget(ret, "bases"), bases, sizeof(bases)));
 }
 
+/* A disk of the clone named what: vm-clone makes volumes WHAT-diskN, names
+ * no other volume may have meanwhile (vmd refuses them while it clones). */
+static bool clone_disk(const char *what, struct json_object *event)
+{
+	const char *v = jstr(event, "volume", "");
+	size_t n = strlen(what);
+
+	return !strcmp(jstr(event, "kind", ""), "clone") &&
+	       !strncmp(v, what, n) && !strncmp(v + n, "-disk", 5) &&
+	       v[n + 5] && strspn(v + n + 5, "0123456789") == strlen(v + n + 5);
+}
+
 int cmd_clone(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -48,9 +60,8 @@ int cmd_clone(struct ctl *ctl, int argc, char **argv)
 	set_str(args, "vm", argv[optind]);
 	set_str(args, "name", argv[optind + 1]);
 	set_str(args, "mode", full ? "full" : "linked");
-	if (full && !ctl->timeout_given)
-		ctl->timeout_ms = -1;
-	ret = ctl_call(ctl, argv[optind + 1], args);
+	ret = full ? ctl_call_copy(ctl, argv[optind + 1], args, clone_disk) :
+	      ctl_call(ctl, argv[optind + 1], args);
 	return ctl_finish(ctl, ret, "cloned %s as %s (%s, uuid %s); volumes: %s\n",
 			  argv[optind], jstr(ret, "name", argv[optind + 1]),
 			  full ? "full copies" : "linked", jstr(ret, "uuid", "?"),

@@ -1,22 +1,16 @@
 /* vmctl's volume and job commands: `vmctl volume create|list|show|delete|
  * resize|import|clone` and `vmctl job list|cancel`.  Import and full
- * clone wait for their copy; on a terminal (and without --json) a
- * progress bar follows the VOLUME_PROGRESS events vmd sends every session
- * for the volume being made. */
+ * clone wait for their copy, with a progress bar on a terminal
+ * (progress.c). */
 #include "config.h"
 
-#include <errno.h>
 #include <getopt.h>
-#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/print.h"
-#include "rpc/client.h"
 
 static const struct option no_options[] = { { NULL, 0, NULL, 0 } };
 
@@ -35,19 +29,6 @@ static struct json_object *size_value(const char *s)
 	if (*s && strspn(s, "0123456789") == strlen(s) && strlen(s) < 19)
 		return json_object_new_int64(strtoll(s, NULL, 10));
 	return json_object_new_string(s);
-}
-
-static void human_size(char *buf, size_t len, long long n)
-{
-	static const char units[] = "BKMGT";
-	double v = (double)n;
-	int u = 0;
-
-	while (v >= 1024 && u < 4) {
-		v /= 1024;
-		u++;
-	}
-	snprintf(buf, len, u ? "%.1f%c" : "%.0f%c", v, units[u]);
 }
 
 /* Options shared by create, import and clone: --format, --pool and one
@@ -84,7 +65,7 @@ static int made(struct ctl *ctl, struct json_object *ret, const char *verb)
 {
 	char size[32];
 
-	human_size(size, sizeof(size), jint(ret, "size", 0));
+	ctl_size(size, sizeof(size), jint(ret, "size", 0));
 	return ctl_finish(ctl, ret, "%s %s (%s, %s, %s)\n", verb,
 			  jstr(ret, "name", "?"), jstr(ret, "format", "?"), size,
 			  jstr(ret, "path", "?"));
@@ -116,7 +97,7 @@ int cmd_volume_list(struct ctl *ctl, int argc, char **argv)
 		struct json_object *v = json_object_array_get_idx(ret, i);
 		char size[32];
 
-		human_size(size, sizeof(size), jint(v, "size", 0));
+		ctl_size(size, sizeof(size), jint(v, "size", 0));
 		table_row(&t, jstr(v, "name", "?"), jstr(v, "format", "?"), size,
 			  jstr(v, "pool", "?"), jstr(v, "backing", "-"),
 			  jbool(v, "readonly", 0) ? "yes" : "no");
@@ -152,8 +133,8 @@ int cmd_volume_show(struct ctl *ctl, int argc, char **argv)
 	ret = ctl_call(ctl, argv[optind], named("volume", argv[optind]));
 	if (ctl->json)
 		return ctl_finish(ctl, ret, "%s", "");
-	human_size(size, sizeof(size), jint(ret, "size", 0));
-	human_size(alloc, sizeof(alloc), jint(ret, "allocated", 0));
+	ctl_size(size, sizeof(size), jint(ret, "size", 0));
+	ctl_size(alloc, sizeof(alloc), jint(ret, "allocated", 0));
 	format_time(created, sizeof(created), jint(ret, "created", 0));
 	table_init(&t, 2);
 	kv_add(&t, "name:", "%s", jstr(ret, "name", "?"));
@@ -202,71 +183,6 @@ int cmd_volume_resize(struct ctl *ctl, int argc, char **argv)
 	return made(ctl, ctl_call(ctl, argv[optind], args), "resized");
 }
 
-/* --- waiting for a copy, with a progress bar ----------------------------- */
-
-static void draw_bar(const char *volume, long long done, long long total)
-{
-	char d[32], t[32];
-	int width = 30, filled = total > 0 ? (int)(done * width / total) : 0;
-
-	human_size(d, sizeof(d), done);
-	human_size(t, sizeof(t), total);
-	fprintf(stderr, "\r%s [%.*s%*s] %3d%% %s/%s", volume, filled,
-		"##############################", width - filled, "",
-		total > 0 ? (int)(done * 100 / total) : 0, d, t);
-	fflush(stderr);
-}
-
-/* The reply to request id, drawing VOLUME_PROGRESS of volume meanwhile. */
-static struct json_object *wait_drawing(struct ctl *ctl, long long id,
-					const char *volume)
-{
-	struct pollfd p = { rpc_client_fd(ctl->rpc), POLLIN, 0 };
-	struct json_object *m, *d;
-
-	for (;;) {
-		while ((m = rpc_client_pop(ctl->rpc)) != NULL) {
-			if (jget(m, "event") == NULL && jint(m, "id", -1) == id)
-				return m;
-			d = jget(m, "data");
-			if (!strcmp(jstr(m, "event", ""), "VOLUME_PROGRESS") &&
-			    !strcmp(jstr(d, "volume", ""), volume))
-				draw_bar(volume, jint(d, "done", 0), jint(d, "total", 0));
-			json_object_put(m);
-		}
-		if (rpc_client_flush(ctl->rpc) < 0 ||
-		    (poll(&p, 1, ctl->timeout_ms) <= 0 && errno != EINTR) ||
-		    rpc_client_read(ctl->rpc) < 0)
-			return NULL;
-	}
-}
-
-/* ctl_call for a copy: the same result, with the bar on a terminal. */
-static struct json_object *call_copy(struct ctl *ctl, const char *volume,
-				     struct json_object *args)
-{
-	struct json_object *m, *err;
-	static long long id = 1000;
-
-	if (!ctl->timeout_given)
-		ctl->timeout_ms = -1;   /* a copy takes what it takes */
-	if (ctl->json || !isatty(STDERR_FILENO))
-		return ctl_call(ctl, volume, args);
-	ctl_connect(ctl);
-	if (rpc_client_send(ctl->rpc, ctl->cmd->protocol, args, ++id) < 0 ||
-	    (m = wait_drawing(ctl, id, volume)) == NULL)
-		ctl_fail(ctl, EXIT_PROTOCOL, "GenericError", "%s %s: lost vmd: %s",
-			 ctl->cmd->name, volume, rpc_client_why(ctl->rpc));
-	fputc('\n', stderr);
-	err = jget(m, "error");
-	struct json_object *ret = json_object_get(jget(m, "return"));
-	rpc_err e = err ? rpc_err_from_name(jstr(err, "class", "")) : RPC_OK;
-	char desc[2048];
-	snprintf(desc, sizeof(desc), "%s", jstr(err, "desc", ""));
-	json_object_put(m);
-	return ctl_result(ctl, volume, e, ret, desc);
-}
-
 int cmd_volume_import(struct ctl *ctl, int argc, char **argv)
 {
 	static const struct option src = { "from", required_argument, NULL,
@@ -278,7 +194,8 @@ int cmd_volume_import(struct ctl *ctl, int argc, char **argv)
 	json_object_object_add(args, "name", json_object_new_string(argv[optind]));
 	json_object_object_add(args, "file",
 			       json_object_new_string(argv[optind + 1]));
-	return made(ctl, call_copy(ctl, argv[optind], args), "imported");
+	return made(ctl, ctl_call_copy(ctl, argv[optind], args, ctl_job_is),
+		    "imported");
 }
 
 int cmd_volume_clone(struct ctl *ctl, int argc, char **argv)
@@ -293,7 +210,8 @@ int cmd_volume_clone(struct ctl *ctl, int argc, char **argv)
 			       json_object_new_string(argv[optind + 1]));
 	json_object_object_add(args, "mode", json_object_new_string(
 				       is_full ? "full" : "linked"));
-	return made(ctl, is_full ? call_copy(ctl, argv[optind + 1], args) :
+	return made(ctl, is_full ? ctl_call_copy(ctl, argv[optind + 1], args,
+				      ctl_job_is) :
 		    ctl_call(ctl, argv[optind + 1], args), "cloned");
 }
 

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <yaml.h>
 #include "daemon/cloud_init.h"
+#include "emu/cdrom.h"
 #include "rpc/base64.h"
 #include "rpc/schema.h"
 
@@ -380,6 +381,14 @@ int cloud_init_check(struct json_object *config, struct json_object *old,
 
 	if (!ci)
 		return 0;
+	if (!emu_seed_attachable(rpc_member_str(config, "arch"),
+				 rpc_member_str(config, "machine"))) {
+		rpc_fault_set(f, RPC_INVALID_ARGUMENT, "config.cloud_init: machine "
+			      "'%s' has no bus for the seed's CD-ROM (neither IDE "
+			      "nor PCI); use machine pc or q35, or drop cloud_init",
+			      rpc_member_str(config, "machine"));
+		return -1;
+	}
 	nets = member(ci, "network");
 	for (size_t i = 0; i < length(nets); i++) {
 		snprintf(where, sizeof where, "config.cloud_init.network[%zu]", i);

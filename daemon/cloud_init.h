@@ -6,7 +6,8 @@
 #include <json-c/json.h>
 #include "rpc/errors.h"
 
-/* Check config's cloud_init block (none: 0) beyond its schema: ssh keys,
+/* Check config's cloud_init block (none: 0) beyond its schema: a machine
+ * with a bus for the seed's CD-ROM (not microvm), ssh keys,
  * password hashes, user_data and vendor_data as cloud-config YAML,
  * addresses, NIC indexes.  A plain "password" is replaced in config by
  * its "password_hash": the one old (the definition config replaces, or

@@ -185,6 +185,13 @@ int template_make(struct vm *vm, const char *who, struct json_object *bases,
 			      vm_state_name(vm->state));
 		return -1;
 	}
+	if (vm_cfg_bool(vm, "autostart")) {
+		rpc_fault_set(f, RPC_INVALID_ARGUMENT, "config.autostart: VM '%s' "
+			      "starts with vmd (autostart: true), and a template "
+			      "cannot start: clear autostart first (vm-update)",
+			      vm->name);
+		return -1;
+	}
 	for (size_t i = 0; i < n && i < VMD_DISK_MAX; i++)
 		if (check_disk(vm, i, &v[i], f) < 0)
 			return -1;
@@ -253,6 +260,12 @@ int template_check_update(const struct vm *vm, struct json_object *config,
 
 	if (!vm->is_template)
 		return 0;
+	if (rpc_member_bool(config, "autostart")) {
+		rpc_fault_set(f, RPC_INVALID_ARGUMENT, "config.autostart: VM '%s' "
+			      "is a template, which cannot start: autostart must "
+			      "stay false (set it on its clones)", vm->name);
+		return -1;
+	}
 	json_object_object_get_ex(config, "disks", &next);
 	if (json_object_equal(now, next))
 		return 0;

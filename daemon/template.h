@@ -17,15 +17,16 @@ struct vm;
 int template_load_all(void);
 /* Turns the stopped vm into a template: its volumes become read-only
  * bases, their files 0444, the flag set, all in one transaction.  The
- * names of its bases go into the array bases.  0, or -1 with f (a disk
- * that is no volume, a volume another VM uses, a job on it...). */
+ * names of its bases go into the array bases.  0, or -1 with f (autostart
+ * set, a disk that is no volume, a volume another VM uses, a job on it). */
 int template_make(struct vm *vm, const char *who, struct json_object *bases,
 		  struct rpc_fault *f);
 /* The VMs whose disks are overlays on one of template's bases, appended
  * to names once each; the count. */
 size_t template_clone_users(const struct vm *template,
 			    struct json_object *names);
-/* vm-update's check: a template's disks cannot change.  0, or -1 with f. */
+/* vm-update's check: a template's disks cannot change and it cannot be
+ * set to autostart.  0, or -1 with f. */
 int template_check_update(const struct vm *vm, struct json_object *config,
 			  struct rpc_fault *f);
 /* The template's config for a clone named name: no uuid, no MACs (new

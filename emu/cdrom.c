@@ -6,12 +6,22 @@
 #include <string.h>
 #include "emu/cdrom.h"
 
+static bool is_x86(const char *arch)
+{
+	return !strcmp(arch, "x86_64") || !strcmp(arch, "i386");
+}
+
+/* pc (PIIX), q35 (ICH9 AHCI) and isapc (ISA IDE) come with an IDE bus;
+ * microvm has none, and no PCI bus for virtio-scsi either (QEMU 7.2:
+ * "No 'IDE' bus found", "No 'PCI' bus found"). */
 static bool has_ide(const char *arch, const char *machine)
 {
-	bool x86 = !strcmp(arch, "x86_64") || !strcmp(arch, "i386");
+	return is_x86(arch) && strcmp(machine, "microvm");
+}
 
-	/* pc (PIIX) and q35 (ICH9 AHCI) come with an IDE bus; microvm has none */
-	return x86 && strcmp(machine, "microvm") && strcmp(machine, "isapc");
+bool emu_seed_attachable(const char *arch, const char *machine)
+{
+	return !arch || !machine || !is_x86(arch) || strcmp(machine, "microvm");
 }
 
 int emu_argv_add_seed(struct emu_argv *a, int fd, const char *arch,

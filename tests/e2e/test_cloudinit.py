@@ -298,7 +298,7 @@ class PasswordNeverKept(SeedCase):
         c.command("vm-start", {"vm": "pw"}, timeout=t(60))
         replies.append(c.command("vm-show", {"vm": "pw"}))
         c.command("vm-kill", {"vm": "pw"}, timeout=t(30))
-        watcher.drain(0.5)
+        watcher.wait_state("pw", "stopped", t(10))
 
         user = shown["config"]["cloud_init"]["users"][0]
         self.assertNotIn("password", user)
@@ -402,6 +402,30 @@ class BadInput(vmdtest.VmdTestCase):
         for block, mentions in cases:
             with self.subTest(block=str(block)[:80]):
                 self.refused(block, mentions)
+
+    def test_microvm_has_no_bus_for_the_seed(self):
+        """QEMU's microvm has neither IDE nor PCI (QEMU ends at start with
+        "No 'PCI' bus found"): a cloud_init block there is refused at
+        define and update.  isapc's IDE bus takes the seed: it starts."""
+        c = self.client()
+        block = {"hostname": "m"}
+        micro = bootsector_config("micro", machine="microvm", cloud_init=block)
+        mentions = ["config.cloud_init", "microvm", "pc or q35"]
+        self.assertCmdError(c, "vm-define", {"config": micro},
+                            "InvalidArgument", mentions)
+        c.command("vm-define", {"config": bootsector_config(
+            "micro", machine="microvm")})
+        self.assertCmdError(c, "vm-update", {"vm": "micro", "config": micro},
+                            "InvalidArgument", mentions)
+        c.command("vm-define", {"config": bootsector_config(
+            "pcvm", cloud_init=block)})
+        self.assertCmdError(c, "vm-update", {"vm": "pcvm", "config": dict(
+            micro, name="pcvm")}, "InvalidArgument", mentions)
+        c.command("vm-define", {"config": bootsector_config(
+            "isa", machine="isapc", cloud_init=block)})
+        self.assertEqual(c.command("vm-start", {"vm": "isa"},
+                                   timeout=t(60))["state"], "running")
+        c.command("vm-kill", {"vm": "isa"}, timeout=t(30))
 
 
 class GuestReadsSeed(SeedCase):

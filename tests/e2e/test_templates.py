@@ -10,6 +10,7 @@ half-way (a full pool) leaves no file, row or VM; a linked clone of a
 
 import json
 import os
+import re
 import stat
 import statistics
 import subprocess
@@ -34,6 +35,26 @@ class TemplateCase(vmdtest.VmdTestCase):
     def pool_files(self, d=None):
         return sorted(os.listdir(d or os.path.join(self.vmd.state_dir,
                                                    "volumes")))
+
+    def data(self, name, mib):
+        path = os.path.join(self.tmp, name)
+        with open(path, "wb") as f:
+            f.write(os.urandom(mib * MiB))
+        os.chmod(self.tmp, 0o711)
+        os.chmod(path, 0o644)
+        return path
+
+    def two_disk_template(self, c, mib0, mib1, pool=None):
+        """tpl, of volumes d0 and d1 holding mib0 and mib1 MiB of data."""
+        for name, mib in (("d0", mib0), ("d1", mib1)):
+            args = {"name": name, "format": "raw",
+                    "file": self.data(name, mib)}
+            if pool:
+                args["pool"] = pool
+            c.command("volume-import", args, timeout=t(60))
+        c.command("vm-define", {"config": vmdtest.bootsector_config(
+            "tpl", disks=[{"volume": "d0"}, {"volume": "d1"}])})
+        c.command("vm-template", {"vm": "tpl"})
 
     def make_template(self, c, name="tpl", base="base", pool=None):
         args = {"name": base, "file": BOOTSECTOR, "format": "raw"}
@@ -112,10 +133,9 @@ class TemplateTest(TemplateCase):
         self.assertNotIn("backing-filename", qemu_img_info(vol["path"]))
         subprocess.check_call(["qemu-img", "compare", "-q", "-f", "raw", "-F",
                                "raw", BOOTSECTOR, vol["path"]])
-        watcher.drain(0.2)
-        self.assertTrue(any(e.get("event") == "VOLUME_PROGRESS" and
-                            e["data"]["volume"] == "copy-disk0"
-                            for e in watcher.events))
+        watcher.wait_event(lambda e: e.get("event") == "VOLUME_PROGRESS" and
+                           e["data"]["volume"] == "copy-disk0" and
+                           e["data"]["kind"] == "clone", t(10))
         c.command("vm-start", {"vm": "copy"}, timeout=t(60))
         self.console("copy").read_until(BOOT_BANNER, t(60))
         # a full clone is no user of the template: it may go
@@ -169,6 +189,44 @@ class TemplateTest(TemplateCase):
         # the clones' volumes stay, and still stand on the base
         self.assertCmdError(c, "volume-delete", {"volume": "base"},
                             "InvalidState", ["web1-disk0", "web2-disk0"])
+        left = {v["name"]: v for v in c.command("volume-list")}
+        self.assertEqual(sorted(left), ["base", "web1-disk0", "web2-disk0",
+                                        "web3-disk0"])
+        # ... used by nobody now: volume-delete removes them, then the base
+        for name in ("web1-disk0", "web2-disk0", "base"):
+            self.assertEqual(c.command("volume-show",
+                                       {"volume": name})["used_by"], [])
+            c.command("volume-delete", {"volume": name})
+            self.assertFalse(os.path.exists(left[name]["path"]), name)
+        self.assertEqual(self.pool_files(), ["web3-disk0.qcow2"])
+
+    def test_autostart_refused_restart_policy_inherited(self):
+        """A template never starts, so it cannot autostart (vmd would log a
+        refused start at each of its starts); its restart_policy is what
+        its clones get."""
+        c = self.c
+        c.command("volume-import", {"name": "base", "file": BOOTSECTOR,
+                                    "format": "raw"}, timeout=t(60))
+        c.command("vm-define", {"config": vmdtest.bootsector_config(
+            "tpl", disks=[{"volume": "base", "bus": "ide"}], autostart=True,
+            restart_policy="always")})
+        self.assertCmdError(c, "vm-template", {"vm": "tpl"},
+                            "InvalidArgument",
+                            ["config.autostart", "tpl", "vm-update"])
+        self.assertFalse(c.command("vm-show", {"vm": "tpl"})["template"])
+        self.assertFalse(c.command("volume-show",
+                                   {"volume": "base"})["readonly"])
+        cfg = c.command("vm-show", {"vm": "tpl"})["config"]
+        cfg["autostart"] = False
+        c.command("vm-update", {"vm": "tpl", "config": cfg})
+        c.command("vm-template", {"vm": "tpl"})
+        cfg["autostart"] = True
+        self.assertCmdError(c, "vm-update", {"vm": "tpl", "config": cfg},
+                            "InvalidArgument", ["config.autostart", "template"])
+        c.command("vm-clone", {"vm": "tpl", "name": "web1"})
+        clone = c.command("vm-show", {"vm": "web1"})["config"]
+        self.assertEqual((clone["autostart"], clone["restart_policy"]),
+                         (False, "always"))
 
     def test_base_removed_behind_vmds_back(self):
         c = self.c
@@ -212,29 +270,30 @@ class TemplateTest(TemplateCase):
         self.assertIn("template", err)
         self.assertIn("--full", self.vmctl_ok("help", "clone"))
 
+    def test_vmctl_full_clone_progress_bar(self):
+        """On a terminal, a bar per disk of the clone, as for an import."""
+        self.two_disk_template(self.c, 24, 8)
+        rc, out, tty = vmdtest.run_vmctl_tty(
+            self.vmd.socket, ["clone", "tpl", "web", "--full"], t(120))
+        self.assertEqual(rc, 0, tty)
+        self.assertIn("cloned tpl as web (full copies", out)
+        self.assertEqual(sorted(set(re.findall(rb"\r(\S+) \[", tty))),
+                         [b"web-disk0", b"web-disk1"], tty)
+        self.assertRegex(tty, rb"100% 24\.0M/24\.0M\r?\n\rweb-disk1 \[")
+        self.assertIn(b"100% 8.0M/8.0M", tty)
+        # not on a terminal: no bar, the same result
+        rc, out, err = self.vmctl("clone", "tpl", "web2", "--full")
+        self.assertEqual((rc, err), (0, ""))
+        self.assertIn("cloned tpl as web2 (full copies", out)
+
 
 class ClonePoolFullTest(TemplateCase, vmdtest.SmallPoolCase):
     """A pool on a 16 MiB tmpfs: a template of two disks (2 and 7 MiB of
     data); the full copy of the first fits, the second does not."""
 
-    def data(self, name, mib):
-        path = os.path.join(self.tmp, name)
-        with open(path, "wb") as f:
-            f.write(os.urandom(mib * MiB))
-        os.chmod(self.tmp, 0o711)
-        os.chmod(path, 0o644)
-        return path
-
     def test_failed_step_leaves_nothing(self):
         c = self.client()
-        for name, mib in (("d0", 2), ("d1", 7)):
-            c.command("volume-import", {"name": name, "pool": "small",
-                                        "format": "raw",
-                                        "file": self.data(name, mib)},
-                      timeout=t(60))
-        c.command("vm-define", {"config": vmdtest.bootsector_config(
-            "tpl", disks=[{"volume": "d0"}, {"volume": "d1"}])})
-        c.command("vm-template", {"vm": "tpl"})
+        self.two_disk_template(c, 2, 7, pool="small")
         before = (self.pool_files(self.small), c.command("volume-list"))
         err = c.error("vm-clone", {"vm": "tpl", "name": "big",
                                    "mode": "full"}, timeout=t(120))

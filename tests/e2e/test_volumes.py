@@ -161,7 +161,10 @@ class VolumeBasicsTest(VolumeCase):
                                        "mode": "full", "format": "qcow2"},
                       timeout=t(120))
         self.assertIsNone(v["backing"])
-        watcher.drain(0.3)
+        watcher.wait_event(lambda e: e.get("event") == "VOLUME_PROGRESS" and
+                           e["data"]["volume"] == "copy" and
+                           e["data"]["done"] == e["data"]["total"], t(10),
+                           since=mark)
         ev = self.progress(watcher, "copy", mark)
         self.assertGreaterEqual(len(ev), 2, ev)
         self.assertEqual({e["job"] for e in ev}, {ev[0]["job"]})
@@ -307,25 +310,10 @@ class VmctlVolumeTest(VolumeCase):
                                             "UID"])
 
     def test_progress_bar_on_a_terminal(self):
-        import pty
         src = data_file(256)
-        master, slave = pty.openpty()
-        p = subprocess.Popen([vmdtest.VMCTL, "-s", self.vmd.socket, "volume",
-                              "import", "big", src], stdout=subprocess.PIPE,
-                             stderr=slave, text=True)
-        os.close(slave)
-        out = p.communicate(timeout=t(120))[0]
-        tty = b""
-        while True:
-            try:
-                chunk = os.read(master, 65536)
-            except OSError:
-                break
-            if not chunk:
-                break
-            tty += chunk
-        os.close(master)
-        self.assertEqual(p.returncode, 0, tty)
+        rc, out, tty = vmdtest.run_vmctl_tty(
+            self.vmd.socket, ["volume", "import", "big", src], t(120))
+        self.assertEqual(rc, 0, tty)
         self.assertIn("imported big (qcow2, 256.0M", out)
         self.assertIn(b"\rbig [", tty)
         self.assertIn(b"100% 256.0M/256.0M", tty)
@@ -336,31 +324,14 @@ class VmctlVolumeTest(VolumeCase):
 
 
 class SlowJobsCase(VolumeCase):
-    """qemu-img jobs that never end by themselves: vmd finds qemu-img
-    beside its --qemu, here a wrapper whose convert writes 1 MiB of its
-    output file, says 10 %, and sleeps (a real 1 GiB copy ends in 0.25 s
-    here: too soon to cancel it reliably)."""
+    """qemu-img jobs that never end by themselves (vmdtest.hold_qemu_img:
+    its convert writes 1 MiB of its output file, says 10 %, and sleeps)."""
 
     start_vmd = False
 
     def setUp(self):
         super().setUp()
-        bindir = os.path.join(self.tmp, "qemu-bin")
-        os.mkdir(bindir)
-        real = shutil.which("qemu-system-x86_64")
-        os.symlink(real, os.path.join(bindir, "qemu-system-x86_64"))
-        wrapper = os.path.join(bindir, "qemu-img")
-        with open(wrapper, "w") as f:
-            f.write('#!/bin/sh\n'
-                    'if [ "$1" = convert ]; then\n'
-                    '  for out; do :; done\n'
-                    '  head -c 1048576 /dev/zero > "$out"\n'
-                    "  printf '    (10.00/100%%%%)\\r'\n"
-                    '  exec sleep 600\n'
-                    'fi\n'
-                    'exec %s "$@"\n' % shutil.which("qemu-img"))
-        os.chmod(wrapper, 0o755)
-        self.vmd.qemu = os.path.join(bindir, "qemu-system-x86_64")
+        vmdtest.hold_qemu_img(self)
         self.vmd.start()
 
 

@@ -25,6 +25,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import unittest
 
@@ -263,6 +264,33 @@ def run_vmctl(sock, args, input=None, timeout=None, json_out=False):
         raise AssertionError("vmctl %s did not finish in time; stdout %r "
                              "stderr %r" % (" ".join(args), e.stdout, e.stderr))
     return p.returncode, p.stdout, p.stderr
+
+
+def run_vmctl_tty(sock, args, timeout):
+    """Run vmctl with its stderr on a terminal (a pty, read by a thread
+    as it comes); returns (rc, stdout as text, what the terminal got)."""
+    import pty
+    master, slave = pty.openpty()
+    tty = []
+
+    def pump():
+        while True:
+            try:
+                chunk = os.read(master, 65536)
+            except OSError:  # EIO: the last writer closed the terminal
+                return
+            if not chunk:
+                return
+            tty.append(chunk)
+    reader = threading.Thread(target=pump, daemon=True)
+    reader.start()
+    p = subprocess.Popen([VMCTL, "-s", sock] + list(args),
+                         stdout=subprocess.PIPE, stderr=slave, text=True)
+    os.close(slave)
+    out = p.communicate(timeout=timeout)[0]
+    reader.join(timeout)
+    os.close(master)
+    return p.returncode, out, b"".join(tty)
 
 
 class VmctlProcess:
@@ -687,6 +715,32 @@ def require_guests(*paths):
         if not os.path.exists(p):
             raise AssertionError("test guest missing: %s (make %s)"
                                  % (p, os.path.relpath(p, BUILDDIR)))
+
+
+def hold_qemu_img(test, output="*"):
+    """Before test.vmd starts: its qemu-img (found beside --qemu) becomes
+    a wrapper whose convert, when its output file matches the shell
+    pattern output, writes 1 MiB of it, says 10 %, and sleeps: a job that
+    never ends by itself (a real 1 GiB copy ends in 0.25 s here, too soon
+    to cancel it reliably).  Everything else runs the real qemu-img."""
+    bindir = os.path.join(test.tmp, "qemu-bin")
+    os.mkdir(bindir)
+    real = shutil.which("qemu-system-x86_64")
+    os.symlink(real, os.path.join(bindir, "qemu-system-x86_64"))
+    wrapper = os.path.join(bindir, "qemu-img")
+    with open(wrapper, "w") as f:
+        f.write('#!/bin/sh\n'
+                'if [ "$1" = convert ]; then\n'
+                '  for out; do :; done\n'
+                '  case "$out" in %s)\n'
+                '    head -c 1048576 /dev/zero > "$out"\n'
+                "    printf '    (10.00/100%%%%)\\r'\n"
+                '    exec sleep 600;;\n'
+                '  esac\n'
+                'fi\n'
+                'exec %s "$@"\n' % (output, shutil.which("qemu-img")))
+    os.chmod(wrapper, 0o755)
+    test.vmd.qemu = os.path.join(bindir, "qemu-system-x86_64")
 
 
 class SmallPoolCase(VmdTestCase):

@@ -43,10 +43,13 @@ static void test_cdrom_argv(void **state)
 	} cases[] = {
 		{"x86_64", NULL, "ide-cd,drive=cidata"},
 		{"x86_64", "q35", "ide-cd,drive=cidata"},
-		{"x86_64", "microvm", "virtio-scsi-pci,id=cidata-scsi"},
+		{"x86_64", "isapc", "ide-cd,drive=cidata"},
 		{"aarch64", NULL, "virtio-scsi-pci,id=cidata-scsi"},
 	};
 	(void)state;
+	assert_false(emu_seed_attachable("x86_64", "microvm"));
+	assert_true(emu_seed_attachable("x86_64", NULL));
+	assert_true(emu_seed_attachable("aarch64", "virt"));
 	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
 		struct emu_argv a;
 		emu_argv_init(&a);
