@@ -27,7 +27,6 @@ usage: bench.py --builddir DIR [--srcdir DIR] [--runs N] [--vms N]
                 [--keys N] [--only a,b,...] [--report-only]
 """
 
-import argparse
 import json
 import os
 import select
@@ -43,10 +42,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--builddir", required=True)
-    p.add_argument("--srcdir", default=os.path.dirname(HERE))
+def options(p):
     p.add_argument("--runs", type=int, default=25,
                    help="samples for boot and kill medians (default 25)")
     p.add_argument("--vms", type=int, default=10000,
@@ -61,18 +57,13 @@ def parse_args():
                    help="keystroke round trips per side (default 2000)")
     p.add_argument("--only", default="abcdef",
                    help="measurements to run, e.g. ef (default: all)")
-    p.add_argument("--report-only", action="store_true",
-                   help="exit 0 even when a target is missed")
-    return p.parse_args()
 
 
-ARGS = parse_args()
-os.environ["VMD_BUILDDIR"] = os.path.abspath(ARGS.builddir)
-os.environ["VMD_SRCDIR"] = os.path.abspath(ARGS.srcdir)
-sys.path.insert(0, os.path.join(os.path.abspath(ARGS.srcdir), "tests", "e2e"))
+sys.path.insert(0, HERE)
+from benchlib import bench_args  # noqa: E402
+ARGS = bench_args(__doc__, options)
 import vmdtest  # noqa: E402
 from vmdtest import Client, Vmd, bootsector_config  # noqa: E402
-sys.path.insert(0, HERE)
 from bare import (bare_argv, bare_boot_once, listening_pair,  # noqa: E402
                   vmd_qemu_argv)
 from benchlib import (LineClient, log, machine_info, measured_notes,  # noqa

@@ -2,6 +2,7 @@
 percentiles, a fast line client, the machine description and the result
 table."""
 
+import argparse
 import json
 import os
 import platform
@@ -9,6 +10,25 @@ import socket
 import statistics
 import subprocess
 import sys
+
+
+def bench_args(doc, options):
+    """The command line of a benchmark: --builddir, --srcdir, what
+    options(parser) adds, --report-only.  Points the test harness (VMD_*
+    and tests/e2e on sys.path) at the build, as make check does."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    p = argparse.ArgumentParser(description=doc.split("\n")[0])
+    p.add_argument("--builddir", required=True)
+    p.add_argument("--srcdir", default=os.path.dirname(here))
+    options(p)
+    p.add_argument("--report-only", action="store_true",
+                   help="exit 0 even when a target is missed")
+    args = p.parse_args()
+    os.environ["VMD_BUILDDIR"] = os.path.abspath(args.builddir)
+    os.environ["VMD_SRCDIR"] = os.path.abspath(args.srcdir)
+    sys.path.insert(0, os.path.join(os.path.abspath(args.srcdir), "tests",
+                                    "e2e"))
+    return args
 
 
 def ms(seconds):

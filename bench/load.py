@@ -7,7 +7,6 @@ clients) and vmd's RSS before and after (must not grow).
 
 Usage: load.py --builddir DIR [--clients 100] [--calls 1000]"""
 
-import argparse
 import os
 import random
 import shutil
@@ -21,22 +20,15 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--builddir", required=True)
-    p.add_argument("--srcdir", default=os.path.dirname(HERE))
+def options(p):
     p.add_argument("--clients", type=int, default=100)
     p.add_argument("--calls", type=int, default=1000)
     p.add_argument("--subscribers", type=int, default=10)
-    p.add_argument("--report-only", action="store_true",
-                   help="exit 0 even when a target is missed")
-    return p.parse_args()
 
 
-ARGS = parse_args()
-os.environ["VMD_BUILDDIR"] = os.path.abspath(ARGS.builddir)
-os.environ["VMD_SRCDIR"] = os.path.abspath(ARGS.srcdir)
-sys.path.insert(0, os.path.join(ARGS.srcdir, "tests", "e2e"))
+sys.path.insert(0, HERE)
+from benchlib import bench_args  # noqa: E402
+ARGS = bench_args(__doc__, options)
 from vmdtest import Client, Vmd, bootsector_config  # noqa: E402
 
 

@@ -20,7 +20,6 @@ usage: provision.py --builddir DIR [--srcdir DIR] [--clones N] [--runs N]
                     [--only pqr] [--report-only]
 """
 
-import argparse
 import os
 import select
 import shutil
@@ -34,10 +33,7 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-def parse_args():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--builddir", required=True)
-    p.add_argument("--srcdir", default=os.path.dirname(HERE))
+def options(p):
     p.add_argument("--clones", type=int, default=100)
     p.add_argument("--runs", type=int, default=5,
                    help="copies per side for (q) (default 5)")
@@ -45,19 +41,14 @@ def parse_args():
     p.add_argument("--apply-vms", type=int, default=50)
     p.add_argument("--boot-vms", type=int, default=10)
     p.add_argument("--only", default="pqr")
-    p.add_argument("--report-only", action="store_true",
-                   help="exit 0 even when a target is missed")
-    return p.parse_args()
 
 
-ARGS = parse_args()
-os.environ["VMD_BUILDDIR"] = os.path.abspath(ARGS.builddir)
-os.environ["VMD_SRCDIR"] = os.path.abspath(ARGS.srcdir)
-sys.path.insert(0, os.path.join(os.path.abspath(ARGS.srcdir), "tests", "e2e"))
+sys.path.insert(0, HERE)
+from benchlib import bench_args  # noqa: E402
+ARGS = bench_args(__doc__, options)
 import vmdtest  # noqa: E402
 from vmdproto import Console  # noqa: E402
 from vmdtest import Client, Vmd, linux_config  # noqa: E402
-sys.path.insert(0, HERE)
 from benchlib import (log, machine_info, measured_notes, ms, pct,  # noqa
                       print_table)
 
@@ -201,6 +192,8 @@ def bench_apply(c, vmd, rows):
                  % ARGS.apply_vms, "%.0f ms until all are defined"
                  % ms(t_def), "reported", None))
     names = [v["name"] for v in spec["vms"][:ARGS.boot_vms]]
+    if not names:
+        return
     t1 = time.perf_counter()
     for n in names:
         c.command("vm-start", {"vm": n}, timeout=120)
