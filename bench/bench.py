@@ -30,13 +30,11 @@ usage: bench.py --builddir DIR [--srcdir DIR] [--runs N] [--vms N]
 import json
 import os
 import select
-import shutil
 import signal
 import socket
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -63,11 +61,11 @@ sys.path.insert(0, HERE)
 from benchlib import bench_args  # noqa: E402
 ARGS = bench_args(__doc__, options)
 import vmdtest  # noqa: E402
-from vmdtest import Client, Vmd, bootsector_config  # noqa: E402
+from vmdtest import Client, bootsector_config  # noqa: E402
 from bare import (bare_argv, bare_boot_once, listening_pair,  # noqa: E402
                   vmd_qemu_argv)
-from benchlib import (LineClient, log, machine_info, measured_notes,  # noqa
-                      median_ms, ms, pct, print_table, qmp_handshake)
+from benchlib import (LineClient, log, median_ms, ms, pct,  # noqa: E402
+                      qmp_handshake, run_bench)
 
 RTT = os.path.join(os.path.abspath(ARGS.builddir), "bench", "rtt")
 
@@ -638,64 +636,41 @@ def main():
             log("missing %s (make vmd vmctl bench/rtt "
                 "tests/guests/bootsector.img)" % p)
             return 2
-    tmp = tempfile.mkdtemp(prefix="vmd-bench-")
-    vmd = Vmd(tmp)
-    rows = []
-    try:
-        vmd.start()
-        c = Client(vmd.socket)
-        host = c.command("query-host", timeout=120)
-        info = machine_info(host, tmp, "Python client, C client (bench/rtt) "
-                            "for (b)")
-        accels = ["tcg"] + (["kvm"] if host["accel"]["kvm_usable"] else [])
-        only = ARGS.only
-        template = None
-        if "a" in only:
-            for accel in accels:
-                log("(a) boot under %s, %d runs" % (accel, ARGS.runs))
-                t = bench_boot(vmd, c, tmp, accel, ARGS.runs, rows)
-                template = template or t
-            if "kvm" not in accels:
-                rows.append(("(a) boot kvm", "not run: KVM not usable",
-                             "-", None))
-        if template is None and ("b" in only or "f" in only):
-            template = bootsector_template(c)
-        if "b" in only:
-            log("(b) round trips, %.0f s each" % ARGS.rtt_seconds)
-            bench_rtt(vmd, c, tmp, template, ARGS.rtt_seconds, rows)
-        if "d" in only:
-            log("(d) kill latency, %d runs" % ARGS.runs)
-            bench_kill(vmd, c, ARGS.runs, rows)
-        if "e" in only:
-            log("(e) console relay, %d MiB x %d runs per case"
-                % (ARGS.console_mib, ARGS.console_runs))
-            bench_console(vmd, c, tmp, ARGS.console_mib, ARGS.console_runs,
-                          rows)
-        if "f" in only:
-            log("(f) keystroke round trips, %d per side" % ARGS.keys)
-            bench_keys(vmd, c, tmp, template, ARGS.keys, rows)
-        if "c" in only:  # last: it leaves 10,000 definitions behind
-            log("(c) %d definitions" % ARGS.vms)
-            bench_scale(vmd, ARGS.vms, rows)
-        c.close()
-    except Exception as e:
-        log("failed: %s: %s" % (type(e).__name__, e))
-        sys.stderr.write(vmd.log()[-5000:])
-        return 2
-    finally:
-        vmd.cleanup()
-        shutil.rmtree(tmp, ignore_errors=True)
-    print_table(info, rows, measured_notes(NOTES, ARGS.only))
-    sys.stdout.flush()
-    missed = [r for r in rows if r[3] is False]
-    if missed:
-        print("%d of %d targets missed" % (len(missed),
-                                           sum(r[3] is not None
-                                               for r in rows)))
-    else:
-        print("all targets met")
-    sys.stdout.flush()
-    return 1 if missed and not ARGS.report_only else 0
+    return run_bench("", measure, NOTES, ARGS,
+                     "Python client, C client (bench/rtt) for (b)")
+
+
+def measure(vmd, c, tmp, host, rows):
+    accels = ["tcg"] + (["kvm"] if host["accel"]["kvm_usable"] else [])
+    only = ARGS.only
+    template = None
+    if "a" in only:
+        for accel in accels:
+            log("(a) boot under %s, %d runs" % (accel, ARGS.runs))
+            t = bench_boot(vmd, c, tmp, accel, ARGS.runs, rows)
+            template = template or t
+        if "kvm" not in accels:
+            rows.append(("(a) boot kvm", "not run: KVM not usable",
+                         "-", None))
+    if template is None and ("b" in only or "f" in only):
+        template = bootsector_template(c)
+    if "b" in only:
+        log("(b) round trips, %.0f s each" % ARGS.rtt_seconds)
+        bench_rtt(vmd, c, tmp, template, ARGS.rtt_seconds, rows)
+    if "d" in only:
+        log("(d) kill latency, %d runs" % ARGS.runs)
+        bench_kill(vmd, c, ARGS.runs, rows)
+    if "e" in only:
+        log("(e) console relay, %d MiB x %d runs per case"
+            % (ARGS.console_mib, ARGS.console_runs))
+        bench_console(vmd, c, tmp, ARGS.console_mib, ARGS.console_runs,
+                      rows)
+    if "f" in only:
+        log("(f) keystroke round trips, %d per side" % ARGS.keys)
+        bench_keys(vmd, c, tmp, template, ARGS.keys, rows)
+    if "c" in only:  # last: it leaves 10,000 definitions behind
+        log("(c) %d definitions" % ARGS.vms)
+        bench_scale(vmd, ARGS.vms, rows)
 
 
 if __name__ == "__main__":

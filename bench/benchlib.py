@@ -7,9 +7,11 @@ import json
 import os
 import platform
 import socket
+import shutil
 import statistics
 import subprocess
 import sys
+import tempfile
 
 
 def bench_args(doc, options):
@@ -158,3 +160,37 @@ def print_table(info, rows, notes):
     for note in notes:
         print("  " + note)
     print()
+
+
+def run_bench(name, measure, notes, args, clients="Python client"):
+    """One vmd on a scratch directory; measure(vmd, client, tmp, host,
+    rows) appends rows (measurement, result, target, ok).  Prints the
+    table, the notes of what ran and the verdict; the exit status: 0 all
+    targets met (or --report-only), 1 one missed, 2 the bench failed."""
+    from vmdtest import Client, Vmd
+    tmp = tempfile.mkdtemp(prefix="vmd-bench-%s-" % name)
+    vmd = Vmd(tmp)
+    rows = []
+    try:
+        vmd.start()
+        c = Client(vmd.socket)
+        host = c.command("query-host", timeout=120)
+        info = machine_info(host, tmp, clients)
+        measure(vmd, c, tmp, host, rows)
+        c.close()
+    except Exception as e:
+        log("failed: %s: %s" % (type(e).__name__, e))
+        sys.stderr.write(vmd.log()[-5000:])
+        return 2
+    finally:
+        vmd.cleanup()
+        shutil.rmtree(tmp, ignore_errors=True)
+    print_table(info, rows, measured_notes(notes, args.only))
+    missed = [r for r in rows if r[3] is False]
+    if missed:
+        print("%d of %d targets missed" % (
+            len(missed), sum(r[3] is not None for r in rows)))
+    else:
+        print("all targets met")
+    sys.stdout.flush()
+    return 1 if missed and not args.report_only else 0

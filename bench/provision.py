@@ -22,12 +22,10 @@ usage: provision.py --builddir DIR [--srcdir DIR] [--clones N] [--runs N]
 
 import os
 import select
-import shutil
 import signal
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -48,9 +46,8 @@ from benchlib import bench_args  # noqa: E402
 ARGS = bench_args(__doc__, options)
 import vmdtest  # noqa: E402
 from vmdproto import Console  # noqa: E402
-from vmdtest import Client, Vmd, linux_config  # noqa: E402
-from benchlib import (log, machine_info, measured_notes, ms, pct,  # noqa
-                      print_table)
+from vmdtest import linux_config  # noqa: E402
+from benchlib import log, ms, pct, run_bench  # noqa: E402
 
 KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHVtZC1iZW5jaC1rZXktMDAwMDAw"
        "MDAwMDAwMDAwMDAw bench@vmd")
@@ -227,38 +224,21 @@ def main():
             log("missing %s (make vmd vmctl tests/guests/initramfs.cpio.gz)"
                 % p)
             return 2
-    tmp = tempfile.mkdtemp(prefix="vmd-bench-prov-")
-    vmd = Vmd(tmp)
-    rows = []
-    try:
-        vmd.start()
-        c = Client(vmd.socket)
-        info = machine_info(c.command("query-host", timeout=120), tmp)
-        if "p" in ARGS.only:
-            log("(p) %d linked clones of a 20 GiB base" % ARGS.clones)
-            bench_clones(c, rows)
-        if "q" in ARGS.only:
-            log("(q) full copies of %d MiB, %d runs" % (ARGS.copy_mib,
-                                                        ARGS.runs))
-            bench_copy(c, vmd, tmp, rows)
-        if "r" in ARGS.only:
-            log("(r) apply of %d VMs, %d booted" % (ARGS.apply_vms,
-                                                    ARGS.boot_vms))
-            bench_apply(c, vmd, rows)
-        c.close()
-    except Exception as e:
-        log("failed: %s: %s" % (type(e).__name__, e))
-        sys.stderr.write(vmd.log()[-5000:])
-        return 2
-    finally:
-        vmd.cleanup()
-        shutil.rmtree(tmp, ignore_errors=True)
-    print_table(info, rows, measured_notes(NOTES, ARGS.only))
-    missed = [r for r in rows if r[3] is False]
-    print("%d of %d targets missed" % (len(missed), sum(
-        r[3] is not None for r in rows)) if missed else "all targets met")
-    sys.stdout.flush()
-    return 1 if missed and not ARGS.report_only else 0
+    return run_bench("prov", measure, NOTES, ARGS)
+
+
+def measure(vmd, c, tmp, host, rows):
+    if "p" in ARGS.only:
+        log("(p) %d linked clones of a 20 GiB base" % ARGS.clones)
+        bench_clones(c, rows)
+    if "q" in ARGS.only:
+        log("(q) full copies of %d MiB, %d runs" % (ARGS.copy_mib,
+                                                    ARGS.runs))
+        bench_copy(c, vmd, tmp, rows)
+    if "r" in ARGS.only:
+        log("(r) apply of %d VMs, %d booted" % (ARGS.apply_vms,
+                                                ARGS.boot_vms))
+        bench_apply(c, vmd, rows)
 
 
 if __name__ == "__main__":
