@@ -52,6 +52,7 @@ static void forget(struct clone *op)
 			*p = op->next_op;
 			break;
 		}
+	job_release(op);
 	json_object_put(op->config);
 	free(op);
 }
@@ -205,6 +206,10 @@ static int plan_disk(struct clone *op, size_t i, const char *name)
 			       &op->vol[op->n], op->path[op->n],
 			       sizeof op->path[op->n], &f) < 0) {
 		call_fault(op->c, &f);
+		return -1;
+	}
+	if (job_hold(op->vol[op->n].name, op) < 0) {
+		call_error(op->c, RPC_GENERIC_ERROR, "out of memory");
 		return -1;
 	}
 	json_object_object_add(json_object_array_get_idx(

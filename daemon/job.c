@@ -47,6 +47,14 @@ struct job {
 static struct job *jobs;
 static unsigned next_id = 1, running;
 
+/* Names held by an operation of several jobs, from its plan to its end. */
+struct hold {
+	char volume[72];
+	const void *owner;
+	struct hold *next;
+};
+static struct hold *holds;
+
 static long long now_ms(void)
 {
 	struct timespec ts;
@@ -372,7 +380,36 @@ bool job_busy(const char *volume)
 	for (struct job *j = jobs; j; j = j->next)
 		if (!strcmp(j->volume, volume))
 			return true;
+	for (struct hold *h = holds; h; h = h->next)
+		if (!strcmp(h->volume, volume))
+			return true;
 	return false;
+}
+
+int job_hold(const char *volume, const void *owner)
+{
+	struct hold *h = calloc(1, sizeof *h);
+
+	if (!h)
+		return -1;
+	snprintf(h->volume, sizeof h->volume, "%s", volume);
+	h->owner = owner;
+	h->next = holds;
+	holds = h;
+	return 0;
+}
+
+void job_release(const void *owner)
+{
+	for (struct hold **p = &holds; *p;) {
+		struct hold *h = *p;
+		if (h->owner == owner) {
+			*p = h->next;
+			free(h);
+		} else {
+			p = &h->next;
+		}
+	}
 }
 
 struct json_object *job_list(void)

@@ -66,6 +66,10 @@ int spec_files_add(struct spec_files *s, const struct volume *v,
 			      sf->path);
 		return -1;
 	}
+	if (job_hold(v->name, s) < 0) {
+		rpc_fault_set(f, RPC_GENERIC_ERROR, "out of memory");
+		return -1;
+	}
 	snprintf(sf->tmp, sizeof sf->tmp, "%s.%s.part", dir, v->file);
 	s->n++;
 	return 0;
@@ -164,6 +168,7 @@ void spec_files_remove(struct spec_files *s)
 
 void spec_files_free(struct spec_files *s)
 {
+	job_release(s);
 	free(s->f);
 	memset(s, 0, sizeof *s);
 }
