@@ -27,7 +27,8 @@ struct job_spec {
 	const int *keep_fds;     /* inherited by qemu-img (as /dev/fd/N) */
 	size_t nkeep;
 	const char *tmp_path;    /* where qemu-img writes, or NULL */
-	const char *final_path;  /* tmp_path is renamed to it on success */
+	const char *final_path;  /* tmp_path is renamed to it on success;
+				    NULL: the caller renames it later */
 	int64_t total;           /* bytes, for VOLUME_PROGRESS (convert -p) */
 	uid_t uid;               /* who asked */
 };

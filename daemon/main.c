@@ -17,6 +17,7 @@
 #include "daemon/commit.h"
 #include "daemon/dirs.h"
 #include "daemon/leftovers.h"
+#include "daemon/pool_sweep.h"
 #include "daemon/dispatch.h"
 #include "daemon/job.h"
 #include "daemon/pool.h"
@@ -358,6 +359,7 @@ static int setup(void)
 		log_err("store: %s", err);
 		return -1;
 	}
+	pool_sweep(vmd.store);
 	sdnotify_status("loading VM definitions");
 	if (vm_load_all() < 0 || template_load_all() != STORE_OK) {
 		log_err("cannot load VM definitions: %s", store_errmsg(vmd.store));

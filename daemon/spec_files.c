@@ -135,7 +135,7 @@ static void start_next(struct spec_files *s)
 	struct job_spec spec = {
 		.kind = linked ? "clone" : "create", .volume = sf->v.name,
 		.argv = linked ? overlay : empty, .tmp_path = sf->tmp,
-		.final_path = sf->path, .uid = s->uid,
+		.uid = s->uid,
 	};
 	if (!job_start(&spec, file_made, s, &f))
 		s->done(s->ctx, &f);
@@ -161,9 +161,17 @@ int spec_files_insert(struct spec_files *s)
 void spec_files_remove(struct spec_files *s)
 {
 	for (size_t i = 0; i < s->n; i++)
-		if (s->f[i].made && unlink(s->f[i].path) < 0 && errno != ENOENT)
+		if (s->f[i].made && unlink(s->f[i].tmp) < 0 && errno != ENOENT)
 			log_msg(LOG_ERR, "spec-apply: cannot remove %s: %s",
-				s->f[i].path, strerror(errno));
+				s->f[i].tmp, strerror(errno));
+}
+
+void spec_files_place(struct spec_files *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (rename(s->f[i].tmp, s->f[i].path) < 0)
+			log_msg(LOG_ERR, "spec-apply: cannot rename %s to %s: %s",
+				s->f[i].tmp, s->f[i].path, strerror(errno));
 }
 
 void spec_files_free(struct spec_files *s)
