@@ -348,6 +348,10 @@ static int setup(void)
 		log_err("%s", err);
 		return -1;
 	}
+	/* vmd writes there as root: nobody else may plant a symlink */
+	for (size_t i = 0; i < pool_count(); i++)
+		if (dirs_check_own(pool_dir(pool_name_at(i))) < 0)
+			return -1;
 	if (dispatch_init(err, sizeof err) < 0) {
 		log_err("schema: %s", err);
 		return -1;

@@ -6,7 +6,7 @@ killed with SIGKILL in the middle of a job leaves no file behind once it
 has started again: a job's temporary file (.NAME.FMT.part) is removed at
 start and the log says so, the files of an unfinished clone stay
 temporary until its rows are stored, and a temporary file whose row was
-stored is put in place."""
+stored is put in place.  A pool others may write is refused at start."""
 
 import os
 import sys
@@ -112,6 +112,26 @@ class KilledCloneTest(HeldCloneCase):
         self.assertEqual(self.pool_files(), [".x.txt.part", "d0.raw",
                                              "d1.raw"])
         self.assertIn("put .d1.raw.part in place", self.vmd.log())
+
+
+class PoolModeTest(vmdtest.VmdTestCase):
+    """vmd writes into its pools as root: a pool directory another user
+    may write (and plant a symlink at a temporary file's name in) is
+    refused, as the state directory is."""
+
+    start_vmd = False
+
+    def test_pool_writable_by_others_is_refused(self):
+        d = os.path.join(self.tmp, "open")
+        os.mkdir(d)
+        os.chmod(d, 0o777)
+        self.vmd.extra_args = ["--pool", "open=" + d]
+        with self.assertRaises(AssertionError):
+            self.vmd.start(timeout=t(10))
+        self.assertIn(d + " is writable by its group or others",
+                      self.vmd.log())
+        os.chmod(d, 0o700)
+        self.vmd.start()
 
 
 if __name__ == "__main__":
