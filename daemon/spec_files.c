@@ -66,10 +66,6 @@ int spec_files_add(struct spec_files *s, const struct volume *v,
 			      sf->path);
 		return -1;
 	}
-	if (job_hold(v->name, s) < 0) {
-		rpc_fault_set(f, RPC_GENERIC_ERROR, "out of memory");
-		return -1;
-	}
 	snprintf(sf->tmp, sizeof sf->tmp, "%s.%s.part", dir, v->file);
 	s->n++;
 	return 0;
@@ -143,9 +139,18 @@ static void start_next(struct spec_files *s)
 
 void spec_files_make(struct spec_files *s, spec_files_cb done, void *ctx)
 {
+	struct rpc_fault f;
+
 	s->done = done;
 	s->ctx = ctx;
 	s->next = 0;
+	/* the names stay taken from the first job until the plan's end */
+	for (size_t i = 0; i < s->n; i++)
+		if (job_hold(s->f[i].v.name, s) < 0) {
+			rpc_fault_set(&f, RPC_GENERIC_ERROR, "out of memory");
+			done(ctx, &f);
+			return;
+		}
 	start_next(s);
 }
 
