@@ -198,7 +198,7 @@ static void start_next(struct clone *op)
 	char *full[] = {(char *)job_qemu_img(), "convert", "-p", "-f", b->format,
 			"-O", b->format, from, op->tmp[i], NULL};
 	struct job_spec spec = {
-		.kind = "clone", .volume = op->vol[i].name,
+		.kind = "clone", .volume = op->vol[i].name, .source = b->name,
 		.argv = op->full ? full : linked, .tmp_path = op->tmp[i],
 		.total = op->full ? b->size : 0,
 		.uid = op->c->uid,

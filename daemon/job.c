@@ -27,7 +27,7 @@
 struct job {
 	unsigned id;
 	pid_t pid;
-	char kind[16], volume[72];
+	char kind[16], volume[72], source[72];
 	char *tmp, *final;
 	int64_t total, done;
 	uid_t uid;
@@ -288,6 +288,8 @@ static struct job *new_job(const struct job_spec *spec, job_done_cb done,
 	j->fd[0] = j->fd[1] = -1;
 	snprintf(j->kind, sizeof j->kind, "%s", spec->kind);
 	snprintf(j->volume, sizeof j->volume, "%s", spec->volume);
+	snprintf(j->source, sizeof j->source, "%s", spec->source ? spec->source
+		 : "");
 	j->tmp = spec->tmp_path ? strdup(spec->tmp_path) : NULL;
 	j->final = spec->final_path ? strdup(spec->final_path) : NULL;
 	j->total = spec->total;
@@ -378,7 +380,7 @@ int job_cancel(unsigned id, struct rpc_fault *f)
 bool job_busy(const char *volume)
 {
 	for (struct job *j = jobs; j; j = j->next)
-		if (!strcmp(j->volume, volume))
+		if (!strcmp(j->volume, volume) || !strcmp(j->source, volume))
 			return true;
 	for (struct hold *h = holds; h; h = h->next)
 		if (!strcmp(h->volume, volume))

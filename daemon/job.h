@@ -23,6 +23,7 @@ typedef void (*job_done_cb)(void *ctx, struct job *j,
 struct job_spec {
 	const char *kind;        /* "create", "import", "clone", "resize" */
 	const char *volume;      /* the volume it is for */
+	const char *source;      /* the volume it reads, or NULL */
 	char *const *argv;       /* qemu-img and its arguments */
 	const int *keep_fds;     /* inherited by qemu-img (as /dev/fd/N) */
 	size_t nkeep;

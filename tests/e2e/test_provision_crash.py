@@ -75,6 +75,24 @@ class CloneNamesHeldTest(HeldCloneCase):
                          ["d0", "d1"])
 
 
+class SourceReadTest(HeldCloneCase):
+    held = "*cp*"
+
+    def test_source_of_a_full_copy_is_busy(self):
+        self.c.command("volume-import", {"name": "free", "format": "raw",
+                       "file": os.path.join(self.tmp, "d0")}, timeout=t(60))
+        c = self.client()
+        c.send({"execute": "volume-clone", "id": 5, "arguments": {
+            "source": "free", "name": "cp", "mode": "full"}})
+        c.wait_event(lambda e: e.get("event") == "VOLUME_PROGRESS"
+                     and e["data"]["done"] > 0, t(30))
+        self.assertCmdError(self.c, "volume-delete", {"volume": "free"},
+                            "Busy", ["free", "job"])
+        self.assertCmdError(self.c, "volume-resize", {"volume": "free",
+                            "size": 2 * MiB}, "Busy", ["free", "job"])
+        self.assertIn("free.raw", self.pool_files())
+
+
 class KilledCloneTest(HeldCloneCase):
     held = "*c1-disk1*"
 
