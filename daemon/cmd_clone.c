@@ -3,10 +3,12 @@
  * disk is a new volume NAME-diskN in its base's pool: linked, a qcow2
  * overlay on the base (qemu-img create, a few milliseconds whatever the
  * base's size), or full, a copy (qemu-img convert, with VOLUME_PROGRESS).
- * The files are made one job after the other; the volume rows and the VM
- * row then go into the store in one transaction.  Any failure removes the
- * files made so far: no half-made VM, no stray volume (also when vmd
- * exits: job_kill_all tells the job running, which fails the clone). */
+ * The files are made one job after the other, each keeping its temporary
+ * name (.FILE.part); the volume rows and the VM row then go into the store
+ * in one transaction, and only then do the files take their names.  Any
+ * failure removes the files made so far: no half-made VM, no stray volume
+ * (also when vmd exits: job_kill_all tells the job running, which fails
+ * the clone; when vmd is killed, pool_sweep removes them at its start). */
 #include "config.h"
 #include <errno.h>
 #include <inttypes.h>
@@ -38,8 +40,9 @@ struct clone {
 	size_t n, next;                   /* volume disks; the one being made */
 	struct volume vol[VMD_DISK_MAX];  /* the new volumes, disk order */
 	struct volume base[VMD_DISK_MAX];
-	bool made[VMD_DISK_MAX];          /* its file is in place */
+	bool made[VMD_DISK_MAX];          /* its temporary file is made */
 	char path[VMD_DISK_MAX][4096];
+	char tmp[VMD_DISK_MAX][4200];     /* the file until the rows are in */
 	struct clone *next_op;
 };
 
@@ -52,6 +55,7 @@ static void forget(struct clone *op)
 			*p = op->next_op;
 			break;
 		}
+	job_release(op);
 	json_object_put(op->config);
 	free(op);
 }
@@ -59,9 +63,19 @@ static void forget(struct clone *op)
 static void remove_files(struct clone *op)
 {
 	for (size_t i = 0; i < op->n; i++)
-		if (op->made[i] && unlink(op->path[i]) < 0 && errno != ENOENT)
+		if (op->made[i] && unlink(op->tmp[i]) < 0 && errno != ENOENT)
 			log_msg(LOG_ERR, "clone %s: cannot remove %s: %s", op->name,
-				op->path[i], strerror(errno));
+				op->tmp[i], strerror(errno));
+}
+
+/* The rows are stored: the files take their names (a crash before this
+ * leaves them to pool_sweep, which puts them in place). */
+static void place_files(struct clone *op)
+{
+	for (size_t i = 0; i < op->n; i++)
+		if (rename(op->tmp[i], op->path[i]) < 0)
+			log_msg(LOG_ERR, "clone %s: cannot rename %s to %s: %s",
+				op->name, op->tmp[i], op->path[i], strerror(errno));
 }
 
 /* Undoes what was made, replies err. */
@@ -111,7 +125,7 @@ static void new_uuid(char out[37])
 	snprintf(out, 37, SD_ID128_UUID_FORMAT_STR, SD_ID128_FORMAT_VAL(id));
 }
 
-/* Every file is in place: the rows, the VM, the reply. */
+/* Every file is made: the rows, the files named, the VM, the reply. */
 static void finish(struct clone *op)
 {
 	struct json_object *r, *vols = json_object_new_array();
@@ -132,6 +146,7 @@ static void finish(struct clone *op)
 		fail(op, &f);
 		return;
 	}
+	place_files(op);
 	vm = vm_add(uuid, op->name, json_object_get(op->config), time(NULL),
 		    time(NULL));
 	if (!vm)  /* it is stored: the next vmd loads it */
@@ -169,7 +184,7 @@ static void start_next(struct clone *op)
 {
 	size_t i = op->next;
 	struct volume *b = &op->base[i];
-	char from[4096], tmp[4200], size[32];
+	char from[4096], size[32];
 	struct rpc_fault f;
 
 	if (i == op->n) {
@@ -177,18 +192,15 @@ static void start_next(struct clone *op)
 		return;
 	}
 	volume_path(b, from, sizeof from);
-	pool_path(op->vol[i].pool, "", tmp, sizeof tmp);
-	snprintf(tmp + strlen(tmp), sizeof tmp - strlen(tmp), ".%s.part",
-		 op->vol[i].file);
 	snprintf(size, sizeof size, "%" PRId64, b->size);
 	char *linked[] = {(char *)job_qemu_img(), "create", "-q", "-f", "qcow2",
-			  "-F", b->format, "-b", from, tmp, size, NULL};
+			  "-F", b->format, "-b", from, op->tmp[i], size, NULL};
 	char *full[] = {(char *)job_qemu_img(), "convert", "-p", "-f", b->format,
-			"-O", b->format, from, tmp, NULL};
+			"-O", b->format, from, op->tmp[i], NULL};
 	struct job_spec spec = {
-		.kind = "clone", .volume = op->vol[i].name,
-		.argv = op->full ? full : linked, .tmp_path = tmp,
-		.final_path = op->path[i], .total = op->full ? b->size : 0,
+		.kind = "clone", .volume = op->vol[i].name, .source = b->name,
+		.argv = op->full ? full : linked, .tmp_path = op->tmp[i],
+		.total = op->full ? b->size : 0,
 		.uid = op->c->uid,
 	};
 	if (!job_start(&spec, disk_made, op, &f))
@@ -200,11 +212,20 @@ static void start_next(struct clone *op)
 static int plan_disk(struct clone *op, size_t i, const char *name)
 {
 	struct rpc_fault f;
+	char dir[sizeof op->tmp[0]];
 
 	if (template_plan_disk(op->name, i, name, op->full, &op->base[op->n],
 			       &op->vol[op->n], op->path[op->n],
 			       sizeof op->path[op->n], &f) < 0) {
 		call_fault(op->c, &f);
+		return -1;
+	}
+	pool_path(op->vol[op->n].pool, "", dir, sizeof dir);
+	snprintf(dir + strlen(dir), sizeof dir - strlen(dir), ".%s.part",
+		 op->vol[op->n].file);
+	memcpy(op->tmp[op->n], dir, sizeof dir);
+	if (job_hold(op->vol[op->n].name, op) < 0) {
+		call_error(op->c, RPC_GENERIC_ERROR, "out of memory");
 		return -1;
 	}
 	json_object_object_add(json_object_array_get_idx(

@@ -541,6 +541,7 @@ static void commit_plan(void *ctx, const struct rpc_fault *err)
 		spec_files_remove(&p->files);
 		call_fault(p->c, &f);
 	} else {
+		spec_files_place(&p->files);
 		apply_plan(p);
 		call_reply_synced(p->c, reply(p, true));
 	}

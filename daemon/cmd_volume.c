@@ -126,6 +126,7 @@ void vop_run(struct vop *op, const char *kind, char **argv, int64_t total,
 {
 	struct job_spec spec = {
 		.kind = kind, .volume = op->v.name, .argv = argv,
+		.source = op->base.name[0] ? op->base.name : NULL,
 		.keep_fds = &op->src_fd, .nkeep = 1,
 		.tmp_path = strcmp(kind, "resize") ? op->tmp : NULL,
 		.final_path = strcmp(kind, "resize") ? op->path : NULL,

@@ -27,7 +27,7 @@
 struct job {
 	unsigned id;
 	pid_t pid;
-	char kind[16], volume[72];
+	char kind[16], volume[72], source[72];
 	char *tmp, *final;
 	int64_t total, done;
 	uid_t uid;
@@ -46,6 +46,14 @@ struct job {
 
 static struct job *jobs;
 static unsigned next_id = 1, running;
+
+/* Names held by an operation of several jobs, from its plan to its end. */
+struct hold {
+	char volume[72];
+	const void *owner;
+	struct hold *next;
+};
+static struct hold *holds;
 
 static long long now_ms(void)
 {
@@ -280,6 +288,8 @@ static struct job *new_job(const struct job_spec *spec, job_done_cb done,
 	j->fd[0] = j->fd[1] = -1;
 	snprintf(j->kind, sizeof j->kind, "%s", spec->kind);
 	snprintf(j->volume, sizeof j->volume, "%s", spec->volume);
+	snprintf(j->source, sizeof j->source, "%s", spec->source ? spec->source
+		 : "");
 	j->tmp = spec->tmp_path ? strdup(spec->tmp_path) : NULL;
 	j->final = spec->final_path ? strdup(spec->final_path) : NULL;
 	j->total = spec->total;
@@ -370,9 +380,38 @@ int job_cancel(unsigned id, struct rpc_fault *f)
 bool job_busy(const char *volume)
 {
 	for (struct job *j = jobs; j; j = j->next)
-		if (!strcmp(j->volume, volume))
+		if (!strcmp(j->volume, volume) || !strcmp(j->source, volume))
+			return true;
+	for (struct hold *h = holds; h; h = h->next)
+		if (!strcmp(h->volume, volume))
 			return true;
 	return false;
+}
+
+int job_hold(const char *volume, const void *owner)
+{
+	struct hold *h = calloc(1, sizeof *h);
+
+	if (!h)
+		return -1;
+	snprintf(h->volume, sizeof h->volume, "%s", volume);
+	h->owner = owner;
+	h->next = holds;
+	holds = h;
+	return 0;
+}
+
+void job_release(const void *owner)
+{
+	for (struct hold **p = &holds; *p;) {
+		struct hold *h = *p;
+		if (h->owner == owner) {
+			*p = h->next;
+			free(h);
+		} else {
+			p = &h->next;
+		}
+	}
 }
 
 struct json_object *job_list(void)

@@ -23,11 +23,13 @@ typedef void (*job_done_cb)(void *ctx, struct job *j,
 struct job_spec {
 	const char *kind;        /* "create", "import", "clone", "resize" */
 	const char *volume;      /* the volume it is for */
+	const char *source;      /* the volume it reads, or NULL */
 	char *const *argv;       /* qemu-img and its arguments */
 	const int *keep_fds;     /* inherited by qemu-img (as /dev/fd/N) */
 	size_t nkeep;
 	const char *tmp_path;    /* where qemu-img writes, or NULL */
-	const char *final_path;  /* tmp_path is renamed to it on success */
+	const char *final_path;  /* tmp_path is renamed to it on success;
+				    NULL: the caller renames it later */
 	int64_t total;           /* bytes, for VOLUME_PROGRESS (convert -p) */
 	uid_t uid;               /* who asked */
 };
@@ -40,8 +42,16 @@ unsigned job_id(const struct job *j);
 /* Stops the job (SIGKILL); its callback says it was cancelled.  0, or
  * -1 with f when no such job runs. */
 int job_cancel(unsigned id, struct rpc_fault *f);
-/* A job runs for this volume (it makes it, or reads it). */
+/* A job runs for this volume (it makes it, or reads it), or an
+ * operation holds its name (job_hold). */
 bool job_busy(const char *volume);
+/* An operation that makes several volumes one job after the other
+ * (vm-clone, spec-apply) holds their names from its plan until it ends,
+ * so that job_busy says true for each meanwhile: no other command makes
+ * a volume of that name between two of its jobs.  -1: out of memory. */
+int job_hold(const char *volume, const void *owner);
+/* Every name owner holds is free again. */
+void job_release(const void *owner);
 /* The jobs running: [{job, kind, volume, done, total, uid}]. */
 struct json_object *job_list(void);
 /* SIGCHLD: true when pid was a job's (its end is then handled). */

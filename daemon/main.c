@@ -17,6 +17,7 @@
 #include "daemon/commit.h"
 #include "daemon/dirs.h"
 #include "daemon/leftovers.h"
+#include "daemon/pool_sweep.h"
 #include "daemon/dispatch.h"
 #include "daemon/job.h"
 #include "daemon/pool.h"
@@ -347,6 +348,10 @@ static int setup(void)
 		log_err("%s", err);
 		return -1;
 	}
+	/* vmd writes there as root: nobody else may plant a symlink */
+	for (size_t i = 0; i < pool_count(); i++)
+		if (dirs_check_own(pool_dir(pool_name_at(i))) < 0)
+			return -1;
 	if (dispatch_init(err, sizeof err) < 0) {
 		log_err("schema: %s", err);
 		return -1;
@@ -358,6 +363,7 @@ static int setup(void)
 		log_err("store: %s", err);
 		return -1;
 	}
+	pool_sweep(vmd.store);
 	sdnotify_status("loading VM definitions");
 	if (vm_load_all() < 0 || template_load_all() != STORE_OK) {
 		log_err("cannot load VM definitions: %s", store_errmsg(vmd.store));

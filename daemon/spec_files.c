@@ -131,7 +131,7 @@ static void start_next(struct spec_files *s)
 	struct job_spec spec = {
 		.kind = linked ? "clone" : "create", .volume = sf->v.name,
 		.argv = linked ? overlay : empty, .tmp_path = sf->tmp,
-		.final_path = sf->path, .uid = s->uid,
+		.uid = s->uid,
 	};
 	if (!job_start(&spec, file_made, s, &f))
 		s->done(s->ctx, &f);
@@ -139,9 +139,18 @@ static void start_next(struct spec_files *s)
 
 void spec_files_make(struct spec_files *s, spec_files_cb done, void *ctx)
 {
+	struct rpc_fault f;
+
 	s->done = done;
 	s->ctx = ctx;
 	s->next = 0;
+	/* the names stay taken from the first job until the plan's end */
+	for (size_t i = 0; i < s->n; i++)
+		if (job_hold(s->f[i].v.name, s) < 0) {
+			rpc_fault_set(&f, RPC_GENERIC_ERROR, "out of memory");
+			done(ctx, &f);
+			return;
+		}
 	start_next(s);
 }
 
@@ -157,13 +166,22 @@ int spec_files_insert(struct spec_files *s)
 void spec_files_remove(struct spec_files *s)
 {
 	for (size_t i = 0; i < s->n; i++)
-		if (s->f[i].made && unlink(s->f[i].path) < 0 && errno != ENOENT)
+		if (s->f[i].made && unlink(s->f[i].tmp) < 0 && errno != ENOENT)
 			log_msg(LOG_ERR, "spec-apply: cannot remove %s: %s",
-				s->f[i].path, strerror(errno));
+				s->f[i].tmp, strerror(errno));
+}
+
+void spec_files_place(struct spec_files *s)
+{
+	for (size_t i = 0; i < s->n; i++)
+		if (rename(s->f[i].tmp, s->f[i].path) < 0)
+			log_msg(LOG_ERR, "spec-apply: cannot rename %s to %s: %s",
+				s->f[i].tmp, s->f[i].path, strerror(errno));
 }
 
 void spec_files_free(struct spec_files *s)
 {
+	job_release(s);
 	free(s->f);
 	memset(s, 0, sizeof *s);
 }

@@ -1,9 +1,11 @@
 /* The files one spec-apply makes before it commits: the spec's new empty
  * volumes (qemu-img create) and the overlays of its VMs made from
  * templates (qemu-img create -b BASE), one job after the other.  Files
- * cannot join the store's transaction, so they are made first and their
- * rows go in with the definitions (spec_files_insert); when anything
- * fails, spec_files_remove takes every file made away again. */
+ * cannot join the store's transaction, so they are made first under their
+ * temporary names and their rows go in with the definitions
+ * (spec_files_insert), after which they take their names
+ * (spec_files_place); when anything fails, spec_files_remove takes every
+ * file made away again. */
 #ifndef VMD_DAEMON_SPEC_FILES_H
 #define VMD_DAEMON_SPEC_FILES_H
 
@@ -17,11 +19,11 @@ struct spec_file {
 	struct volume v;          /* the row, inserted at commit */
 	struct volume base;       /* an overlay's base; name "" for none */
 	char path[4096];
-	char tmp[4200];           /* where qemu-img writes it */
+	char tmp[4200];           /* the file until its row is committed */
 	bool made;
 };
 
-/* Told once: err NULL when every file is in place. */
+/* Told once: err NULL when every file is made. */
 typedef void (*spec_files_cb)(void *ctx, const struct rpc_fault *err);
 
 struct spec_files {
@@ -48,6 +50,8 @@ int spec_files_check_space(const struct spec_files *s, struct rpc_fault *f);
 void spec_files_make(struct spec_files *s, spec_files_cb done, void *ctx);
 /* Inserts every row into the open transaction: STORE_OK or the error. */
 int spec_files_insert(struct spec_files *s);
+/* The rows are committed: each file takes its name. */
+void spec_files_place(struct spec_files *s);
 /* Removes the files made (after a failure). */
 void spec_files_remove(struct spec_files *s);
 void spec_files_free(struct spec_files *s);

@@ -755,7 +755,7 @@ class SmallPoolCase(VmdTestCase):
             self.skipTest("mounting a tmpfs needs root")
         self.small = os.path.join(self.tmp, "small")
         os.mkdir(self.small)
-        subprocess.check_call(["mount", "-t", "tmpfs", "-o", "size=16m",
+        subprocess.check_call(["mount", "-t", "tmpfs", "-o", "size=16m,mode=0700",
                                "vmd-test-pool", self.small])
         self.addCleanup(subprocess.call, ["umount", "-l", self.small])
         self.vmd.extra_args = ["--pool", "small=" + self.small]
