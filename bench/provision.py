@@ -95,6 +95,7 @@ def data_file(path, mib):
 
 
 def timed(fn):
+    os.sync()   # neither side pays for the other's dirty pages
     t0 = time.perf_counter()
     fn()
     return time.perf_counter() - t0
@@ -211,7 +212,8 @@ NOTES = [
     "overlay's header.",
     "(q) both copies read the volume's file in the pool (page cache warm) "
     "and write into",
-    "    the same pool; interleaved, median of %d each." % ARGS.runs,
+    "    the same pool; interleaved, median of %d each, after a sync."
+    % ARGS.runs,
     "(r) the Linux test guest under TCG on this machine's CPUs; its init "
     "mounts the cidata",
     "    CD-ROM and prints the host name it finds in meta-data.",
