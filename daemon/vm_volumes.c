@@ -14,6 +14,7 @@
 #include "daemon/vm.h"
 #include "daemon/vm_config.h"
 #include "daemon/vm_files.h"
+#include "daemon/job.h"
 #include "daemon/vm_volumes.h"
 #include "daemon/vmd.h"
 #include "daemon/volume.h"
@@ -118,6 +119,14 @@ static int open_disk(struct json_object *d, size_t i, struct vm_files *files,
 	if (volume_get(vmd.store, name, &v) != STORE_OK) {
 		rpc_fault_set(f, RPC_VOLUME_NOT_FOUND, "disks[%zu]: no volume "
 			      "named '%s'", i, name);
+		return -1;
+	}
+	/* a copy reading it would not be consistent; one being made has no
+	 * file yet */
+	if (job_busy(name)) {
+		rpc_fault_set(f, RPC_BUSY, "disks[%zu]: volume '%s' has a job "
+			      "running (job-list); start the VM when it ends",
+			      i, name);
 		return -1;
 	}
 	if (write && v.readonly) {

@@ -91,6 +91,11 @@ class SourceReadTest(HeldCloneCase):
         self.assertCmdError(self.c, "volume-resize", {"volume": "free",
                             "size": 2 * MiB}, "Busy", ["free", "job"])
         self.assertIn("free.raw", self.pool_files())
+        # a VM on it would write under the copy: refused until it ends
+        self.c.command("vm-define", {"config": vmdtest.bootsector_config(
+            "onfree", disks=[{"volume": "free"}])})
+        self.assertCmdError(self.c, "vm-start", {"vm": "onfree"}, "Busy",
+                            ["free", "job"])
 
 
 class KilledCloneTest(HeldCloneCase):
