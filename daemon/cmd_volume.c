@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "daemon/cmd_volume.h"
 #include "daemon/commit.h"
+#include "daemon/log.h"
 #include "daemon/pool.h"
 #include "daemon/qimg.h"
 #include "daemon/qmp.h"
@@ -102,12 +103,10 @@ struct vop *vop_new(struct call *c, const char *name, const char *pool,
 			   "(vmd's --pool)", pool);
 	} else if (volume_init(&op->v, name, pool, format, 0, NULL) < 0 ||
 		   volume_path(&op->v, op->path, sizeof op->path) < 0 ||
-		   pool_path(pool, "", op->tmp, sizeof op->tmp) < 0) {
+		   volume_tmp_path(&op->v, op->tmp, sizeof op->tmp) < 0) {
 		call_error(c, RPC_INVALID_ARGUMENT, "name: '%s' cannot be a "
 			   "volume's name", name);
 	} else if (name_free(c, op) == 0) {
-		snprintf(op->tmp + strlen(op->tmp), sizeof op->tmp - strlen(op->tmp),
-			 ".%s.part", op->v.file);
 		return op;
 	}
 	free(op);
@@ -314,27 +313,51 @@ static int in_use(struct call *c, const struct volume *v)
 	return rc;
 }
 
+/* The row's removal is on disk: so may the file's be. */
+static void deleted(void *ctx, struct json_object *ret,
+		    const struct rpc_fault *err)
+{
+	struct vop *op = ctx;
+
+	if (!err && unlink(op->tmp) < 0 && errno != ENOENT)
+		log_warn("volume '%s': cannot remove %s: %s", op->v.name,
+			 op->tmp, strerror(errno));
+	call_synced(op->c, ret, err);
+	free(op);
+}
+
+/* The file first goes to its temporary name, then the row, then (once the
+ * store has synced) the file: a crash anywhere leaves either the volume
+ * whole or nothing, as the next start's sweep puts a temporary file whose
+ * row exists back in place and removes the others. */
 void cmd_volume_delete(struct call *c)
 {
-	struct volume v;
-	char path[4096];
+	struct vop *op = vop_alloc(c);
 
-	if (vop_get(c, "volume", &v) < 0 || in_use(c, &v) < 0)
+	if (!op)
 		return;
-	if (volume_path(&v, path, sizeof path) == 0 && unlink(path) < 0 &&
-	    errno != ENOENT) {
-		call_error(c, RPC_GENERIC_ERROR, "volume '%s': cannot remove %s: "
-			   "%s", v.name, path, strerror(errno));
+	if (vop_get(c, "volume", &op->v) < 0 || in_use(c, &op->v) < 0) {
+		free(op);
 		return;
 	}
-	if (volume_delete(vmd.store, v.name) != STORE_OK) {
+	if (volume_path(&op->v, op->path, sizeof op->path) == 0 &&
+	    volume_tmp_path(&op->v, op->tmp, sizeof op->tmp) == 0 &&
+	    rename(op->path, op->tmp) < 0 && errno != ENOENT) {
+		call_error(c, RPC_GENERIC_ERROR, "volume '%s': cannot remove %s: "
+			   "%s", op->v.name, op->path, strerror(errno));
+		free(op);
+		return;
+	}
+	if (volume_delete(vmd.store, op->v.name) != STORE_OK) {
+		rename(op->tmp, op->path);
 		call_error(c, RPC_GENERIC_ERROR, "store: %s",
 			   store_errmsg(vmd.store));
+		free(op);
 		return;
 	}
-	store_event_add(vmd.store, NULL, v.name, "volume-delete", NULL, NULL,
+	store_event_add(vmd.store, NULL, op->v.name, "volume-delete", NULL, NULL,
 			NULL, c->who);
-	commit_reply(NULL, call_synced, c);
+	commit_reply(NULL, deleted, op);
 }
 
 /* The new size is in the file (or the guest's disk): record it.  A

@@ -201,3 +201,11 @@ int volume_path(const struct volume *v, char *buf, size_t len)
 {
 	return pool_path(v->pool, v->file, buf, len);
 }
+
+int volume_tmp_path(const struct volume *v, char *buf, size_t len)
+{
+	char name[sizeof v->file + 8];
+
+	snprintf(name, sizeof name, ".%s.part", v->file);
+	return pool_path(v->pool, name, buf, len);
+}

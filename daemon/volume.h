@@ -51,5 +51,8 @@ int volume_foreach_child(struct store *s, const char *name, volume_cb cb,
 
 /* The file's path: POOL_DIR/FILE.  -1 when its pool is not configured. */
 int volume_path(const struct volume *v, char *buf, size_t len);
+/* Its temporary name, POOL_DIR/.FILE.part: the only name a job writes,
+ * and the one a start of vmd sweeps (pool_sweep.c). */
+int volume_tmp_path(const struct volume *v, char *buf, size_t len);
 
 #endif
