@@ -170,10 +170,11 @@ const struct ctl_cmd ctl_commands[] = {
 	  "clone waits for the copies (vmctl job list shows them).",
 	  NULL },
 	{ "import", "vm-import-libvirt", cmd_import,
-	  "--libvirt URI DOMAIN | --file XML [--strict] [--dry-run] [--name NAME]",
-	  "define a VM from a libvirt domain (mapped; what is not, listed)",
-	  OPTS({ "--libvirt URI DOMAIN", "read DOMAIN from the libvirt "
-		 "connection URI (qemu:///system, test:///default, ...)" },
+	  "[--libvirt URI] [DOMAIN] [--file XML] [--strict] [--dry-run] [--name NAME]",
+	  "define a VM from a libvirt domain (--libvirt or --file; what is not mapped is listed)",
+	  OPTS({ "--libvirt URI", "the libvirt connection (qemu:///system, "
+		 "test:///default, ...) to read DOMAIN from" },
+	       { "DOMAIN", "the domain's name on that connection" },
 	       { "--file XML", "read domain XML from a file (\"-\": stdin)" },
 	       { "--strict", "refuse when anything is not mapped" },
 	       { "--dry-run", "only print the mapped config" },
