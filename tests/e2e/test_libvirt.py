@@ -5,7 +5,10 @@ checks it against libvirt's schema, and libvirt's test:///default driver
 defines it through the API (python3-libvirt); what libvirt then dumps
 imports back to the same config.  A domain is read from test:///default
 through vmd-libvirt, and a connection that never answers meets the
-deadline while vmd goes on serving.  The corpus: libvirt's own test
+deadline while vmd goes on serving.  A real libvirtd (session mode, as
+a test user with its own XDG directories) defines a domain with a disk
+and a serial console; vmd imports it from there, boots it and reads its
+shell on the console.  The corpus: libvirt's own test
 domains (tests/qemuxml2argvdata/*.xml of Debian's libvirt source package,
 fetched once with `apt-get source --download-only` through a deb-src list
 of its own, given with apt's -o options, into tests/cache/ of the build
@@ -161,6 +164,94 @@ class LibvirtTest(vmdtest.VmdTestCase):
         reply = self.c.recv(timeout=t(20))
         self.assertIn("did not answer within 2 s", reply["error"]["desc"])
         self.assertLess(time.monotonic() - start, t(10))
+
+
+LIBVIRTD = "/usr/sbin/libvirtd"
+LIBVIRTD_USER = "vmdt-nobody"
+
+
+class LibvirtdTest(vmdtest.VmdTestCase):
+    """A real libvirt daemon: libvirtd in session mode, as a test user
+    with XDG directories of its own (as root it would be the host's
+    system daemon, with the host's /etc/libvirt and /run/libvirt)."""
+
+    @classmethod
+    def setUpClass(cls):
+        if not os.access(LIBVIRTD, os.X_OK):
+            raise vmdtest.unittest.SkipTest("no " + LIBVIRTD +
+                                            " (libvirt-daemon)")
+        if libvirt is None:
+            raise vmdtest.unittest.SkipTest("python3-libvirt missing")
+        vmdtest.ensure_test_users()
+
+    def start_libvirtd(self):
+        """libvirtd --timeout as LIBVIRTD_USER; its URI."""
+        d = os.path.join(self.tmp, "libvirt")
+        env = {"PATH": "/usr/sbin:/usr/bin:/bin"}
+        for var, sub in (("HOME", "home"), ("XDG_RUNTIME_DIR", "run"),
+                         ("XDG_CONFIG_HOME", "cfg"), ("XDG_CACHE_HOME", "cache"),
+                         ("XDG_DATA_HOME", "data")):
+            env[var] = os.path.join(d, sub)
+            os.makedirs(env[var], mode=0o700)
+        subprocess.run(["chown", "-R", LIBVIRTD_USER, d], check=True)
+        log = open(os.path.join(self.tmp, "libvirtd.log"), "wb")
+        self.addCleanup(log.close)
+        # setpriv execs libvirtd itself (runuser would stay its parent), so
+        # killing p ends the daemon
+        p = subprocess.Popen(["setpriv", "--reuid", LIBVIRTD_USER, "--regid",
+                              LIBVIRTD_USER, "--clear-groups", "env", "-i"] +
+                             ["%s=%s" % kv for kv in env.items()] +
+                             [LIBVIRTD, "--timeout", "300"],
+                             stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        self.addCleanup(p.wait)
+        self.addCleanup(p.kill)
+        sock = os.path.join(env["XDG_RUNTIME_DIR"], "libvirt", "libvirt-sock")
+        deadline = time.monotonic() + t(30)
+        while not os.path.exists(sock):
+            self.assertIsNone(p.poll(), "libvirtd exited")
+            self.assertLess(time.monotonic(), deadline, "no libvirtd socket")
+            time.sleep(0.1)
+        return "qemu:///session?socket=" + sock
+
+    def test_define_import_boot(self):
+        """A domain with a disk and a serial console, defined in libvirtd,
+        imported from it, boots in vmd to a shell on its console."""
+        uri = self.start_libvirtd()
+        disk = os.path.join(self.tmp, "d.qcow2")
+        subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", disk, "8M"],
+                       check=True)
+        vmdtest.for_qemu(disk)
+        xml = ("<domain type='qemu'><name>lvboot</name>"
+               "<memory unit='MiB'>256</memory><vcpu>1</vcpu><os>"
+               "<type arch='x86_64' machine='pc'>hvm</type><kernel>%s</kernel>"
+               "<initrd>%s</initrd><cmdline>console=ttyS0 quiet panic=-1"
+               "</cmdline></os><devices><disk type='file' device='disk'>"
+               "<driver name='qemu' type='qcow2'/><source file='%s'/>"
+               "<target dev='vda' bus='virtio'/></disk><serial type='pty'>"
+               "<target port='0'/></serial><console type='pty'><target "
+               "type='serial' port='0'/></console></devices></domain>" % (
+                   vmdtest.newest_kernel(), vmdtest.INITRAMFS, disk))
+        conn = libvirt.open(uri)
+        try:
+            uuid = conn.defineXML(xml).UUIDString()
+        finally:
+            conn.close()
+        rc, out, err = vmdtest.run_vmctl(self.vmd.socket, [
+            "import", "--libvirt", uri, "lvboot"], timeout=t(60))
+        self.assertEqual(rc, 0, err)
+        self.assertIn("imported lvboot (uuid %s)" % uuid, out)
+        cfg = self.c.command("vm-show", {"vm": "lvboot"})["config"]
+        self.assertEqual((cfg["disks"][0]["path"], cfg["disks"][0]["format"],
+                          cfg["serial"][0]["type"], cfg["machine"]),
+                         (disk, "qcow2", "console", "pc-i440fx-7.2"))
+        self.c.command("vm-start", {"vm": "lvboot"}, timeout=t(60))
+        con = self.vmctl_process("console", "lvboot")
+        con.read_until(vmdtest.LINUX_BANNER, t(90))
+        vmdtest.type_until(con, b"echo lv$((6*7))\n", b"lv42", t(30))
+
+    def setUp(self):
+        super().setUp()
+        self.c = self.client()
 
 
 def fetch_corpus():
