@@ -14,7 +14,9 @@ PACKAGES="build-essential autoconf automake pkg-config
   clang libclang-rt-14-dev strace
   libisofs-dev libcrypt-dev libyaml-dev genisoimage
   python3-yaml python3-jinja2 python3-configobj python3-jsonpatch
-  python3-requests python3-oauthlib python3-netifaces python3-serial"
+  python3-requests python3-oauthlib python3-netifaces python3-serial
+  libxml2-dev libvirt-dev libvirt-clients python3-libvirt
+  libvirt-daemon libvirt-daemon-driver-qemu"
 
 as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi

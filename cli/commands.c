@@ -128,6 +128,18 @@ struct json_object *ctl_read_object(struct ctl *ctl, const char *path)
 	return o;
 }
 
+char *ctl_read_text(struct ctl *ctl, const char *path)
+{
+	char err[512];
+	size_t len;
+	char *text = read_file(path, &len, err, sizeof(err));
+
+	if (text == NULL)
+		ctl_fail(ctl, EXIT_PROTOCOL, "InvalidArgument", "%s %s: %s",
+			 ctl->cmd->name, path, err);
+	return text;
+}
+
 static struct json_object *vm_args(const char *vm)
 {
 	struct json_object *args = json_object_new_object();

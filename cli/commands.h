@@ -103,6 +103,9 @@ struct json_object *ctl_result(struct ctl *ctl, const char *what, rpc_err e,
 /* A JSON object from FILE ("-": stdin); exits 1 naming the file when it
  * cannot be read, is not JSON or not an object. */
 struct json_object *ctl_read_object(struct ctl *ctl, const char *path);
+/* FILE's text ("-": stdin), NUL-terminated; exits 1 naming the file when
+ * it cannot be read. */
+char *ctl_read_text(struct ctl *ctl, const char *path);
 
 /* help.c: usage and help, wrapped to the width of the terminal f is on
  * ($COLUMNS first; 80 when f is no terminal). */
@@ -158,6 +161,9 @@ void ctl_size(char *buf, size_t len, long long n);
 /* templates.c */
 int cmd_template(struct ctl *ctl, int argc, char **argv);
 int cmd_clone(struct ctl *ctl, int argc, char **argv);
+/* libvirt.c */
+int cmd_import(struct ctl *ctl, int argc, char **argv);
+int cmd_export(struct ctl *ctl, int argc, char **argv);
 
 /* console.c */
 int cmd_console(struct ctl *ctl, int argc, char **argv);

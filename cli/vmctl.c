@@ -169,6 +169,23 @@ const struct ctl_cmd ctl_commands[] = {
 	  "A linked clone is made at once whatever the disks' size; a full "
 	  "clone waits for the copies (vmctl job list shows them).",
 	  NULL },
+	{ "import", "vm-import-libvirt", cmd_import,
+	  "[--libvirt URI] [DOMAIN] [--file XML] [--strict] [--dry-run] [--name NAME]",
+	  "define a VM from a libvirt domain (--libvirt or --file; what is not mapped is listed)",
+	  OPTS({ "--libvirt URI", "the libvirt connection (qemu:///system, "
+		 "test:///default, ...) to read DOMAIN from" },
+	       { "DOMAIN", "the domain's name on that connection" },
+	       { "--file XML", "read domain XML from a file (\"-\": stdin)" },
+	       { "--strict", "refuse when anything is not mapped" },
+	       { "--dry-run", "only print the mapped config" },
+	       { "--name NAME", "the VM's name, instead of the domain's" }),
+	  "Each element that is not mapped is printed with why (unmapped: the "
+	  "guest would miss it; ignored: vmd's own choice stands in for it).",
+	  NULL },
+	{ "export", "vm-export-libvirt", cmd_export, "VM",
+	  "print a VM's definition as libvirt domain XML",
+	  OPTS(VM_OPERAND),
+	  "What libvirt cannot say is listed on stderr.", NULL },
 	{ "volume-create", "volume-create", cmd_volume_create,
 	  "NAME SIZE [--format F] [--pool P]",
 	  "create an empty volume (also: vmctl volume create)",

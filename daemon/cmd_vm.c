@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include "daemon/cmd_vm.h"
 #include "daemon/dispatch.h"
 #include "daemon/leftovers.h"
 #include "daemon/log.h"
@@ -56,23 +57,21 @@ static int store_failed(struct call *c, int rc, const char *name)
 	return -1;
 }
 
-void cmd_vm_define(struct call *c)
+struct vm *cmd_define_config(struct call *c, struct json_object *config)
 {
-	struct json_object *config;
 	const char *name, *uuid;
 	char fresh[37];
 	struct rpc_fault f;
 
-	json_object_object_get_ex(c->args, "config", &config);
 	name = rpc_member_str(config, "name");
 	uuid = rpc_member_str(config, "uuid");
 	if (vm_find(name) || (uuid && vm_find(uuid))) {
 		call_error(c, RPC_VM_EXISTS, "a VM named '%s'%s already exists",
 			   vm_find(name) ? name : uuid, vm_find(name) ? "" : " (uuid)");
-		return;
+		return NULL;
 	}
 	if (check_config_files(c, config) < 0)
-		return;
+		return NULL;
 	config = json_object_get(config);
 	if (!uuid) {
 		vm_new_uuid(fresh);
@@ -82,22 +81,31 @@ void cmd_vm_define(struct call *c)
 	if (vm_config_check(NULL, uuid, config, &f) < 0) {
 		call_fault(c, &f);
 		json_object_put(config);
-		return;
+		return NULL;
 	}
 	int rc = store_vm_insert(vmd.store, uuid, name, json_object_to_json_string(config));
 	if (rc != STORE_OK) {
 		json_object_put(config);
 		store_failed(c, rc, name);
-		return;
+		return NULL;
 	}
 	time_t now = time(NULL);
 	struct vm *vm = vm_add(uuid, name, config, now, now);
 	if (!vm) {
 		json_object_put(config);
 		call_error(c, RPC_GENERIC_ERROR, "out of memory");
-		return;
 	}
-	call_reply_synced(c, name_uuid(vm));
+	return vm;
+}
+
+void cmd_vm_define(struct call *c)
+{
+	struct json_object *config;
+	struct vm *vm;
+
+	json_object_object_get_ex(c->args, "config", &config);
+	if ((vm = cmd_define_config(c, config)))
+		call_reply_synced(c, name_uuid(vm));
 }
 
 void cmd_vm_update(struct call *c)

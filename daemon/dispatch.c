@@ -52,6 +52,8 @@ static const struct {
 	{"job-cancel", cmd_job_cancel},
 	{"vm-template", cmd_vm_template},
 	{"vm-clone", cmd_vm_clone},
+	{"vm-import-libvirt", cmd_vm_import_libvirt},
+	{"vm-export-libvirt", cmd_vm_export_libvirt},
 };
 #define NHANDLERS (sizeof handlers / sizeof handlers[0])
 

@@ -51,6 +51,8 @@ void cmd_job_list(struct call *c);
 void cmd_job_cancel(struct call *c);
 void cmd_vm_template(struct call *c);
 void cmd_vm_clone(struct call *c);
+void cmd_vm_import_libvirt(struct call *c);
+void cmd_vm_export_libvirt(struct call *c);
 
 
 

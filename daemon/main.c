@@ -20,6 +20,7 @@
 #include "daemon/pool_sweep.h"
 #include "daemon/dispatch.h"
 #include "daemon/job.h"
+#include "daemon/libvirt_fetch.h"
 #include "daemon/pool.h"
 #include "daemon/log.h"
 #include "daemon/scope.h"
@@ -297,7 +298,8 @@ static void on_sigchld(evutil_socket_t sig, short what, void *arg)
 	pid_t pid;
 
 	while ((pid = waitpid(-1, &status, WNOHANG)) > 0)
-		if (!job_child_exited(pid, status))
+		if (!job_child_exited(pid, status) &&
+		    !lv_fetch_child_exited(pid, status))
 			vm_child_exited(pid, status);
 }
 
@@ -408,6 +410,7 @@ int main(int argc, char **argv)
 	}
 	sdnotify_stopping();
 	job_kill_all();
+	lv_fetch_kill_all();
 	commit_shutdown();
 	server_shutdown();
 	vm_release_all();

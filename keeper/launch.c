@@ -18,22 +18,26 @@
 
 extern char **environ;
 
-const char *keeper_program(void)
+const char *libexec_program(const char *name, char *path, size_t cap)
 {
-	static char path[PATH_MAX];
 	ssize_t n;
 	char *slash;
 
-	if (path[0])
-		return path;
-	n = readlink("/proc/self/exe", path, sizeof path - sizeof KEEPER_PROGRAM - 1);
+	n = readlink("/proc/self/exe", path, cap > strlen(name) + 1 ? cap - strlen(name) - 1 : 0);
 	if (n > 0 && (path[n] = '\0', slash = strrchr(path, '/'))) {
-		strcpy(slash + 1, KEEPER_PROGRAM);
+		strcpy(slash + 1, name);
 		if (access(path, X_OK) == 0)
 			return path;
 	}
-	snprintf(path, sizeof path, "%s/%s", PKGLIBEXECDIR, KEEPER_PROGRAM);
+	snprintf(path, cap, "%s/%s", PKGLIBEXECDIR, name);
 	return path;
+}
+
+const char *keeper_program(void)
+{
+	static char path[PATH_MAX];
+
+	return path[0] ? path : libexec_program(KEEPER_PROGRAM, path, sizeof path);
 }
 
 /* In the child, port k's descriptors become 3 + 3k, 4 + 3k and 5 + 3k

@@ -16,6 +16,8 @@ struct keeper_port {
 /* vmd-keeper beside the running program (a build tree), else where make
  * install put it. */
 const char *keeper_program(void);
+/* The same for any of vmd's helper programs, in path[0..cap). */
+const char *libexec_program(const char *name, char *path, size_t cap);
 
 /* Start a keeper for ports[0..n) in run_dir, becoming user when not NULL,
  * in a session of its own, with stdout and stderr in log_path (truncated).

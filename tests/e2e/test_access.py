@@ -36,6 +36,7 @@ ACCESS = {
     "volume-resize": "admin", "volume-import": "admin",
     "volume-clone": "admin", "job-cancel": "admin",
     "vm-template": "admin", "vm-clone": "admin", "spec-apply": "admin",
+    "vm-import-libvirt": "admin", "vm-export-libvirt": "read",
 }
 
 # Run as another user (stdin: a JSON list of requests): each request on a
@@ -181,6 +182,8 @@ class AccessTest(GuardedVmTest):
             "console-attach": {"vm": "guarded", "mode": "ro"},
             "volume-show": {"volume": "guarded-disk"},
             "vm-clone": {"vm": "guarded", "name": "guarded-clone"},
+            "vm-import-libvirt": {"xml": "<domain><name>lv</name></domain>",
+                                  "define": False},
             "spec-apply": {"spec": {"label": "access=test", "vms": []},
                            "dry_run": True},
         }

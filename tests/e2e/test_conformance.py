@@ -262,6 +262,7 @@ class ConformanceTest(vmdtest.VmdTestCase):
 
         self.volumes(rec, c)
         self.templates(rec, c)
+        self.libvirt(rec, c)
 
         # any command the schema has and this test does not know yet
         for cmd in s.commands():
@@ -349,6 +350,17 @@ class ConformanceTest(vmdtest.VmdTestCase):
                  cls="VmExists")
         rec.call(c, "vm-list")
         rec.call(c, "vm-show", {"vm": "conf-t"})
+
+    def libvirt(self, rec, c):
+        """vm-export-libvirt and vm-import-libvirt: a round trip, and a
+        refusal of each."""
+        x = rec.call(c, "vm-export-libvirt", {"vm": "conf-t"})["xml"]
+        rec.call(c, "vm-export-libvirt", {"vm": "nosuch"}, ok=False,
+                 cls="VmNotFound")
+        rec.call(c, "vm-import-libvirt", {"xml": x, "name": "conf-lv",
+                                          "define": False})
+        rec.call(c, "vm-import-libvirt", {"xml": "<domain>"}, ok=False,
+                 cls="InvalidArgument")
 
     def test_crash_event(self):
         c = self.client()
