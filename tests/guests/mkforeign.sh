@@ -12,19 +12,13 @@
 # network, no sources), with the reason on stderr.
 set -eu
 
-die() {
-	echo "mkforeign.sh: $*" >&2
-	exit 1
-}
-
-[ $# -eq 2 ] || die "usage: mkforeign.sh ARCH DIR"
-arch=$1
-dir=$2
+arch=${1:-}
+dir=${2:-}
 here=$(cd "$(dirname "$0")" && pwd)
-case $arch in
-aarch64) deb=arm64 ;;
-s390x) deb=s390x ;;
-*) die "$arch: no Debian kernel known for it (aarch64, s390x)" ;;
+case "$# $arch" in
+"2 aarch64") deb=arm64 ;;
+"2 s390x") deb=s390x ;;
+*) echo "usage: mkforeign.sh aarch64|s390x DIR" >&2; exit 1 ;;
 esac
 [ -f "$dir/vmlinuz" ] && [ -f "$dir/initramfs.cpio.gz" ] && exit 0
 
