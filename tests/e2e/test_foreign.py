@@ -139,6 +139,11 @@ class ForeignTest(vmdtest.VmdTestCase):
             self.assertRegex(emus[arch]["version"], r"^\d+\.\d+")
         self.assertEqual(emus["aarch64"]["console"], "ttyAMA0")
         self.assertIsNone(emus["riscv64"]["powerdown"])
+        # vmctl host shows them too
+        rc, out, _ = self.vmctl("host")
+        self.assertEqual(rc, 0)
+        self.assertRegex(out, r"emulator aarch64: +\S*qemu-system-aarch64 "
+                         r"[0-9.]+, tcg, \d+ machines")
         # KVM only ever for the host's own arch
         self.assertEqual({a for a, e in emus.items() if e["accel"] == "kvm"}
                          - {"x86_64", "i386"}, set())
