@@ -168,6 +168,35 @@ class ForeignTest(vmdtest.VmdTestCase):
                            b"back42 aarch64", t(30))
         self.stop_cleanly(c, "arm", con)
 
+    def test_qemu_per_arch(self):
+        """--qemu ARCH=PATH picks one arch's binary; the plain --qemu PATH
+        stays x86_64's; an unknown arch is refused at start."""
+        mine = os.path.join(self.tmp, "mine")
+        os.mkdir(mine)
+        os.chmod(mine, 0o755)
+        link = os.path.join(mine, "qemu-system-riscv64")
+        os.symlink("/usr/bin/qemu-system-riscv64", link)
+        self.vmd.stop()
+        self.vmd.extra_args += ["--qemu", "riscv64=" + link]
+        self.vmd.start()
+        c = self.client()
+        emus = self.emulators(c)
+        self.assertEqual(emus["riscv64"]["path"], link)
+        self.assertEqual(emus["aarch64"]["path"], "/usr/bin/qemu-system-aarch64")
+        c.command("vm-define", {"config": {"name": "rv", "arch": "riscv64",
+                                           "memory_mib": 128}})
+        pid, _ = self.start(c, "rv")
+        self.assertEqual(vmdtest._proc_cmdline(pid).split(" ")[0], link)
+        c.command("vm-kill", {"vm": "rv"}, timeout=t(30))
+
+        r = subprocess.run([vmdtest.VMD, "--qemu", "arm=/usr/bin/qemu-arm",
+                            "--help"], capture_output=True, text=True,
+                           timeout=t(10))
+        self.assertEqual(r.returncode, 2)
+        self.assertIn("--qemu arm=/usr/bin/qemu-arm: expected PATH or "
+                      "ARCH=PATH, ARCH one of: x86_64 i386 aarch64 riscv64 "
+                      "s390x", r.stderr)
+
     def test_riscv64_stop_kills(self):
         """riscv64's virt machine has no power button: vm-stop kills its
         QEMU at once instead of waiting out the timeout."""
