@@ -159,7 +159,8 @@ struct json_object *emu_emulators(char *const *paths, const char *scratch,
 	}
 	if (cache_path) {
 		char tmp[4200];
-		snprintf(tmp, sizeof tmp, "%s.tmp", cache_path);
+		/* vmds sharing one cache (tests) never write one tmp file */
+		snprintf(tmp, sizeof tmp, "%s.%d.tmp", cache_path, (int)getpid());
 		if (json_object_to_file(tmp, fresh) < 0 || rename(tmp, cache_path) < 0)
 			unlink(tmp);
 	}
