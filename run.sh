@@ -10,6 +10,7 @@ cd "$(dirname "$0")"
 PACKAGES="build-essential autoconf automake pkg-config
   libjson-c-dev libevent-dev libsqlite3-dev libsystemd-dev libcmocka-dev
   qemu-system-x86 qemu-utils linux-image-amd64 busybox-static cpio
+  qemu-system-arm qemu-system-misc
   python3 python3-jsonschema socat systemd dbus-daemon python3-dbus python3-gi
   clang libclang-rt-14-dev strace
   libisofs-dev libcrypt-dev libyaml-dev genisoimage

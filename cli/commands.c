@@ -502,6 +502,23 @@ static void host_ms(struct table *t, const char *key, struct json_object *accel,
 		kv_add(t, key, "-");
 }
 
+/* One line per emulator: "emulator aarch64  PATH 7.2.22, tcg, N machines" */
+static void host_emulators(struct table *t, struct json_object *list)
+{
+	size_t n = list ? json_object_array_length(list) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(list, i);
+		struct json_object *m = jget(e, "machines");
+		char key[64];
+
+		snprintf(key, sizeof key, "emulator %s", jstr(e, "arch", "?"));
+		kv_add(t, key, "%s %s, %s, %zu machines", jstr(e, "path", "-"),
+		       jstr(e, "version", "-"), jstr(e, "accel", "-"),
+		       m ? json_object_array_length(m) : 0);
+	}
+}
+
 int cmd_host(struct ctl *ctl, int argc, char **argv)
 {
 	struct json_object *ret = ctl_call_bare(ctl, argc, argv), *qemu, *accel,
@@ -527,6 +544,7 @@ int cmd_host(struct ctl *ctl, int argc, char **argv)
 	       jstr(accel, "kvm_module", "") : "none");
 	host_ms(&t, "kvm boot", accel, "kvm_boot_ms");
 	host_ms(&t, "tcg boot", accel, "tcg_boot_ms");
+	host_emulators(&t, jget(ret, "emulators"));
 	kv_add(&t, "vms", "%lld defined, %lld running", jint(vms, "defined", 0),
 	       jint(vms, "running", 0));
 	kv_add(&t, "state dir", "%s", jstr(ret, "state_dir", "-"));

@@ -6,6 +6,7 @@
 #include "daemon/dispatch.h"
 #include "daemon/vm.h"
 #include "daemon/vmd.h"
+#include "emu/arch.h"
 
 void cmd_qmp_capabilities(struct call *c)
 {
@@ -28,6 +29,35 @@ static struct json_object *accel_info(void)
 	return a;
 }
 
+/* Each emulator found, with what a guest of its arch gets here. */
+static struct json_object *emulators_info(void)
+{
+	struct json_object *list = json_object_new_array();
+	size_t n = vmd.emulators ? json_object_array_length(vmd.emulators) : 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct json_object *e = json_object_array_get_idx(vmd.emulators, i);
+		struct json_object *o = json_object_new_object(), *v;
+		const struct emu_arch *a = NULL;
+
+		json_object_object_foreach(e, key, val)
+			json_object_object_add(o, key, json_object_get(val));
+		if (json_object_object_get_ex(e, "arch", &v))
+			a = emu_arch(json_object_get_string(v));
+		if (!a) {
+			json_object_put(o);
+			continue;
+		}
+		json_object_object_add(o, "accel", json_object_new_string(
+			emu_arch_native(a) && vmd.probe.kvm_usable ? "kvm" : "tcg"));
+		json_object_object_add(o, "console", json_object_new_string(a->console));
+		json_object_object_add(o, "powerdown", a->powerdown ?
+			json_object_new_string(a->powerdown) : NULL);
+		json_object_array_add(list, o);
+	}
+	return list;
+}
+
 void cmd_query_host(struct call *c)
 {
 	struct json_object *r = json_object_new_object();
@@ -40,6 +70,7 @@ void cmd_query_host(struct call *c)
 	json_object_object_add(q, "version", json_object_new_string(vmd.probe.qemu_version));
 	json_object_object_add(r, "qemu", q);
 	json_object_object_add(r, "accel", accel_info());
+	json_object_object_add(r, "emulators", emulators_info());
 	json_object_object_add(v, "defined", json_object_new_int64((int64_t)defined));
 	json_object_object_add(v, "running", json_object_new_int64((int64_t)running));
 	json_object_object_add(r, "vms", v);

@@ -30,6 +30,7 @@
 #include "daemon/template.h"
 #include "daemon/vm.h"
 #include "daemon/vmd.h"
+#include "emu/emulator.h"
 #include "emu/spawn.h"
 
 #ifndef QEMU_DEFAULT
@@ -50,7 +51,9 @@ static void usage(FILE *f)
 		"  --run-dir DIR          sockets and per-VM runtime (root: /run/vmd)\n"
 		"  --socket PATH          protocol socket (RUN-DIR/vmd.sock)\n"
 		"  --jsonrpc-socket PATH  extra listener for plain JSON-RPC 2.0\n"
-		"  --qemu PATH            qemu-system-x86_64 binary (%s)\n"
+		"  --qemu [ARCH=]PATH     qemu-system-ARCH binary, x86_64's without\n"
+		"                         ARCH; the others default to the ones\n"
+		"                         beside it (%s)\n"
 		"  --probe-cache PATH     where the KVM probe's verdict is kept\n"
 		"  --no-sandbox           do not pass -sandbox on to QEMU\n"
 		"  --qemu-user USER       user root's QEMU runs as (nobody)\n"
@@ -130,6 +133,31 @@ static void default_dirs(void)
 }
 
 /* A repeated option wins over the earlier one. */
+static void set_str(char **field, const char *value);
+
+/* --qemu PATH (x86_64's) or --qemu ARCH=PATH */
+static int qemu_opt(const char *opt)
+{
+	const struct emu_arch *a, *all;
+	const char *path;
+	size_t n;
+
+	all = emu_arch_all(&n);
+	if (emu_qemu_option(opt, &a, &path) < 0 || !*path) {
+		fprintf(stderr, "vmd: --qemu %s: expected PATH or ARCH=PATH, "
+			"ARCH one of:", opt);
+		for (size_t i = 0; i < n; i++)
+			fprintf(stderr, " %s", all[i].name);
+		fputc('\n', stderr);
+		return -1;
+	}
+	if (!a || !strcmp(a->name, "x86_64"))
+		set_str(&vmd.qemu, path);
+	else
+		set_str(&vmd.qemu_arch[a - all], path);
+	return 0;
+}
+
 static void set_str(char **field, const char *value)
 {
 	free(*field);
@@ -190,7 +218,8 @@ static int parse_args(int argc, char **argv, int *level)
 		case 'r': set_str(&vmd.run_dir, optarg); break;
 		case 'S': set_str(&vmd.sock_path, optarg); break;
 		case 'j': set_str(&vmd.jsonrpc_path, optarg); break;
-		case 'q': set_str(&vmd.qemu, optarg); break;
+		case 'q': if (qemu_opt(optarg) < 0) return 2;
+			  break;
 		case 'p': set_str(&vmd.probe_cache, optarg); break;
 		case 'n': vmd.sandbox = 0; break;
 		case 'u': set_str(&vmd.qemu_user, optarg); break;
@@ -266,6 +295,24 @@ static void probe_host(void)
 	log_info("accelerator: %s: %s", vmd.probe.verdict, vmd.probe.reason);
 	if (emu_probe_save(vmd.probe_cache, key, &vmd.probe) < 0)
 		log_warn("cannot save %s", vmd.probe_cache);
+}
+
+/* Which emulators there are, for query-host; cached beside the probe's
+ * verdict. */
+static void find_emulators(void)
+{
+	char *paths[EMU_ARCH_N], cache[4200];
+	size_t n;
+	const struct emu_arch *all = emu_arch_all(&n);
+
+	for (size_t i = 0; i < n; i++)
+		paths[i] = emu_qemu_path(all[i].name, vmd.qemu_arch, vmd.qemu);
+	snprintf(cache, sizeof cache, "%s.emulators", vmd.probe_cache);
+	vmd.emulators = emu_emulators(paths, vmd.run_dir, cache);
+	for (size_t i = 0; i < n; i++)
+		free(paths[i]);
+	log_info("emulators: %zu of %zu architectures",
+		 json_object_array_length(vmd.emulators), n);
 }
 
 static void leave_loop(void)
@@ -374,6 +421,7 @@ static int setup(void)
 	vm_recover_all();
 	leftovers_start();
 	probe_host();
+	find_emulators();
 	return listen_all();
 }
 
@@ -425,6 +473,9 @@ int main(int argc, char **argv)
 	event_base_free(vmd.base);
 	free(vmd.state_dir); free(vmd.run_dir); free(vmd.sock_path);
 	free(vmd.jsonrpc_path); free(vmd.qemu); free(vmd.probe_cache);
+	for (int i = 0; i < EMU_ARCH_N; i++)
+		free(vmd.qemu_arch[i]);
+	json_object_put(vmd.emulators);
 	free(vmd.qemu_user);
 	pool_free_all();
 	return rc == 0 ? 0 : 1;

@@ -50,6 +50,7 @@ static const struct {
 	{"aarch64", "virt", false, 8},
 	{"aarch64", "virt-", true, 8},
 	{"riscv64", "virt", false, 512},
+	{"s390x", "s390-ccw-virtio", true, 248},
 };
 
 static bool is_x86(const char *arch)

@@ -28,8 +28,10 @@
 #include "daemon/vm_files.h"
 #include "daemon/vmd.h"
 #include "daemon/vm_paths.h"
+#include "emu/arch.h"
 #include "emu/argv.h"
 #include "emu/cdrom.h"
+#include "emu/emulator.h"
 #include "emu/spawn.h"
 
 /* Root's QEMU runs as this user unless --qemu-user says otherwise. */
@@ -67,18 +69,20 @@ int vm_unix_socket(const char *path, bool listening)
 	return -1;
 }
 
-/* accel to use: the schema allows auto|kvm|tcg; auto follows the probe. */
+/* accel to use: the schema allows auto|kvm|tcg; auto follows the probe,
+ * which is the x86 one: KVM runs only a guest of the host's own arch. */
 static const char *resolve_accel(struct vm *vm, struct rpc_fault *f)
 {
 	const char *want = vm_cfg_str(vm, "accel");
 	const char *arch = vm_cfg_str(vm, "arch");
-	bool native = !strcmp(arch, "x86_64") || !strcmp(arch, "i386");
+	bool native = emu_arch_native(emu_arch(arch));
 
 	if (!strcmp(want, "tcg") || (!strcmp(want, "auto") && !native))
 		return "tcg";
 	if (!native) {
-		rpc_fault_set(f, RPC_UNSUPPORTED, "VM '%s': accel kvm needs an x86 "
-			      "guest on this host, not %s", vm->name, arch);
+		rpc_fault_set(f, RPC_UNSUPPORTED, "VM '%s': accel kvm needs a guest "
+			      "of this host's arch (%s), not %s", vm->name,
+			      emu_host_arch(), arch);
 		return NULL;
 	}
 	if (vmd.probe.kvm_usable)
@@ -268,7 +272,8 @@ static pid_t launch(struct vm *vm, struct rpc_fault *fault, const char *accel,
 	struct emu_argv argv;
 	struct vm_files files;
 	char err[1024], log_path[4096];
-	char *qemu = emu_qemu_for_arch(vm_cfg_str(vm, "arch"), vmd.qemu);
+	char *qemu = emu_qemu_path(vm_cfg_str(vm, "arch"), vmd.qemu_arch,
+				   vmd.qemu);
 	int keep[2 + VMD_SERIAL_MAX + VM_FILES_MAX + 1], nserial = pl->n;
 	size_t nkeep = 2 + VMD_SERIAL_MAX;
 	pid_t pid = -1;
@@ -508,6 +513,14 @@ void vm_stop(struct vm *vm, const char *who, int timeout_s, vm_done_cb cb,
 	if (vm->ending)
 		return;  /* QEMU has exited: its end answers, whatever it was */
 	vm_set_state(vm, VM_STOPPING, "stop", who);
+	/* riscv64's virt machine has no power button to press */
+	const struct emu_arch *a = emu_arch(vm_cfg_str(vm, "arch"));
+	if (timeout_s && a && !a->powerdown) {
+		log_vm(LOG_INFO, vm->name, vm->uuid, "arch %s has no power "
+		       "button: killing QEMU", a->name);
+		vm->kill_sent = kill_qemu(vm);
+		return;
+	}
 	if (timeout_s == 0) {
 		on_stop_timeout(-1, 0, vm);
 		return;

@@ -6,6 +6,7 @@
 #include <stdbool.h>
 #include <json-c/json.h>
 #include <event2/event.h>
+#include "emu/arch.h"
 #include "emu/probe.h"
 
 struct vmd {
@@ -13,7 +14,9 @@ struct vmd {
 	struct store *store;
 	char *state_dir, *run_dir, *sock_path, *jsonrpc_path, *qemu;
 	char *probe_cache;
-	struct emu_probe probe;
+	struct emu_probe probe;            /* KVM, for x86 guests (vmd.qemu) */
+	char *qemu_arch[EMU_ARCH_N];       /* --qemu ARCH=PATH, as emu_arch_all */
+	struct json_object *emulators;     /* emu_emulators(): query-host */
 	struct json_object *schema;        /* protocol.json */
 	struct json_object *vm_schema;     /* vm-config.json */
 	int sandbox;                       /* pass -sandbox on to QEMU */

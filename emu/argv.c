@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "emu/arch.h"
 #include "emu/argv.h"
 #include "emu/argv_int.h"
 
@@ -327,38 +328,35 @@ const char *argv_pick(struct build *b, const char *what, const char *s,
 	return table[1];
 }
 
-static bool is_x86(const char *arch)
-{
-	return strcmp(arch, "x86_64") == 0 || strcmp(arch, "i386") == 0;
-}
-
 const char *emu_machine(const char *arch, const char *machine)
 {
+	const struct emu_arch *a = emu_arch(arch);
+
 	if (machine)
 		return machine;
-	return is_x86(arch) ? "pc" : "virt";
+	return a ? a->machine : "pc";
 }
 
 /* --- the options, one group per function -------------------------------- */
 
 static void add_machine(struct build *b, struct pool *p, struct json_object *c,
-			const char *arch, const char *accel)
+			const struct emu_arch *arch, const char *accel)
 {
-	const char *machine = emu_machine(arch, argv_opt_str(b, c, "", "machine"));
+	const char *machine = emu_machine(arch->name,
+					  argv_opt_str(b, c, "", "machine"));
 	long long cpus = get_int(b, c, "cpus", 1, 288);
 	long long mem = get_int(b, c, "memory_mib", 16, 1048576);
 
 	argv_add(b, "-machine");
 	argv_addf(b, "%s,accel=%s", argv_esc(b, p, machine), accel);
 	/* "max" gives a TCG guest every feature QEMU can emulate; under KVM
-	 * "host" passes the real CPU through.  QEMU 7.2's riscv64 has no
-	 * "max" model, so it keeps the machine's default there. */
+	 * "host" passes the real CPU through. */
 	if (strcmp(accel, "kvm") == 0) {
 		argv_add(b, "-cpu");
 		argv_add(b, "host");
-	} else if (strcmp(arch, "riscv64") != 0) {
+	} else if (arch->cpu_tcg) {
 		argv_add(b, "-cpu");
-		argv_add(b, "max");
+		argv_add(b, arch->cpu_tcg);
 	}
 	argv_add(b, "-smp");
 	argv_addf(b, "%lld", cpus);
@@ -389,13 +387,20 @@ static const char *const serial_types[] = {
  * device that goes away cannot take the chardev down with it.  With a
  * log file QEMU also appends every byte the guest sends to it. */
 static void add_serial(struct build *b, struct pool *p, struct json_object *c,
-		       const struct emu_launch *l)
+		       const struct emu_arch *arch, const struct emu_launch *l)
 {
 	struct json_object *ports = argv_get_array(b, c, "serial", true);
 	size_t n = ports ? json_object_array_length(ports) : 0;
 
 	if (n > VMD_SERIAL_MAX) {
 		argv_fail(b, "serial: at most %d ports, got %zu", VMD_SERIAL_MAX, n);
+		return;
+	}
+	/* QEMU silently drops the ports a machine has no UART for. */
+	if (n > (size_t)arch->serial_max) {
+		argv_fail(b, "serial: arch %s has %d serial port%s (%s), got %zu",
+			  arch->name, arch->serial_max,
+			  arch->serial_max == 1 ? "" : "s", arch->serial, n);
 		return;
 	}
 	for (size_t i = 0; i < n && !b->failed; i++) {
@@ -429,7 +434,7 @@ static void add_serial(struct build *b, struct pool *p, struct json_object *c,
 /* Parallel ports: QEMU opens the host device itself (chardev parallel,
  * ppdev ioctls); only PC machines have the ISA bus isa-parallel needs. */
 static void add_parallel(struct build *b, struct pool *p, struct json_object *c,
-			 const char *arch, const struct emu_launch *l)
+			 const struct emu_arch *arch, const struct emu_launch *l)
 {
 	struct json_object *ports = argv_get_array(b, c, "parallel", false);
 	size_t n = ports ? json_object_array_length(ports) : 0;
@@ -438,9 +443,9 @@ static void add_parallel(struct build *b, struct pool *p, struct json_object *c,
 		argv_fail(b, "parallel: at most %d ports, got %zu", VMD_PARALLEL_MAX, n);
 		return;
 	}
-	if (n && !is_x86(arch)) {
+	if (n && !arch->isa) {
 		argv_fail(b, "parallel: parallel ports need an x86 machine "
-		     "(isa-parallel); arch is %s", arch);
+		     "(isa-parallel); arch is %s", arch->name);
 		return;
 	}
 	for (size_t i = 0; i < n && !b->failed; i++) {
@@ -477,10 +482,11 @@ static void add_parallel(struct build *b, struct pool *p, struct json_object *c,
 }
 
 static const char *const nic_models[] = {
-	"virtio", "virtio-net-pci", "e1000", "e1000", "rtl8139", "rtl8139",
+	"virtio", "virtio-net", "e1000", "e1000", "rtl8139", "rtl8139",
 	NULL, NULL };
 
-static void add_nics(struct build *b, struct pool *p, struct json_object *c)
+static void add_nics(struct build *b, struct pool *p, struct json_object *c,
+		     const struct emu_arch *arch)
 {
 	struct json_object *nics = argv_get_array(b, c, "nics", true);
 	size_t n = nics ? json_object_array_length(nics) : 0;
@@ -505,11 +511,16 @@ static void add_nics(struct build *b, struct pool *p, struct json_object *c)
 		}
 		argv_add(b, "-netdev");
 		argv_addf(b, "user,id=net%zu", i);
+		/* virtio-net-pci, or virtio-net-ccw on s390x */
+		const char *bus = strcmp(model, "virtio-net") ? "" : arch->virtio;
+
 		argv_add(b, "-device");
 		if (mac)
-			argv_addf(b, "%s,netdev=net%zu,mac=%s", model, i, argv_esc(b, p, mac));
+			argv_addf(b, "%s%s%s,netdev=net%zu,mac=%s", model,
+				  *bus ? "-" : "", bus, i, argv_esc(b, p, mac));
 		else
-			argv_addf(b, "%s,netdev=net%zu", model, i);
+			argv_addf(b, "%s%s%s,netdev=net%zu", model, *bus ? "-" : "",
+				  bus, i);
 	}
 }
 
@@ -566,7 +577,7 @@ static void add_boot(struct build *b, struct pool *p, struct json_object *c,
 }
 
 static void add_display(struct build *b, struct pool *p, struct json_object *c,
-			const struct emu_launch *l, const char *arch)
+			const struct emu_launch *l, const struct emu_arch *arch)
 {
 	const char *display = argv_get_str(b, c, "", "display");
 	char *sock;
@@ -595,27 +606,24 @@ static void add_display(struct build *b, struct pool *p, struct json_object *c,
 	free(sock);
 	/* -nodefaults removed the graphics card: give the viewer one. */
 	argv_add(b, "-device");
-	if (is_x86(arch)) {
+	if (arch->isa) {
 		argv_add(b, "VGA");
 	} else {
-		argv_add(b, "virtio-gpu-pci");
+		argv_addf(b, "virtio-gpu-%s", arch->virtio);
 		argv_add(b, "-device");
-		argv_add(b, "virtio-keyboard-pci");
+		argv_addf(b, "virtio-keyboard-%s", arch->virtio);
 		argv_add(b, "-device");
-		argv_add(b, "virtio-tablet-pci");
+		argv_addf(b, "virtio-tablet-%s", arch->virtio);
 	}
 }
-
-static const char *const arches[] = {
-	"x86_64", "x86_64", "i386", "i386", "aarch64", "aarch64",
-	"riscv64", "riscv64", NULL, NULL };
 
 int emu_build_argv(struct json_object *config, const struct emu_launch *l,
 		   struct emu_argv *out, char *err, size_t errlen)
 {
 	struct build b = { out, err, errlen, 0 };
 	struct pool p = { .n = 0 };
-	const char *name, *uuid, *arch;
+	const char *name, *uuid, *arch_name;
+	const struct emu_arch *arch;
 
 	emu_argv_init(out);
 	if (err && errlen)
@@ -631,11 +639,19 @@ int emu_build_argv(struct json_object *config, const struct emu_launch *l,
 	}
 	name = argv_opt_str(&b, config, "", "name");
 	uuid = argv_opt_str(&b, config, "", "uuid");
-	arch = argv_pick(&b, "arch", argv_get_str(&b, config, "", "arch"), arches);
+	arch_name = argv_get_str(&b, config, "", "arch");
+	arch = emu_arch(arch_name);
+	if (!b.failed && !arch)
+		argv_fail(&b, "arch: unsupported value '%s'", arch_name);
 	if (!b.failed && !name)
 		argv_fail(&b, "name: missing");
-	if (!b.failed && !is_x86(arch) && strcmp(l->accel, "kvm") == 0)
-		argv_fail(&b, "arch %s runs under TCG only, not KVM", arch);
+	if (!b.failed && !emu_arch_native(arch) && strcmp(l->accel, "kvm") == 0)
+		argv_fail(&b, "arch %s runs under TCG only on this %s host, "
+			  "not KVM", arch->name, emu_host_arch());
+	if (b.failed) {
+		emu_argv_free(out);
+		return -1;
+	}
 
 	argv_add(&b, l->qemu);
 	argv_add(&b, "-nodefaults");
@@ -668,11 +684,11 @@ int emu_build_argv(struct json_object *config, const struct emu_launch *l,
 		add_machine(&b, &p, config, arch, l->accel);
 	add_qmp(&b, l);
 	add_display(&b, &p, config, l, arch);
-	add_serial(&b, &p, config, l);
+	add_serial(&b, &p, config, arch, l);
 	if (!b.failed)
 		add_parallel(&b, &p, config, arch, l);
 	argv_add_disks(&b, &p, config, l);
-	add_nics(&b, &p, config);
+	add_nics(&b, &p, config, arch);
 	add_boot(&b, &p, config, l);
 	pool_free(&p);
 	if (b.failed) {
@@ -680,31 +696,4 @@ int emu_build_argv(struct json_object *config, const struct emu_launch *l,
 		return -1;
 	}
 	return 0;
-}
-
-char *emu_qemu_for_arch(const char *arch, const char *default_qemu)
-{
-	const char *slash;
-	char *path;
-
-	if (!arch || !*arch)
-		arch = "x86_64";
-	/* The arch becomes part of a file name: allow only what real QEMU
-	 * target names use. */
-	for (const char *c = arch; *c; c++)
-		if (!((*c >= 'a' && *c <= 'z') || (*c >= '0' && *c <= '9') ||
-		      *c == '_'))
-			return NULL;
-	/* The configured binary is the x86_64 one, whatever its name. */
-	if (strcmp(arch, "x86_64") == 0 && default_qemu && *default_qemu)
-		return strdup(default_qemu);
-	slash = default_qemu ? strrchr(default_qemu, '/') : NULL;
-	if (slash) {
-		if (asprintf(&path, "%.*s/qemu-system-%s",
-			     (int)(slash - default_qemu), default_qemu, arch) < 0)
-			return NULL;
-	} else if (asprintf(&path, "/usr/bin/qemu-system-%s", arch) < 0) {
-		return NULL;
-	}
-	return path;
 }

@@ -80,8 +80,4 @@ int emu_build_argv(struct json_object *config, const struct emu_launch *l,
  * others.  Not a schema default, so that it follows a changed arch. */
 const char *emu_machine(const char *arch, const char *machine);
 
-/* qemu-system binary for an arch ("x86_64" -> qemu-system-x86_64 found next
- * to default_qemu, "aarch64" -> qemu-system-aarch64). Caller frees. */
-char *emu_qemu_for_arch(const char *arch, const char *default_qemu);
-
 #endif

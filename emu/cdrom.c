@@ -4,11 +4,14 @@
 #include "config.h"
 #include <stdbool.h>
 #include <string.h>
+#include "emu/arch.h"
 #include "emu/cdrom.h"
 
 static bool is_x86(const char *arch)
 {
-	return !strcmp(arch, "x86_64") || !strcmp(arch, "i386");
+	const struct emu_arch *a = emu_arch(arch);
+
+	return a && a->isa;
 }
 
 /* pc (PIIX), q35 (ICH9 AHCI) and isapc (ISA IDE) come with an IDE bus;
@@ -37,7 +40,10 @@ int emu_argv_add_seed(struct emu_argv *a, int fd, const char *arch,
 		return -1;
 	if (has_ide(arch, machine))
 		return emu_argv_add(a, "ide-cd,drive=cidata");
-	if (emu_argv_add(a, "virtio-scsi-pci,id=cidata-scsi") < 0 ||
+	const struct emu_arch *ea = emu_arch(arch);
+
+	if (emu_argv_addf(a, "virtio-scsi-%s,id=cidata-scsi",
+			  ea ? ea->virtio : "pci") < 0 ||
 	    emu_argv_add(a, "-device") < 0)
 		return -1;
 	return emu_argv_add(a, "scsi-cd,drive=cidata,bus=cidata-scsi.0");

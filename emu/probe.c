@@ -193,22 +193,40 @@ static void check_module(struct emu_probe *out)
 	closedir(d);
 }
 
-/* "QEMU emulator version 7.2.22 (Debian ...)" -> "7.2.22". */
-static void check_qemu_version(const char *qemu, const char *scratch,
-			       struct emu_probe *out)
+int emu_probe_output(const char *qemu, const char *arg, const char *arg2,
+		     const char *scratch, char *out, size_t len)
 {
-	char log[4096], text[512], err[256], *p;
-	char *argv[] = { (char *)qemu, (char *)"-version", NULL };
+	char log[4096], err[256];
+	char *argv[] = { (char *)qemu, (char *)arg, (char *)arg2, NULL };
+	ssize_t n = -1;
 	pid_t pid;
+	int fd;
 
-	say(log, sizeof(log), "%s/probe-version.log", scratch);
+	say(log, sizeof(log), "%s/probe-%d-output.log", scratch, (int)getpid());
 	pid = emu_spawn(argv, NULL, 0, log, err, sizeof(err));
-	if (pid < 0 || wait_deadline(pid, 5000) != 0)
+	if (pid >= 0 && wait_deadline(pid, 5000) == 0 &&
+	    (fd = open(log, O_RDONLY | O_CLOEXEC)) >= 0) {
+		n = read(fd, out, len - 1);
+		close(fd);
+	}
+	unlink(log);
+	out[n > 0 ? n : 0] = '\0';
+	return n > 0 ? 0 : -1;
+}
+
+/* "QEMU emulator version 7.2.22 (Debian ...)" -> "7.2.22". */
+void emu_qemu_version(const char *qemu, const char *scratch, char *v,
+		      size_t len)
+{
+	char text[512], *p;
+
+	v[0] = '\0';
+	if (emu_probe_output(qemu, "-version", NULL, scratch, text,
+			     sizeof text) < 0)
 		return;
-	emu_log_tail(log, text, sizeof(text));
 	p = strstr(text, "version ");
 	if (p)
-		sscanf(p + 8, "%63[0-9.]", out->qemu_version);
+		say(v, len, "%.*s", (int)strspn(p + 8, "0123456789."), p + 8);
 }
 
 /* --- one timed boot ------------------------------------------------------ */
@@ -354,7 +372,8 @@ void emu_probe_run(const char *qemu, const char *scratch_dir, int timeout_ms,
 	check_dev_kvm(out, dev, sizeof(dev));
 	check_cpu_flag(out, &flag);
 	check_module(out);
-	check_qemu_version(qemu, scratch_dir, out);
+	emu_qemu_version(qemu, scratch_dir, out->qemu_version,
+			 sizeof out->qemu_version);
 
 	say(img, sizeof(img), "%s/probe-%d-bootsector.img", scratch_dir, (int)getpid());
 	if (write_image(img, kvm_why, sizeof(kvm_why)) < 0) {

@@ -7,6 +7,7 @@
 #define VMD_EMU_PROBE_H
 
 #include <stdbool.h>
+#include <stddef.h>
 
 struct emu_probe {
 	bool kvm_usable;         /* verdict: auto picks kvm when true */
@@ -34,6 +35,14 @@ void emu_probe_run(const char *qemu, const char *scratch_dir, int timeout_ms,
 void emu_probe_cache_key(const char *qemu, char *key, size_t keylen);
 int emu_probe_load(const char *path, const char *key, struct emu_probe *out);
 int emu_probe_save(const char *path, const char *key, const struct emu_probe *p);
+
+/* Runs `qemu arg [arg2]` (at most 5 s) and reads what it printed into
+ * out.  0, or -1 when it did not run, failed or printed nothing. */
+int emu_probe_output(const char *qemu, const char *arg, const char *arg2,
+		     const char *scratch, char *out, size_t len);
+/* QEMU's version ("7.2.22"), "" when qemu does not run. */
+void emu_qemu_version(const char *qemu, const char *scratch, char *v,
+		      size_t len);
 
 /* The boot sector used by the probe (512 bytes): writes "OK" to COM1 and
  * halts. */

@@ -2,12 +2,15 @@
 # Builds the Linux test guest's initramfs from what Debian installs:
 #   sh mkinitramfs.sh INIT OUT.cpio.gz
 # The archive holds a static busybox with a link for each applet, INIT as
-# /init, and for every kernel in /boot the two kernel modules the guest
-# needs to power off on ACPI's power button (button.ko, evdev.ko) and those
+# /init, and for every kernel in ROOT/boot the kernel modules the guest
+# needs to power off on its power button (button.ko or gpio_keys.ko,
+# evdev.ko) and those
 # that let it read a cloud-init seed on an IDE CD-ROM (ATA, SCSI CD-ROM,
 # ISO 9660), which init loads only when asked (vmd.cidata).  Nothing is
 # downloaded and root is not needed: cpio writes every file as owned by 0:0.
 # OUT is replaced atomically, so a failed run never leaves half an archive.
+# A foreign architecture's guest: BUSYBOX=its busybox-static, ROOT=the tree
+# its kernel package was unpacked in (dpkg-deb -x); default /.
 set -eu
 
 die() {
@@ -19,6 +22,7 @@ die() {
 init=$1
 out=$2
 busybox=${BUSYBOX:-/bin/busybox}
+root=${ROOT:-}
 
 [ -f "$init" ] || die "$init: no such init script"
 for tool in cpio gzip find sort; do
@@ -29,7 +33,9 @@ done
 # against glibc, which the initramfs does not have.
 [ -x "$busybox" ] ||
 	die "$busybox not found: apt-get install busybox-static"
-if LC_ALL=C ldd "$busybox" >/dev/null 2>&1; then
+# readelf, not ldd: ldd cannot read another architecture's binary.
+command -v readelf >/dev/null 2>&1 || die "readelf not found (binutils)"
+if LC_ALL=C readelf -l "$busybox" | grep -q INTERP; then
 	die "$busybox is dynamically linked: apt-get install busybox-static"
 fi
 
@@ -46,23 +52,27 @@ chmod 1777 "$tree/tmp"
 cp "$busybox" "$tree/bin/busybox"
 chmod 755 "$tree/bin/busybox"
 # Relative links, so they resolve inside the guest whatever the host has.
-for applet in $("$busybox" --list); do
+# Another architecture's busybox cannot run here to list its applets: the
+# guest's init links them (busybox --install) when only sh is there.
+applets=$("$busybox" --list 2>/dev/null) || applets=sh
+for applet in $applets; do
 	[ "$applet" = busybox ] || ln -s busybox "$tree/bin/$applet"
 done
 cp "$init" "$tree/init"
 chmod 755 "$tree/init"
 
-# The ACPI power button is a module in Debian's kernel (button.ko) and
-# busybox acpid reads it through evdev (evdev.ko).  Without them QEMU's
+# The ACPI power button is a module in Debian's kernel (button.ko; on
+# aarch64's virt machine a GPIO key, gpio_keys.ko) and busybox acpid reads
+# it through evdev (evdev.ko).  Without them QEMU's
 # system_powerdown goes unheard; the guest still boots, so a missing
 # module is only a warning.
 copy_module() { # VERSION PATH-UNDER-kernel/ WHAT-IS-LOST-WITHOUT-IT
-	for f in "/lib/modules/$1/kernel/$2".ko \
-		 "/lib/modules/$1/kernel/$2".ko.xz; do
+	for f in "$root/lib/modules/$1/kernel/$2".ko \
+		 "$root/lib/modules/$1/kernel/$2".ko.xz; do
 		[ -f "$f" ] || continue
 		mkdir -p "$tree/lib/modules/$1"
 		case $f in
-		*.xz) "$busybox" unxz -c "$f" \
+		*.xz) { "$busybox" unxz -c "$f" 2>/dev/null || xz -dc "$f"; } \
 			> "$tree/lib/modules/$1/${2##*/}.ko" ;;
 		*) cp "$f" "$tree/lib/modules/$1/" ;;
 		esac
@@ -71,12 +81,16 @@ copy_module() { # VERSION PATH-UNDER-kernel/ WHAT-IS-LOST-WITHOUT-IT
 	echo "mkinitramfs.sh: warning: no $2.ko for kernel $1;" \
 		"the guest will not $3" >&2
 }
-for kernel in /boot/vmlinuz-*; do
+for kernel in "$root"/boot/vmlinuz-*; do
 	[ -e "$kernel" ] || continue
-	version=${kernel#/boot/vmlinuz-}
-	[ -d "/lib/modules/$version" ] || continue
+	version=${kernel#"$root"/boot/vmlinuz-}
+	[ -d "$root/lib/modules/$version" ] || continue
 	acpi="power off on ACPI power-down"
-	copy_module "$version" drivers/acpi/button "$acpi"
+	case $version in
+	*-arm64) copy_module "$version" drivers/input/keyboard/gpio_keys "$acpi" ;;
+	*-s390x) ;;  # its power-down is the SCLP quiesce: no module
+	*) copy_module "$version" drivers/acpi/button "$acpi" ;;
+	esac
 	copy_module "$version" drivers/input/evdev "$acpi"
 	# in the order of their dependencies (modules.dep), as init loads them
 	for m in scsi/scsi_common scsi/scsi_mod ata/libata ata/ata_piix \

@@ -40,6 +40,7 @@
 #include "daemon/vm_config.h"
 #include "daemon/vm_files.h"
 #include "daemon/vmd.h"
+#include "emu/emulator.h"
 #include "emu/argv.h"
 #include "emu/cdrom.h"
 #include "emu/spawn.h"
@@ -152,10 +153,29 @@ int store_vm_foreach(struct store *s, store_vm_cb cb, void *ctx)
 	return 0;
 }
 
-char *emu_qemu_for_arch(const char *arch, const char *default_qemu)
+char *emu_qemu_path(const char *arch, char *const *set,
+		    const char *default_qemu)
 {
-	(void)arch, (void)default_qemu;
+	(void)arch, (void)set, (void)default_qemu;
 	return strdup("qemu-system-x86_64");
+}
+
+static const struct emu_arch x86 = { .name = "x86_64", .powerdown = "ACPI" };
+
+const struct emu_arch *emu_arch(const char *name)
+{
+	(void)name;
+	return &x86;
+}
+
+bool emu_arch_native(const struct emu_arch *a)
+{
+	return a == &x86;
+}
+
+const char *emu_host_arch(void)
+{
+	return "x86_64";
 }
 
 void emu_argv_init(struct emu_argv *a)

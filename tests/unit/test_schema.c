@@ -380,7 +380,7 @@ static void test_config_enums(void **state)
 {
 	(void)state;
 	config_bad("{\"name\": \"a\", \"arch\": \"arm\"}",
-		   "'arch': expected one of \"x86_64\", \"i386\", \"aarch64\", \"riscv64\", got \"arm\"");
+		   "'arch': expected one of \"x86_64\", \"i386\", \"aarch64\", \"riscv64\", \"s390x\", got \"arm\"");
 	config_bad("{\"name\": \"a\", \"accel\": \"xen\"}", "'accel': expected one of");
 	config_bad("{\"name\": \"a\", \"display\": \"sdl\"}", "'display': expected one of");
 	config_bad("{\"name\": \"a\", \"nics\": [{\"type\": \"tap\"}]}",
