@@ -51,6 +51,9 @@ void cmd_job_list(struct call *c);
 void cmd_job_cancel(struct call *c);
 void cmd_vm_template(struct call *c);
 void cmd_vm_clone(struct call *c);
+void cmd_token_create(struct call *c);
+void cmd_token_list(struct call *c);
+void cmd_token_revoke(struct call *c);
 
 
 
