@@ -36,6 +36,7 @@ ACCESS = {
     "volume-resize": "admin", "volume-import": "admin",
     "volume-clone": "admin", "job-cancel": "admin",
     "vm-template": "admin", "vm-clone": "admin", "spec-apply": "admin",
+    "token-create": "admin", "token-list": "admin", "token-revoke": "admin",
 }
 
 # Run as another user (stdin: a JSON list of requests): each request on a
@@ -183,6 +184,8 @@ class AccessTest(GuardedVmTest):
             "vm-clone": {"vm": "guarded", "name": "guarded-clone"},
             "spec-apply": {"spec": {"label": "access=test", "vms": []},
                            "dry_run": True},
+            "token-create": {"label": "access", "scope": "read"},
+            "token-revoke": {"id": "0123456789abcdef"},
         }
         reqs = []
         for cmd, level in sorted(ACCESS.items()):

@@ -172,7 +172,8 @@ static const char *const spec_commands[] = {
 	"vm-resume", "console-attach", "console-read", "vm-monitor", "spec-apply",
 	"volume-create", "volume-list", "volume-show", "volume-delete",
 	"volume-resize", "volume-import", "volume-clone", "job-list",
-	"job-cancel", "vm-template", "vm-clone", NULL
+	"job-cancel", "vm-template", "vm-clone", "token-create", "token-list",
+	"token-revoke", NULL
 };
 
 static void test_command_list(void **state)
