@@ -18,7 +18,7 @@ static struct json_object *vm_entry(struct ctl *ctl, char *spec)
 	char *eq = strchr(spec, '='), *op, *save = NULL;
 
 	if (!eq || eq == spec || !eq[1])
-		ctl_usage(ctl, "--vm %s: expected VM=OP[,OP...] (OP: show, "
+		ctl_usage(ctl, "--vm %s: expected VM=OPS (OPS: show, "
 			  "watch, console, power)", spec);
 	*eq = '\0';
 	allow = json_object_new_array();
@@ -57,7 +57,7 @@ int cmd_token_create(struct ctl *ctl, int argc, char **argv)
 		{ "read", no_argument, NULL, 'r' },
 		{ "vm", required_argument, NULL, 'v' },
 		{ "expires", required_argument, NULL, 'e' },
-		{ "expires-at", required_argument, NULL, 'E' },
+		{ "until", required_argument, NULL, 'E' },
 		{ NULL, 0, NULL, 0 }
 	};
 	struct json_object *args = json_object_new_object(), *vms = NULL, *ret;
@@ -67,14 +67,14 @@ int cmd_token_create(struct ctl *ctl, int argc, char **argv)
 		if (ch == 'e' || ch == 'E')
 			json_object_object_add(args, ch == 'e' ? "expires_in" :
 				"expires_at", json_object_new_int64(ctl_number(ctl,
-				ch == 'e' ? "--expires" : "--expires-at", optarg,
+				ch == 'e' ? "--expires" : "--until", optarg,
 				ch == 'e' ? 315360000L : 253402300799L)));
 		else
 			set_scope(ctl, args, &vms, ch);
 	}
 	ctl_operands(ctl, argc, 1, 1);
 	if (!json_object_object_get_ex(args, "scope", NULL))
-		ctl_usage(ctl, "missing scope: --admin, --read or --vm VM=OP,...");
+		ctl_usage(ctl, "missing scope: --admin, --read or --vm VM=OPS");
 	json_object_object_add(args, "label", json_object_new_string(argv[optind]));
 	ret = ctl_call(ctl, argv[optind], args);
 	return ctl_finish(ctl, ret, "token %s (%s) created; it is shown only "

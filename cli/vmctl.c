@@ -211,18 +211,20 @@ const struct ctl_cmd ctl_commands[] = {
 	  "cancel a job: its command fails and leaves no file",
 	  OPTS({ "ID", "the job's id (job-list)" }), NULL, NULL },
 	{ "token-create", "token-create", cmd_token_create,
-	  "LABEL --admin|--read|--vm VM=OP,... [--expires SEC|--expires-at T]",
+	  "LABEL [--admin] [--read] [--vm VM=OPS] [--expires N] "
+	  "[--until T]",
 	  "make an access token; its secret is printed this once",
 	  OPTS({ "LABEL", "what the token is for" },
 	       { "--admin", "everything vmd-admin may do" },
 	       { "--read", "what group vmd may do: list, show, watch" },
-	       { "--vm VM=OP,...", "only VM, only these operations: show, "
-		 "watch (read its console), console (also type), power "
-		 "(start, stop, kill, reset, pause, resume); repeat for more "
-		 "VMs" },
-	       { "--expires SEC", "expire SEC seconds from now" },
-	       { "--expires-at T", "expire at T, unix seconds" }),
-	  "Without --expires or --expires-at the token never expires.  A "
+	       { "--vm VM=OPS", "only VM, only OPS, a comma-separated list "
+		 "of show, watch (read its console), console (also type), "
+		 "power (start, stop, kill, reset, pause, resume); repeat for "
+		 "more VMs" },
+	       { "--expires N", "expire N seconds from now" },
+	       { "--until T", "expire at T, unix seconds" }),
+	  "Give one scope: --admin, --read, or --vm once per VM.  Without "
+	  "--expires or --until the token never expires.  A "
 	  "client sends it with each request; vmctl sends $VMD_TOKEN.", NULL },
 	{ "token-list", "token-list", cmd_token_list, "",
 	  "list tokens (never their secrets; also: vmctl token list)", NULL,

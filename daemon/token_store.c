@@ -20,18 +20,6 @@ static sqlite3_stmt *prepare(struct store *s, const char *sql)
 	return st;
 }
 
-static int run(struct store *s, sqlite3_stmt *st, const char *what)
-{
-	int rc;
-
-	if (!st)
-		return STORE_ERR;
-	rc = sqlite3_step(st) == SQLITE_DONE ? STORE_OK :
-	     store_step_failed(s, what);
-	sqlite3_finalize(st);
-	return rc;
-}
-
 int token_insert(struct store *s, const struct token *t)
 {
 	sqlite3_stmt *st = prepare(s, "INSERT INTO tokens (id, label, scope, "
@@ -46,7 +34,7 @@ int token_insert(struct store *s, const struct token *t)
 		sqlite3_bind_int64(st, 5, t->expires);
 		sqlite3_bind_blob(st, 6, t->hash, TOKEN_HASH_BYTES, SQLITE_TRANSIENT);
 	}
-	return run(s, st, "add token");
+	return store_run(s, st, "add token");
 }
 
 /* A row into t; -1 if it does not hold a valid token (a damaged store). */
@@ -100,7 +88,7 @@ int token_revoke(struct store *s, const char *id, int64_t now)
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 2, now);
 	}
-	rc = run(s, st, "revoke token");
+	rc = store_run(s, st, "revoke token");
 	if (rc == STORE_OK && sqlite3_changes(store_db(s)) == 0)
 		return STORE_NOT_FOUND;
 	return rc;
