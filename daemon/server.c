@@ -274,14 +274,20 @@ static void conn_bind_token(struct conn *conn, struct call *c)
 		evtimer_add(conn->tok_timer, &tv);
 }
 
+/* From the head after each one: a viewer's leaving is an event, and
+ * sending it may close other connections, the next one included. */
 void server_token_gone(const char *id, const char *reason)
 {
-	for (struct conn *c = conns, *next; c; c = next) {
-		next = c->next;
-		if (c->tok && !c->dead && !c->close_on_flush &&
-		    !strcmp(c->tok->id, id))
+	struct conn *c;
+
+	do {
+		for (c = conns; c; c = c->next)
+			if (c->tok && !c->dead && !c->close_on_flush &&
+			    !strcmp(c->tok->id, id))
+				break;
+		if (c)
 			conn_end_token(c, reason);
-	}
+	} while (c);
 }
 
 const char *conn_close_reason(const struct conn *conn)
