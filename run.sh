@@ -13,7 +13,7 @@ PACKAGES="build-essential autoconf automake pkg-config
   qemu-system-arm qemu-system-misc
   python3 python3-jsonschema socat systemd dbus-daemon python3-dbus python3-gi
   clang libclang-rt-14-dev strace
-  libisofs-dev libcrypt-dev libyaml-dev genisoimage
+  libisofs-dev libcrypt-dev libyaml-dev genisoimage libssl-dev
   python3-yaml python3-jinja2 python3-configobj python3-jsonpatch
   python3-requests python3-oauthlib python3-netifaces python3-serial
   libxml2-dev libvirt-dev libvirt-clients python3-libvirt

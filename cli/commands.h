@@ -133,6 +133,10 @@ int cmd_resume(struct ctl *ctl, int argc, char **argv);
 int cmd_monitor(struct ctl *ctl, int argc, char **argv);
 int cmd_host(struct ctl *ctl, int argc, char **argv);
 int cmd_events(struct ctl *ctl, int argc, char **argv);
+/* tokens.c */
+int cmd_token_create(struct ctl *ctl, int argc, char **argv);
+int cmd_token_list(struct ctl *ctl, int argc, char **argv);
+int cmd_token_revoke(struct ctl *ctl, int argc, char **argv);
 /* apply.c */
 int cmd_apply(struct ctl *ctl, int argc, char **argv);
 

@@ -143,6 +143,10 @@ void ctl_connect(struct ctl *ctl)
 			 "cannot connect: %s", err);
 	if (ctl->rpc == NULL)
 		connect_failed(ctl, dflt && getenv("VMD_SOCKET") == NULL, saved);
+	/* from the environment, not argv: ps shows every user a command line */
+	if (getenv("VMD_TOKEN") && *getenv("VMD_TOKEN") &&
+	    rpc_client_set_token(ctl->rpc, getenv("VMD_TOKEN")) < 0)
+		ctl_fail(ctl, EXIT_CONNECT, "GenericError", "out of memory");
 	if (rpc_client_negotiate(ctl->rpc, ctl->timeout_ms, err, sizeof(err)) < 0)
 		ctl_fail(ctl, EXIT_CONNECT, "GenericError",
 			 "cannot negotiate with %s: %s", ctl->socket, err);

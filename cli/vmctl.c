@@ -227,6 +227,28 @@ const struct ctl_cmd ctl_commands[] = {
 	{ "job-cancel", "job-cancel", cmd_job_cancel, "ID",
 	  "cancel a job: its command fails and leaves no file",
 	  OPTS({ "ID", "the job's id (job-list)" }), NULL, NULL },
+	{ "token-create", "token-create", cmd_token_create,
+	  "LABEL [--admin] [--read] [--vm VM=OPS] [--expires N] "
+	  "[--until T]",
+	  "make an access token; its secret is printed this once",
+	  OPTS({ "LABEL", "what the token is for" },
+	       { "--admin", "everything vmd-admin may do" },
+	       { "--read", "what group vmd may do: list, show, watch" },
+	       { "--vm VM=OPS", "only VM, only OPS, a comma-separated list "
+		 "of show, watch (read its console), console (also type), "
+		 "power (start, stop, kill, reset, pause, resume); repeat for "
+		 "more VMs" },
+	       { "--expires N", "expire N seconds from now" },
+	       { "--until T", "expire at T, unix seconds" }),
+	  "Give one scope: --admin, --read, or --vm once per VM.  Without "
+	  "--expires or --until the token never expires.  A "
+	  "client sends it with each request; vmctl sends $VMD_TOKEN.", NULL },
+	{ "token-list", "token-list", cmd_token_list, "",
+	  "list tokens (never their secrets; also: vmctl token list)", NULL,
+	  NULL, NULL },
+	{ "token-revoke", "token-revoke", cmd_token_revoke, "ID",
+	  "revoke a token at once; its console sessions are closed",
+	  OPTS({ "ID", "the token's id (token-list)" }), NULL, NULL },
 	{ "host", "query-host", cmd_host, "",
 	  "show the host: accelerator verdict, QEMU, counts", NULL, NULL, NULL },
 	{ "events", NULL, cmd_events, "[--count N] [--timeout SEC]",
@@ -647,9 +669,11 @@ int main(int argc, char **argv)
 	argv += optind;
 	if (argc < 1)
 		command_usage(&ctl, "missing command");
-	/* "vmctl volume create" is "vmctl volume-create" (one row each) */
+	/* "vmctl volume create" is "vmctl volume-create" (one row each);
+	 * so are job and token */
 	char group[64];
-	if (argc >= 2 && (!strcmp(argv[0], "volume") || !strcmp(argv[0], "job")) &&
+	if (argc >= 2 && (!strcmp(argv[0], "volume") || !strcmp(argv[0], "job") ||
+			  !strcmp(argv[0], "token")) &&
 	    snprintf(group, sizeof(group), "%s-%s", argv[0], argv[1]) <
 	    (int)sizeof(group) && ctl_find_command(group)) {
 		argv++;

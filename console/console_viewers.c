@@ -242,6 +242,8 @@ static void viewer_closed(void *ctx, struct conn *conn)
 {
 	struct viewer *v = ctx;
 
+	if (!v->reason)
+		v->reason = conn_close_reason(conn);
 	viewer_unlink(v);
 	free(v);
 }

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "daemon/access.h"
+#include "daemon/auth.h"
 #include "console/console.h"
 #include "daemon/dispatch.h"
 #include "daemon/ports.h"
@@ -76,10 +77,11 @@ void cmd_console_attach(struct call *c)
 		return;
 	}
 	bool rw = !strcmp(mode, "rw");
-	if (rw && c->role < ROLE_ADMIN) {
-		call_error(c, RPC_PERMISSION_DENIED, "uid %d may watch console %d "
+	if (rw && !auth_may_type(c, vm->name)) {
+		call_error(c, RPC_PERMISSION_DENIED, "%s may watch console %d "
 			   "of VM '%s' (mode \"ro\") but not type into it: that "
-			   "needs group vmd-admin", (int)c->uid, port, vm->name);
+			   "needs %s", c->who, port, vm->name, c->token ?
+			   "a token allowing \"console\" on it" : "group vmd-admin");
 		return;
 	}
 	if (rw && !force && console_has_writer(vm->console[port])) {
@@ -129,7 +131,7 @@ static const char *const monitor_allowed[] = {
 
 static bool monitor_may(const struct call *c, const char *cmd)
 {
-	if (c->uid == 0 || c->uid == geteuid())
+	if (!c->token && (c->uid == 0 || c->uid == geteuid()))
 		return true;
 	if (!strncmp(cmd, "query-", 6))
 		return true;

@@ -18,6 +18,7 @@
 #include "daemon/vm.h"
 #include "daemon/vm_config.h"
 #include "daemon/vm_volumes.h"
+#include "daemon/auth.h"
 #include "daemon/vmd.h"
 #include "rpc/message.h"
 #include "rpc/schema.h"
@@ -255,7 +256,12 @@ void cmd_vm_list(struct call *c)
 	size_t n, total = 2, len;
 	struct vm **v = vm_sorted(&n);
 	char *text = NULL, *p;
+	size_t seen = 0;
 
+	for (size_t i = 0; v && i < n; i++)  /* a VM-scoped token's VMs */
+		if (auth_sees_vm(c, v[i]->name))
+			v[seen++] = v[i];
+	n = seen;
 	for (size_t i = 0; v && i < n; i++) {
 		if (!summary_text(v[i], &len))
 			goto oom;

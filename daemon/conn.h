@@ -27,6 +27,8 @@ size_t conn_raw_write(struct conn *conn, const void *buf, size_t len);
 /* Stop (or resume) reading a raw connection: the guest is behind. */
 void conn_raw_pause(struct conn *conn, bool pause);
 void conn_close(struct conn *conn);
+/* Why vmd itself closed conn ("token-revoked"...), NULL otherwise. */
+const char *conn_close_reason(const struct conn *conn);
 void conn_peer(const struct conn *conn, uid_t *uid, pid_t *pid);
 
 #endif

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 #include "daemon/access.h"
+#include "daemon/auth.h"
 #include "daemon/commit.h"
 #include "daemon/dispatch.h"
 #include "daemon/schema_doc.h"
@@ -54,6 +55,9 @@ static const struct {
 	{"vm-clone", cmd_vm_clone},
 	{"vm-import-libvirt", cmd_vm_import_libvirt},
 	{"vm-export-libvirt", cmd_vm_export_libvirt},
+	{"token-create", cmd_token_create},
+	{"token-list", cmd_token_list},
+	{"token-revoke", cmd_token_revoke},
 };
 #define NHANDLERS (sizeof handlers / sizeof handlers[0])
 
@@ -144,7 +148,9 @@ void dispatch_call(struct call *c, bool negotiated, bool *negotiate)
 	struct json_object *level = NULL;
 	json_object_object_get_ex(spec, "access", &level);
 	enum access_role need = access_needed(json_object_get_string(level));
-	if (c->role < (int)need) {
+	if (c->token_text && (!auth_token(c) || !auth_permits(c, spec, need)))
+		return;
+	if (!c->token && c->role < (int)need) {
 		call_error(c, RPC_PERMISSION_DENIED, "uid %d may not run %s: it "
 			   "needs %s, and has %s", (int)c->uid, c->command,
 			   need == ROLE_ADMIN ? "group vmd-admin" : "group vmd",

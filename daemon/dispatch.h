@@ -53,6 +53,9 @@ void cmd_vm_template(struct call *c);
 void cmd_vm_clone(struct call *c);
 void cmd_vm_import_libvirt(struct call *c);
 void cmd_vm_export_libvirt(struct call *c);
+void cmd_token_create(struct call *c);
+void cmd_token_list(struct call *c);
+void cmd_token_revoke(struct call *c);
 
 
 

@@ -11,15 +11,19 @@
 
 /* Who may run a command: see daemon/access.c. */
 static const char *const access_levels[] = { "any", "read", "admin", NULL };
+/* Which group of a VM-scoped token's operations a command is in (auth.h):
+ * $defs/TokenOperation's, plus "any" and "list" that every token has. */
+static const char *const operations[] = { "any", "list", "show", "watch",
+					  "console", "power", NULL };
 
 /* What an entry of each section holds: needed members, then optional. */
 static const struct section {
 	const char *name;
 	const char *needed[4];
-	const char *optional[4];
+	const char *optional[5];
 } sections[] = {
 	{ "commands", { "arguments", "returns", "errors", "access" },
-	  { "description", "preconnect", "example" } },
+	  { "description", "preconnect", "example", "operation" } },
 	{ "events", { "data" }, { "description", "example" } },
 	{ "errors", { "code", "description" }, { NULL } },
 };
@@ -107,6 +111,10 @@ static int check_member(struct json_object *doc, const char *path, const char *k
 	if (!strcmp(key, "access") && (!json_object_is_type(val, json_type_string) ||
 	    !one_of(json_object_get_string(val), access_levels, 3)))
 		return bad(msg, len, path, "expected one of \"any\", \"read\", \"admin\"");
+	if (!strcmp(key, "operation") && (!json_object_is_type(val, json_type_string) ||
+	    !one_of(json_object_get_string(val), operations, 6)))
+		return bad(msg, len, path, "expected one of \"any\", \"list\", "
+			   "\"show\", \"watch\", \"console\", \"power\"");
 	if (!strcmp(key, "errors"))
 		return check_classes(doc, path, val, msg, len);
 	return 0;
@@ -124,7 +132,7 @@ static int check_entry(struct json_object *doc, const struct section *sec,
 		if (!json_object_object_get_ex(e, sec->needed[i], NULL))
 			return bad(msg, len, path, "missing '%s'", sec->needed[i]);
 	json_object_object_foreach(e, key, val) {
-		if (!one_of(key, sec->needed, 4) && !one_of(key, sec->optional, 4))
+		if (!one_of(key, sec->needed, 4) && !one_of(key, sec->optional, 5))
 			return bad(msg, len, path, "unsupported member '%s'", key);
 		snprintf(sub, sizeof sub, "%s.%s", path, key);
 		if (check_member(doc, sub, key, val, msg, len))

@@ -23,6 +23,7 @@
 #include <event2/listener.h>
 #include "daemon/server.h"
 #include "daemon/access.h"
+#include "daemon/auth.h"
 #include "daemon/climit.h"
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
@@ -55,6 +56,9 @@ struct conn {
 	conn_raw_closed raw_closed;
 	void *raw_ctx;
 	struct batch *batch;   /* a JSON-RPC batch being served */
+	struct token *tok;     /* the session's token (auth.h), or NULL */
+	struct event *tok_timer;  /* its expiry */
+	const char *close_reason; /* why vmd closed it, for its viewer */
 	struct conn *prev, *next;
 };
 
@@ -76,6 +80,7 @@ static void conn_unref(struct conn *conn)
 	if (--conn->refs > 0)
 		return;
 	batch_free(conn->batch);
+	auth_token_free(conn->tok);
 	rpc_stream_free(conn->stream);
 	free(conn);
 }
@@ -90,6 +95,9 @@ void conn_close(struct conn *conn)
 	if (conn->deadline)
 		event_free(conn->deadline);
 	conn->deadline = NULL;
+	if (conn->tok_timer)
+		event_free(conn->tok_timer);
+	conn->tok_timer = NULL;
 	bufferevent_free(conn->bev);
 	conn->bev = NULL;
 	if (conn->prev)
@@ -187,6 +195,7 @@ void conn_peer(const struct conn *conn, uid_t *uid, pid_t *pid)
 
 static void call_free(struct call *c)
 {
+	auth_token_free(c->token);
 	json_object_put(c->req);
 	free(c);
 }
@@ -214,8 +223,83 @@ static void call_finish(struct call *c, struct json_object *reply)
 	conn_unref(conn);
 }
 
+/* The token ended: close the session, after telling a console viewer. */
+static void conn_end_token(struct conn *conn, const char *reason)
+{
+	const char *what = reason + strlen("token-");
+	char msg[128];
+
+	log_info("client uid=%d pid=%d: token %s %s; its %s closed",
+		 (int)conn->uid, (int)conn->pid, conn->tok->id, what,
+		 conn->raw_in ? "console session" : "session");
+	conn->close_reason = reason;
+	if (!conn->raw_in) {
+		conn_close(conn);
+		return;
+	}
+	snprintf(msg, sizeof msg, "\r\n[vmd: token %s %s; console closed]\r\n",
+		 conn->tok->id, what);
+	conn->raw_closed(conn->raw_ctx, conn);  /* the viewer leaves now */
+	conn->raw_closed = NULL;
+	conn->raw_in = NULL;
+	conn->close_on_flush = true;
+	bufferevent_disable(conn->bev, EV_READ);
+	bufferevent_write(conn->bev, msg, strlen(msg));
+}
+
+static void conn_tok_expired(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	conn_end_token(arg, "token-expired");
+}
+
+/* qmp_capabilities and console-attach with a token make it the
+ * session's: its events, and its end when revoked or expired. */
+static void conn_bind_token(struct conn *conn, struct call *c)
+{
+	int64_t left = c->token->expires - (int64_t)time(NULL);
+	struct timeval tv = {left > 0 ? left : 0, 0};
+
+	if (conn->dead)
+		return;
+	auth_token_free(conn->tok);
+	conn->tok = c->token;
+	c->token = NULL;
+	if (conn->tok_timer)
+		event_free(conn->tok_timer);
+	conn->tok_timer = NULL;
+	if (conn->tok->expires &&
+	    (conn->tok_timer = evtimer_new(vmd.base, conn_tok_expired, conn)))
+		evtimer_add(conn->tok_timer, &tv);
+}
+
+/* From the head after each one: a viewer's leaving is an event, and
+ * sending it may close other connections, the next one included. */
+void server_token_gone(const char *id, const char *reason)
+{
+	struct conn *c;
+
+	do {
+		for (c = conns; c; c = c->next)
+			if (c->tok && !c->dead && !c->close_on_flush &&
+			    !strcmp(c->tok->id, id))
+				break;
+		if (c)
+			conn_end_token(c, reason);
+	} while (c);
+}
+
+const char *conn_close_reason(const struct conn *conn)
+{
+	return conn->close_reason;
+}
+
 void call_return(struct call *c, struct json_object *ret)
 {
+	if (c->token && (!strcmp(c->command, "qmp_capabilities") ||
+			 !strcmp(c->command, "console-attach")))
+		conn_bind_token(c->conn, c);
 	call_finish(c, rpc_reply_return(c->dialect, c->id, ret));
 }
 
@@ -276,6 +360,7 @@ static void conn_handle_one(struct conn *conn, struct json_object *obj)
 	c->id = req.id;
 	c->args = req.args;
 	c->command = req.command;
+	c->token_text = req.token;
 	snprintf(c->who, sizeof c->who, "uid=%d pid=%d", (int)conn->uid,
 		 (int)conn->pid);
 	c->role = conn->role;
@@ -651,6 +736,10 @@ void server_broadcast(struct json_object *event)
 	for (struct conn *c = conns, *next; c; c = next) {
 		next = c->next;
 		if (!(c->negotiated || c->jsonrpc_only) || c->raw_in || c->dead)
+			continue;
+		/* no rights, no events; a token's, only its VMs' */
+		if (c->tok ? !auth_event_visible(c->tok, event) :
+		    c->role == ROLE_NONE)
 			continue;
 		struct evbuffer *out = bufferevent_get_output(c->bev);
 		if (evbuffer_get_length(out) > EVENT_BACKLOG_MAX) {

@@ -12,6 +12,8 @@
 #include "rpc/message.h"
 #include "daemon/conn.h"
 
+struct token;
+
 /* A request being served.  A handler must end it exactly once with
  * call_return or call_error, now or later (from a QMP reply, a child exit,
  * a timer).  The connection may be gone by then; the reply is dropped. */
@@ -22,7 +24,10 @@ struct call {
 	struct json_object *id;    /* borrowed from req */
 	struct json_object *args;  /* borrowed from req */
 	const char *command;       /* borrowed from req */
-	char who[64];              /* "uid=0 pid=123" for the audit log */
+	char who[80];              /* "uid=0 pid=123" for the audit log, and
+	                              " token=ID" when a token was given */
+	const char *token_text;    /* borrowed from req; NULL: no token */
+	struct token *token;       /* owned: the checked token (auth.h) */
 	int role;                  /* enum access_role of the peer */
 	uid_t uid;
 	void (*after)(struct call *c, struct conn *conn); /* runs after the
@@ -44,5 +49,8 @@ int server_listen(const char *path, bool jsonrpc);
 /* Adopt an already listening socket (systemd socket activation). */
 int server_listen_fd(int fd, bool jsonrpc);
 void server_shutdown(void);
+/* Close every session bound to token id (auth.h), telling a console
+ * viewer why: reason is "token-revoked" or "token-expired". */
+void server_token_gone(const char *id, const char *reason);
 
 #endif

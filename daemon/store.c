@@ -320,6 +320,17 @@ int store_step_failed(struct store *s, const char *what)
 	return step_failed(s, what);
 }
 
+int store_run(struct store *s, sqlite3_stmt *st, const char *what)
+{
+	int rc;
+
+	if (!st)
+		return STORE_ERR;
+	rc = sqlite3_step(st) == SQLITE_DONE ? STORE_OK : step_failed(s, what);
+	sqlite3_finalize(st);
+	return rc;
+}
+
 int store_schema_version(struct store *s)
 {
 	int v;

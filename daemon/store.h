@@ -35,6 +35,10 @@ struct sqlite3 *store_db(struct store *s);
 void store_set_err(struct store *s, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 int store_step_failed(struct store *s, const char *what);
+/* Step a statement that returns no rows (NULL: a failed prepare, already
+ * in the error message) and finalize it: STORE_OK or the failure. */
+struct sqlite3_stmt;
+int store_run(struct store *s, struct sqlite3_stmt *st, const char *what);
 
 struct store_vm {
 	const char *uuid, *name, *config; /* config: JSON text */

@@ -68,13 +68,8 @@ static sqlite3_stmt *prepare(struct store *s, const char *sql, int n, ...)
 static int run(struct store *s, sqlite3_stmt *st, const char *what,
 	       const char *name)
 {
-	int rc;
+	int rc = store_run(s, st, what);
 
-	if (!st)
-		return STORE_ERR;
-	rc = sqlite3_step(st) == SQLITE_DONE ? STORE_OK :
-	     store_step_failed(s, what);
-	sqlite3_finalize(st);
 	if (rc == STORE_OK && sqlite3_changes(store_db(s)) == 0) {
 		store_set_err(s, "%s: no volume named '%s'", what, name);
 		return STORE_NOT_FOUND;

@@ -45,6 +45,7 @@ struct rpc_client {
 	int eof;                        /* peer closed its end */
 	int broken;                     /* I/O error or bad input: give up */
 	char why[256];                  /* what broke, for error messages */
+	char *token;                    /* sent with every request, or NULL */
 };
 
 static void set_msg(char *buf, size_t len, const char *fmt, ...)
@@ -140,6 +141,7 @@ void rpc_client_close(struct rpc_client *c)
 	json_object_put(c->greeting);
 	rpc_stream_free(c->in);
 	free(c->out);
+	free(c->token);
 	close(c->fd);
 	free(c);
 }
@@ -248,12 +250,22 @@ int rpc_client_flush(struct rpc_client *c)
 	return 0;
 }
 
-static struct json_object *request_new(const char *cmd, struct json_object *args,
+int rpc_client_set_token(struct rpc_client *c, const char *token)
+{
+	free(c->token);
+	c->token = token ? strdup(token) : NULL;
+	return token && !c->token ? -1 : 0;
+}
+
+static struct json_object *request_new(const struct rpc_client *c,
+				       const char *cmd, struct json_object *args,
 				       long long id)
 {
 	struct json_object *req = json_object_new_object();
 
 	json_object_object_add(req, "execute", json_object_new_string(cmd));
+	if (c->token)
+		json_object_object_add(req, "token", json_object_new_string(c->token));
 	if (args != NULL)
 		json_object_object_add(req, "arguments", args);
 	json_object_object_add(req, "id", json_object_new_int64(id));
@@ -263,7 +275,7 @@ static struct json_object *request_new(const char *cmd, struct json_object *args
 int rpc_client_send(struct rpc_client *c, const char *cmd,
 		    struct json_object *args, long long id)
 {
-	struct json_object *req = request_new(cmd, args, id);
+	struct json_object *req = request_new(c, cmd, args, id);
 	size_t len;
 	char *bytes = rpc_emit(req, &len);
 	int r = -1;

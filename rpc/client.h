@@ -24,6 +24,9 @@ struct rpc_client *rpc_client_from_fd_max(int fd, size_t max_msg);
 /* Why the connection broke ("" while it works). */
 const char *rpc_client_why(const struct rpc_client *c);
 void rpc_client_close(struct rpc_client *c);
+/* Send token ("vmd_ID_SECRET", copied; NULL: none) with every request from
+ * now on, qmp_capabilities included.  -1 on ENOMEM. */
+int rpc_client_set_token(struct rpc_client *c, const char *token);
 int rpc_client_fd(const struct rpc_client *c);
 
 /* Blocking: read the greeting and send qmp_capabilities, waiting at most

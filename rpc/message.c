@@ -140,6 +140,20 @@ static int has_nul(struct json_object *str)
 	return strlen(s) != (size_t)json_object_get_string_len(str);
 }
 
+/* "token": a non-empty string without NUL; 0, or -1 with desc set. */
+static int read_token(struct rpc_request *req, struct json_object *val,
+		      char *desc, size_t desclen)
+{
+	if (!json_object_is_type(val, json_type_string) ||
+	    json_object_get_string_len(val) == 0 || has_nul(val)) {
+		fail(desc, desclen, RPC_INVALID_REQUEST,
+		     "member 'token' must be a non-empty string");
+		return -1;
+	}
+	req->token = json_object_get_string(val);
+	return 0;
+}
+
 /* QMP, checked member by member in order, with QEMU's own wording. */
 static rpc_err parse_qmp(struct rpc_request *req, char *desc, size_t desclen)
 {
@@ -158,6 +172,9 @@ static rpc_err parse_qmp(struct rpc_request *req, char *desc, size_t desclen)
 				return fail(desc, desclen, RPC_INVALID_ARGUMENT,
 					    "QMP input member 'arguments' must be an object");
 			req->args = val;
+		} else if (strcmp(key, "token") == 0) {
+			if (read_token(req, val, desc, desclen) < 0)
+				return RPC_INVALID_REQUEST;
 		} else if (strcmp(key, "id") != 0) {
 			return fail(desc, desclen, RPC_INVALID_REQUEST,
 				    "QMP input member '%s' is unexpected", key);
@@ -215,6 +232,9 @@ static rpc_err parse_jsonrpc(struct rpc_request *req, char *desc, size_t desclen
 			e = check_params(req, val, desc, desclen);
 			if (e != RPC_OK)
 				return e;
+		} else if (strcmp(key, "token") == 0) {
+			if (read_token(req, val, desc, desclen) < 0)
+				return RPC_INVALID_REQUEST;
 		} else if (strcmp(key, "jsonrpc") != 0 && strcmp(key, "id") != 0) {
 			return fail(desc, desclen, RPC_INVALID_REQUEST,
 				    "JSON-RPC request member '%s' is unexpected", key);

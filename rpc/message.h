@@ -16,11 +16,14 @@ struct rpc_request {
 	struct json_object *args;  /* borrowed; an empty object if absent */
 	struct json_object *id;    /* borrowed; NULL when absent */
 	struct json_object *obj;   /* owned: the whole request */
+	const char *token;         /* borrowed: "token" member, NULL if none */
 };
 
 /* Parse obj (ownership passes to req, even on error) into req.  A request
  * that has "jsonrpc": "2.0" is JSON-RPC (method/params/id), otherwise QMP
- * (execute/arguments/id).  Returns RPC_OK, or RPC_INVALID_REQUEST /
+ * (execute/arguments/id).  Either may carry "token", a string vmd's
+ * daemon/auth.c checks (vmd's extension: QMP clients that send none see
+ * no difference).  Returns RPC_OK, or RPC_INVALID_REQUEST /
  * RPC_INVALID_ARGUMENT with a description in desc; req->dialect and req->id
  * are still set as far as they could be read, so the error can be answered. */
 rpc_err rpc_request_parse(struct json_object *obj, struct rpc_request *req,

@@ -37,30 +37,14 @@ ACCESS = {
     "volume-clone": "admin", "job-cancel": "admin",
     "vm-template": "admin", "vm-clone": "admin", "spec-apply": "admin",
     "vm-import-libvirt": "admin", "vm-export-libvirt": "read",
+    "token-create": "admin", "token-list": "admin", "token-revoke": "admin",
 }
 
 # Run as another user (stdin: a JSON list of requests): each request on a
 # connection of its own, after qmp_capabilities; prints the replies as a
 # JSON list, {"connect_error": errno} where the socket refused.
-AS_USER_SCRIPT = r"""
-import json, socket, sys
+AS_USER_SCRIPT = vmdtest.PEER_READ_OBJ + r"""
 path, timeout = sys.argv[1], float(sys.argv[2])
-dec = json.JSONDecoder()
-
-def read_obj(s, buf):
-    while True:
-        text = buf.lstrip()
-        if text:
-            try:
-                obj, end = dec.raw_decode(text)
-                return obj, text[end:]
-            except ValueError:
-                pass
-        data = s.recv(65536)
-        if not data:
-            raise EOFError("vmd closed the connection")
-        buf += data.decode("utf-8", "replace")
-
 out = []
 for req in json.load(sys.stdin):
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
@@ -186,6 +170,8 @@ class AccessTest(GuardedVmTest):
                                   "define": False},
             "spec-apply": {"spec": {"label": "access=test", "vms": []},
                            "dry_run": True},
+            "token-create": {"label": "access", "scope": "read"},
+            "token-revoke": {"id": "0123456789abcdef"},
         }
         reqs = []
         for cmd, level in sorted(ACCESS.items()):

@@ -263,6 +263,7 @@ class ConformanceTest(vmdtest.VmdTestCase):
         self.volumes(rec, c)
         self.templates(rec, c)
         self.libvirt(rec, c)
+        self.tokens(rec, c)
 
         # any command the schema has and this test does not know yet
         for cmd in s.commands():
@@ -335,6 +336,16 @@ class ConformanceTest(vmdtest.VmdTestCase):
         rec.call(c, "volume-delete", {"volume": "conf-c"})
         rec.call(c, "volume-delete", {"volume": "conf-c"}, ok=False,
                  cls="VolumeNotFound")
+
+    def tokens(self, rec, c):
+        """token-create and token-revoke once with success, once refused."""
+        made = rec.call(c, "token-create", {"label": "conf", "scope": [
+            {"vm": "conf-b", "allow": ["show"]}], "expires_in": 60})
+        rec.call(c, "token-create", {"label": "conf", "scope": [
+            {"vm": "nosuch", "allow": ["show"]}]}, ok=False, cls="VmNotFound")
+        rec.call(c, "token-revoke", {"id": made["id"]})
+        rec.call(c, "token-revoke", {"id": "0123456789abcdef"}, ok=False,
+                 cls="InvalidArgument")
 
     def templates(self, rec, c):
         """vm-template and vm-clone once with success, once refused."""

@@ -762,6 +762,28 @@ class SmallPoolCase(VmdTestCase):
         self.vmd.start()
 
 
+# For scripts run as another user (python3 -c): read_obj(sock, buf) cuts
+# the next JSON value out of what vmd sent; returns (value, rest).
+PEER_READ_OBJ = r"""
+import json, socket, sys, time
+dec = json.JSONDecoder()
+
+def read_obj(s, buf):
+    while True:
+        text = buf.lstrip()
+        if text:
+            try:
+                obj, end = dec.raw_decode(text)
+                return obj, text[end:]
+            except ValueError:
+                pass
+        data = s.recv(65536)
+        if not data:
+            raise EOFError("vmd closed the connection")
+        buf += data.decode("utf-8", "replace")
+"""
+
+
 class UsersTestCase(VmdTestCase):
     """A test that acts as TEST_USERS through setpriv (root only)."""
 

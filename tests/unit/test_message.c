@@ -452,6 +452,32 @@ static void test_raw_id(void **state)
 
 /* Events for JSON-RPC listeners: a notification, the event's name as the
  * method, its data and timestamp as params. */
+/* "token" beside execute or method (vmd's extension, daemon/auth.h). */
+static void test_token_member(void **state)
+{
+	struct rpc_request req;
+	char desc[256];
+
+	(void)state;
+	assert_int_equal(parse_req("{\"execute\":\"x\",\"token\":\"t1\"}",
+				   &req, desc), RPC_OK);
+	assert_string_equal(req.token, "t1");
+	rpc_request_clear(&req);
+	assert_int_equal(parse_req("{\"jsonrpc\":\"2.0\",\"method\":\"m\","
+				   "\"token\":\"t2\",\"id\":1}", &req, desc), RPC_OK);
+	assert_string_equal(req.token, "t2");
+	rpc_request_clear(&req);
+	assert_int_equal(parse_req("{\"execute\":\"x\"}", &req, desc), RPC_OK);
+	assert_null(req.token);
+	rpc_request_clear(&req);
+	expect_fail("{\"execute\":\"x\",\"token\":1}", RPC_INVALID_REQUEST,
+		    "member 'token' must be a non-empty string");
+	expect_fail("{\"execute\":\"x\",\"token\":\"\"}", RPC_INVALID_REQUEST,
+		    "member 'token' must be a non-empty string");
+	expect_fail("{\"jsonrpc\":\"2.0\",\"method\":\"m\",\"token\":\"a\\u0000b\"}",
+		    RPC_INVALID_REQUEST, "member 'token' must be a non-empty string");
+}
+
 static void test_event_notification(void **state)
 {
 	struct json_object *ev = parse("{\"event\":\"VM_STATE\",\"data\":{\"vm\":\"a\"},"
@@ -486,6 +512,7 @@ int main(void)
 		cmocka_unit_test(test_nul_in_command),
 		cmocka_unit_test(test_raw_id),
 		cmocka_unit_test(test_event_notification),
+		cmocka_unit_test(test_token_member),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
