@@ -15,6 +15,7 @@ import subprocess
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmdpool  # noqa: E402
 import vmdtest  # noqa: E402
 from vmdtest import (BOOT_BANNER, BOOTSECTOR, Console, Schemas,
                      bootsector_config, linux_config, t)  # noqa: E402
@@ -78,7 +79,7 @@ class ConformanceTest(vmdtest.VmdTestCase):
         self.s = Schemas()
         # an import into volume conf-hold never ends by itself: a job to
         # cancel for sure (a real one here ends in a fraction of a second)
-        vmdtest.hold_qemu_img(self, "*/.conf-hold.*")
+        vmdpool.hold_qemu_img(self, "*/.conf-hold.*")
         self.vmd.start()
 
     def check_events(self, c):

@@ -12,6 +12,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmdpool  # noqa: E402
 import vmdtest  # noqa: E402
 from vmdtest import t  # noqa: E402
 
@@ -26,7 +27,7 @@ class HeldCloneCase(vmdtest.VmdTestCase):
 
     def setUp(self):
         super().setUp()
-        vmdtest.hold_qemu_img(self, self.held)
+        vmdpool.hold_qemu_img(self, self.held)
         self.vmd.start()
         self.c = self.client()
         os.chmod(self.tmp, 0o711)

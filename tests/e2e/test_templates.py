@@ -18,6 +18,7 @@ import sys
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmdpool  # noqa: E402
 import vmdtest  # noqa: E402
 from vmdtest import BOOT_BANNER, BOOTSECTOR, t  # noqa: E402
 
@@ -287,7 +288,7 @@ class TemplateTest(TemplateCase):
         self.assertIn("cloned tpl as web2 (full copies", out)
 
 
-class ClonePoolFullTest(TemplateCase, vmdtest.SmallPoolCase):
+class ClonePoolFullTest(TemplateCase, vmdpool.SmallPoolCase):
     """A pool on a 16 MiB tmpfs: a template of two disks (2 and 7 MiB of
     data); the full copy of the first fits, the second does not."""
 

@@ -17,6 +17,7 @@ import sys
 import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import vmdpool  # noqa: E402
 import vmdtest  # noqa: E402
 from vmdproto import ConnectionClosed  # noqa: E402
 from vmdtest import BOOT_BANNER, BOOTSECTOR, t  # noqa: E402
@@ -177,7 +178,7 @@ class VolumeBasicsTest(VolumeCase):
                                "-F", "qcow2", src, v["path"]])
 
 
-class FullPoolTest(VolumeCase, vmdtest.SmallPoolCase):
+class FullPoolTest(VolumeCase, vmdpool.SmallPoolCase):
     """A pool on a 16 MiB tmpfs: a 48 MiB import runs out of space."""
 
     def test_disk_full_removes_the_partial_file(self):
@@ -324,14 +325,14 @@ class VmctlVolumeTest(VolumeCase):
 
 
 class SlowJobsCase(VolumeCase):
-    """qemu-img jobs that never end by themselves (vmdtest.hold_qemu_img:
+    """qemu-img jobs that never end by themselves (vmdpool.hold_qemu_img:
     its convert writes 1 MiB of its output file, says 10 %, and sleeps)."""
 
     start_vmd = False
 
     def setUp(self):
         super().setUp()
-        vmdtest.hold_qemu_img(self)
+        vmdpool.hold_qemu_img(self)
         self.vmd.start()
 
 
