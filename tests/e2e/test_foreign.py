@@ -8,7 +8,8 @@ types `uname -m` on the console and reads the arch back; the keeper
 journals the console; vm-stop powers the guest off through its arch's
 power button (aarch64: the virt machine's GPIO power key; s390x: the SCLP
 signal quiesce), so neither may need a kill; a restarted vmd reattaches to
-a running aarch64 guest.  riscv64 has no Debian 12 kernel: its virt
+a running aarch64 guest, and restarts it after a crash under its
+restart_policy.  riscv64 has no Debian 12 kernel: its virt
 machine runs OpenSBI alone, which is enough to see its UART and that
 vm-stop kills a machine without a power button at once.
 
@@ -167,6 +168,24 @@ class ForeignTest(vmdtest.VmdTestCase):
         vmdtest.type_until(con, b"echo back$((40+2)) $(uname -m)\n",
                            b"back42 aarch64", t(30))
         self.stop_cleanly(c, "arm", con)
+
+    def test_restart_policy(self):
+        """A crashed aarch64 guest comes back under on-failure, as x86."""
+        c = self.client()
+        self.define(c, "arm", "aarch64", restart_policy="on-failure")
+        pid, _ = self.start(c, "arm")
+        self.uname(self.console("arm"), "aarch64")
+        mark = len(c.events)
+        os.kill(pid, signal.SIGKILL)
+        c.wait_state("arm", "crashed", t(30), since=mark)
+        c.wait_state("arm", "running", t(60), since=mark)
+        new = c.command("vm-show", {"vm": "arm"})["pid"]
+        self.assertNotEqual(new, pid)
+        # the scrollback holds the first boot: ask for what only the new
+        # guest can answer
+        vmdtest.type_until(self.console("arm"),
+                           b"echo again$((40+2)) $(uname -m)\n",
+                           b"again42 aarch64", t(BOOT_TIMEOUT))
 
     def test_qemu_per_arch(self):
         """--qemu ARCH=PATH picks one arch's binary; the plain --qemu PATH
