@@ -113,11 +113,12 @@ rpc_sources="$srcdir/rpc/errors.c $srcdir/rpc/stream.c $srcdir/rpc/jsonscan.c $s
 	$srcdir/rpc/schema.c $srcdir/rpc/schema_fill.c $srcdir/daemon/batch.c
 	$srcdir/daemon/schema_doc.c"
 
-# fuzz_vmd links the daemon itself: the sources of libvmd.a and libconsole.a
-# as Makefile.am lists them (so a new daemon file is fuzzed without a change
-# here), and the libraries vmd links.
+# fuzz_vmd links the daemon itself: the sources of libvmd.a, libconsole.a
+# and libbridge.a as Makefile.am lists them (so a new daemon file is fuzzed
+# without a change here), those of emu/ and rpc/, and the libraries vmd
+# links.
 vmd_sources() {
-	sed -n '/^lib\(vmd\|console\)_a_SOURCES = /,/^[^	]/p' "$srcdir/Makefile.am" |
+	sed -n '/^lib\(vmd\|console\|bridge\)_a_SOURCES = /,/^[^	]/p' "$srcdir/Makefile.am" |
 		tr ' \t\\' '\n\n\n' | grep '\.c$' | grep -v '^daemon/main\.c$' |
 		sed "s|^|$srcdir/|"
 	ls "$srcdir"/emu/*.c "$srcdir"/rpc/*.c
@@ -125,7 +126,7 @@ vmd_sources() {
 vmd_flags="-DVMD_VERSION=\"fuzz\" -DQEMU_DEFAULT=\"/nonexistent/qemu\"
 	-DPKGLIBEXECDIR=\"/nonexistent\"
 	$(pkg-config --cflags --libs libevent sqlite3 libsystemd libisofs-1 \
-		libcrypt yaml-0.1 2>/dev/null)"
+		libcrypt yaml-0.1 libxml-2.0 libcrypto 2>/dev/null)"
 
 status=0
 for name in $names; do
