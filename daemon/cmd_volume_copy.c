@@ -17,6 +17,7 @@
 #include "daemon/vm.h"
 #include "daemon/vm_volumes.h"
 #include "daemon/vmd.h"
+#include "emu/argv.h"
 #include "emu/hostfile.h"
 
 /* The host file's virtual size: a qcow2 header's, else its length. */
@@ -139,6 +140,14 @@ void cmd_volume_clone(struct call *c)
 	if (!full && src.pool[0] && pool && strcmp(pool, src.pool)) {
 		call_error(c, RPC_INVALID_ARGUMENT, "pool: a linked clone lives in "
 			   "its base's pool, '%s'", src.pool);
+		return;
+	}
+	/* QEMU is given each base as an fd set: at most EMU_CHAIN_MAX */
+	if (!full && volume_bases(vmd.store, &src, EMU_CHAIN_MAX) >=
+		     EMU_CHAIN_MAX) {
+		call_error(c, RPC_INVALID_ARGUMENT, "source: volume '%s' stands on "
+			   "%d bases already, the most a disk may have; make a "
+			   "full clone of it", src.name, EMU_CHAIN_MAX);
 		return;
 	}
 	format = format ? format : full ? src.format : "qcow2";

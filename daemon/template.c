@@ -15,6 +15,7 @@
 #include "daemon/vm.h"
 #include "daemon/vm_volumes.h"
 #include "daemon/vmd.h"
+#include "emu/argv.h"
 #include "daemon/volume.h"
 #include "rpc/schema.h"
 
@@ -309,6 +310,13 @@ int template_plan_disk(const char *clone, size_t i, const char *base,
 		rpc_fault_set(f, RPC_VOLUME_NOT_FOUND, "disks[%zu]: the file of the "
 			      "template's base volume '%s' (%s) is missing: %s", i,
 			      base, path, strerror(errno));
+		return -1;
+	}
+	if (!full && volume_bases(vmd.store, b, EMU_CHAIN_MAX) >= EMU_CHAIN_MAX) {
+		rpc_fault_set(f, RPC_INVALID_ARGUMENT, "disks[%zu]: the template's "
+			      "base volume '%s' stands on %d bases already, the "
+			      "most a disk may have; make a full clone", i, base,
+			      EMU_CHAIN_MAX);
 		return -1;
 	}
 	snprintf(vname, sizeof vname, "%s-disk%zu", clone, i);

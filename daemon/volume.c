@@ -197,6 +197,20 @@ int volume_path(const struct volume *v, char *buf, size_t len)
 	return pool_path(v->pool, v->file, buf, len);
 }
 
+size_t volume_bases(struct store *s, const struct volume *v, size_t max)
+{
+	struct volume b;
+	char name[sizeof v->backing];
+	size_t n = 0;
+
+	snprintf(name, sizeof name, "%s", v->backing);
+	while (name[0] && n <= max && volume_get(s, name, &b) == STORE_OK) {
+		n++;
+		snprintf(name, sizeof name, "%s", b.backing);
+	}
+	return n;
+}
+
 int volume_tmp_path(const struct volume *v, char *buf, size_t len)
 {
 	char name[sizeof v->file + 8];

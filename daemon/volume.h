@@ -51,6 +51,9 @@ int volume_foreach_child(struct store *s, const char *name, volume_cb cb,
 
 /* The file's path: POOL_DIR/FILE.  -1 when its pool is not configured. */
 int volume_path(const struct volume *v, char *buf, size_t len);
+/* How many bases stand under v (its backing, that one's, ...), counting
+ * no further than max + 1. */
+size_t volume_bases(struct store *s, const struct volume *v, size_t max);
 /* Its temporary name, POOL_DIR/.FILE.part: the only name a job writes,
  * and the one a start of vmd sweeps (pool_sweep.c). */
 int volume_tmp_path(const struct volume *v, char *buf, size_t len);

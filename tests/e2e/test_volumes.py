@@ -95,6 +95,32 @@ class VolumeBasicsTest(VolumeCase):
         self.assertEqual([x["name"] for x in c.command("volume-list")],
                          ["web1-root"])
 
+    def test_chain_depth_is_bounded_at_clone(self):
+        """QEMU gets each base as an fd set, at most 7 under a disk: a
+        linked clone that would stand on 8 is refused when asked for, not
+        at its VM's start; a full copy of the deepest one still works."""
+        c = self.client()
+        c.command("volume-create", {"name": "l0", "size": "1M"})
+        for i in range(1, 8):
+            c.command("volume-clone", {"source": "l%d" % (i - 1),
+                                       "name": "l%d" % i})
+        self.assertCmdError(c, "volume-clone", {"source": "l7", "name": "l8"},
+                            "InvalidArgument", ["l7", "7 bases", "full"])
+        self.assertNotIn("l8.qcow2", os.listdir(os.path.join(
+            self.vmd.state_dir, "volumes")))
+        c.command("volume-clone", {"source": "l7", "name": "flat",
+                                   "mode": "full"}, timeout=t(60))
+        self.assertIsNone(c.command("volume-show",
+                                    {"volume": "flat"})["backing"])
+        # the same for vm-clone of a template on the deepest one
+        c.command("vm-define", {"config": {"name": "deep",
+                                           "disks": [{"volume": "l7"}]}})
+        c.command("vm-template", {"vm": "deep"})
+        self.assertCmdError(c, "vm-clone", {"vm": "deep", "name": "d2"},
+                            "InvalidArgument", ["l7", "7 bases", "full"])
+        c.command("vm-clone", {"vm": "deep", "name": "d3", "mode": "full"},
+                  timeout=t(60))
+
     def test_refusals(self):
         c = self.client()
         c.command("volume-create", {"name": "a", "size": "1M"})
