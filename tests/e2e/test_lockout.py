@@ -43,7 +43,10 @@ def _open_until_refused(path, jsonrpc, most):
         s.settimeout(10)
         s.connect(path)
         if jsonrpc:
-            s.sendall(b'{"jsonrpc": "2.0", "method": "vm-list", "id": 1}')
+            try:
+                s.sendall(b'{"jsonrpc": "2.0", "method": "vm-list", "id": 1}')
+            except (BrokenPipeError, ConnectionResetError):
+                pass   # vmd refused and closed first: its refusal is queued
         msg = first_message(s)
         if msg is None or "error" in msg:
             return socks, msg
