@@ -212,7 +212,6 @@ static void start_next(struct clone *op)
 static int plan_disk(struct clone *op, size_t i, const char *name)
 {
 	struct rpc_fault f;
-	char dir[sizeof op->tmp[0]];
 
 	if (template_plan_disk(op->name, i, name, op->full, &op->base[op->n],
 			       &op->vol[op->n], op->path[op->n],
@@ -220,10 +219,7 @@ static int plan_disk(struct clone *op, size_t i, const char *name)
 		call_fault(op->c, &f);
 		return -1;
 	}
-	pool_path(op->vol[op->n].pool, "", dir, sizeof dir);
-	snprintf(dir + strlen(dir), sizeof dir - strlen(dir), ".%s.part",
-		 op->vol[op->n].file);
-	memcpy(op->tmp[op->n], dir, sizeof dir);
+	volume_tmp_path(&op->vol[op->n], op->tmp[op->n], sizeof op->tmp[op->n]);
 	if (job_hold(op->vol[op->n].name, op) < 0) {
 		call_error(op->c, RPC_GENERIC_ERROR, "out of memory");
 		return -1;

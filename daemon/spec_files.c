@@ -31,7 +31,6 @@ int spec_files_add(struct spec_files *s, const struct volume *v,
 	struct spec_file *sf;
 	struct volume old;
 	struct stat st;
-	char dir[4096];
 
 	if (spec_files_find(s, v->name) || volume_get(vmd.store, v->name, &old)
 	    == STORE_OK || job_busy(v->name)) {
@@ -55,7 +54,7 @@ int spec_files_add(struct spec_files *s, const struct volume *v,
 	if (base)
 		sf->base = *base;
 	if (volume_path(v, sf->path, sizeof sf->path) < 0 ||
-	    pool_path(v->pool, "", dir, sizeof dir) < 0) {
+	    volume_tmp_path(v, sf->tmp, sizeof sf->tmp) < 0) {
 		rpc_fault_set(f, RPC_INVALID_ARGUMENT, "volume '%s': no pool named "
 			      "'%s' (vmd's --pool)", v->name, v->pool);
 		return -1;
@@ -66,7 +65,6 @@ int spec_files_add(struct spec_files *s, const struct volume *v,
 			      sf->path);
 		return -1;
 	}
-	snprintf(sf->tmp, sizeof sf->tmp, "%s.%s.part", dir, v->file);
 	s->n++;
 	return 0;
 }
