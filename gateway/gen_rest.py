@@ -124,11 +124,11 @@ def routes_c(s):
     return "\n".join(out)
 
 
-def rewrite(node, doc_is_config):
+def rewrite(node, doc_is_config, s):
     """A schema of either document with its $refs pointing into
-    components/schemas."""
+    components/schemas (a ref into protocol.json's commands is inlined)."""
     if isinstance(node, list):
-        return [rewrite(n, doc_is_config) for n in node]
+        return [rewrite(n, doc_is_config, s) for n in node]
     if not isinstance(node, dict):
         return node
     out = {}
@@ -138,21 +138,26 @@ def rewrite(node, doc_is_config):
         if k == "$ref":
             file, _, frag = v.partition("#")
             in_config = file == "vm-config.json" or (not file and doc_is_config)
-            name = frag.rsplit("/", 1)[-1] if frag.startswith("/$defs/") else None
-            v = "#/components/schemas/" + (name or ("VmConfig" if in_config
-                                                    else "Protocol"))
-        out[k] = rewrite(v, doc_is_config)
+            if frag.startswith("/$defs/"):
+                v = "#/components/schemas/" + frag[len("/$defs/"):]
+            elif in_config:
+                v = "#/components/schemas/VmConfig" + frag
+            else:
+                target, _ = s.resolve({"$ref": v})
+                out.update(rewrite(target, False, s))
+                continue
+        out[k] = rewrite(v, doc_is_config, s)
     return out
 
 
 def components(s):
     schemas = {}
     for name, d in s.proto["$defs"].items():
-        schemas[name] = rewrite(d, False)
+        schemas[name] = rewrite(d, False, s)
     for name, d in s.config.get("$defs", {}).items():
-        schemas[name] = rewrite(d, True)
+        schemas[name] = rewrite(d, True, s)
     root = {k: v for k, v in s.config.items() if k != "$defs"}
-    schemas["VmConfig"] = rewrite(root, True)
+    schemas["VmConfig"] = rewrite(root, True, s)
     schemas["Error"] = {
         "type": "object", "required": ["error"],
         "properties": {"error": {
@@ -184,7 +189,7 @@ def operation(s, route):
     params = []
     for p in placeholders(route["path"]):
         params.append({"name": p, "in": "path", "required": True,
-                       "schema": rewrite(props[p], is_config)})
+                       "schema": rewrite(props[p], is_config, s)})
     rest = {k: v for k, v in props.items() if k not in placeholders(route["path"])}
     op = {"operationId": route["command"],
           "summary": cmd.get("description", route["command"]).split(". ")[0][:120],
@@ -196,11 +201,11 @@ def operation(s, route):
         for name in spec:
             params.append({"name": name, "in": "query",
                            "required": name in required,
-                           "schema": rewrite(rest[name], is_config)})
+                           "schema": rewrite(rest[name], is_config, s)})
     elif rest:
         need = [r for r in required if r in rest]
         body = {"type": "object", "additionalProperties": False,
-                "properties": rewrite(rest, is_config)}
+                "properties": rewrite(rest, is_config, s)}
         if need:
             body["required"] = need
         op["requestBody"] = {"required": bool(need), "content": {
@@ -211,7 +216,7 @@ def operation(s, route):
         else "200"
     op["responses"][ok] = {
         "description": "The command's return.",
-        "content": {"application/json": {"schema": rewrite(cmd["returns"], False)}}}
+        "content": {"application/json": {"schema": rewrite(cmd["returns"], False, s)}}}
     op["responses"].update(error_responses(s, cmd))
     return op
 

@@ -3,7 +3,10 @@
 even root's credentials grant nothing, and every call carries the HTTP
 caller's token."""
 
+import json
 import os
+import re
+import subprocess
 import sys
 import time
 
@@ -188,6 +191,62 @@ class RestApiTest(GatewayCase):
                                    self.admin)[0], 200)
         got = self.call("GET", "/api/v1/volumes/disk1", self.admin)
         self.assertHttpError(got, 404, "VolumeNotFound")
+
+
+class OpenApiTest(GatewayCase):
+    def rest_routes(self):
+        with open(os.path.join(vmdtest.SRCDIR, "schemas", "rest.json")) as f:
+            rest = json.load(f)
+        return [(r["method"], rest["prefix"] + r["path"])
+                for r in rest["routes"]]
+
+    def test_document_is_valid_openapi_31(self):
+        """The served document passes swagger-parser's validation
+        (tests/node, installed by run.sh with npm ci)."""
+        status, doc, resp = self.call("GET", "/api/v1/openapi.json")
+        self.assertEqual(status, 200)
+        self.assertEqual(resp.getheader("Content-Type"), "application/json")
+        self.assertEqual(doc["openapi"], "3.1.0")
+        path = os.path.join(self.tmp, "openapi.json")
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        self.assertEqual(validate_openapi(path), "valid 3.1.0 %d paths"
+                         % len(doc["paths"]))
+        # and a document that is not valid fails it: a parameter that
+        # says not where it goes
+        del doc["paths"]["/api/v1/vms/{vm}"]["get"]["parameters"][0]["in"]
+        with open(path, "w") as f:
+            json.dump(doc, f)
+        verdict = validate_openapi(path)
+        self.assertIn("must have required property 'in'", verdict)
+
+    def test_every_route_documented_and_served(self):
+        _, doc, _ = self.call("GET", "/api/v1/openapi.json")
+        routes = self.rest_routes()
+        documented = [(m.upper(), p) for p, ops in doc["paths"].items()
+                      for m in ops]
+        self.assertEqual(sorted(documented),
+                         sorted(routes + [("GET", "/api/v1/openapi.json")]))
+        for method, path in routes:
+            concrete = re.sub(r"\{[a-z_]+\}", "x", path)
+            status, body, _ = self.call(method, concrete)
+            self.assertEqual(status, 401, (method, path, body))
+            op = doc["paths"][path][method.lower()]
+            self.assertIn("401", op["responses"])
+
+
+def validate_openapi(path):
+    """swagger-parser's verdict on the document at path."""
+    script = os.path.join(vmdtest.SRCDIR, "tests", "node",
+                          "validate_openapi.js")
+    modules = os.path.join(vmdtest.SRCDIR, "tests", "node", "node_modules",
+                           "@apidevtools", "swagger-parser")
+    if not os.path.isdir(modules):
+        raise AssertionError("%s missing: run `npm ci` in tests/node (run.sh "
+                             "test does)" % modules)
+    p = subprocess.run(["node", script, path], capture_output=True, text=True,
+                       timeout=vmdtest.t(60))
+    return (p.stdout + p.stderr).strip()
 
 
 if __name__ == "__main__":
