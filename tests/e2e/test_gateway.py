@@ -5,15 +5,21 @@ caller's token."""
 
 import json
 import os
+import shutil
 import re
+import resource
+import socket
+import ssl
 import subprocess
 import sys
+import tempfile
 import time
+import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmdtest  # noqa: E402
 from vmdproto import Client  # noqa: E402
-from gwtest import GatewayCase  # noqa: E402
+from gwtest import GATEWAY, GatewayCase, make_cert  # noqa: E402
 
 
 class GatewaySocketTest(GatewayCase):
@@ -233,6 +239,242 @@ class OpenApiTest(GatewayCase):
             self.assertEqual(status, 401, (method, path, body))
             op = doc["paths"][path][method.lower()]
             self.assertIn("401", op["responses"])
+
+
+class PrivilegeTest(unittest.TestCase):
+    def test_root_without_user_refused(self):
+        tmp = tempfile.mkdtemp(prefix="vmd-gw-")
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        cert, key = make_cert(tmp)
+        p = subprocess.run([GATEWAY, "--listen", "127.0.0.1:%d"
+                            % vmdtest.free_tcp_port(), "--cert", cert,
+                            "--key", key], capture_output=True, text=True,
+                           timeout=vmdtest.t(10))
+        self.assertEqual(p.returncode, 1)
+        self.assertIn("refusing to run as root", p.stderr)
+
+    def test_service_unit(self):
+        """vmd-gateway.service: its own user, no privileges, a system call
+        filter; systemd-analyze accepts it and rates its exposure low."""
+        unit = os.path.join(vmdtest.BUILDDIR, "systemd", "vmd-gateway.service")
+        self.assertTrue(os.path.exists(unit), "make systemd/vmd-gateway.service")
+        settings = {}
+        with open(unit) as f:
+            for line in f:
+                if "=" in line and line[0] not in "#[ \t":
+                    k, v = line.strip().split("=", 1)
+                    settings.setdefault(k, []).append(v)
+        for k, v in (("User", ["vmd-gw"]), ("DynamicUser", ["yes"]),
+                     ("NoNewPrivileges", ["yes"]),
+                     ("CapabilityBoundingSet", [""]),
+                     ("ProtectSystem", ["strict"])):
+            self.assertEqual(settings.get(k), v, k)
+        self.assertIn("@system-service", settings["SystemCallFilter"])
+        self.assertTrue(any(f.startswith("~@privileged")
+                            for f in settings["SystemCallFilter"]))
+        analyze = shutil.which("systemd-analyze")
+        if not analyze:
+            self.fail("systemd-analyze not found (Debian package systemd)")
+        tmp = tempfile.mkdtemp(prefix="vmd-units-")
+        self.addCleanup(shutil.rmtree, tmp, ignore_errors=True)
+        for src, name, exe in (
+                (unit, "vmd-gateway.service", GATEWAY),
+                (os.path.join(vmdtest.BUILDDIR, "systemd", "vmd.service"),
+                 "vmd.service", vmdtest.VMD),
+                (os.path.join(vmdtest.SRCDIR, "systemd", "vmd.socket"),
+                 "vmd.socket", None),
+                (os.path.join(vmdtest.SRCDIR, "systemd", "vmd-gw.socket"),
+                 "vmd-gw.socket", None)):
+            with open(src) as f:
+                text = f.read()
+            if exe:
+                text = re.sub(r"(?m)^ExecStart=\S+", "ExecStart=" + exe, text)
+            with open(os.path.join(tmp, name), "w") as f:
+                f.write(text)
+        units = [os.path.join(tmp, n) for n in ("vmd-gateway.service",
+                                                "vmd.service", "vmd.socket",
+                                                "vmd-gw.socket")]
+        p = subprocess.run([analyze, "verify", "--man=no"] + units, cwd=tmp,
+                           capture_output=True, text=True, timeout=vmdtest.t(60))
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        p = subprocess.run([analyze, "security", "--offline=yes", units[0]],
+                           capture_output=True, text=True, timeout=vmdtest.t(60))
+        m = re.search(r"Overall exposure level for \S+: ([0-9.]+)", p.stdout)
+        self.assertTrue(m, p.stdout[-2000:] + p.stderr)
+        self.assertLess(float(m.group(1)), 2.0, p.stdout)
+
+
+def raise_nofile(n):
+    """Room for n descriptors in this process and in the gateway it
+    starts (which takes its hard limit)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < n:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (n, max(n, hard)))
+
+
+class LimitsTest(GatewayCase):
+    """Attacks on the gateway: each leaves it (and vmd) serving others,
+    holding no more descriptors than before and not much more memory."""
+
+    gateway_args = ("--header-timeout", "2", "--body-timeout", "2",
+                    "--max-header-bytes", "4096", "--max-body-bytes", "65536",
+                    "--max-connections", "500", "--allow-host", "localhost",
+                    "--allow-host", "127.0.0.1")
+
+    @classmethod
+    def setUpClass(cls):
+        raise_nofile(12000)
+
+    def setUp(self):
+        super().setUp()
+        self.assertEqual(self.call("GET", "/api/v1/vms", self.admin)[0], 200)
+        self.conn.close()  # no connection of ours stays open meanwhile
+        time.sleep(0.2)
+        self.fds0, self.rss0 = self.gw.fd_count(), self.gw.rss()
+
+    def tls(self):
+        ctx = self.gw.tls_context()
+        raw = socket.create_connection(("127.0.0.1", self.gw.port), vmdtest.t(10))
+        return ctx.wrap_socket(raw, server_hostname="localhost")
+
+    def read_all(self, s, timeout):
+        """What the gateway sends until it closes s (b"" if nothing); None
+        if it is still open after timeout."""
+        s.settimeout(timeout)
+        data = b""
+        try:
+            while True:
+                chunk = s.recv(65536)
+                if not chunk:
+                    return data
+                data += chunk
+        except (socket.timeout, TimeoutError):
+            return None
+        except (ConnectionResetError, ssl.SSLError):
+            return data
+
+    def assertStillServing(self, rss_slack=8 << 20):
+        """Others are served, by the gateway and by vmd; what the attack
+        took is given back."""
+        conn = self.gw.connection()
+        self.assertEqual(self.call("GET", "/api/v1/vms", self.admin,
+                                   conn=conn)[0], 200)
+        conn.close()
+        self.assertEqual(self.c.command("vm-list"), [])
+        self.wait_for(lambda: self.gw.fd_count() <= self.fds0, vmdtest.t(10),
+                      "the gateway's descriptors back to %d" % self.fds0)
+        self.assertLess(self.gw.rss() - self.rss0, rss_slack)
+
+    def test_oversized_headers(self):
+        s = self.tls()
+        s.sendall(b"GET /api/v1/vms HTTP/1.1\r\nHost: localhost\r\n"
+                  b"X-Pad: " + b"a" * 8000 + b"\r\n\r\n")
+        reply = self.read_all(s, vmdtest.t(5))
+        self.assertIsNotNone(reply, "connection left open")
+        self.assertNotIn(b" 200 ", reply[:20])
+        s.close()
+        self.assertStillServing()
+
+    def test_oversized_body(self):
+        conn = self.gw.connection()
+        status, _, _ = self.call("POST", "/api/v1/vms", self.admin,
+                                 b"{" + b" " * 70000 + b"}", conn=conn)
+        self.assertEqual(status, 413)
+        conn.close()
+        self.assertStillServing()
+
+    def slowloris(self, head):
+        """Trickle a byte every 0.5 s after head: closed by the deadline,
+        however long the trickle would go on."""
+        s = self.tls()
+        s.sendall(head)
+        start = time.monotonic()
+        closed = None
+        for _ in range(40):
+            try:
+                s.sendall(b"a")
+            except (OSError, ssl.SSLError):
+                closed = time.monotonic() - start
+                break
+            if self.read_all(s, 0.5) is not None:
+                closed = time.monotonic() - start
+                break
+        s.close()
+        self.assertIsNotNone(closed, "a trickling client kept its connection")
+        self.assertLess(closed, vmdtest.t(6))
+        self.assertIn("too slow", self.gw.log())
+
+    def test_slowloris_headers(self):
+        self.slowloris(b"GET /api/v1/vms HTTP/1.1\r\nHost: localhost\r\nX-A: ")
+        self.assertStillServing()
+
+    def test_slowloris_body(self):
+        self.slowloris(b"POST /api/v1/vms HTTP/1.1\r\nHost: localhost\r\n"
+                       b"Authorization: Bearer " + self.admin.encode() +
+                       b"\r\nContent-Length: 1000\r\n\r\n{")
+        self.assertIn("request body too slow", self.gw.log())
+        self.assertStillServing()
+
+    def test_host_not_allowed(self):
+        conn = self.gw.connection()
+        got = self.call("GET", "/api/v1/vms", self.admin,
+                        headers={"Host": "evil.example"}, conn=conn)
+        self.assertEqual(got[0], 421)
+        self.assertEqual(got[1]["error"]["class"], "PermissionDenied")
+        got = self.call("GET", "/api/v1/vms", self.admin,
+                        headers={"Host": "localhost:%d" % self.gw.port},
+                        conn=conn)
+        self.assertEqual(got[0], 200)
+        conn.close()
+        self.assertStillServing()
+
+    def test_bad_client_hello(self):
+        for junk in (b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
+                     b"\x16\x03\x01\x00\x05hello",
+                     b"\x16\x03\x01\xff\xff" + os.urandom(2000)):
+            s = socket.create_connection(("127.0.0.1", self.gw.port))
+            s.sendall(junk)
+            s.settimeout(vmdtest.t(5))
+            try:
+                data = s.recv(4096)
+                while data and s.recv(4096):
+                    pass
+            except (ConnectionResetError, socket.timeout):
+                pass
+            s.close()
+        self.assertStillServing()
+
+    def test_idle_connections(self):
+        """10,000 connections that send nothing: the gateway holds at most
+        --max-connections of them, drops each after --header-timeout, and
+        serves a real client meanwhile."""
+        n = 10000
+        socks = []
+        for _ in range(n):
+            s = socket.socket()
+            s.setblocking(False)
+            s.connect_ex(("127.0.0.1", self.gw.port))
+            socks.append(s)
+        peak = 0
+        for _ in range(10):
+            peak = max(peak, self.gw.fd_count())
+            time.sleep(0.1)
+        self.assertLessEqual(peak, self.fds0 + 500 + 5)
+        start = time.monotonic()
+        conn = self.gw.connection(timeout=vmdtest.t(60))
+        self.assertEqual(self.call("GET", "/api/v1/vms", self.admin,
+                                   conn=conn)[0], 200)
+        served = time.monotonic() - start
+        conn.close()
+        peak = max(peak, self.gw.fd_count())
+        for s in socks:
+            s.close()
+        self.assertLessEqual(peak, self.fds0 + 500 + 5)
+        print("\n  10,000 idle: peak fds %d (before %d), served another "
+              "after %.1f s, RSS %d -> %d KiB" % (
+                  peak, self.fds0, served, self.rss0 >> 10,
+                  self.gw.rss() >> 10))
+        self.assertStillServing(rss_slack=32 << 20)
 
 
 def validate_openapi(path):
