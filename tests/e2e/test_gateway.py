@@ -473,6 +473,25 @@ class LimitsTest(GatewayCase):
         conn.close()
         self.assertStillServing()
 
+    def test_client_leaves_during_a_call(self):
+        """A client that leaves while vmd works on its call (a vm-stop
+        waiting out its timeout) costs nothing once the call ends."""
+        vmdtest.require_guests(vmdtest.BOOTSECTOR)
+        self.c.command("vm-define", {"config": vmdtest.bootsector_config("w")})
+        self.c.command("vm-start", {"vm": "w"})
+        body = b'{"timeout": 3}'
+        s = self.tls()
+        s.sendall(b"POST /api/v1/vms/w/stop HTTP/1.1\r\nHost: localhost\r\n"
+                  b"Authorization: Bearer " + self.admin.encode() +
+                  b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        time.sleep(0.5)
+        s.close()
+        self.wait_for(lambda: self.vm_state(self.c, "w") == "stopped",
+                      vmdtest.t(30), "the stop to end")
+        time.sleep(0.3)
+        self.c.command("vm-undefine", {"vm": "w"})
+        self.assertStillServing()
+
     def test_bad_client_hello(self):
         for junk in (b"GET / HTTP/1.1\r\nHost: localhost\r\n\r\n",
                      b"\x16\x03\x01\x00\x05hello",
