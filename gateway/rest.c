@@ -41,6 +41,8 @@ static void rest_done(void *arg, const struct upstream_reply *rep)
 	} else if (rep->io) {
 		gw_reply_error(r, 502, "GenericError", "%s", rep->desc);
 	} else {
+		if (authguard_token_refused(rep->cls_name, rep->desc))
+			authguard_fail(r->peer);
 		gw_reply_error(r, rest_status(rep->cls_name), rep->cls_name, "%s",
 			       rep->desc);
 	}
@@ -165,6 +167,16 @@ void rest_call(struct gw_req *r)
 				  "WWW-Authenticate", "Bearer");
 		gw_reply_error(r, 401, "PermissionDenied",
 			       "no token: send Authorization: Bearer vmd_...");
+		return;
+	}
+	int wait = authguard_wait(r->peer);
+	if (wait) {
+		char after[16];
+		snprintf(after, sizeof after, "%d", wait);
+		evhttp_add_header(evhttp_request_get_output_headers(r->req),
+				  "Retry-After", after);
+		gw_reply_error(r, 403, "PermissionDenied", "too many failed tokens "
+			       "from %s; try again in %d s", r->peer, wait);
 		return;
 	}
 	if (!(args = rest_args(r, why, sizeof why))) {

@@ -3,6 +3,7 @@
 even root's credentials grant nothing, and every call carries the HTTP
 caller's token."""
 
+import http.client
 import json
 import os
 import shutil
@@ -201,6 +202,28 @@ class RestApiTest(GatewayCase):
         got = self.call("GET", "/api/v1/vms", short)
         self.assertHttpError(got, 403, "PermissionDenied")
         self.assertIn("expired", got[1]["error"]["desc"])
+
+    def test_token_guessing_locks_out_only_the_guesser(self):
+        """vmd counts failed tokens per uid, and every caller of the
+        gateway is its uid: the gateway stops a guessing address itself
+        before it spends vmd's allowance, so others keep working."""
+        bad = http.client.HTTPSConnection(
+            "127.0.0.1", self.gw.port, context=self.gw.tls_context(),
+            timeout=vmdtest.t(30), source_address=("127.0.0.2", 0))
+        self.addCleanup(bad.close)
+        got = [self.call("GET", "/api/v1/vms", "vmd_%016x_%s" % (i, "cd" * 32),
+                         conn=bad) for i in range(15)]
+        descs = [g[1]["error"]["desc"] for g in got]
+        self.assertEqual([g[0] for g in got], [403] * 15)
+        self.assertEqual(descs[:5], ["invalid token"] * 5)
+        self.assertTrue(all(d.startswith("too many failed tokens from "
+                                         "127.0.0.2") for d in descs[5:]),
+                        descs)
+        self.assertTrue(got[-1][2].getheader("Retry-After"))
+        # the guesser, even with a good token, waits; others do not
+        self.assertEqual(self.call("GET", "/api/v1/vms", self.admin,
+                                   conn=bad)[0], 403)
+        self.assertEqual(self.call("GET", "/api/v1/vms", self.admin)[0], 200)
 
     def test_scoped_token_sees_one_vm(self):
         vmdtest.require_guests(vmdtest.BOOTSECTOR)
