@@ -153,6 +153,7 @@ class GatewayCase(vmdtest.VmdTestCase):
 
     def _stop_gateway(self):
         self.gw.stop()
+        vmdtest.check_sanitizer_log("vmd-gateway", self.gw.log())
         if self._failed():
             print("\n---- gateway log ----\n%s---- end ----"
                   % self.gw.log()[-20000:])

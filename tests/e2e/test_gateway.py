@@ -88,6 +88,16 @@ class RestTest(GatewayCase):
         self.assertEqual(status, 200)
         self.assertEqual([v["name"] for v in body], ["web1"])
 
+    def test_vmd_restart(self):
+        """vmd away: 502 at once; back: served again, on new connections
+        to it."""
+        self.vmd.stop()
+        got = self.call("GET", "/api/v1/vms", self.admin)
+        self.assertEqual(got[0], 502, got[1])
+        self.assertEqual(got[1]["error"]["class"], "GenericError")
+        self.vmd.start()
+        self.assertEqual(self.call("GET", "/api/v1/vms", self.admin)[0], 200)
+
     def test_keep_alive_round_trips_are_fast(self):
         """100 calls on one connection take well under the 4 s that a
         reply's last TLS record waiting for the client's delayed ACK
