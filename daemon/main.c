@@ -17,6 +17,7 @@
 #include "daemon/commit.h"
 #include "daemon/dirs.h"
 #include "daemon/leftovers.h"
+#include "daemon/tap.h"
 #include "daemon/pool_sweep.h"
 #include "daemon/dispatch.h"
 #include "daemon/job.h"
@@ -419,6 +420,7 @@ static int setup(void)
 		return -1;
 	}
 	vm_recover_all();
+	tap_sweep();
 	leftovers_start();
 	probe_host();
 	find_emulators();
