@@ -10,6 +10,8 @@ QEMU ends.  Everything the test made goes in a cleanup, also on failure."""
 
 import hashlib
 import os
+import pwd
+import shutil
 import signal
 import subprocess
 import sys
@@ -117,6 +119,7 @@ class BridgeTest(vmdtest.VmdTestCase):
         self.assertEqual(r["state"], "running")
         show = c.command("vm-show", {"vm": name})
         tap = tap_of(show["uuid"])
+        self.leftovers.append(tap)   # when a broken vmd leaves it
         self.assertEqual(show["nics"][0]["tap"], tap)
         self.assertEqual(show["nics"][0]["bridge"], self.br)
         self.assertEqual(os.path.basename(os.readlink(
@@ -254,6 +257,40 @@ class BridgeTest(vmdtest.VmdTestCase):
         # the schema: a bridge NIC names its bridge
         self.assertCmdError(c, "vm-define", {"config": linux_config(
             "nameless", nics=[{"type": "bridge"}])}, "InvalidArgument", "bridge")
+
+
+class NonRootTest(vmdtest.UsersTestCase):
+    """A vmd that is not root cannot make taps: vm-start says so and names
+    the NIC, before any QEMU runs."""
+    start_vmd = False
+
+    def test_bridge_needs_root(self):
+        user = pwd.getpwnam("vmdt-owner")
+        binary = self.copy_for_others(vmdtest.VMD)
+        home = os.path.join(self.tmp, "u")
+        os.mkdir(home, 0o700)
+        os.chown(home, user.pw_uid, user.pw_gid)
+        v = vmdtest.Vmd(home)
+        if os.path.exists(vmdtest.PROBE_CACHE):   # spare vmd the KVM probe
+            cache = shutil.copy(vmdtest.PROBE_CACHE, home)
+            os.chown(cache, user.pw_uid, user.pw_gid)
+        argv = v.argv()
+        argv[argv.index("--probe-cache") + 1] = os.path.join(
+            home, os.path.basename(vmdtest.PROBE_CACHE))
+        v.argv = lambda: ["setpriv", "--reuid=vmdt-owner",
+                          "--regid=vmdt-owner", "--clear-groups",
+                          binary] + argv[1:]
+        self.addCleanup(v.cleanup)
+        v.start()
+        c = vmdtest.Client(v.socket)
+        self.addCleanup(c.close)
+        c.command("vm-define", {"config": {
+            "name": "bridged", "serial": [],
+            "nics": [{"type": "bridge", "bridge": "br0"}]}})
+        err = c.error("vm-start", {"vm": "bridged"})
+        self.assertError(err, "Unsupported", ["nics[0]", "bridge br0", "root"])
+        self.assertEqual(c.command("vm-show", {"vm": "bridged"})["state"],
+                         "stopped")
 
 
 if __name__ == "__main__":
