@@ -192,7 +192,9 @@ int tap_open_all(const struct vm *vm, struct json_object *config, bool kvm,
 	struct nl_sock *sk = NULL;
 	int rc = 0;
 
-	json_object_object_get_ex(config, "nics", &nics);
+	if (!json_object_object_get_ex(config, "nics", &nics) ||
+	    !json_object_is_type(nics, json_type_array))
+		return 0;
 	for (size_t i = 0; i < json_object_array_length(nics) && i < VMD_NIC_MAX &&
 			   rc == 0; i++) {
 		struct json_object *nic = json_object_array_get_idx(nics, i);
@@ -229,7 +231,9 @@ struct json_object *tap_describe(const struct vm *vm, struct json_object *config
 	struct tap_counters c;
 	char name[TAP_NAME_SIZE];
 
-	json_object_object_get_ex(config, "nics", &nics);
+	if (!json_object_object_get_ex(config, "nics", &nics) ||
+	    !json_object_is_type(nics, json_type_array))
+		return a;
 	for (size_t i = 0; i < json_object_array_length(nics); i++) {
 		struct json_object *nic = json_object_array_get_idx(nics, i), *o;
 		if (strcmp(rpc_member_str(nic, "type"), "bridge"))

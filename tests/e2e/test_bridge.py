@@ -174,13 +174,15 @@ class BridgeTest(vmdtest.VmdTestCase):
         with open(blob, "wb") as f:
             f.write(data)
         before = self.counters(c, name)
-        self.run_in_guest(con, b"nc -l -p 5002 > /tmp/in & echo bg$((3+4))\n",
-                          b"bg7", t(30))
+        # stdin not the terminal: a background job reading it would stop
+        self.run_in_guest(con, b"nc -l -p 5002 < /dev/null > /tmp/in & "
+                          b"echo bg$((3+4))\n", b"bg7", t(30))
         p = netns(self.ns, "python3", "-c", SENDER, self.guest_ip, "5002", blob)
         self.assertEqual(p.returncode, 0, p.stderr)
-        self.run_in_guest(con, b"wait; sha256sum /tmp/in; wc -c < /tmp/in\n",
-                          b"  /tmp/in", t(120))
-        self.assertIn(hashlib.sha256(data).hexdigest().encode(), con.data,
+        at = self.run_in_guest(con, b"wait; sha256sum /tmp/in; echo "
+                               b"got$((5+6))\n", b"got11", t(120))
+        self.assertIn(hashlib.sha256(data).hexdigest().encode() +
+                      b"  /tmp/in", con.data[at - 200:at],
                       "the guest received other bytes than the namespace sent")
         received = self.counters(c, name)["tx_bytes"] - before["tx_bytes"]
         self.assertGreaterEqual(received, BULK)
@@ -195,6 +197,8 @@ class BridgeTest(vmdtest.VmdTestCase):
                           % self.host_ip.encode(), b"pong9", t(60))
         self.bulk_guest_to_ns(c, con, name)
         self.bulk_ns_to_guest(c, con, name)
+        rc, out, err = self.vmctl("show", name)
+        self.assertRegex(out, r"taps.*tap=%s" % tap, err)
 
         # vmd killed and restarted: the guest keeps its tap and network
         self.vmd.stop(signal.SIGKILL)
@@ -223,6 +227,21 @@ class BridgeTest(vmdtest.VmdTestCase):
         self.assertTrue(tap_exists(tap))
         c.command("vm-kill", {"vm": name}, timeout=t(30))
         self.assertFalse(tap_exists(tap))
+
+    def test_tap_name_taken(self):
+        # two uuids alike in their first 10 hex digits name the same tap
+        c = self.client()
+        base = str(uuid.uuid4())[:-1]
+        for i, name in enumerate(("twin-a", "twin-b")):
+            cfg = self.config(name, uuid=base + str(i))
+            c.command("vm-define", {"config": cfg})
+        c.command("vm-start", {"vm": "twin-a"}, timeout=t(60))
+        tap = tap_of(base)
+        self.leftovers.append(tap)
+        self.assertCmdError(c, "vm-start", {"vm": "twin-b"}, "GenericError",
+                            ["nics[0]", tap, "busy"])
+        self.assertEqual(self.vm_state(c, "twin-b"), "stopped")
+        self.assertEqual(self.vm_state(c, "twin-a"), "running")
 
     def test_leftover_tap_removed_at_start(self):
         # vmd's taps are never persistent, so a killed vmd leaves none;
