@@ -230,7 +230,7 @@ static void commit(struct vm *vm, struct meter *m, struct reading *r,
 	m->nparts = 0;
 }
 
-static void request(struct vm *vm, struct meter *m);
+static void request(struct vm *vm, struct meter *m, int64_t now);
 
 static void on_reading(void *arg, const struct vmstats *st)
 {
@@ -258,43 +258,46 @@ static void on_reading(void *arg, const struct vmstats *st)
 	commit(vm, m, &r, epoch);
 	if (m->again) {
 		m->again = false;
-		request(vm, m);
+		request(vm, m, now_s());
 	}
 }
 
-/* One reading at a time per VM, so readings apply in the order taken. */
-static void request(struct vm *vm, struct meter *m)
+/* One reading at a time per VM, so readings apply in the order taken.
+ * now is the time counted to: a sample's counters and time span alike. */
+static void request(struct vm *vm, struct meter *m, int64_t now)
 {
 	if (m->reading) {
 		m->again = true;
 		return;
 	}
 	m->reading = true;
-	m->read_at = now_s();
+	m->read_at = now;
 	vmstats_read(vm, on_reading, vm);
 }
 
 void meter_transition(struct vm *vm, enum vm_state old)
 {
 	struct meter *m = meter_of(vm);
+	int64_t now = now_s();
 
 	if (!m)
 		return;
 	if ((old == VM_STOPPED || old == VM_CRASHED) && vm_is_active(vm)) {
 		hold(m, vm);          /* a QEMU vmd has just started */
-		m->since = now_s();
+		m->since = now;
 	}
-	count_time(m, now_s());
+	count_time(m, now);
 	snprintf(m->row.state, sizeof m->row.state, "%s", vm_state_name(vm->state));
 	if (!vm_is_active(vm) || vm->state == VM_STOPPED || vm->state == VM_CRASHED)
 		m->live = false;
-	request(vm, m);
+	request(vm, m, now);
 }
 
 void meter_adopted(struct vm *vm)
 {
 	struct meter *m = meter_of(vm);
 	char epoch[48];
+	int64_t now = now_s();
 
 	if (!m)
 		return;
@@ -302,11 +305,13 @@ void meter_adopted(struct vm *vm)
 	hold(m, vm);
 	if (strcmp(epoch, m->row.epoch)) {
 		/* started by a vmd that died before its first sample: from now */
-		m->t = now_s();
-		m->since = m->t;
+		m->t = now;
+		m->since = now;
 	}
-	count_time(m, now_s());
-	request(vm, m);
+	count_time(m, now);
+	/* adopt() may leave the state as the store had it: count in it */
+	snprintf(m->row.state, sizeof m->row.state, "%s", vm_state_name(vm->state));
+	request(vm, m, now);
 }
 
 void meter_forget(struct vm *vm)
@@ -342,13 +347,14 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 {
 	size_t n;
 	struct vm **v = vm_sorted(&n);
+	int64_t now = now_s();
 
 	(void)fd, (void)what, (void)arg;
 	for (size_t i = 0; v && i < n; i++) {
 		struct meter *m = v[i]->meter;
 		if (m && m->live) {
-			count_time(m, now_s());
-			request(v[i], m);
+			count_time(m, now);
+			request(v[i], m, now);
 		}
 	}
 	free(v);
