@@ -9,12 +9,12 @@
     --meter-interval 3600, divided by passes and guests; at two N.
 (b) usage-report of 1,000 VMs over a month (month granularity, every row;
     then the same VMs named by uuid): rows synthesized into the store
-    (usage_month, and usage_hour with a month of hours), median of 10 calls.
+    (usage_rollup: month rows, and a month of hour rows), median of 10 calls.
     Target < 100 ms.
 (c) Store growth per VM per day at the default interval (60 s): bytes per
     raw sample (dbstat: bytes used in the pages of usage_sample and its indexes) times 1,440, kept
-    --meter-retention days; roll-ups (usage_hour, kept for ever): bytes per
-    row times the rows of one VM's day.
+    --meter-retention days; roll-ups (usage_rollup, kept for ever): bytes per
+    row times the hour rows of one VM's day.
 
 usage: meter.py --builddir DIR [--srcdir DIR] [--guests 50] [--few 10]
                 [--window 10] [--report-only]
@@ -30,21 +30,14 @@ import tempfile
 import time
 import uuid as uuidlib
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def options(p):
-    p.add_argument("--guests", type=int, default=50)
-    p.add_argument("--few", type=int, default=10)
-    p.add_argument("--window", type=float, default=10.0)
-
-
-sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from benchlib import bench_args  # noqa: E402
-ARGS = bench_args(__doc__, options)
+ARGS = bench_args(__doc__, lambda p: (
+    p.add_argument("--guests", type=int, default=50),
+    p.add_argument("--few", type=int, default=10),
+    p.add_argument("--window", type=float, default=10.0)))
 ARGS.only = "abc"
-from benchlib import (LineClient, log, machine_info, print_table,  # noqa: E402
-                      qmp_handshake)
+from benchlib import LineClient, log, qmp_handshake, run_bench  # noqa: E402
 from vmdtest import Client, Vmd, bootsector_config  # noqa: E402
 
 NOTES = [
@@ -52,8 +45,8 @@ NOTES = [
     "/proc/PID/schedstat",
     "    over %.0f s at --meter-interval 1, minus the same at 3600; per pass "
     "and guest" % ARGS.window,
-    "(b) 1,000 VMs x 13 counters in usage_month, 1,000 x 744 hours x 4 "
-    "counters in usage_hour;",
+    "(b) 1,000 VMs x 13 counters a month, 1,000 x 744 hours x 4 counters "
+    "(usage_rollup);",
     "    one Python client, median of 10 calls",
     "(c) at --meter-interval 60: 1,440 samples a day (kept 7 days by "
     "default), 24 hours of roll-ups (kept)",
@@ -109,11 +102,9 @@ def measure_pass(vmd, c, rows, growth):
     growth["samples"] = db.execute("SELECT count(*) FROM usage_sample"
                                    ).fetchone()[0] - s0
     growth["sample_bytes"] = table_bytes(db, "usage_sample") - b0
-    growth["hour_bytes"] = table_bytes(db, "usage_hour")
-    growth["hour_rows"] = db.execute("SELECT count(*) FROM usage_hour"
+    growth["hour_bytes"] = table_bytes(db, "usage_rollup")
+    growth["hour_rows"] = db.execute("SELECT count(*) FROM usage_rollup"
                                      ).fetchone()[0]
-    growth["counters"] = db.execute(
-        "SELECT count(DISTINCT counter) FROM usage_hour").fetchone()[0]
     db.close()
     restart(vmd, 3600)
     off = window_cpu(vmd)
@@ -140,10 +131,10 @@ def synthesize(path, n_vms):
                 "nic0.rx_bytes", "nic0.tx_bytes", "nic0.rx_packets",
                 "nic0.tx_packets", "serial0.bytes"]
     with db:
-        db.executemany("INSERT INTO usage_month VALUES (?, ?, ?, ?)",
+        db.executemany("INSERT INTO usage_rollup VALUES (?, 'month', ?, ?, ?)",
                        ((u, dec, k, 1000 + i) for u in uuids
                         for i, k in enumerate(counters)))
-        db.executemany("INSERT INTO usage_hour VALUES (?, ?, ?, ?)",
+        db.executemany("INSERT INTO usage_rollup VALUES (?, 'hour', ?, ?, ?)",
                        ((u, dec + h * 3600, k, 3600) for u in uuids
                         for h in range(744) for k in counters[:4]))
     db.close()
@@ -190,7 +181,7 @@ def growth_rows(rows, g):
     per_hour_row = g["hour_bytes"] / max(1, g["hour_rows"])
     raw_day = per_sample * 1440
     # a guest with one disk, one bridged NIC and one console has 13
-    # counters; these paused boot-sector guests had g["counters"]
+    # counters (these paused boot-sector guests had fewer)
     roll_day = per_hour_row * 13 * 24
     rows.append(("(c) raw samples per VM per day (kept 7 days)",
                  "%.0f KiB (%.0f B/sample)" % (raw_day / 1024, per_sample),
@@ -201,34 +192,18 @@ def growth_rows(rows, g):
                  "", None))
 
 
-def main():
-    tmp = tempfile.mkdtemp(prefix="vmd-bench-meter-")
-    os.chmod(tmp, 0o711)
-    vmd = Vmd(tmp, extra_args=["--meter-interval", "1"])
-    rows, growth = [], {}
-    try:
-        vmd.start()
-        c = Client(vmd.socket)
-        host = c.command("query-host", timeout=120)
-        info = machine_info(host, tmp)
-        measure_pass(vmd, c, rows, growth)
-        vmd.cleanup()
-        growth_rows(rows, growth)
-        measure_report(rows)
-    except Exception as e:
-        log("failed: %s: %s" % (type(e).__name__, e))
-        sys.stderr.write(vmd.log()[-5000:])
-        return 2
-    finally:
-        vmd.cleanup()
-        shutil.rmtree(tmp, ignore_errors=True)
-    print_table(info, rows, NOTES)
-    missed = [r for r in rows if r[3] is False]
-    print("%d of %d targets missed" % (len(missed), sum(
-        r[3] is not None for r in rows)) if missed else "all targets met")
-    return 1 if missed and not ARGS.report_only else 0
+def measure(vmd, c, tmp, host, rows):
+    """run_bench's vmd, restarted with --meter-interval 1, runs (a) and
+    (c); (b) has a vmd of its own."""
+    os.chmod(tmp, 0o711)    # the QEMU user reaches its sockets' directory
+    restart(vmd, 1)
+    growth = {}
+    measure_pass(vmd, Client(vmd.socket), rows, growth)
+    vmd.cleanup()
+    growth_rows(rows, growth)
+    measure_report(rows)
 
 
 if __name__ == "__main__":
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    sys.exit(main())
+    sys.exit(run_bench("meter", measure, NOTES, ARGS))
