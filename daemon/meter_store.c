@@ -69,7 +69,7 @@ static int add_parts(struct store *s, const char *uuid,
 {
 	sqlite3_stmt *st = prepare(s, "INSERT INTO usage_rollup (uuid, period, "
 		"start, counter, value) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT "
-		"(uuid, period, start, counter) DO UPDATE SET value = value + "
+		"(period, uuid, start, counter) DO UPDATE SET value = value + "
 		"excluded.value");
 	int rc = st ? STORE_OK : STORE_ERR;
 

@@ -39,6 +39,6 @@ CREATE TABLE usage_rollup (
 	start   INTEGER NOT NULL,
 	counter TEXT NOT NULL,
 	value   INTEGER NOT NULL,
-	PRIMARY KEY (uuid, period, start, counter)
+	-- in the order usage-report reads them: no sort, no second lookup
+	PRIMARY KEY (period, uuid, start, counter)
 ) WITHOUT ROWID;
-CREATE INDEX usage_rollup_by_start ON usage_rollup (period, start);
