@@ -318,6 +318,15 @@ class MeteringTest(VmdTestCase):
         self.assertEqual(pages, whole["rows"])
         acme = c.command("usage-report", dict(span, labels={"customer": "acme"}))
         self.assertEqual(sorted(r["vm"] for r in acme["rows"]), ["p1", "p2"])
+        # a token scoped to p2 sees p2's usage only
+        tok = c.command("token-create", {"label": "m", "scope": [
+            {"vm": "p2", "allow": ["show"]}]})["token"]
+        mine = c.request({"execute": "usage-report", "arguments": span,
+                          "token": tok, "id": 1})["return"]["rows"]
+        self.assertEqual({r["vm"] for r in mine}, {"p2"})
+        err = c.request({"execute": "usage-report", "id": 2, "token": tok,
+                         "arguments": dict(span, vms=["p1"])})["error"]
+        self.assertError(err, "VmNotFound", "p1")
         # vmctl usage: CSV of the same numbers
         rc, out, err = self.vmctl("usage", "p1", "--month", month, "--csv")
         self.assertEqual(rc, 0, err)
