@@ -58,6 +58,7 @@ static const struct {
 	{"token-create", cmd_token_create},
 	{"token-list", cmd_token_list},
 	{"token-revoke", cmd_token_revoke},
+	{"usage-report", cmd_usage_report},
 };
 #define NHANDLERS (sizeof handlers / sizeof handlers[0])
 
