@@ -173,7 +173,8 @@ static const char *const spec_commands[] = {
 	"volume-create", "volume-list", "volume-show", "volume-delete",
 	"volume-resize", "volume-import", "volume-clone", "job-list",
 	"job-cancel", "vm-template", "vm-clone", "vm-import-libvirt",
-	"vm-export-libvirt", "token-create", "token-list", "token-revoke", NULL
+	"vm-export-libvirt", "token-create", "token-list", "token-revoke",
+	"query-metrics", NULL
 };
 
 static void test_command_list(void **state)
