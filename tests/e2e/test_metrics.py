@@ -3,6 +3,7 @@ the guest does: disk reads once the BIOS read the boot sector, console
 bytes equal to what console-read has, CPU seconds that grow; vmd's own
 requests, errors and clients; a VM-scoped token sees only its VMs."""
 
+import json
 import os
 import sys
 import time
@@ -83,11 +84,31 @@ class GuestCountersTest(MetricsCase):
         # stopped: no process counters, the console's bytes stay
         c.command("vm-kill", {"vm": "bs"}, timeout=t(30))
         m = one(self.metrics(c), "bs")
+        self.check_vmctl(m)
         self.assertEqual((m["state"], m["pid"], m["disks"]), ("stopped", 0, []))
         self.assertNotIn("cpu_seconds", m)
         self.assertNotIn("rss_bytes", m)
         self.assertEqual(m["ports"], [{"port": 0, "viewers": 0,
                                        "bytes": self.log_end(c, "bs")}])
+
+    def check_vmctl(self, m):
+        """vmctl metrics shows m (a stopped VM's, so nothing moves)."""
+        rc, out, err = self.vmctl("metrics", "bs")
+        self.assertEqual(rc, 0, err)
+        head, row, vmd = out.splitlines()
+        self.assertEqual(head.split(), ["NAME", "STATE", "CPU_S", "RSS",
+                                        "DISK_RD", "DISK_WR", "NET_RX",
+                                        "NET_TX", "CONSOLE", "VIEWERS"])
+        self.assertEqual(row.split(), ["bs", "stopped", "-", "-", "-", "-",
+                                       "-", "-", str(m["ports"][0]["bytes"]),
+                                       "0"])
+        self.assertRegex(vmd, r"^vmd: \d+ clients, \d+ requests, \d+ errors$")
+        rc, out, err = self.vmctl("metrics", "bs", json_out=True)
+        self.assertEqual(rc, 0, err)
+        self.assertEqual(one(json.loads(out), "bs"), m)
+        rc, out, err = self.vmctl("metrics", "nosuch")
+        self.assertEqual(rc, 1)
+        self.assertIn("VmNotFound", err)
 
     def test_linux_guest(self):
         vmdtest.require_guests(INITRAMFS)
