@@ -30,36 +30,39 @@ static struct json_object *u64(uint64_t v)
 	return json_object_new_int64(v > INT64_MAX ? INT64_MAX : (int64_t)v);
 }
 
-static struct json_object *disks_json(const struct vmstats *st)
+/* {"index": i, keys[0]: vals[0], ...} */
+static struct json_object *counts(int index, const char *const *keys,
+				  const uint64_t *vals, size_t n)
 {
-	struct json_object *a = json_object_new_array();
+	struct json_object *o = json_object_new_object();
 
-	for (int i = 0; i < st->ndisks; i++) {
-		const struct vmstats_disk *d = &st->disk[i];
-		struct json_object *o = json_object_new_object();
-		json_object_object_add(o, "index", json_object_new_int(d->index));
-		json_object_object_add(o, "read_bytes", u64(d->rd_bytes));
-		json_object_object_add(o, "write_bytes", u64(d->wr_bytes));
-		json_object_object_add(o, "read_ops", u64(d->rd_ops));
-		json_object_object_add(o, "write_ops", u64(d->wr_ops));
-		json_object_array_add(a, o);
-	}
-	return a;
+	json_object_object_add(o, "index", json_object_new_int(index));
+	for (size_t i = 0; i < n; i++)
+		json_object_object_add(o, keys[i], u64(vals[i]));
+	return o;
 }
 
-static struct json_object *nics_json(const struct vmstats *st)
+/* "disks" or, with nics, "nics": one object of counts per device. */
+static struct json_object *devices_json(const struct vmstats *st, bool nics)
 {
+	static const char *const keys[2][4] = {
+		{ "read_bytes", "write_bytes", "read_ops", "write_ops" },
+		{ "rx_bytes", "tx_bytes", "rx_packets", "tx_packets" } };
 	struct json_object *a = json_object_new_array();
 
-	for (int i = 0; i < st->nnics; i++) {
+	for (int i = 0; i < (nics ? st->nnics : st->ndisks); i++) {
+		const struct vmstats_disk *d = &st->disk[i];
 		const struct vmstats_nic *n = &st->nic[i];
-		struct json_object *o = json_object_new_object();
-		json_object_object_add(o, "index", json_object_new_int(n->index));
-		json_object_object_add(o, "ifname", json_object_new_string(n->ifname));
-		json_object_object_add(o, "rx_bytes", u64(n->rx_bytes));
-		json_object_object_add(o, "tx_bytes", u64(n->tx_bytes));
-		json_object_object_add(o, "rx_packets", u64(n->rx_packets));
-		json_object_object_add(o, "tx_packets", u64(n->tx_packets));
+		const uint64_t v[] = {
+			nics ? n->rx_bytes : d->rd_bytes,
+			nics ? n->tx_bytes : d->wr_bytes,
+			nics ? n->rx_packets : d->rd_ops,
+			nics ? n->tx_packets : d->wr_ops };
+		struct json_object *o = counts(nics ? n->index : d->index,
+					       keys[nics], v, 4);
+		if (nics)
+			json_object_object_add(o, "ifname",
+					       json_object_new_string(n->ifname));
 		json_object_array_add(a, o);
 	}
 	return a;
@@ -97,8 +100,8 @@ static struct json_object *vm_json(const struct slot *s, const struct vmstats *s
 	}
 	if (st->have_rss)
 		json_object_object_add(o, "rss_bytes", u64(st->rss_bytes));
-	json_object_object_add(o, "disks", disks_json(st));
-	json_object_object_add(o, "nics", nics_json(st));
+	json_object_object_add(o, "disks", devices_json(st, false));
+	json_object_object_add(o, "nics", devices_json(st, true));
 	json_object_object_add(o, "ports", ports_json(st));
 	return o;
 }
