@@ -168,4 +168,7 @@ void rest_call(struct gw_req *r);
 /* The HTTP status of a vmd error class. */
 int rest_status(const char *cls);
 
+/* metrics.c: GET /metrics, Prometheus' text format (prom.h). */
+void metrics_get(struct gw_req *r);
+
 #endif

@@ -130,6 +130,13 @@ static void vm_samples(struct evbuffer *out, const struct family *f,
 	}
 }
 
+void prom_gauge(struct evbuffer *out, const char *name, const char *help,
+		long long value)
+{
+	header(out, name, "gauge", help);
+	evbuffer_add_printf(out, "%s %lld\n", name, value);
+}
+
 /* vmd_vm_state{vm,state} 1: the state each VM is in. */
 static void states(struct evbuffer *out, struct json_object *vms)
 {

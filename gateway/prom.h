@@ -13,6 +13,9 @@
 /* Append the exposition of m (query-metrics' return) to out.  -1 when m
  * is not shaped as the schema says (nothing sensible can be written). */
 int prom_write(struct evbuffer *out, struct json_object *m);
+/* One family of one unlabelled gauge sample. */
+void prom_gauge(struct evbuffer *out, const char *name, const char *help,
+		long long value);
 /* Append s as a label value: backslash, double quote and line feed
  * escaped as \\, \" and \n, the exposition format's three escapes. */
 void prom_escape(struct evbuffer *out, const char *s);

@@ -11,6 +11,7 @@
 const struct gw_route gw_routes[] = {
 	{EVHTTP_REQ_GET, "/api/v1/vms", rest_call, "vm-list"},
 	{EVHTTP_REQ_GET, "/api/v1/vms/{vm}", rest_call, "vm-show"},
+	{EVHTTP_REQ_GET, "/metrics", metrics_get, NULL},
 	{0, NULL, NULL, NULL},
 };
 

@@ -5,6 +5,8 @@ requests, errors and clients; a VM-scoped token sees only its VMs."""
 
 import json
 import os
+import re
+import subprocess
 import sys
 import time
 
@@ -13,6 +15,8 @@ import vmdtest  # noqa: E402
 from vmdtest import (BOOT_BANNER, BOOTSECTOR, INITRAMFS, LINUX_BANNER,
                      QMPError, Schemas, bootsector_config, linux_config,
                      t)  # noqa: E402
+
+from gwtest import GatewayCase  # noqa: E402
 
 SCHEMAS = Schemas()
 
@@ -181,6 +185,75 @@ class TokenScopeTest(MetricsCase):
         self.assertEqual([v["name"] for v in r["return"]["vms"]],
                          ["web1", "web2", "web3"])
         self.assertIn("vmd", r["return"])
+
+
+class GatewayMetricsTest(GatewayCase):
+    """GET /metrics on vmd-gateway: Prometheus' text format, checked by
+    promtool, with what the scraper's bearer token may see."""
+
+    def scrape(self, token, status=200):
+        st, body, resp = self.call("GET", "/metrics", token)
+        self.assertEqual(st, status, body)
+        if status == 200:
+            self.assertEqual(resp.getheader("Content-Type"),
+                             "text/plain; version=0.0.4; charset=utf-8")
+        return body.decode() if isinstance(body, bytes) else body
+
+    def promtool(self, text):
+        p = subprocess.run(["promtool", "check", "metrics"], input=text,
+                           capture_output=True, text=True, timeout=t(30))
+        self.assertEqual(p.returncode, 0, "promtool: %s%s\n%s"
+                         % (p.stdout, p.stderr, text))
+
+    def sample(self, text, line_re):
+        m = re.search("^" + line_re + r" (\S+)$", text, re.M)
+        self.assertIsNotNone(m, "no %s in:\n%s" % (line_re, text))
+        return float(m.group(1))
+
+    def test_scrape(self):
+        vmdtest.require_guests(BOOTSECTOR)
+        for vm in ("web1", "web2"):
+            self.c.command("vm-define", {"config": bootsector_config(vm)})
+        self.c.command("vm-start", {"vm": "web1"}, timeout=t(60))
+        self.console("web1", mode="ro").read_until(BOOT_BANNER, t(30))
+
+        text = self.scrape(self.admin)
+        self.promtool(text)
+        self.assertEqual(self.sample(
+            text, r'vmd_vm_state\{vm="web1",state="running"\}'), 1)
+        self.assertEqual(self.sample(
+            text, r'vmd_vm_state\{vm="web2",state="stopped"\}'), 1)
+        self.assertGreaterEqual(self.sample(
+            text, r'vmd_vm_disk_read_bytes_total\{vm="web1",disk="0"\}'), 512)
+        self.assertGreater(self.sample(
+            text, r'vmd_vm_cpu_seconds_total\{vm="web1"\}'), 0)
+        self.assertEqual(self.sample(
+            text, r'vmd_vm_console_viewers\{vm="web1",port="0"\}'), 1)
+        self.assertGreaterEqual(self.sample(
+            text, r'vmd_vm_console_bytes_total\{vm="web1",port="0"\}'),
+            len(BOOT_BANNER))
+        self.assertGreaterEqual(self.sample(
+            text, r'vmd_requests_total\{command="query-metrics"\}'), 1)
+        self.assertGreaterEqual(self.sample(
+            text, r'vmd_gateway_http_connections'), 1)
+        self.assertNotIn('vm="web2",disk=', text)  # stopped: no disks
+
+        # a token scoped to web1 sees web1 only, and none of vmd's
+        tok = self.token("web1", [{"vm": "web1", "allow": ["show"]}])
+        text = self.scrape(tok)
+        self.promtool(text)
+        self.assertIn('vm="web1"', text)
+        self.assertNotIn('vm="web2"', text)
+        self.assertNotIn("vmd_requests_total", text)
+
+    def test_refused(self):
+        st, body, resp = self.call("GET", "/metrics")
+        self.assertEqual(st, 401)
+        self.assertEqual(resp.getheader("WWW-Authenticate"), "Bearer")
+        st, body, _ = self.call("GET", "/metrics",
+                                "vmd_%016x_" % 1 + "ab" * 32)
+        self.assertEqual((st, body["error"]["class"]),
+                         (403, "PermissionDenied"))
 
 
 if __name__ == "__main__":
