@@ -165,12 +165,13 @@ static void test_netdev(void **state)
 	assert_int_equal(vmstats_read_netdev("a-name-too-long-for-ifnamsiz", &nic), -1);
 }
 
+static const struct CMUnitTest tests[] = {
+	cmocka_unit_test(test_running),
+	cmocka_unit_test(test_stopped),
+	cmocka_unit_test(test_netdev),
+};
+
 int main(void)
 {
-	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_running),
-		cmocka_unit_test(test_stopped),
-		cmocka_unit_test(test_netdev),
-	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
