@@ -7,12 +7,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include "gateway/gateway.h"
+#include "gateway/rest_routes.h"
 
 const struct gw_route gw_routes[] = {
-	{EVHTTP_REQ_GET, "/api/v1/vms", rest_call, "vm-list"},
-	{EVHTTP_REQ_GET, "/api/v1/vms/{vm}", rest_call, "vm-show"},
-	{EVHTTP_REQ_GET, "/metrics", metrics_get, NULL},
-	{0, NULL, NULL, NULL},
+	REST_ROUTE_ROWS
+	{EVHTTP_REQ_GET, "/api/v1/openapi.json", rest_openapi, NULL, NULL},
+	{EVHTTP_REQ_GET, "/metrics", metrics_get, NULL, NULL},
+	{0, NULL, NULL, NULL, NULL},
 };
 
 /* The next segment of *p (after its '/'): start and length; false at the
