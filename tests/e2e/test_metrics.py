@@ -238,6 +238,12 @@ class GatewayMetricsTest(GatewayCase):
             text, r'vmd_gateway_http_connections'), 1)
         self.assertNotIn('vm="web2",disk=', text)  # stopped: no disks
 
+        # the same as JSON on the REST side, one VM by the query string
+        st, body, _ = self.call("GET", "/api/v1/metrics?vm=web1", self.admin)
+        self.assertEqual(st, 200, body)
+        SCHEMAS.check_return("query-metrics", body)
+        self.assertEqual([v["name"] for v in body["vms"]], ["web1"])
+
         # a token scoped to web1 sees web1 only, and none of vmd's
         tok = self.token("web1", [{"vm": "web1", "allow": ["show"]}])
         text = self.scrape(tok)
