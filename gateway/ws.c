@@ -6,7 +6,7 @@
  * (evhttp_connection_free) closes the socket and TLS alike. */
 #include "ws.h"
 
-#include <ctype.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -39,6 +39,9 @@ struct ws {
 	int above;               /* pending went over WS_OUT_HIGH */
 	int pumping;             /* inside wslay: ws_send only queues */
 	int doomed;
+	int closing;             /* ws_close: the close frame follows the data */
+	uint16_t close_code;
+	char close_reason[124];
 };
 
 int ws_accept_key(const char *key, char out[29])
@@ -209,6 +212,16 @@ static void ws_pump(struct ws *ws)
 	ws->pumping = 1;
 	if (wslay_event_recv(ws->ctx) != 0 || wslay_event_send(ws->ctx) != 0)
 		ws_doom(ws);
+	/* wslay sends control frames first: a close waits for the data */
+	if (ws->closing == 1 && !ws->doomed &&
+	    !wslay_event_get_queued_msg_count(ws->ctx)) {
+		ws->closing = 2;
+		if (wslay_event_queue_close(ws->ctx, ws->close_code,
+					    (const uint8_t *)ws->close_reason,
+					    strlen(ws->close_reason)) != 0 ||
+		    wslay_event_send(ws->ctx) != 0)
+			ws_doom(ws);
+	}
 	ws->pumping = 0;
 	if (!wslay_event_want_read(ws->ctx) && !wslay_event_want_write(ws->ctx) &&
 	    !evbuffer_get_length(bufferevent_get_output(ws->bev)))
@@ -334,7 +347,7 @@ int ws_send(struct ws *ws, int text, const void *data, size_t len)
 	struct wslay_event_msg m = {text ? WSLAY_TEXT_FRAME : WSLAY_BINARY_FRAME,
 				    data, len};
 
-	if (ws->doomed || wslay_event_get_close_sent(ws->ctx) ||
+	if (ws->doomed || ws->closing || wslay_event_get_close_sent(ws->ctx) ||
 	    wslay_event_queue_msg(ws->ctx, &m) != 0)
 		return -1;
 	if (ws_pending(ws) >= WS_OUT_HIGH)
@@ -353,12 +366,13 @@ void ws_pause_read(struct ws *ws, int pause)
 void ws_close(struct ws *ws, uint16_t code, const char *reason)
 {
 	struct timeval tv = {WS_LINGER_SECS, 0};
-	size_t n = reason ? strlen(reason) : 0;
 
-	if (ws->doomed || wslay_event_get_close_sent(ws->ctx))
+	if (ws->doomed || ws->closing || wslay_event_get_close_sent(ws->ctx))
 		return;
-	wslay_event_queue_close(ws->ctx, code, (const uint8_t *)reason,
-				n > 123 ? 123 : n);
+	ws->closing = 1;
+	ws->close_code = code;
+	snprintf(ws->close_reason, sizeof ws->close_reason, "%s",
+		 reason ? reason : "");
 	if (!ws->linger &&
 	    (ws->linger = evtimer_new(bufferevent_get_base(ws->bev),
 				      ws_linger_cb, ws)))
