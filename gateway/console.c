@@ -304,9 +304,17 @@ static int console_query(struct gw_req *r, struct wsess *s)
 static void wsess_start(struct gw_req *r, struct wsess *s, const char *proto)
 {
 	struct timeval tv = {AUTH_SECS, 0};
+	struct evhttp_request *req;
 	const char *why = ws_origin_refused(r->req, r->gw->cfg.cert != NULL,
 					    r->gw->cfg.origins);
+	int bad = ws_check(r->req);
 
+	if (bad) {
+		gw_reply_error(r, bad, "InvalidArgument", "not a websocket "
+			       "upgrade (RFC 6455, version 13)");
+		free(s);
+		return;
+	}
 	if (why) {
 		gw_reply_error(r, 403, "PermissionDenied", "%s", why);
 		free(s);
@@ -320,16 +328,20 @@ static void wsess_start(struct gw_req *r, struct wsess *s, const char *proto)
 		free(s);
 		return;
 	}
-	if (!(s->auth_timer = evtimer_new(r->gw->base, auth_timeout, s)) ||
-	    !(s->ws = ws_accept(r->req, proto, &wsess_cbs, s))) {
-		if (s->auth_timer)
-			event_free(s->auth_timer);
+	if (!(s->auth_timer = evtimer_new(r->gw->base, auth_timeout, s))) {
+		gw_reply_error(r, 500, "GenericError", "out of memory");
 		free(s->token);
 		free(s);
-		gw_req_done(r);   /* ws_accept answered, or the connection failed */
 		return;
 	}
-	gw_req_done(r);
+	req = r->req;
+	gw_req_upgraded(r);   /* r is gone: the connection is ours */
+	if (!(s->ws = ws_accept(req, proto, &wsess_cbs, s))) {
+		event_free(s->auth_timer);   /* out of memory: it hung up */
+		free(s->token);
+		free(s);
+		return;
+	}
 	if (s->token)
 		wsess_attach(s);
 	else
@@ -340,7 +352,7 @@ void console_ws(struct gw_req *r)
 {
 	static const char *const protos[] = {"termproxy", "binary",
 					     "vmd-console", NULL};
-	const char *vm = gw_param(r, "name");
+	const char *vm = gw_param(r, "vm");
 	struct wsess *s = calloc(1, sizeof *s);
 	int p = ws_pick_protocol(r->req, protos);
 

@@ -307,26 +307,35 @@ static struct ws *ws_take(struct evhttp_request *req,
 	return ws;
 }
 
+int ws_check(struct evhttp_request *req)
+{
+	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
+	const char *ver = evhttp_find_header(in, "Sec-WebSocket-Version");
+
+	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET ||
+	    !header_has(req, "Upgrade", "websocket") ||
+	    !header_has(req, "Connection", "upgrade") ||
+	    !key_valid(evhttp_find_header(in, "Sec-WebSocket-Key")))
+		return 400;
+	if (!ver || strcmp(ver, "13")) {
+		evhttp_add_header(evhttp_request_get_output_headers(req),
+				  "Sec-WebSocket-Version", "13");
+		return 426;
+	}
+	return 0;
+}
+
 struct ws *ws_accept(struct evhttp_request *req, const char *proto,
 		     const struct ws_cbs *cbs, void *arg)
 {
 	struct evkeyvalq *in = evhttp_request_get_input_headers(req);
 	struct evkeyvalq *out = evhttp_request_get_output_headers(req);
-	const char *key = evhttp_find_header(in, "Sec-WebSocket-Key");
-	const char *ver = evhttp_find_header(in, "Sec-WebSocket-Version");
 	char accept[29];
 	struct ws *ws;
 
-	if (evhttp_request_get_command(req) != EVHTTP_REQ_GET ||
-	    !header_has(req, "Upgrade", "websocket") ||
-	    !header_has(req, "Connection", "upgrade") || !key_valid(key) ||
-	    ws_accept_key(key, accept) < 0) {
+	if (ws_check(req) ||
+	    ws_accept_key(evhttp_find_header(in, "Sec-WebSocket-Key"), accept)) {
 		evhttp_send_error(req, 400, "Not a websocket upgrade");
-		return NULL;
-	}
-	if (!ver || strcmp(ver, "13")) {
-		evhttp_add_header(out, "Sec-WebSocket-Version", "13");
-		evhttp_send_error(req, 426, "Upgrade Required");
 		return NULL;
 	}
 	evhttp_add_header(out, "Upgrade", "websocket");

@@ -38,9 +38,14 @@ const char *ws_origin_refused(struct evhttp_request *req, int tls,
  * its index, else -1. */
 int ws_pick_protocol(struct evhttp_request *req, const char *const *protos);
 
+/* 0 if req is a websocket upgrade ws_accept takes, else the status to
+ * refuse it with: 400, or 426 (another version; the header saying ours
+ * is added). */
+int ws_check(struct evhttp_request *req);
+
 /* Answers a websocket upgrade (101, echoing proto when not NULL) and takes
- * the connection from evhttp.  A request that is no valid upgrade gets
- * 400 (426 for another version) and NULL. */
+ * the connection from evhttp.  Without a ws_check first, a request that
+ * is no valid upgrade gets a 400 and NULL. */
 struct ws *ws_accept(struct evhttp_request *req, const char *proto,
 		     const struct ws_cbs *cbs, void *arg);
 

@@ -79,9 +79,7 @@ static void www_send(struct gw_req *r, const struct www_file *f)
 	/* scripts and sockets of this origin only; panels may frame it */
 	evhttp_add_header(h, "Content-Security-Policy",
 			  "default-src 'self'; style-src 'self' 'unsafe-inline'");
-	evhttp_add_header(h, "X-Content-Type-Options", "nosniff");
 	evhttp_add_header(h, "Referrer-Policy", "no-referrer");
-	evhttp_add_header(h, "Cache-Control", "no-cache");
 	gw_reply_bytes(r, 200, f->type, f->data, f->len);
 }
 
