@@ -16,7 +16,7 @@ PACKAGES="build-essential autoconf automake pkg-config
   libisofs-dev libcrypt-dev libyaml-dev genisoimage libssl-dev
   python3-yaml python3-jinja2 python3-configobj python3-jsonpatch
   python3-requests python3-oauthlib python3-netifaces python3-serial
-  libxml2-dev libvirt-dev libvirt-clients python3-libvirt
+  libxml2-dev libvirt-dev libvirt-clients python3-libvirt libwslay-dev
   libvirt-daemon libvirt-daemon-driver-qemu"
 
 as_root() {
