@@ -53,12 +53,13 @@ struct wsess {
 
 static void wsess_attach(struct wsess *s);
 
-static void wsess_close(struct wsess *s, uint16_t code, const char *fmt,
-			const char *a, const char *b)
+/* Closes with vmd's error "CLASS: desc" (cut to a close frame's 123). */
+static void wsess_refused(struct wsess *s, uint16_t code, const char *cls,
+			  const char *desc)
 {
 	char reason[124];
 
-	snprintf(reason, sizeof reason, fmt, a, b);
+	snprintf(reason, sizeof reason, "%s: %s", cls, desc);
 	ws_close(s->ws, code, reason);
 }
 
@@ -130,6 +131,8 @@ static void wsess_attached(struct wsess *s, struct bufferevent *bev)
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	if (s->termproxy)
 		ws_send(s->ws, 0, "OK", 2);
+	else if (s->events)   /* the feed is on: events from here on */
+		ws_send(s->ws, 1, "{\"return\": {}}", 14);
 	up_relay(s, false);   /* what came with the reply */
 }
 
@@ -143,16 +146,18 @@ static void stream_cb(void *arg, const struct upstream_reply *r,
 		wsess_attached(s, bev);
 		return;
 	}
-	/* a token that may watch but not type: attach read-only */
+	/* a token that may watch but not type, or another viewer at the
+	 * keyboard: attach read-only */
 	if (!s->events && s->mode == MODE_AUTO && !s->ro && !r->io &&
-	    r->cls_name && !strcmp(r->cls_name, "PermissionDenied")) {
+	    r->cls_name && (!strcmp(r->cls_name, "PermissionDenied") ||
+			    !strcmp(r->cls_name, "Busy"))) {
 		s->ro = true;
 		wsess_attach(s);
 		return;
 	}
-	wsess_close(s, r->io ? WS_CLOSE_ERROR : WS_CLOSE_POLICY, "%s: %s",
-		    r->cls_name ? r->cls_name : "GenericError",
-		    r->desc ? r->desc : "vmd did not answer");
+	wsess_refused(s, r->io ? WS_CLOSE_ERROR : WS_CLOSE_POLICY,
+		      r->cls_name ? r->cls_name : "GenericError",
+		      r->desc ? r->desc : "vmd did not answer");
 }
 
 static void wsess_attach(struct wsess *s)

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include "gateway/console.h"
 #include "gateway/gateway.h"
 
 static void usage(FILE *f)
@@ -27,6 +28,11 @@ static void usage(FILE *f)
 		"  --user USER            started as root: run as USER (required)\n"
 		"  --allow-host NAME      serve only this Host (repeatable; none:\n"
 		"                         any)\n"
+		"  --allow-origin URL     a web page's origin (scheme://host[:port])\n"
+		"                         that may open websockets (repeatable;\n"
+		"                         the gateway's own always may)\n"
+		"  --www DIR              the console page's files\n"
+		"                         (" PKGDATADIR "/www)\n"
 		"  --max-connections N    HTTP connections at once (1024)\n"
 		"  --max-header-bytes N   request line and headers (8192)\n"
 		"  --max-body-bytes N     request body (1048576)\n"
@@ -61,6 +67,8 @@ static int parse_args(struct gw_config *cfg, int argc, char **argv)
 		{"vmd-socket", required_argument, 0, 's'},
 		{"user", required_argument, 0, 'u'},
 		{"allow-host", required_argument, 0, 'H'},
+		{"allow-origin", required_argument, 0, 'O'},
+		{"www", required_argument, 0, 'w'},
 		{"max-connections", required_argument, 0, 'C'},
 		{"max-header-bytes", required_argument, 0, 'h'},
 		{"max-body-bytes", required_argument, 0, 'b'},
@@ -94,6 +102,15 @@ static int parse_args(struct gw_config *cfg, int argc, char **argv)
 			}
 			cfg->hosts[cfg->nhosts++] = optarg;
 			break;
+		case 'O':
+			if (cfg->norigins == GW_MAX_HOSTS) {
+				fprintf(stderr, "vmd-gateway: at most %d "
+					"--allow-origin\n", GW_MAX_HOSTS);
+				return 2;
+			}
+			cfg->origins[cfg->norigins++] = optarg;
+			break;
+		case 'w': cfg->www = optarg; break;
 		case 'C': if (num(name, optarg, 1, 1000000, &n)) return 2;
 			  cfg->max_conns = (int)n; break;
 		case 'h': if (num(name, optarg, 1024, 1 << 20, &n)) return 2;
@@ -177,6 +194,7 @@ int main(int argc, char **argv)
 		.body_timeout = 30,
 		.idle_timeout = 60,
 		.upstream_max = 16,
+		.www = PKGDATADIR "/www",
 	}};
 	char err[512];
 	int rc = parse_args(&gw.cfg, argc, argv);
@@ -189,7 +207,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vmd-gateway: out of memory\n");
 		return 1;
 	}
-	if (gw_http_start(&gw, err, sizeof err) < 0) {
+	if (www_load(gw.cfg.www, err, sizeof err) < 0 ||
+	    gw_http_start(&gw, err, sizeof err) < 0) {
 		fprintf(stderr, "vmd-gateway: %s\n", err);
 		return 1;
 	}
@@ -206,6 +225,7 @@ int main(int argc, char **argv)
 	event_free(intr);
 	gw_http_stop(&gw);
 	upstream_free(gw.up);
+	www_free();
 	event_base_free(gw.base);
 	return 0;
 }

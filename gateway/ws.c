@@ -203,6 +203,19 @@ size_t ws_pending(const struct ws *ws)
 	       evbuffer_get_length(bufferevent_get_output(ws->bev));
 }
 
+static void ws_linger_cb(evutil_socket_t fd, short what, void *arg);
+
+/* Our close is on its way: the peer has a few seconds to answer it. */
+static void ws_linger(struct ws *ws)
+{
+	struct timeval tv = {WS_LINGER_SECS, 0};
+
+	if (!ws->linger &&
+	    (ws->linger = evtimer_new(bufferevent_get_base(ws->bev),
+				      ws_linger_cb, ws)))
+		evtimer_add(ws->linger, &tv);
+}
+
 /* Both ways as far as they go; then hang up once wslay is done with both
  * directions (closed both ways, or failed) and the last bytes are out. */
 static void ws_pump(struct ws *ws)
@@ -210,7 +223,15 @@ static void ws_pump(struct ws *ws)
 	if (ws->doomed || ws->pumping)
 		return;
 	ws->pumping = 1;
-	if (wslay_event_recv(ws->ctx) != 0 || wslay_event_send(ws->ctx) != 0)
+	/* wslay answers most bad frames with a close itself; the rest fail
+	 * here (a control frame too long, for one): close them as it would */
+	if (wslay_event_recv(ws->ctx) != 0) {
+		wslay_event_shutdown_read(ws->ctx);
+		ws_linger(ws);
+		/* fails when wslay queued its own close already */
+		wslay_event_queue_close(ws->ctx, WS_CLOSE_PROTOCOL, NULL, 0);
+	}
+	if (wslay_event_send(ws->ctx) != 0)
 		ws_doom(ws);
 	/* wslay sends control frames first: a close waits for the data */
 	if (ws->closing == 1 && !ws->doomed &&
@@ -374,17 +395,12 @@ void ws_pause_read(struct ws *ws, int pause)
 
 void ws_close(struct ws *ws, uint16_t code, const char *reason)
 {
-	struct timeval tv = {WS_LINGER_SECS, 0};
-
 	if (ws->doomed || ws->closing || wslay_event_get_close_sent(ws->ctx))
 		return;
 	ws->closing = 1;
 	ws->close_code = code;
 	snprintf(ws->close_reason, sizeof ws->close_reason, "%s",
 		 reason ? reason : "");
-	if (!ws->linger &&
-	    (ws->linger = evtimer_new(bufferevent_get_base(ws->bev),
-				      ws_linger_cb, ws)))
-		evtimer_add(ws->linger, &tv);
+	ws_linger(ws);
 	ws_pump(ws);
 }

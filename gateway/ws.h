@@ -15,6 +15,7 @@ struct ws;
 /* Close codes (RFC 6455 7.4.1) the gateway sends itself. */
 #define WS_CLOSE_NORMAL 1000
 #define WS_CLOSE_GOING_AWAY 1001
+#define WS_CLOSE_PROTOCOL 1002
 #define WS_CLOSE_POLICY 1008
 #define WS_CLOSE_ERROR 1011
 
