@@ -54,12 +54,23 @@ async function waitText(page, re, timeoutMs, from = 0) {
     out.firstByteMs = await page.evaluate(() => window.vmdConsole.firstByte);
     let r = await waitText(page, new RegExp(opt.expect), opt.timeoutMs);
     if (opt.type) {
+      // the guest's shell may not read its terminal yet: type again until
+      // the answer shows up after what the screen held before
       const before = r.text.length;
-      await page.keyboard.type(opt.type);
-      await page.keyboard.press('Enter');
-      // the answer comes after what the screen held before typing
-      r = await waitText(page, new RegExp(opt.answer), opt.timeoutMs,
-                         Math.max(0, before - 200));
+      const re = new RegExp(opt.answer);
+      const end = Date.now() + opt.timeoutMs;
+      for (;;) {
+        await page.keyboard.type(opt.type);
+        await page.keyboard.press('Enter');
+        try {
+          r = await waitText(page, re, Math.min(15000, end - Date.now()),
+                             Math.max(0, before - 200));
+          break;
+        } catch (e) {
+          if (Date.now() >= end)
+            throw e;
+        }
+      }
       out.match = r.m[0];
     }
     out.text = r.text;
