@@ -17,7 +17,7 @@ PACKAGES="build-essential autoconf automake pkg-config
   python3-yaml python3-jinja2 python3-configobj python3-jsonpatch
   python3-requests python3-oauthlib python3-netifaces python3-serial
   libxml2-dev libvirt-dev libvirt-clients python3-libvirt libwslay-dev
-  libvirt-daemon libvirt-daemon-driver-qemu"
+  libvirt-daemon libvirt-daemon-driver-qemu chromium"
 
 as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
@@ -34,6 +34,16 @@ install_missing() {
 	as_root apt-get update -q
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 		--no-install-recommends $missing
+}
+
+# npm packages the tests use (tests/node: puppeteer-core, @xterm/xterm), as
+# pinned by its package-lock.json; Debian's npm only when none is installed
+node_deps() {
+	if ! command -v npm >/dev/null 2>&1; then
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends nodejs npm
+	fi
+	(cd tests/node && npm ci --ignore-scripts --no-audit --no-fund)
 }
 
 build() {
@@ -83,6 +93,6 @@ JSON
 
 case "${1:-}" in
 demo) install_missing; build; demo ;;
-test) install_missing; build; make check ;;
+test) install_missing; node_deps; build; make check ;;
 *) echo "usage: $0 demo|test" >&2; exit 2 ;;
 esac
