@@ -129,6 +129,7 @@ static void wsess_attached(struct wsess *s, struct bufferevent *bev)
 	bufferevent_setcb(bev, up_read_cb, up_write_cb, up_event_cb, s);
 	bufferevent_setwatermark(bev, EV_WRITE, 0, 0);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
+	ws_pause_read(s->ws, 0);   /* what was typed meanwhile */
 	if (s->termproxy)
 		ws_send(s->ws, 0, "OK", 2);
 	else if (s->events)   /* the feed is on: events from here on */
@@ -155,6 +156,7 @@ static void stream_cb(void *arg, const struct upstream_reply *r,
 		wsess_attach(s);
 		return;
 	}
+	ws_pause_read(s->ws, 0);   /* to read the client's close */
 	wsess_refused(s, r->io ? WS_CLOSE_ERROR : WS_CLOSE_POLICY,
 		      r->cls_name ? r->cls_name : "GenericError",
 		      r->desc ? r->desc : "vmd did not answer");
@@ -214,8 +216,10 @@ static void take_token(struct wsess *s, const uint8_t *p, size_t n)
 		s->token = strndup((const char *)p, n);
 	}
 	evtimer_del(s->auth_timer);
-	if (s->token)
+	if (s->token) {
+		ws_pause_read(s->ws, 1);   /* typing waits for the attach */
 		wsess_attach(s);
+	}
 }
 
 static void ws_msg(struct ws *ws, const uint8_t *p, size_t n, void *arg)
@@ -228,8 +232,7 @@ static void ws_msg(struct ws *ws, const uint8_t *p, size_t n, void *arg)
 		return;
 	}
 	if (s->events || !s->up)
-		return;    /* the event feed reads nothing; typing before the
-			      attach is done is dropped */
+		return;    /* the event feed reads nothing */
 	if (!s->termproxy)
 		typed(s, p, n);
 	else if (tp_feed(&s->tp, p, n, &tp_cbs, s) < 0)
@@ -347,10 +350,12 @@ static void wsess_start(struct gw_req *r, struct wsess *s, const char *proto)
 		free(s);
 		return;
 	}
-	if (s->token)
+	if (s->token) {
+		ws_pause_read(s->ws, 1);
 		wsess_attach(s);
-	else
+	} else {
 		evtimer_add(s->auth_timer, &tv);
+	}
 }
 
 void console_ws(struct gw_req *r)
