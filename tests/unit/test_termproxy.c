@@ -35,6 +35,18 @@ static void on_resize(void *arg, unsigned long cols, unsigned long rows)
 
 static const struct tp_cbs cbs = {on_data, on_resize};
 
+/* A parser past the ticket line "user:ticket\n". */
+static void ticketed(struct tp *tp)
+{
+	const char *ticket;
+	size_t used;
+
+	tp_init(tp);
+	assert_int_equal(tp_ticket(tp, (const uint8_t *)"u:t\n", 4, &used,
+				   &ticket), 1);
+	assert_string_equal(ticket, "t");
+}
+
 static const char STREAM[] = "0:5:ab\ncd1:80:24:22220:0:0:3:x:y1:132:43:";
 
 /* The same stream split at every length gives the same result. */
@@ -74,12 +86,8 @@ static void test_bad_numbers(void **state)
 	for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
 		struct tp tp;
 		struct seen s = {0};
-		const char *ticket;
-		size_t used;
 
-		tp_init(&tp);
-		assert_int_equal(tp_ticket(&tp, (const uint8_t *)"u:t\n", 4,
-					   &used, &ticket), 1);
+		ticketed(&tp);
 		assert_int_equal(tp_feed(&tp, (const uint8_t *)bad[i],
 					 strlen(bad[i]), &cbs, &s), -1);
 	}
