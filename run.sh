@@ -36,9 +36,10 @@ install_missing() {
 		--no-install-recommends $missing
 }
 
-# npm packages the tests use (tests/node: puppeteer-core, @xterm/xterm), as
-# pinned by its package-lock.json; Debian's npm only when none is installed
-node_deps() {
+# npm packages the tests use (tests/node/package.json, pinned by its lock):
+# Node from Debian only when no npm is there (nodesource's nodejs brings
+# its own npm, which Debian's npm package would conflict with).
+install_node() {
 	if ! command -v npm >/dev/null 2>&1; then
 		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 			--no-install-recommends nodejs npm
@@ -93,6 +94,6 @@ JSON
 
 case "${1:-}" in
 demo) install_missing; build; demo ;;
-test) install_missing; node_deps; build; make check ;;
+test) install_missing; install_node; build; make check ;;
 *) echo "usage: $0 demo|test" >&2; exit 2 ;;
 esac

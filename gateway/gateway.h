@@ -131,12 +131,16 @@ typedef void (*gw_handler)(struct gw_req *r);
 
 /* One row of the table: method (EVHTTP_REQ_GET...), a path pattern
  * whose "{name}" segments match one path segment each, the handler, and
- * for REST rows the protocol command (rest.c) it runs. */
+ * for REST rows (generated from schemas/rest.json by gen_rest.py) the
+ * protocol command rest.c runs and the arguments the query string may
+ * give: "name:T,..." with T one of i (integer), b (boolean), s (string),
+ * n (integer or string).  Other rows: {method, pattern, handler}. */
 struct gw_route {
 	enum evhttp_cmd_type method;
 	const char *pattern;
 	gw_handler handler;
 	const char *command;
+	const char *query;
 };
 
 /* The row for method and path, with params filled in r; NULL when none
@@ -170,8 +174,11 @@ void gw_http_stop(struct gw *gw);
 /* Open HTTP connections now (metrics). */
 int gw_http_conns(const struct gw *gw);
 
-/* rest.c: the handler of rows that name a command. */
+/* rest.c: the handler of rows that name a command; and of
+ * PREFIX/openapi.json (the document gen_rest.py made, gw_openapi_json). */
 void rest_call(struct gw_req *r);
+void rest_openapi(struct gw_req *r);
+extern const char gw_openapi_json[];
 /* The HTTP status of a vmd error class. */
 int rest_status(const char *cls);
 

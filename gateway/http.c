@@ -408,6 +408,9 @@ int gw_http_start(struct gw *gw, char *err, size_t errlen)
 	}
 	evhttp_set_max_headers_size(h->http, gw->cfg.max_header);
 	evhttp_set_max_body_size(h->http, gw->cfg.max_body);
+	/* an oversized body is read (and dropped, within --body-timeout)
+	 * so that the client can read its 413 */
+	evhttp_set_flags(h->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_timeout(h->http, gw->cfg.idle_timeout);
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 				   EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);

@@ -8,15 +8,16 @@
 #include <string.h>
 #include "gateway/console.h"
 #include "gateway/gateway.h"
+#include "gateway/rest_routes.h"
 
 const struct gw_route gw_routes[] = {
-	{EVHTTP_REQ_GET, "/api/v1/vms", rest_call, "vm-list"},
-	{EVHTTP_REQ_GET, "/api/v1/vms/{vm}", rest_call, "vm-show"},
-	{EVHTTP_REQ_GET, "/api/v1/vms/{vm}/console", console_ws, NULL},
-	{EVHTTP_REQ_GET, "/api/v1/events", events_ws, NULL},
-	{EVHTTP_REQ_GET, "/console/{vm}", www_console_page, NULL},
-	{EVHTTP_REQ_GET, "/static/{file}", www_static, NULL},
-	{0, NULL, NULL, NULL},
+	REST_ROUTE_ROWS
+	{EVHTTP_REQ_GET, "/api/v1/openapi.json", rest_openapi, NULL, NULL},
+	{EVHTTP_REQ_GET, "/api/v1/vms/{vm}/console", console_ws, NULL, NULL},
+	{EVHTTP_REQ_GET, "/api/v1/events", events_ws, NULL, NULL},
+	{EVHTTP_REQ_GET, "/console/{vm}", www_console_page, NULL, NULL},
+	{EVHTTP_REQ_GET, "/static/{file}", www_static, NULL, NULL},
+	{0, NULL, NULL, NULL, NULL},
 };
 
 /* The next segment of *p (after its '/'): start and length; false at the
