@@ -213,8 +213,9 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vmd-gateway: out of memory\n");
 		return 1;
 	}
-	if (www_load(gw.cfg.www, err, sizeof err) < 0 ||
-	    gw_http_start(&gw, err, sizeof err) < 0) {
+	if (www_load(gw.cfg.www, err, sizeof err) < 0)
+		fprintf(stderr, "vmd-gateway: no console page: %s\n", err);
+	if (gw_http_start(&gw, err, sizeof err) < 0) {
 		fprintf(stderr, "vmd-gateway: %s\n", err);
 		return 1;
 	}

@@ -1,6 +1,7 @@
 /* The console page (/console/{name}) and its static files (/static/
  * {file}): a fixed list, read once at start from the www directory
- * (installed under pkgdatadir) and served from memory. */
+ * (installed under pkgdatadir) and served from memory; without them the
+ * gateway serves the API and answers the page with 503. */
 #include "console.h"
 
 #include <errno.h>
@@ -56,11 +57,14 @@ static int www_read(const char *dir, struct www_file *f, char *err,
 	return 0;
 }
 
+/* All or none: a page missing a script is no page. */
 int www_load(const char *dir, char *err, size_t errlen)
 {
 	for (size_t i = 0; i < NFILES; i++)
-		if (www_read(dir, &files[i], err, errlen) < 0)
+		if (www_read(dir, &files[i], err, errlen) < 0) {
+			www_free();
 			return -1;
+		}
 	return 0;
 }
 
@@ -76,6 +80,11 @@ static void www_send(struct gw_req *r, const struct www_file *f)
 {
 	struct evkeyvalq *h = evhttp_request_get_output_headers(r->req);
 
+	if (!f->data) {
+		gw_reply_error(r, 503, "Unsupported", "the console page is not "
+			       "installed (vmd-gateway --www)");
+		return;
+	}
 	/* scripts and sockets of this origin only; panels may frame it */
 	evhttp_add_header(h, "Content-Security-Policy",
 			  "default-src 'self'; style-src 'self' 'unsafe-inline'");
