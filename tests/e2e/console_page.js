@@ -1,8 +1,10 @@
 // Drives the gateway's console page in headless Chromium (puppeteer-core):
 // waits for `expect` on the terminal's screen, types `type` (when given)
-// and waits for `answer` (a regular expression) after it, keeps a
-// screenshot, and prints {"text", "match", "firstByteMs", "loadMs"} as
-// JSON.  Usage: node console_page.js '{"url", "chromium", "screenshot",
+// and waits for `answer` (a regular expression) after it; with
+// `reconnect`, prints "ANSWERED", waits for the page to connect again
+// (the caller restarts the gateway) and counts the answers on screen.
+// Keeps a screenshot and prints {"text", "match", "firstByteMs",
+// "loadMs", "answers", "connects"} as JSON on its last line.  Usage: node console_page.js '{"url", "chromium", "screenshot",
 // "expect", "type", "answer", "timeoutMs"}'
 'use strict';
 const path = require('path');
@@ -73,13 +75,23 @@ async function waitText(page, re, timeoutMs, from = 0) {
       }
       out.match = r.m[0];
     }
+    if (opt.reconnect) {
+      // the caller restarts the gateway now; the page must reconnect and
+      // show the scrollback once (reset first), with the answer in it
+      process.stdout.write('ANSWERED\n');
+      await page.waitForFunction(() => window.vmdConsole.connects >= 2,
+                                 {timeout: opt.timeoutMs});
+      r = await waitText(page, new RegExp(opt.answer), opt.timeoutMs);
+      out.answers = r.text.split(r.m[0]).length - 1;
+      out.connects = await page.evaluate(() => window.vmdConsole.connects);
+    }
     out.text = r.text;
     out.status = await page.$eval('#status', (e) => e.textContent);
     await page.screenshot({path: opt.screenshot});
   } finally {
     await browser.close();
   }
-  process.stdout.write(JSON.stringify(out));
+  process.stdout.write(JSON.stringify(out) + '\n');
 })().catch((e) => {
   process.stderr.write(String(e && e.stack || e) + '\n');
   process.exit(1);

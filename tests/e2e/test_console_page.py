@@ -2,7 +2,8 @@
 xterm.js) in a real browser, headless Chromium driven by puppeteer-core
 (tests/node, console_page.js), against a running Linux guest: the page
 shows the guest's boot output, takes `uname -sr` from the keyboard and
-shows the guest's answer.  The screenshot is kept as
+shows the guest's answer; when the gateway restarts, the page reconnects
+and shows the scrollback once.  The screenshot is kept as
 tests/artifacts/console_page.png in the build tree."""
 
 import json
@@ -32,18 +33,31 @@ VENDORED = {"xterm.js": "@xterm/xterm/lib/xterm.js",
 
 
 def open_page(url, screenshot, expect, type_=None, answer=None,
-              timeout=BOOT_TIMEOUT):
-    """console_page.js on url: its JSON result."""
+              timeout=BOOT_TIMEOUT, on_answer=None):
+    """console_page.js on url: its JSON result.  on_answer: called once
+    the answer is on screen; the page must then reconnect."""
     opt = {"url": url, "chromium": CHROMIUM, "screenshot": screenshot,
            "expect": expect, "type": type_, "answer": answer,
+           "reconnect": on_answer is not None,
            "timeoutMs": int(t(timeout) * 1000)}
-    p = subprocess.run(["node", DRIVER, json.dumps(opt)],
-                       env=dict(os.environ, VMD_NODE_MODULES=NODE_MODULES),
-                       capture_output=True, timeout=t(timeout) + 60)
+    p = subprocess.Popen(["node", DRIVER, json.dumps(opt)],
+                         env=dict(os.environ, VMD_NODE_MODULES=NODE_MODULES),
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        line = p.stdout.readline()
+        if on_answer and line == b"ANSWERED\n":
+            on_answer()
+            line = p.stdout.readline()
+        err = p.stderr.read()
+        p.wait(t(timeout) + 60)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
     if p.returncode:
         raise AssertionError("console_page.js failed:\n%s"
-                             % p.stderr.decode(errors="replace")[-5000:])
-    return json.loads(p.stdout)
+                             % err.decode(errors="replace")[-5000:])
+    return json.loads(line)
 
 
 def require_browser():
@@ -90,9 +104,17 @@ class ConsolePageTest(gwtest.GatewayCase):
         shot = os.path.join(ARTIFACTS, "console_page.png")
         url = "https://127.0.0.1:%d/console/%s#token=%s" % (
             self.gw.port, name, tok)
+        def restart_gateway():
+            self.gw.stop()
+            self.gw.start()
+
         r = open_page(url, shot, re.escape(LINUX_BANNER.decode()),
-                      "uname -sr", re.escape("Linux " + release))
+                      "uname -sr", re.escape("Linux " + release),
+                      on_answer=restart_gateway)
         self.assertEqual(r["match"], "Linux " + release)
+        # reconnected, and the scrollback shown once, not after the old
+        self.assertGreaterEqual(r["connects"], 2)
+        self.assertEqual(r["answers"], 1)
         self.assertIn(LINUX_BANNER.decode(), r["text"])
         self.assertEqual(r["status"], "connected")
         self.assertGreater(os.path.getsize(shot), 1000)
