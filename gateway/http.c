@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <event2/buffer.h>
@@ -37,6 +39,7 @@ struct client {
 	enum phase phase;
 	char tail[3];            /* last bytes seen, for a split "\r\n\r\n" */
 	size_t ntail;
+	bool nodelay;            /* TCP_NODELAY set */
 };
 
 struct gw_http {
@@ -327,6 +330,14 @@ static void gencb(struct evhttp_request *req, void *arg)
 
 	if (c)
 		client_arm(c, PH_IDLE, 0);
+	if (c && !c->nodelay) {
+		/* a reply goes out as several TLS records: Nagle would hold
+		 * the last until the client's delayed ACK */
+		int one = 1;
+		setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP, TCP_NODELAY,
+			   &one, sizeof one);
+		c->nodelay = true;
+	}
 	if (!r) {
 		evhttp_send_error(req, 503, NULL);
 		return;

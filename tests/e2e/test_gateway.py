@@ -43,6 +43,41 @@ class GatewaySocketTest(GatewayCase):
         self.assertEqual(grp.getgrgid(st.st_gid).gr_name, "nogroup")
 
 
+class GatewaySocketActivationTest(vmdtest.VmdTestCase):
+    """A socket systemd passes named "gateway" (vmd-gw.socket) is the
+    gateway socket: no role for its peers."""
+
+    start_vmd = False
+
+    def test_passed_gateway_socket(self):
+        activate = shutil.which("systemd-socket-activate")
+        if not activate:
+            self.fail("systemd-socket-activate not found (Debian package "
+                      "systemd)")
+        gw_path = os.path.join(self.tmp, "gw.sock")
+        wrapper = [activate, "-l", self.vmd.socket, "-l", gw_path,
+                   "--fdname=vmd:gateway"]
+        for name in ("ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"):
+            if name in os.environ:
+                wrapper += ["-E", name]
+        argv = self.vmd.argv()
+        self.vmd.argv = lambda: wrapper + argv
+        self.vmd.start()
+        self.assertEqual(self.client().command("vm-list", timeout=vmdtest.t(120)),
+                         [])
+        c = Client(gw_path)
+        self._clients.append(c)
+        self.assertError(c.error("vm-list"), "PermissionDenied")
+
+    def test_socket_group_must_exist(self):
+        self.vmd.extra_args += ["--gateway-socket",
+                                os.path.join(self.tmp, "gw.sock"),
+                                "--gateway-socket-group", "no-such-group-x"]
+        with self.assertRaises(AssertionError):
+            self.vmd.start()
+        self.assertIn("no group no-such-group-x", self.vmd.log())
+
+
 class RestTest(GatewayCase):
     def test_list_over_tls(self):
         status, body, _ = self.call("GET", "/api/v1/vms", self.admin)
@@ -51,6 +86,16 @@ class RestTest(GatewayCase):
         status, body, _ = self.call("GET", "/api/v1/vms", self.admin)
         self.assertEqual(status, 200)
         self.assertEqual([v["name"] for v in body], ["web1"])
+
+    def test_keep_alive_round_trips_are_fast(self):
+        """100 calls on one connection take well under the 4 s that a
+        reply's last TLS record waiting for the client's delayed ACK
+        (Nagle) would cost."""
+        self.call("GET", "/api/v1/vms", self.admin)
+        start = time.monotonic()
+        for _ in range(100):
+            self.assertEqual(self.call("GET", "/api/v1/vms", self.admin)[0], 200)
+        self.assertLess(time.monotonic() - start, 2.0)
 
     def test_gateway_runs_as_nobody(self):
         with open("/proc/%d/status" % self.gw.proc.pid) as f:
