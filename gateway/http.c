@@ -18,6 +18,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
 #include <event2/buffer.h>
@@ -37,6 +39,7 @@ struct client {
 	enum phase phase;
 	char tail[3];            /* last bytes seen, for a split "\r\n\r\n" */
 	size_t ntail;
+	bool nodelay;            /* TCP_NODELAY set */
 };
 
 struct gw_http {
@@ -231,6 +234,17 @@ void gw_req_done(struct gw_req *r)
 	req_free(r);
 }
 
+void gw_req_upgraded(struct gw_req *r)
+{
+	struct client *c = client_of(r->req);
+
+	if (c) {
+		evbuffer_remove_cb(bufferevent_get_input(c->bev), input_cb, c);
+		client_arm(c, PH_IDLE, 0);
+	}
+	gw_req_done(r);
+}
+
 void gw_reply_bytes(struct gw_req *r, int status, const char *type,
 		    const void *buf, size_t len)
 {
@@ -316,6 +330,14 @@ static void gencb(struct evhttp_request *req, void *arg)
 
 	if (c)
 		client_arm(c, PH_IDLE, 0);
+	if (c && !c->nodelay) {
+		/* a reply goes out as several TLS records: Nagle would hold
+		 * the last until the client's delayed ACK */
+		int one = 1;
+		setsockopt(bufferevent_getfd(c->bev), IPPROTO_TCP, TCP_NODELAY,
+			   &one, sizeof one);
+		c->nodelay = true;
+	}
 	if (!r) {
 		evhttp_send_error(req, 503, NULL);
 		return;
@@ -397,6 +419,9 @@ int gw_http_start(struct gw *gw, char *err, size_t errlen)
 	}
 	evhttp_set_max_headers_size(h->http, gw->cfg.max_header);
 	evhttp_set_max_body_size(h->http, gw->cfg.max_body);
+	/* an oversized body is read (and dropped, within --body-timeout)
+	 * so that the client can read its 413 */
+	evhttp_set_flags(h->http, EVHTTP_SERVER_LINGERING_CLOSE);
 	evhttp_set_timeout(h->http, gw->cfg.idle_timeout);
 	evhttp_set_allowed_methods(h->http, EVHTTP_REQ_GET | EVHTTP_REQ_POST |
 				   EVHTTP_REQ_PUT | EVHTTP_REQ_DELETE);

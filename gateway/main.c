@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include "gateway/console.h"
 #include "gateway/gateway.h"
 
 static void usage(FILE *f)
@@ -27,6 +28,11 @@ static void usage(FILE *f)
 		"  --user USER            started as root: run as USER (required)\n"
 		"  --allow-host NAME      serve only this Host (repeatable; none:\n"
 		"                         any)\n"
+		"  --allow-origin URL     a web page's origin (scheme://host[:port])\n"
+		"                         that may open websockets (repeatable;\n"
+		"                         the gateway's own always may)\n"
+		"  --www DIR              the console page's files\n"
+		"                         (" PKGDATADIR "/www)\n"
 		"  --max-connections N    HTTP connections at once (1024)\n"
 		"  --max-header-bytes N   request line and headers (8192)\n"
 		"  --max-body-bytes N     request body (1048576)\n"
@@ -52,67 +58,84 @@ static int num(const char *opt, const char *s, long lo, long hi, long *out)
 	return 0;
 }
 
-static int parse_args(struct gw_config *cfg, int argc, char **argv)
+/* Each option: a string it sets, or a number within lo..hi (into an
+ * int, or a size_t). */
+struct opt {
+	const char *name;
+	const char **str;
+	int *i;
+	size_t *z;
+	long lo, hi;
+};
+
+static int set_opt(struct gw_config *cfg, const struct opt *o, const char *arg)
 {
-	static const struct option opts[] = {
-		{"listen", required_argument, 0, 'l'},
-		{"cert", required_argument, 0, 'c'},
-		{"key", required_argument, 0, 'k'},
-		{"vmd-socket", required_argument, 0, 's'},
-		{"user", required_argument, 0, 'u'},
-		{"allow-host", required_argument, 0, 'H'},
-		{"max-connections", required_argument, 0, 'C'},
-		{"max-header-bytes", required_argument, 0, 'h'},
-		{"max-body-bytes", required_argument, 0, 'b'},
-		{"header-timeout", required_argument, 0, 't'},
-		{"body-timeout", required_argument, 0, 'T'},
-		{"idle-timeout", required_argument, 0, 'i'},
-		{"upstream-max", required_argument, 0, 'U'},
-		{"version", no_argument, 0, 'V'},
-		{"help", no_argument, 0, '?'},
-		{0, 0, 0, 0},
-	};
-	int o;
 	long n;
 
+	if (o->str) {
+		*o->str = arg;
+	} else if (!strcmp(o->name, "allow-host")) {
+		if (cfg->nhosts == GW_MAX_HOSTS) {
+			fprintf(stderr, "vmd-gateway: at most %d --allow-host\n",
+				GW_MAX_HOSTS);
+			return -1;
+		}
+		cfg->hosts[cfg->nhosts++] = arg;
+	} else if (!strcmp(o->name, "allow-origin")) {
+		if (cfg->norigins == GW_MAX_HOSTS) {
+			fprintf(stderr, "vmd-gateway: at most %d --allow-origin\n",
+				GW_MAX_HOSTS);
+			return -1;
+		}
+		cfg->origins[cfg->norigins++] = arg;
+	} else if (num(o->name, arg, o->lo, o->hi, &n) < 0) {
+		return -1;
+	} else if (o->i) {
+		*o->i = (int)n;
+	} else {
+		*o->z = (size_t)n;
+	}
+	return 0;
+}
+
+static int parse_args(struct gw_config *cfg, int argc, char **argv)
+{
+	const struct opt table[] = {
+		{"listen", &cfg->listen, 0, 0, 0, 0},
+		{"cert", &cfg->cert, 0, 0, 0, 0},
+		{"key", &cfg->key, 0, 0, 0, 0},
+		{"vmd-socket", &cfg->vmd_socket, 0, 0, 0, 0},
+		{"user", &cfg->user, 0, 0, 0, 0},
+		{"allow-host", 0, 0, 0, 0, 0},
+		{"allow-origin", 0, 0, 0, 0, 0},
+		{"www", &cfg->www, 0, 0, 0, 0},
+		{"max-connections", 0, &cfg->max_conns, 0, 1, 1000000},
+		{"max-header-bytes", 0, 0, &cfg->max_header, 1024, 1 << 20},
+		{"max-body-bytes", 0, 0, &cfg->max_body, 0, 1L << 30},
+		{"header-timeout", 0, &cfg->header_timeout, 0, 1, 3600},
+		{"body-timeout", 0, &cfg->body_timeout, 0, 1, 3600},
+		{"idle-timeout", 0, &cfg->idle_timeout, 0, 1, 86400},
+		{"upstream-max", 0, &cfg->upstream_max, 0, 1, 1024},
+	};
+	enum { N = sizeof table / sizeof table[0] };
+	struct option opts[N + 3] = {
+		[N] = {"version", no_argument, 0, 'V'},
+		[N + 1] = {"help", no_argument, 0, 'h'},
+	};
+	int o;
+
+	for (int i = 0; i < N; i++)
+		opts[i] = (struct option){table[i].name, required_argument, 0, i};
 	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		const char *name = o == '?' ? "help" : NULL;
-		for (const struct option *p = opts; !name && p->name; p++)
-			if (p->val == o)
-				name = p->name;
-		switch (o) {
-		case 'l': cfg->listen = optarg; break;
-		case 'c': cfg->cert = optarg; break;
-		case 'k': cfg->key = optarg; break;
-		case 's': cfg->vmd_socket = optarg; break;
-		case 'u': cfg->user = optarg; break;
-		case 'H':
-			if (cfg->nhosts == GW_MAX_HOSTS) {
-				fprintf(stderr, "vmd-gateway: at most %d --allow-host\n",
-					GW_MAX_HOSTS);
+		if (o >= 0 && o < N) {
+			if (set_opt(cfg, &table[o], optarg) < 0)
 				return 2;
-			}
-			cfg->hosts[cfg->nhosts++] = optarg;
-			break;
-		case 'C': if (num(name, optarg, 1, 1000000, &n)) return 2;
-			  cfg->max_conns = (int)n; break;
-		case 'h': if (num(name, optarg, 1024, 1 << 20, &n)) return 2;
-			  cfg->max_header = (size_t)n; break;
-		case 'b': if (num(name, optarg, 0, 1L << 30, &n)) return 2;
-			  cfg->max_body = (size_t)n; break;
-		case 't': if (num(name, optarg, 1, 3600, &n)) return 2;
-			  cfg->header_timeout = (int)n; break;
-		case 'T': if (num(name, optarg, 1, 3600, &n)) return 2;
-			  cfg->body_timeout = (int)n; break;
-		case 'i': if (num(name, optarg, 1, 86400, &n)) return 2;
-			  cfg->idle_timeout = (int)n; break;
-		case 'U': if (num(name, optarg, 1, 1024, &n)) return 2;
-			  cfg->upstream_max = (int)n; break;
-		case 'V': printf("vmd-gateway %s\n", VMD_VERSION); exit(0);
-		default:
-			usage(o == '?' && !strcmp(argv[optind - 1], "--help") ?
-			      stdout : stderr);
-			return o == '?' && !strcmp(argv[optind - 1], "--help") ? 1 : 2;
+		} else if (o == 'V') {
+			printf("vmd-gateway %s\n", VMD_VERSION);
+			return 1;
+		} else {
+			usage(o == 'h' ? stdout : stderr);
+			return o == 'h' ? 1 : 2;
 		}
 	}
 	if (optind < argc || !cfg->cert || !cfg->key) {
@@ -177,6 +200,7 @@ int main(int argc, char **argv)
 		.body_timeout = 30,
 		.idle_timeout = 60,
 		.upstream_max = 16,
+		.www = PKGDATADIR "/www",
 	}};
 	char err[512];
 	int rc = parse_args(&gw.cfg, argc, argv);
@@ -189,6 +213,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vmd-gateway: out of memory\n");
 		return 1;
 	}
+	if (www_load(gw.cfg.www, err, sizeof err) < 0)
+		fprintf(stderr, "vmd-gateway: no console page: %s\n", err);
 	if (gw_http_start(&gw, err, sizeof err) < 0) {
 		fprintf(stderr, "vmd-gateway: %s\n", err);
 		return 1;
@@ -206,6 +232,7 @@ int main(int argc, char **argv)
 	event_free(intr);
 	gw_http_stop(&gw);
 	upstream_free(gw.up);
+	www_free();
 	event_base_free(gw.base);
 	return 0;
 }

@@ -45,7 +45,6 @@ struct upstream {
 	int nconns, nstarting;
 	struct upstream_call *head, *tail;  /* waiting for a connection */
 	struct event *fail_ev;              /* vmd unreachable: fail the queue */
-	struct event *run_ev;               /* new calls: run the pool */
 };
 
 struct upstream_stream {
@@ -227,13 +226,11 @@ static void conn_take(struct up_conn *c)
 	call->next = NULL;
 	c->cur = call;
 	c->state = UP_BUSY;
-	if (send_request(c->bev, call->command, call->args, call->token) < 0) {
-		struct upstream_reply r;
-		io_reply(&r, "out of memory");
-		c->cur = NULL;
-		c->state = UP_IDLE;
-		deliver(call, &r);
-	}
+	/* a failure is reported from the loop, as a broken connection:
+	 * never to upstream_call's caller before it returned */
+	if (send_request(c->bev, call->command, call->args, call->token) < 0)
+		bufferevent_trigger_event(c->bev, BEV_EVENT_ERROR,
+					  BEV_TRIG_DEFER_CALLBACKS);
 }
 
 /* false when c is gone */
@@ -325,11 +322,6 @@ static void fail_cb(evutil_socket_t fd, short what, void *arg)
 	fail_queue(arg, "cannot connect to vmd");
 }
 
-static void run_cb(evutil_socket_t fd, short what, void *arg)
-{
-	pool_run(arg);
-}
-
 /* Give queued calls to idle connections; open more while the pool may. */
 static void pool_run(struct upstream *up)
 {
@@ -357,8 +349,7 @@ struct upstream *upstream_new(struct gw *gw)
 		return NULL;
 	up->gw = gw;
 	up->fail_ev = evtimer_new(gw->base, fail_cb, up);
-	up->run_ev = evtimer_new(gw->base, run_cb, up);
-	if (!up->fail_ev || !up->run_ev) {
+	if (!up->fail_ev) {
 		upstream_free(up);
 		return NULL;
 	}
@@ -383,8 +374,6 @@ void upstream_free(struct upstream *up)
 	}
 	if (up->fail_ev)
 		event_free(up->fail_ev);
-	if (up->run_ev)
-		event_free(up->run_ev);
 	free(up);
 }
 
@@ -412,9 +401,7 @@ struct upstream_call *upstream_call(struct gw *gw, const char *token,
 	else
 		up->head = call;
 	up->tail = call;
-	/* not from here: cb must not run before we return */
-	struct timeval now = {0, 0};
-	event_add(up->run_ev, &now);
+	pool_run(up);
 	return call;
 }
 
