@@ -249,6 +249,21 @@ const struct ctl_cmd ctl_commands[] = {
 	{ "token-revoke", "token-revoke", cmd_token_revoke, "ID",
 	  "revoke a token at once; its console sessions are closed",
 	  OPTS({ "ID", "the token's id (token-list)" }), NULL, NULL },
+	{ "usage", "usage-report", cmd_usage, "[VM] [--month YYYY-MM] [--csv]",
+	  "metered usage of one month (UTC), per VM",
+	  OPTS({ "VM", "only this VM (a name, or an undefined VM's uuid)" },
+	       { "--month YYYY-MM", "the month (default: this one)" },
+	       { "--csv", "CSV of exact integers instead of the table" }),
+	  "The table sums each kind of device, in hours, GiB-hours and bytes; "
+	  "--csv gives seconds, vCPU- and MiB-seconds, CPU microseconds, "
+	  "bytes, operations and packets; --json every device (usage-report's "
+	  "rows).", NULL },
+	{ "metrics", "query-metrics", cmd_metrics, "[VM]",
+	  "show counters: CPU, memory, disk, network and console bytes",
+	  OPTS({ "VM", "only this VM; all VMs when absent" }),
+	  "Disks, NICs and console ports are summed per VM (--json lists "
+	  "them one by one); RSS is in MiB, the others in bytes.  The last "
+	  "line has vmd's own counters.", NULL },
 	{ "host", "query-host", cmd_host, "",
 	  "show the host: accelerator verdict, QEMU, counts", NULL, NULL, NULL },
 	{ "events", NULL, cmd_events, "[--count N] [--timeout SEC]",

@@ -73,6 +73,10 @@ bool console_finishing(const struct console *con);
 void console_close(struct console *con);
 
 bool console_has_writer(const struct console *con);
+/* For metrics: the log's end (every byte the guest sent on the port), and
+ * the viewers attached now. */
+uint64_t console_log_end(const struct console *con);
+int console_viewer_count(const struct console *con);
 /* vm-show's view of the port: viewers, writer, log_end, keeper, who is
  * attached, the TCP port; its secret only if admin. */
 void console_describe(const struct console *con, struct json_object *o,

@@ -266,6 +266,20 @@ static struct json_object *viewer_json(const struct viewer *v)
 	return o;
 }
 
+uint64_t console_log_end(const struct console *con)
+{
+	return conlog_end(con->log);
+}
+
+int console_viewer_count(const struct console *con)
+{
+	int n = 0;
+
+	for (const struct viewer *v = con->viewers; v; v = v->next)
+		n++;
+	return n;
+}
+
 void console_describe(const struct console *con, struct json_object *o,
 		      bool admin)
 {

@@ -56,6 +56,8 @@ void cmd_vm_export_libvirt(struct call *c);
 void cmd_token_create(struct call *c);
 void cmd_token_list(struct call *c);
 void cmd_token_revoke(struct call *c);
+void cmd_usage_report(struct call *c);
+void cmd_query_metrics(struct call *c);
 
 
 

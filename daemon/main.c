@@ -17,12 +17,14 @@
 #include "daemon/commit.h"
 #include "daemon/dirs.h"
 #include "daemon/leftovers.h"
+#include "daemon/tap.h"
 #include "daemon/pool_sweep.h"
 #include "daemon/dispatch.h"
 #include "daemon/job.h"
 #include "daemon/libvirt_fetch.h"
 #include "daemon/pool.h"
 #include "daemon/log.h"
+#include "daemon/meter.h"
 #include "daemon/scope.h"
 #include "daemon/sdnotify.h"
 #include "daemon/server.h"
@@ -79,6 +81,8 @@ static void usage(FILE *f)
 		"  --log-level LEVEL      error, warning, info or debug (info)\n"
 		"  --log-retention DAYS   keep undefined VMs' console logs (30;\n"
 		"                         0: for ever)\n"
+		"  --meter-interval SEC   between usage samples (60)\n"
+		"  --meter-retention DAYS keep raw usage samples (7)\n"
 		"  --pool NAME=DIR        a storage pool for volumes (repeatable;\n"
 		"                         \"default\" is STATE-DIR/volumes)\n"
 		"  --version, --help\n", QEMU_DEFAULT);
@@ -211,6 +215,8 @@ static int parse_args(int argc, char **argv, int *level)
 		{"log-level", required_argument, 0, 'l'},
 		{"log-retention", required_argument, 0, 'R'},
 		{"pool", required_argument, 0, 'o'},
+		{"meter-interval", required_argument, 0, 'i'},
+		{"meter-retention", required_argument, 0, 'K'},
 		{"version", no_argument, 0, 'V'},
 		{"help", no_argument, 0, 'h'},
 		{0, 0, 0, 0},
@@ -268,6 +274,10 @@ static int parse_args(int argc, char **argv, int *level)
 			break;
 		case 'R': if (num_opt("log-retention", 10, 0, 36500, &n) < 0) return 2;
 			  vmd.log_retention = (int)n; break;
+		case 'i': if (num_opt("meter-interval", 10, 1, 3600, &n) < 0) return 2;
+			  vmd.meter_interval = (int)n; break;
+		case 'K': if (num_opt("meter-retention", 10, 1, 3650, &n) < 0) return 2;
+			  vmd.meter_retention = (int)n; break;
 		case 'o':
 			if (pool_add(optarg, err, sizeof err) < 0) {
 				fprintf(stderr, "vmd: %s\n", err);
@@ -435,6 +445,8 @@ static int setup(void)
 		return -1;
 	}
 	vm_recover_all();
+	meter_init();
+	tap_sweep();
 	leftovers_start();
 	probe_host();
 	find_emulators();
@@ -450,6 +462,8 @@ int main(int argc, char **argv)
 	vmd.stop_timeout = 30;
 	vmd.admin_reserve = -1;
 	vmd.log_retention = 30;
+	vmd.meter_interval = METER_INTERVAL_DEFAULT;
+	vmd.meter_retention = METER_RETENTION_DEFAULT;
 	if ((rc = parse_args(argc, argv, &level)) >= 0)
 		return rc;
 	log_init(level);
@@ -478,6 +492,7 @@ int main(int argc, char **argv)
 	commit_shutdown();
 	server_shutdown();
 	vm_release_all();
+	meter_shutdown();
 	leftovers_stop();
 	scope_free();
 	for (int i = 0; i < 4; i++)

@@ -26,6 +26,7 @@
 #include "daemon/access.h"
 #include "daemon/auth.h"
 #include "daemon/climit.h"
+#include "daemon/counters.h"
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
 #include "daemon/batch.h"
@@ -224,6 +225,7 @@ void call_error(struct call *c, rpc_err cls, const char *fmt, ...)
 	va_end(ap);
 	desc[rpc_utf8_cut(desc, strlen(desc))] = '\0';  /* a clipped name */
 	c->after = NULL;
+	counters_error(cls);
 	call_finish(c, rpc_reply_error(c->dialect, c->id, cls, desc));
 }
 
@@ -236,6 +238,7 @@ static void conn_reply_error(struct conn *conn, enum rpc_dialect d,
 			     struct json_object *id, rpc_err cls,
 			     const char *desc)
 {
+	counters_error(cls);
 	conn_answer(conn, rpc_reply_error(d, id, cls, desc));
 }
 

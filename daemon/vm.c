@@ -17,6 +17,7 @@
 #include "daemon/vm_config.h"
 #include "daemon/vm_index.h"
 #include "daemon/mac.h"
+#include "daemon/meter.h"
 #include "daemon/log.h"
 #include "daemon/conn.h"
 #include "daemon/store.h"
@@ -143,6 +144,7 @@ static void vm_free(struct vm *vm)
 	if (vm->restart_timer)
 		event_free(vm->restart_timer);
 	vm_changed(vm);
+	meter_forget(vm);
 	vm_config_unindex(vm);
 	vm_run_config_drop(vm);
 	json_object_put(vm->config);
@@ -308,6 +310,7 @@ int vm_set_state(struct vm *vm, enum vm_state s, const char *reason,
 	vm->state = s;
 	vm_changed(vm);
 	rc = record(vm, old, s, reason, who);
+	meter_transition(vm, old);
 	announce(vm, old, reason);
 	return rc;
 }
@@ -323,6 +326,7 @@ int vm_try_state(struct vm *vm, enum vm_state s, const char *reason,
 		return -1;
 	vm->state = s;
 	vm_changed(vm);
+	meter_transition(vm, old);
 	announce(vm, old, reason);
 	return 0;
 }

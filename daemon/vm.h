@@ -16,6 +16,7 @@
 struct qmp;
 struct console;
 struct hostdev;
+struct meter;
 
 enum vm_state {
 	VM_STOPPED, VM_STARTING, VM_RUNNING, VM_PAUSED, VM_STOPPING, VM_CRASHED,
@@ -75,6 +76,7 @@ struct vm {
 	struct vm_waiter on_start, on_stop, on_kill;
 	time_t restarts[VM_RESTART_HISTORY]; /* recent automatic restarts */
 	int restarts_n;
+	struct meter *meter;          /* its usage meter (meter.c), or NULL */
 	char *summary;                /* cached vm-list entry (JSON text) */
 	size_t summary_len;
 	struct vm *next;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include "daemon/leftovers.h"
 #include "daemon/log.h"
+#include "daemon/meter.h"
 #include "daemon/qmp.h"
 #include "daemon/ports.h"
 #include "daemon/vm.h"
@@ -154,6 +155,7 @@ static void adopt(struct vm *vm)
 	vm->accel[0] = '\0';  /* unknown until QEMU answers query-kvm */
 	vm->started_at = time(NULL);
 	vm_changed(vm);
+	meter_adopted(vm);
 	/* a half-finished start or stop is not resumed: the guest runs */
 	if (was == VM_STARTING || was == VM_STOPPING)
 		vm_set_state(vm, VM_RUNNING, "host", NULL);

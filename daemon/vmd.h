@@ -36,6 +36,8 @@ struct vmd {
 	int idle_timeout;                  /* s of silence (0: none) */
 	int state_lock;                    /* flock on STATE/lock, held */
 	int log_retention;                 /* days; 0: keep logs for ever */
+	int meter_interval;                /* s between usage samples */
+	int meter_retention;               /* days usage samples are kept */
 	bool exiting;                      /* a signal asked vmd to exit: no
 	                                      loop is entered any more */
 };

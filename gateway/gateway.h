@@ -45,6 +45,10 @@ struct gw_config {
 	const char *user;            /* root drops to this user */
 	const char *hosts[GW_MAX_HOSTS]; /* Host allow-list; none: any */
 	int nhosts;
+	const char *origins[GW_MAX_HOSTS + 1]; /* websocket Origin allow-list
+	                                besides the gateway's own; NULL-ended */
+	int norigins;
+	const char *www;             /* the console page's files */
 	int max_conns;               /* HTTP connections at once */
 	size_t max_header, max_body; /* bytes */
 	int header_timeout;          /* s from a request's first byte (or
@@ -162,6 +166,9 @@ void gw_reply_bytes(struct gw_req *r, int status, const char *type,
 /* End r without replying: the handler took over the connection (websocket
  * upgrade) and owns what evhttp_request_get_connection gives. */
 void gw_req_done(struct gw_req *r);
+/* gw_req_done for a websocket upgrade: the connection's HTTP deadlines
+ * stop watching it too (ws.c bounds it from then on). */
+void gw_req_upgraded(struct gw_req *r);
 
 /* http.c */
 int gw_http_start(struct gw *gw, char *err, size_t errlen);
@@ -183,5 +190,8 @@ void rest_openapi(struct gw_req *r);
 extern const char gw_openapi_json[];
 /* The HTTP status of a vmd error class. */
 int rest_status(const char *cls);
+
+/* metrics.c: GET /metrics, Prometheus' text format (prom.h). */
+void metrics_get(struct gw_req *r);
 
 #endif

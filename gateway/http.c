@@ -234,6 +234,17 @@ void gw_req_done(struct gw_req *r)
 	req_free(r);
 }
 
+void gw_req_upgraded(struct gw_req *r)
+{
+	struct client *c = client_of(r->req);
+
+	if (c) {
+		evbuffer_remove_cb(bufferevent_get_input(c->bev), input_cb, c);
+		client_arm(c, PH_IDLE, 0);
+	}
+	gw_req_done(r);
+}
+
 void gw_reply_bytes(struct gw_req *r, int status, const char *type,
 		    const void *buf, size_t len)
 {

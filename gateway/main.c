@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <unistd.h>
+#include "gateway/console.h"
 #include "gateway/gateway.h"
 
 static void usage(FILE *f)
@@ -27,6 +28,11 @@ static void usage(FILE *f)
 		"  --user USER            started as root: run as USER (required)\n"
 		"  --allow-host NAME      serve only this Host (repeatable; none:\n"
 		"                         any)\n"
+		"  --allow-origin URL     a web page's origin (scheme://host[:port])\n"
+		"                         that may open websockets (repeatable;\n"
+		"                         the gateway's own always may)\n"
+		"  --www DIR              the console page's files\n"
+		"                         (" PKGDATADIR "/www)\n"
 		"  --max-connections N    HTTP connections at once (1024)\n"
 		"  --max-header-bytes N   request line and headers (8192)\n"
 		"  --max-body-bytes N     request body (1048576)\n"
@@ -75,6 +81,13 @@ static int set_opt(struct gw_config *cfg, const struct opt *o, const char *arg)
 			return -1;
 		}
 		cfg->hosts[cfg->nhosts++] = arg;
+	} else if (!strcmp(o->name, "allow-origin")) {
+		if (cfg->norigins == GW_MAX_HOSTS) {
+			fprintf(stderr, "vmd-gateway: at most %d --allow-origin\n",
+				GW_MAX_HOSTS);
+			return -1;
+		}
+		cfg->origins[cfg->norigins++] = arg;
 	} else if (num(o->name, arg, o->lo, o->hi, &n) < 0) {
 		return -1;
 	} else if (o->i) {
@@ -94,6 +107,8 @@ static int parse_args(struct gw_config *cfg, int argc, char **argv)
 		{"vmd-socket", &cfg->vmd_socket, 0, 0, 0, 0},
 		{"user", &cfg->user, 0, 0, 0, 0},
 		{"allow-host", 0, 0, 0, 0, 0},
+		{"allow-origin", 0, 0, 0, 0, 0},
+		{"www", &cfg->www, 0, 0, 0, 0},
 		{"max-connections", 0, &cfg->max_conns, 0, 1, 1000000},
 		{"max-header-bytes", 0, 0, &cfg->max_header, 1024, 1 << 20},
 		{"max-body-bytes", 0, 0, &cfg->max_body, 0, 1L << 30},
@@ -185,6 +200,7 @@ int main(int argc, char **argv)
 		.body_timeout = 30,
 		.idle_timeout = 60,
 		.upstream_max = 16,
+		.www = PKGDATADIR "/www",
 	}};
 	char err[512];
 	int rc = parse_args(&gw.cfg, argc, argv);
@@ -205,6 +221,8 @@ int main(int argc, char **argv)
 		fprintf(stderr, "vmd-gateway: out of memory\n");
 		return 1;
 	}
+	if (www_load(gw.cfg.www, err, sizeof err) < 0)
+		fprintf(stderr, "vmd-gateway: no console page: %s\n", err);
 	if (gw_http_start(&gw, err, sizeof err) < 0) {
 		fprintf(stderr, "vmd-gateway: %s\n", err);
 		return 1;
@@ -222,6 +240,7 @@ int main(int argc, char **argv)
 	event_free(intr);
 	gw_http_stop(&gw);
 	upstream_free(gw.up);
+	www_free();
 	event_base_free(gw.base);
 	return 0;
 }

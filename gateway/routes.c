@@ -6,12 +6,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include "gateway/console.h"
 #include "gateway/gateway.h"
 #include "gateway/rest_routes.h"
 
 const struct gw_route gw_routes[] = {
 	REST_ROUTE_ROWS
 	{EVHTTP_REQ_GET, "/api/v1/openapi.json", rest_openapi, NULL, NULL},
+	{EVHTTP_REQ_GET, "/metrics", metrics_get, NULL, NULL},
+	{EVHTTP_REQ_GET, "/api/v1/vms/{vm}/console", console_ws, NULL, NULL},
+	{EVHTTP_REQ_GET, "/api/v1/events", events_ws, NULL, NULL},
+	{EVHTTP_REQ_GET, "/console/{vm}", www_console_page, NULL, NULL},
+	{EVHTTP_REQ_GET, "/static/{file}", www_static, NULL, NULL},
 	{0, NULL, NULL, NULL, NULL},
 };
 

@@ -265,6 +265,7 @@ class ConformanceTest(vmdtest.VmdTestCase):
         self.templates(rec, c)
         self.libvirt(rec, c)
         self.tokens(rec, c)
+        self.usage(rec, c)
 
         # any command the schema has and this test does not know yet
         for cmd in s.commands():
@@ -347,6 +348,13 @@ class ConformanceTest(vmdtest.VmdTestCase):
         rec.call(c, "token-revoke", {"id": made["id"]})
         rec.call(c, "token-revoke", {"id": "0123456789abcdef"}, ok=False,
                  cls="InvalidArgument")
+
+    def usage(self, rec, c):
+        """usage-report once with success, once refused."""
+        rec.call(c, "usage-report", {"vms": ["conf-b"], "from": "2026-12",
+                                     "to": "2027-01", "granularity": "day"})
+        rec.call(c, "usage-report", {"from": "2026-12", "to": "2026-11"},
+                 ok=False, cls="InvalidArgument")
 
     def templates(self, rec, c):
         """vm-template and vm-clone once with success, once refused."""

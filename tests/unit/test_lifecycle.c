@@ -31,6 +31,7 @@
 #include "daemon/schema_doc.h"
 #include "daemon/leftovers.h"
 #include "daemon/log.h"
+#include "daemon/meter.h"
 #include "daemon/ports.h"
 #include "daemon/qmp.h"
 #include "daemon/restart.h"
@@ -232,6 +233,13 @@ NOTHING(vm_config_index, struct vm *)
 NOTHING(vm_config_unindex, struct vm *)
 NOTHING(vm_config_fill_macs, struct vm *)
 NOTHING(emu_argv_free, struct emu_argv *)
+NOTHING(meter_forget, struct vm *)
+
+/* Metering has a test of its own (test_meter_calc, test_metering.py). */
+void meter_transition(struct vm *vm, enum vm_state old)
+{
+	(void)vm, (void)old;
+}
 
 
 /* No console: the logs have QEMU's last bytes at once, unless the test
@@ -323,9 +331,10 @@ void ports_open(struct vm *vm, struct port_plan *pl, int *conn_fds)
 	(void)vm, (void)pl, (void)conn_fds;
 }
 
-int vm_files_open(struct vm *vm, struct vm_files *f, struct rpc_fault *fault)
+int vm_files_open(struct vm *vm, struct vm_files *f, bool kvm,
+		  struct rpc_fault *fault)
 {
-	(void)vm, (void)fault;
+	(void)vm, (void)kvm, (void)fault;
 	memset(f, 0, sizeof *f);
 	memset(&f->fds, -1, sizeof f->fds);  /* no files, no cloud-init seed */
 	return 0;

@@ -173,7 +173,9 @@ static const char *const spec_commands[] = {
 	"volume-create", "volume-list", "volume-show", "volume-delete",
 	"volume-resize", "volume-import", "volume-clone", "job-list",
 	"job-cancel", "vm-template", "vm-clone", "vm-import-libvirt",
-	"vm-export-libvirt", "token-create", "token-list", "token-revoke", NULL
+	"vm-export-libvirt", "token-create", "token-list", "token-revoke",
+	"usage-report",
+	"query-metrics", NULL
 };
 
 static void test_command_list(void **state)
@@ -384,7 +386,7 @@ static void test_config_enums(void **state)
 	config_bad("{\"name\": \"a\", \"accel\": \"xen\"}", "'accel': expected one of");
 	config_bad("{\"name\": \"a\", \"display\": \"sdl\"}", "'display': expected one of");
 	config_bad("{\"name\": \"a\", \"nics\": [{\"type\": \"tap\"}]}",
-		   "'nics[0].type': expected one of \"user\", got \"tap\"");
+		   "'nics[0].type': expected one of \"user\", \"bridge\", got \"tap\"");
 	config_bad("{\"name\": \"a\", \"nics\": [{\"type\": \"user\", \"model\": \"ne2k\"}]}",
 		   "'nics[0].model': expected one of");
 	config_bad("{\"name\": \"a\", \"disks\": [{\"path\": \"/a\", \"format\": \"vmdk\"}]}",
