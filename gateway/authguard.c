@@ -9,7 +9,10 @@
 #include <math.h>
 #include <string.h>
 #include <time.h>
+#include <stdio.h>
 #include <arpa/inet.h>
+#include <event2/http.h>
+#include <event2/keyvalq_struct.h>
 #include "gateway/gateway.h"
 
 #define GUARD_BURST 5
@@ -87,6 +90,21 @@ int authguard_wait(const char *addr)
 	double over = s ? debt_now(s, now) - (GUARD_BURST - 1) : 0;
 
 	return over > 0 ? (int)ceil(over * GUARD_REFILL) : 0;
+}
+
+bool authguard_refuse(struct gw_req *r)
+{
+	int wait = authguard_wait(r->peer);
+	char after[16];
+
+	if (!wait)
+		return false;
+	snprintf(after, sizeof after, "%d", wait);
+	evhttp_add_header(evhttp_request_get_output_headers(r->req),
+			  "Retry-After", after);
+	gw_reply_error(r, 403, "PermissionDenied", "too many failed tokens "
+		       "from %s; try again in %d s", r->peer, wait);
+	return true;
 }
 
 void authguard_fail(const char *addr)

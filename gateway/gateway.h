@@ -179,6 +179,8 @@ int gw_http_conns(const struct gw *gw);
 /* authguard.c: failed tokens per client address.  Seconds addr must wait
  * before the gateway passes on another token from it (0: none). */
 int authguard_wait(const char *addr);
+/* When r's address must wait: answer 403 with Retry-After, and true. */
+bool authguard_refuse(struct gw_req *r);
 void authguard_fail(const char *addr);
 /* Whether vmd's error (class, desc) says the token itself is no good. */
 bool authguard_token_refused(const char *cls, const char *desc);

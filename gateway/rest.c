@@ -169,16 +169,8 @@ void rest_call(struct gw_req *r)
 			       "no token: send Authorization: Bearer vmd_...");
 		return;
 	}
-	int wait = authguard_wait(r->peer);
-	if (wait) {
-		char after[16];
-		snprintf(after, sizeof after, "%d", wait);
-		evhttp_add_header(evhttp_request_get_output_headers(r->req),
-				  "Retry-After", after);
-		gw_reply_error(r, 403, "PermissionDenied", "too many failed tokens "
-			       "from %s; try again in %d s", r->peer, wait);
+	if (authguard_refuse(r))
 		return;
-	}
 	if (!(args = rest_args(r, why, sizeof why))) {
 		gw_reply_error(r, 400, "InvalidArgument", "%s", why);
 		return;
