@@ -38,6 +38,7 @@ ACCESS = {
     "vm-template": "admin", "vm-clone": "admin", "spec-apply": "admin",
     "vm-import-libvirt": "admin", "vm-export-libvirt": "read",
     "token-create": "admin", "token-list": "admin", "token-revoke": "admin",
+    "query-metrics": "read", "usage-report": "read",
 }
 
 # Run as another user (stdin: a JSON list of requests): each request on a
@@ -172,6 +173,8 @@ class AccessTest(GuardedVmTest):
                            "dry_run": True},
             "token-create": {"label": "access", "scope": "read"},
             "token-revoke": {"id": "0123456789abcdef"},
+            "usage-report": {"from": "2026-12", "to": "2027-01",
+                             "granularity": "month"},
         }
         reqs = []
         for cmd, level in sorted(ACCESS.items()):
