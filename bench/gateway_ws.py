@@ -151,8 +151,7 @@ def main():
     n = str(ARGS.viewers + 100)
     vmd = Vmd(tmp, extra_args=["--gateway-socket", gw_sock,
                                "--gateway-socket-group", "nogroup",
-                               "--max-clients", n,
-                               "--max-clients-per-uid", n])
+                               "--max-gateway-clients", n])
     www = gwtest.make_www(os.path.join(tmp, "www"))
     GW = gwtest.Gateway(tmp, gw_sock, ["--www", www,
                                        "--max-connections", n])
