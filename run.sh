@@ -37,7 +37,8 @@ install_missing() {
 		--no-install-recommends $missing
 }
 
-# npm packages the tests use (tests/node/package.json, pinned by its lock):
+# npm packages (each package.json pinned by its lock): the console page's
+# xterm.js (gateway/www; make install copies it) and the tests' (tests/node).
 # Node from Debian only when no npm is there (nodesource's nodejs brings
 # its own npm, which Debian's npm package would conflict with).
 install_node() {
@@ -45,6 +46,7 @@ install_node() {
 		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 			--no-install-recommends nodejs npm
 	fi
+	(cd gateway/www && npm ci --ignore-scripts --no-audit --no-fund) &&
 	(cd tests/node && npm ci --ignore-scripts --no-audit --no-fund)
 }
 

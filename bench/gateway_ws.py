@@ -41,7 +41,6 @@ from vmdtest import BOOT_BANNER, Client, Vmd, bootsector_config  # noqa: E402
 import gwtest  # noqa: E402
 from wsclient import BINARY, TEXT, frame  # noqa: E402
 
-WWW = os.path.join(ARGS.srcdir, "gateway", "www")
 RSS_TARGET_MIB = 200       # 1,000 viewers: ~200 KiB each at most
 MiB = 1024 * 1024
 
@@ -134,8 +133,7 @@ def page_first_byte(port, token, tmp):
     opt = {"url": url, "chromium": "/usr/bin/chromium",
            "screenshot": os.path.join(tmp, "page.png"),
            "expect": BOOT_BANNER.decode().strip(), "timeoutMs": 60000}
-    env = dict(os.environ, VMD_NODE_MODULES=os.path.join(
-        ARGS.srcdir, "tests", "node", "node_modules"))
+    env = dict(os.environ, VMD_NODE_MODULES=gwtest.TEST_NODE_MODULES)
     p = run_cmd(["node", driver, json.dumps(opt)], env=env,
                        capture_output=True, timeout=120)
     if p.returncode:
@@ -153,9 +151,9 @@ def main():
     n = str(ARGS.viewers + 100)
     vmd = Vmd(tmp, extra_args=["--gateway-socket", gw_sock,
                                "--gateway-socket-group", "nogroup",
-                               "--max-clients", n,
-                               "--max-clients-per-uid", n])
-    GW = gwtest.Gateway(tmp, gw_sock, ["--www", WWW,
+                               "--max-gateway-clients", n])
+    www = gwtest.make_www(os.path.join(tmp, "www"))
+    GW = gwtest.Gateway(tmp, gw_sock, ["--www", www,
                                        "--max-connections", n])
     try:
         vmd.start()

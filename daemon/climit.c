@@ -18,7 +18,7 @@ struct uid_count {
 
 static struct uid_count *uids;
 static size_t nuids, cap;
-static int total;
+static int total, gateway_total;
 static uint64_t admitted, refused;  /* since vmd started, for metrics */
 
 int climit_max(void)
@@ -39,6 +39,12 @@ int climit_reserve(void)
 	if (r < 0)
 		r = max / 8 < CLIMIT_DEFAULT_RESERVE ? max / 8 : CLIMIT_DEFAULT_RESERVE;
 	return r < max ? r : max - 1;
+}
+
+int climit_gateway_max(void)
+{
+	return vmd.max_gateway_clients > 0 ? vmd.max_gateway_clients :
+	       CLIMIT_DEFAULT_GATEWAY;
 }
 
 static struct uid_count *find(uid_t uid)
@@ -73,11 +79,27 @@ static bool exempt(uid_t uid)
 	return uid == 0 || uid == geteuid();
 }
 
-int climit_admit(uid_t uid, enum access_role role, char *why, size_t len)
+static int admit_gateway(char *why, size_t len)
+{
+	if (gateway_total >= climit_gateway_max()) {
+		snprintf(why, len, "too many connections on the gateway socket "
+			 "(at most %d, --max-gateway-clients); try again later",
+			 climit_gateway_max());
+		return -1;
+	}
+	gateway_total++;
+	admitted++;
+	return 0;
+}
+
+int climit_admit(uid_t uid, enum access_role role, bool gateway, char *why,
+		 size_t len)
 {
 	int max = climit_max(), reserve = climit_reserve();
 	struct uid_count *u = find(uid);
 
+	if (gateway)
+		return admit_gateway(why, len);
 	if (total >= max) {
 		snprintf(why, len, "too many clients (at most %d); try again "
 			 "later (--max-clients)", max);
@@ -105,10 +127,14 @@ int climit_admit(uid_t uid, enum access_role role, char *why, size_t len)
 	return 0;
 }
 
-void climit_release(uid_t uid)
+void climit_release(uid_t uid, bool gateway)
 {
 	struct uid_count *u = find(uid);
 
+	if (gateway) {
+		gateway_total--;
+		return;
+	}
 	total--;
 	if (u && --u->n == 0)
 		*u = uids[--nuids];  /* order does not matter */
@@ -147,7 +173,7 @@ void climit_refuse(int fd, enum rpc_dialect d, uid_t uid, pid_t pid,
 
 int climit_clients(void)
 {
-	return total;
+	return total + gateway_total;
 }
 
 uint64_t climit_admitted(void)

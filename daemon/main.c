@@ -66,11 +66,14 @@ static void usage(FILE *f)
 		"  --stop-guests          on SIGTERM, stop running guests first\n"
 		"  --stop-timeout SEC     ACPI grace before kill with --stop-guests (30)\n"
 		"  --socket-mode OCTAL    mode of the sockets vmd makes (0660)\n"
-		"  --max-clients N        connections at once, all sockets (1024)\n"
+		"  --max-clients N        connections at once, all sockets but the\n"
+		"                         gateway's (1024)\n"
 		"  --max-clients-per-uid N  connections of one user; root and\n"
 		"                         vmd's own user are exempt (64)\n"
 		"  --admin-reserve N      of --max-clients, places only root and\n"
 		"                         vmd-admin may take (32, or max/8 if less)\n"
+		"  --max-gateway-clients N  connections at once on --gateway-socket,\n"
+		"                         instead of the limits above (4096)\n"
 		"  --max-message BYTES    size of one request (1048576)\n"
 		"  --handshake-timeout S  from connecting to qmp_capabilities, or to\n"
 		"                         the first request on --jsonrpc-socket (30)\n"
@@ -209,6 +212,7 @@ static int parse_args(int argc, char **argv, int *level)
 		{"max-message", required_argument, 0, 'M'},
 		{"max-clients-per-uid", required_argument, 0, 'U'},
 		{"admin-reserve", required_argument, 0, 'A'},
+		{"max-gateway-clients", required_argument, 0, 'Y'},
 		{"handshake-timeout", required_argument, 0, 'H'},
 		{"idle-timeout", required_argument, 0, 'I'},
 		{"scopes", required_argument, 0, 'P'},
@@ -253,6 +257,9 @@ static int parse_args(int argc, char **argv, int *level)
 			  vmd.max_clients_per_uid = (int)n; break;
 		case 'A': if (num_opt("admin-reserve", 10, 0, 1000000, &n) < 0) return 2;
 			  vmd.admin_reserve = (int)n; break;
+		case 'Y': if (num_opt("max-gateway-clients", 10, 1, 1000000, &n) < 0)
+				  return 2;
+			  vmd.max_gateway_clients = (int)n; break;
 		case 'M': if (num_opt("max-message", 10, 1024, 1L << 30, &n) < 0) return 2;
 			  vmd.max_msg = (size_t)n; break;
 		case 'H': if (num_opt("handshake-timeout", 10, 1, 86400, &n) < 0) return 2;

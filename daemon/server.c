@@ -90,7 +90,7 @@ void conn_close(struct conn *conn)
 		conns = conn->next;
 	if (conn->next)
 		conn->next->prev = conn->prev;
-	climit_release(conn->uid);
+	climit_release(conn->uid, conn->gateway);
 	conn_unref(conn);
 }
 
@@ -506,11 +506,12 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	pid_t pid = 0;
 	enum access_role role = access_role_of(fd, &uid, &pid);
 	char why[256];
+	bool gateway = li->kind == LISTEN_GATEWAY;
 
-	if (li->kind == LISTEN_GATEWAY)
+	if (gateway)
 		role = ROLE_NONE;  /* the gateway's rights are its callers' tokens */
 
-	if (climit_admit(uid, role, why, sizeof why) < 0) {
+	if (climit_admit(uid, role, gateway, why, sizeof why) < 0) {
 		climit_refuse(fd, d, uid, pid, why);
 		return;
 	}
@@ -521,11 +522,12 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		if (conn)
 			rpc_stream_free(conn->stream);
 		free(conn);
-		climit_release(uid);
+		climit_release(uid, gateway);
 		close(fd);
 		return;
 	}
 	conn->role = role;
+	conn->gateway = gateway;
 	conn->uid = uid;
 	conn->pid = pid;
 	conn->refs = 1;

@@ -28,6 +28,7 @@ struct conn {
 	uid_t uid;
 	pid_t pid;
 	enum access_role role;
+	bool gateway;             /* on --gateway-socket (climit.h) */
 	conn_raw_input raw_in;
 	conn_raw_closed raw_closed;
 	void *raw_ctx;

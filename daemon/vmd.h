@@ -32,6 +32,7 @@ struct vmd {
 	int max_clients;                   /* connections at once */
 	int max_clients_per_uid;           /* of one user (not root, not vmd's) */
 	int admin_reserve;                 /* places only admins take (-1: default) */
+	int max_gateway_clients;           /* on gateway_path, instead of those */
 	int handshake_timeout;             /* s to send qmp_capabilities */
 	int idle_timeout;                  /* s of silence (0: none) */
 	int state_lock;                    /* flock on STATE/lock, held */

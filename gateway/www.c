@@ -1,7 +1,10 @@
 /* The console page (/console/{name}) and its static files (/static/
  * {file}): a fixed list, read once at start from the www directory
  * (installed under pkgdatadir) and served from memory; without them the
- * gateway serves the API and answers the page with 503. */
+ * gateway serves the API and answers the page with 503.  xterm.js comes
+ * from npm (gateway/www/package.json): make install copies its files flat
+ * into the www directory; a source tree after `npm ci` has them under
+ * node_modules/, so each is looked for under both names. */
 #include "console.h"
 
 #include <errno.h>
@@ -19,15 +22,19 @@
 static struct www_file {
 	const char *name;
 	const char *type;
+	const char *npm;	/* its path under node_modules/, if from npm */
 	char *data;
 	size_t len;
 } files[] = {
-	{"console.html", "text/html; charset=utf-8", NULL, 0},
-	{"console.js", "text/javascript; charset=utf-8", NULL, 0},
-	{"console.css", "text/css; charset=utf-8", NULL, 0},
-	{"xterm.js", "text/javascript; charset=utf-8", NULL, 0},
-	{"xterm.css", "text/css; charset=utf-8", NULL, 0},
-	{"addon-fit.js", "text/javascript; charset=utf-8", NULL, 0},
+	{"console.html", "text/html; charset=utf-8", NULL, NULL, 0},
+	{"console.js", "text/javascript; charset=utf-8", NULL, NULL, 0},
+	{"console.css", "text/css; charset=utf-8", NULL, NULL, 0},
+	{"xterm.js", "text/javascript; charset=utf-8",
+	 "@xterm/xterm/lib/xterm.js", NULL, 0},
+	{"xterm.css", "text/css; charset=utf-8",
+	 "@xterm/xterm/css/xterm.css", NULL, 0},
+	{"addon-fit.js", "text/javascript; charset=utf-8",
+	 "@xterm/addon-fit/lib/addon-fit.js", NULL, 0},
 };
 #define NFILES (sizeof files / sizeof files[0])
 
@@ -39,8 +46,15 @@ static int www_read(const char *dir, struct www_file *f, char *err,
 	long n;
 
 	snprintf(path, sizeof path, "%s/%s", dir, f->name);
-	if (!(fp = fopen(path, "rb"))) {
-		snprintf(err, errlen, "%s: %s", path, strerror(errno));
+	fp = fopen(path, "rb");
+	if (!fp && errno == ENOENT && f->npm) {
+		snprintf(path, sizeof path, "%s/node_modules/%s", dir, f->npm);
+		fp = fopen(path, "rb");
+	}
+	if (!fp) {
+		snprintf(err, errlen, "%s: %s%s", path, strerror(errno),
+			 f->npm ? " (npm ci in gateway/www, or make install)"
+				: "");
 		return -1;
 	}
 	if (fseek(fp, 0, SEEK_END) < 0 || (n = ftell(fp)) < 0 ||

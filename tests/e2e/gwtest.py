@@ -7,17 +7,54 @@ import http.client
 import json
 import os
 import shlex
+import shutil
 import socket
 import ssl
 import subprocess
 import time
 
 import vmdtest
-from vmdtest import BUILDDIR, t
+from vmdtest import BUILDDIR, SRCDIR, t
 
 GATEWAY = os.path.join(BUILDDIR, "vmd-gateway")
 GW_USER = "nobody"
 GW_GROUP = "nogroup"
+
+# npm's packages (run.sh runs npm ci): those of VMD_NODE_DIR's source tree
+# (Makefile.am; distcheck's unpacked tarball has none), else of this one
+NODE_DIR = os.path.abspath(os.environ.get("VMD_NODE_DIR") or SRCDIR)
+TEST_NODE_MODULES = os.path.join(NODE_DIR, "tests", "node", "node_modules")
+WWW_NODE_MODULES = os.path.join(NODE_DIR, "gateway", "www", "node_modules")
+PAGE_FILES = ("console.html", "console.js", "console.css")
+# installed name: path under node_modules/ (Makefile.am's XTERM_NPM)
+XTERM_NPM = {"xterm.js": "@xterm/xterm/lib/xterm.js",
+             "xterm.css": "@xterm/xterm/css/xterm.css",
+             "addon-fit.js": "@xterm/addon-fit/lib/addon-fit.js",
+             "xterm.LICENSE": "@xterm/xterm/LICENSE"}
+
+
+def require_npm(path, where):
+    if not os.path.exists(path):
+        raise AssertionError("%s missing: run `npm ci` in %s (run.sh test "
+                             "does; VMD_NODE_DIR=%s)" % (path, where, NODE_DIR))
+
+
+def make_www(directory, flat=True, skip=()):
+    """A --www directory: the page's own files, and npm's copied flat as
+    make install does (flat) or under node_modules/ as in a source tree
+    after npm ci; skip: installed names left out."""
+    require_npm(WWW_NODE_MODULES, "gateway/www")
+    os.makedirs(directory)
+    for name in PAGE_FILES:
+        shutil.copy(os.path.join(SRCDIR, "gateway", "www", name), directory)
+    for name, npm in XTERM_NPM.items():
+        if name in skip:
+            continue
+        dest = name if flat else os.path.join("node_modules", npm)
+        dest = os.path.join(directory, dest)
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        shutil.copy(os.path.join(WWW_NODE_MODULES, npm), dest)
+    return directory
 
 
 def make_cert(directory):

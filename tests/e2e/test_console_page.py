@@ -12,24 +12,18 @@ import re
 import shutil
 import subprocess
 import sys
+import tempfile
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmdtest  # noqa: E402
 from vmdtest import INITRAMFS, LINUX_BANNER, linux_config, t  # noqa: E402
 import gwtest  # noqa: E402
 
-WWW = os.path.join(vmdtest.SRCDIR, "gateway", "www")
-NODE_MODULES = os.path.join(vmdtest.SRCDIR, "tests", "node", "node_modules")
+NODE_MODULES = gwtest.TEST_NODE_MODULES
 DRIVER = os.path.join(vmdtest.SRCDIR, "tests", "e2e", "console_page.js")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = os.path.join(vmdtest.BUILDDIR, "tests", "artifacts")
 BOOT_TIMEOUT = 90
-
-# gateway/www's copies of npm packages, byte for byte (Makefile.am)
-VENDORED = {"xterm.js": "@xterm/xterm/lib/xterm.js",
-            "xterm.css": "@xterm/xterm/css/xterm.css",
-            "addon-fit.js": "@xterm/addon-fit/lib/addon-fit.js",
-            "xterm.LICENSE": "@xterm/xterm/LICENSE"}
 
 
 def open_page(url, screenshot, expect, type_=None, answer=None,
@@ -61,23 +55,64 @@ def open_page(url, screenshot, expect, type_=None, answer=None,
 
 
 def require_browser():
-    for path, what in ((os.path.join(NODE_MODULES, "puppeteer-core"),
-                        "npm ci in tests/node (run.sh)"),
-                       (CHROMIUM, "Debian's chromium")):
-        if not os.path.exists(path):
-            raise AssertionError("%s missing: %s" % (path, what))
+    gwtest.require_npm(os.path.join(NODE_MODULES, "puppeteer-core"),
+                       "tests/node")
+    if not os.path.exists(CHROMIUM):
+        raise AssertionError("%s missing: Debian's chromium" % CHROMIUM)
 
 
 class ConsolePageTest(gwtest.GatewayCase):
+    """The gateway's www directory laid out as make install does: the
+    page's files and npm's, flat."""
 
-    gateway_args = ("--www", WWW)
+    def setUp(self):
+        self.www_tmp = tempfile.mkdtemp(prefix="vmd-www-")
+        self.addCleanup(shutil.rmtree, self.www_tmp)
+        self.gateway_args = ("--www", self.www(flat=True))
+        super().setUp()
 
-    def test_vendored_xterm_is_npm_s(self):
-        require_browser()
-        for mine, npm in VENDORED.items():
-            with open(os.path.join(WWW, mine), "rb") as a, \
-                    open(os.path.join(NODE_MODULES, npm), "rb") as b:
-                self.assertEqual(a.read(), b.read(), mine)
+    def www(self, **kw):
+        return gwtest.make_www(tempfile.mkdtemp(dir=self.www_tmp) + "/www",
+                               **kw)
+
+    def gateway(self, www):
+        """A second gateway with --www www: an HTTPS connection to it."""
+        d = tempfile.mkdtemp(dir=self.www_tmp)
+        gw = gwtest.Gateway(d, self.gw_socket, ["--www", www])
+        gw.start()
+        self.addCleanup(gw.stop)
+        conn = gw.connection()
+        self.addCleanup(conn.close)
+        return conn, gw
+
+    def assertServesNpmXterm(self, conn):
+        for name, npm in gwtest.XTERM_NPM.items():
+            if name.endswith(".LICENSE"):
+                continue  # installed, not served
+            with open(os.path.join(gwtest.WWW_NODE_MODULES, npm), "rb") as f:
+                want = f.read()
+            conn.request("GET", "/static/" + name)
+            resp = conn.getresponse()
+            self.assertEqual((resp.status, resp.read()), (200, want), name)
+
+    def test_serves_npm_s_xterm(self):
+        """npm's files, byte for byte: installed flat (this gateway) and
+        under node_modules/ as in a source tree after npm ci."""
+        self.assertServesNpmXterm(self.conn)
+        self.assertServesNpmXterm(self.gateway(self.www(flat=False))[0])
+
+    def test_page_without_all_its_files_is_503(self):
+        conn, gw = self.gateway(self.www(flat=False, skip=("addon-fit.js",)))
+        for path in ("/console/web1", "/static/xterm.js",
+                     "/static/console.js"):
+            status, body, _ = gwtest.call(conn, "GET", path)
+            self.assertEqual((status, body["error"]["class"]),
+                             (503, "Unsupported"), path)
+        self.assertIn("node_modules/@xterm/addon-fit/lib/addon-fit.js: "
+                      "No such file or directory", gw.log())
+        # the API is still served
+        self.assertEqual(gwtest.call(conn, "GET", "/api/v1/vms",
+                                     self.admin)[0], 200)
 
     def test_static_files(self):
         status, body, resp = self.call("GET", "/console/web1")

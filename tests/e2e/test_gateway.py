@@ -20,6 +20,7 @@ import unittest
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmdtest  # noqa: E402
 from vmdproto import Client  # noqa: E402
+import gwtest  # noqa: E402
 from gwtest import GATEWAY, GatewayCase, make_cert  # noqa: E402
 
 
@@ -286,7 +287,7 @@ class OpenApiTest(GatewayCase):
 
     def test_document_is_valid_openapi_31(self):
         """The served document passes swagger-parser's validation
-        (tests/node, installed by run.sh with npm ci)."""
+        (tests/node, installed by run.sh with npm ci; VMD_NODE_DIR's)."""
         status, doc, resp = self.call("GET", "/api/v1/openapi.json")
         self.assertEqual(status, 200)
         self.assertEqual(resp.getheader("Content-Type"), "application/json")
@@ -578,13 +579,12 @@ def validate_openapi(path):
     """swagger-parser's verdict on the document at path."""
     script = os.path.join(vmdtest.SRCDIR, "tests", "node",
                           "validate_openapi.js")
-    modules = os.path.join(vmdtest.SRCDIR, "tests", "node", "node_modules",
-                           "@apidevtools", "swagger-parser")
-    if not os.path.isdir(modules):
-        raise AssertionError("%s missing: run `npm ci` in tests/node (run.sh "
-                             "test does)" % modules)
+    gwtest.require_npm(os.path.join(gwtest.TEST_NODE_MODULES, "@apidevtools",
+                                    "swagger-parser"), "tests/node")
+    # NODE_PATH: VMD_NODE_DIR's packages, not beside the script's copy
+    env = dict(os.environ, NODE_PATH=gwtest.TEST_NODE_MODULES)
     p = subprocess.run(["node", script, path], capture_output=True, text=True,
-                       timeout=vmdtest.t(60))
+                       env=env, timeout=vmdtest.t(60))
     return (p.stdout + p.stderr).strip()
 
 

@@ -333,7 +333,8 @@ class LimitsTest(vmdtest.VmdTestCase):
         for args in (["--max-clients", "0"], ["--socket-mode", "888"],
                      ["--idle-timeout", "-1"], ["--max-message", "12k"],
                      ["--max-clients-per-uid", "0"], ["--admin-reserve", "-1"],
-                     ["--admin-reserve", "8", "--max-clients", "8"]):
+                     ["--admin-reserve", "8", "--max-clients", "8"],
+                     ["--max-gateway-clients", "0"]):
             p = subprocess.run([vmdtest.VMD] + args, capture_output=True,
                                text=True, timeout=t(10))
             self.assertEqual(p.returncode, 2, args)

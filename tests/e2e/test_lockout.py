@@ -4,6 +4,7 @@ A member of group vmd (vmdt-reader) opens connections until vmd refuses
 one: it gets at most --max-clients-per-uid of them, on all sockets
 together, and never the last --admin-reserve places; the refusal is Busy
 and names the limit; root and a vmd-admin member still connect and list.
+On --gateway-socket, --max-gateway-clients bounds the connections instead.
 
 The users are those of test_access.py, made if missing and left in place
 (another test file may be using them).  The hostile user is a forked
@@ -194,6 +195,30 @@ class LockoutTest(vmdtest.UsersTestCase):
                 held.append(self.client())
         self.assertEqual(len(held), 8)   # 1 + 15 + 8 = 24
         self.assertIn("too many clients (at most 24)", str(refused.exception))
+
+    def test_gateway_socket_has_its_own_bound(self):
+        # the gateway socket's connections are a gateway's callers' sessions,
+        # all of its uid: --max-gateway-clients bounds them, not the per-uid
+        # share, and they take no place of the other sockets
+        gw = os.path.join(self.tmp, "gateway.sock")
+        self.start("--gateway-socket", gw, "--gateway-socket-mode", "0666",
+                   "--max-gateway-clients", "100")
+        h = self.hostile(gw)
+        self.assertEqual(h.opened, 100)
+        self.assertEqual(h.refusal, {"error": {
+            "class": "Busy", "desc": "too many connections on the gateway "
+            "socket (at most 100, --max-gateway-clients); try again later"}})
+        # the same user's share of the other sockets is whole, and bounded
+        more = self.hostile(self.vmd.socket)
+        self.assertEqual(more.opened, 64)
+        self.assertIn("--max-clients-per-uid", more.refusal["error"]["desc"])
+        self.root_lists()
+        self.admin_lists()
+        # a place on the gateway socket is free again once one lets go
+        h.release()
+        time.sleep(t(0.2))
+        again = self.hostile(gw, most=1)
+        self.assertEqual((again.opened, again.refusal), (1, None))
 
 
 if __name__ == "__main__":
