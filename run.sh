@@ -17,7 +17,8 @@ PACKAGES="build-essential autoconf automake pkg-config
   python3-yaml python3-jinja2 python3-configobj python3-jsonpatch
   python3-requests python3-oauthlib python3-netifaces python3-serial
   libxml2-dev libvirt-dev libvirt-clients python3-libvirt
-  libvirt-daemon libvirt-daemon-driver-qemu"
+  libvirt-daemon libvirt-daemon-driver-qemu
+  libnl-route-3-dev iproute2"
 
 as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi

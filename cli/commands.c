@@ -386,6 +386,10 @@ int cmd_show(struct ctl *ctl, int argc, char **argv)
 	kv_add(&t, "run_dir", "%s", jstr(ret, "run_dir", "-"));
 	if (jget(ret, "ports"))
 		show_array(&t, "ports", jget(ret, "ports"));
+	struct json_object *taps = jget(ret, "nics");
+	if (json_object_is_type(taps, json_type_array) &&
+	    json_object_array_length(taps) > 0)
+		show_array(&t, "taps", taps);
 	table_print(&t, stdout);
 	table_free(&t);
 	json_object_put(ret);

@@ -13,6 +13,7 @@
 #include "daemon/ports.h"
 #include "daemon/seed.h"
 #include "daemon/store.h"
+#include "daemon/tap.h"
 #include "daemon/cmd_template.h"
 #include "daemon/template.h"
 #include "daemon/vm.h"
@@ -317,8 +318,10 @@ void cmd_vm_show(struct call *c)
 	json_object_object_add(r, "started_at", json_object_new_int64(vm->started_at));
 	json_object_object_add(r, "run_dir", jstr(vm->run_dir ? vm->run_dir : ""));
 	json_object_object_add(r, "template", json_object_new_boolean(vm->is_template));
-	if (vm->pid > 0)
+	if (vm->pid > 0) {
 		json_object_object_add(r, "ports", ports_describe(vm, c->role));
+		json_object_object_add(r, "nics", tap_describe(vm, vm_live_config(vm)));
+	}
 	add_pending(r, vm);
 	call_return(c, r);
 }

@@ -17,6 +17,7 @@
 #include "daemon/commit.h"
 #include "daemon/dirs.h"
 #include "daemon/leftovers.h"
+#include "daemon/tap.h"
 #include "daemon/pool_sweep.h"
 #include "daemon/dispatch.h"
 #include "daemon/job.h"
@@ -428,7 +429,7 @@ static int setup(void)
 		return -1;
 	}
 	vm_recover_all();
-	meter_init();
+	meter_init(); tap_sweep();
 	leftovers_start();
 	probe_host();
 	find_emulators();

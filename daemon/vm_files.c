@@ -4,6 +4,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "daemon/seed.h"
+#include "daemon/tap.h"
 #include "daemon/vm.h"
 #include "daemon/vm_files.h"
 #include "daemon/vm_volumes.h"
@@ -79,7 +80,23 @@ static void hand_out(struct vm_files *f)
 	f->nkeep = k;
 }
 
-int vm_files_open(struct vm *vm, struct vm_files *f, struct rpc_fault *fault)
+/* The bridged NICs' taps, last: nothing after them can fail. */
+static int open_taps(struct vm *vm, struct vm_files *f, bool kvm,
+		     struct rpc_fault *fault)
+{
+	if (tap_open_all(vm, vm->config, kvm, f->fds.tap, f->fds.vhost, fault) < 0)
+		return -1;
+	for (size_t i = 0; i < VMD_NIC_MAX; i++) {
+		if (f->fds.tap[i] >= 0)
+			f->keep[f->nkeep++] = f->fds.tap[i];
+		if (f->fds.vhost[i] >= 0)
+			f->keep[f->nkeep++] = f->fds.vhost[i];
+	}
+	return 0;
+}
+
+int vm_files_open(struct vm *vm, struct vm_files *f, bool kvm,
+		  struct rpc_fault *fault)
 {
 	char err[1024];
 
@@ -110,6 +127,10 @@ int vm_files_open(struct vm *vm, struct vm_files *f, struct rpc_fault *fault)
 	}
 	if (f->fds.seed >= 0)
 		f->keep[f->nkeep++] = f->fds.seed;
+	if (open_taps(vm, f, kvm, fault) < 0) {
+		vm_files_close(f);
+		return -1;
+	}
 	return 0;
 }
 
@@ -119,6 +140,13 @@ void vm_files_close(struct vm_files *f)
 	if (f->fds.seed >= 0)
 		close(f->fds.seed);
 	f->fds.seed = -1;
+	for (size_t i = 0; i < VMD_NIC_MAX; i++) {
+		if (f->fds.tap[i] >= 0)
+			close(f->fds.tap[i]);
+		if (f->fds.vhost[i] >= 0)
+			close(f->fds.vhost[i]);
+		f->fds.tap[i] = f->fds.vhost[i] = -1;
+	}
 	for (size_t i = 0; i < f->nvol; i++)
 		close(f->vol[i]);
 	f->n = f->nkeep = f->nvol = 0;

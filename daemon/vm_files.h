@@ -17,6 +17,9 @@ struct vm;
 /* + a volume disk's file and its bases, opened by vmd itself */
 #define VM_FILES_VOL_MAX (VMD_DISK_MAX * (1 + EMU_CHAIN_MAX))
 
+/* every descriptor QEMU keeps of these: + the seed, taps and vhost-nets */
+#define VM_FILES_KEEP_MAX (VM_FILES_MAX + VM_FILES_VOL_MAX + 1 + 2 * VMD_NIC_MAX)
+
 struct vm_files {
 	struct emu_file_req req[VM_FILES_MAX];
 	int req_disk[VM_FILES_MAX]; /* a disk request's index in disks */
@@ -24,13 +27,15 @@ struct vm_files {
 	int vol[VM_FILES_VOL_MAX];  /* volume files' descriptors */
 	size_t nvol;
 	struct emu_fds fds;     /* for emu_build_argv */
-	int keep[VM_FILES_MAX + VM_FILES_VOL_MAX + 1]; /* for emu_spawn; + seed */
+	int keep[VM_FILES_KEEP_MAX]; /* for emu_spawn */
 	size_t nkeep;
 };
 
 /* 0, or -1 with an InvalidArgument error in fault naming the file, the
- * user and the reason. */
-int vm_files_open(struct vm *vm, struct vm_files *f, struct rpc_fault *fault);
+ * user and the reason.  Bridged NICs' taps too (tap.h; kvm: whether QEMU
+ * will run under KVM, which vhost-net needs). */
+int vm_files_open(struct vm *vm, struct vm_files *f, bool kvm,
+		  struct rpc_fault *fault);
 void vm_files_close(struct vm_files *f);
 
 #endif

@@ -274,7 +274,7 @@ static pid_t launch(struct vm *vm, struct rpc_fault *fault, const char *accel,
 	char err[1024], log_path[4096];
 	char *qemu = emu_qemu_path(vm_cfg_str(vm, "arch"), vmd.qemu_arch,
 				   vmd.qemu);
-	int keep[2 + VMD_SERIAL_MAX + VM_FILES_MAX + 1], nserial = pl->n;
+	int keep[2 + VMD_SERIAL_MAX + VM_FILES_KEEP_MAX], nserial = pl->n;
 	size_t nkeep = 2 + VMD_SERIAL_MAX;
 	pid_t pid = -1;
 
@@ -287,7 +287,7 @@ static pid_t launch(struct vm *vm, struct rpc_fault *fault, const char *accel,
 	keep[1 + VMD_SERIAL_MAX] = vm->lock_fd;  /* held for QEMU's life */
 	emu_argv_init(&argv);
 	/* QEMU opens host files as root: vmd opens them as the QEMU user */
-	if (vm_files_open(vm, &files, fault) < 0) {
+	if (vm_files_open(vm, &files, !strcmp(accel, "kvm"), fault) < 0) {
 		free(qemu);
 		return -1;
 	}

@@ -485,8 +485,22 @@ static const char *const nic_models[] = {
 	"virtio", "virtio-net", "e1000", "e1000", "rtl8139", "rtl8139",
 	NULL, NULL };
 
+/* A bridge NIC's backend: the tap vmd made, and its vhost-net if any. */
+static void add_tap(struct build *b, size_t i, const struct emu_launch *l)
+{
+	if (!l->fds || l->fds->tap[i] < 0) {
+		argv_fail(b, "nics[%zu]: a bridge NIC needs its tap's descriptor", i);
+		return;
+	}
+	if (l->fds->vhost[i] >= 0)
+		argv_addf(b, "tap,id=net%zu,fd=%d,vhost=on,vhostfd=%d", i,
+			  l->fds->tap[i], l->fds->vhost[i]);
+	else
+		argv_addf(b, "tap,id=net%zu,fd=%d", i, l->fds->tap[i]);
+}
+
 static void add_nics(struct build *b, struct pool *p, struct json_object *c,
-		     const struct emu_arch *arch)
+		     const struct emu_arch *arch, const struct emu_launch *l)
 {
 	struct json_object *nics = argv_get_array(b, c, "nics", true);
 	size_t n = nics ? json_object_array_length(nics) : 0;
@@ -504,13 +518,17 @@ static void add_nics(struct build *b, struct pool *p, struct json_object *c,
 
 		if (b->failed)
 			return;
-		if (!type || strcmp(type, "user") != 0) {
+		bool bridge = type && !strcmp(type, "bridge");
+		if (!type || (strcmp(type, "user") && !bridge)) {
 			argv_fail(b, "nics[%zu].type: '%s' is not supported", i,
 			     type ? type : "(missing)");
 			return;
 		}
 		argv_add(b, "-netdev");
-		argv_addf(b, "user,id=net%zu", i);
+		if (bridge)
+			add_tap(b, i, l);
+		else
+			argv_addf(b, "user,id=net%zu", i);
 		/* virtio-net-pci, or virtio-net-ccw on s390x */
 		const char *bus = strcmp(model, "virtio-net") ? "" : arch->virtio;
 
@@ -688,7 +706,7 @@ int emu_build_argv(struct json_object *config, const struct emu_launch *l,
 	if (!b.failed)
 		add_parallel(&b, &p, config, arch, l);
 	argv_add_disks(&b, &p, config, l);
-	add_nics(&b, &p, config, arch);
+	add_nics(&b, &p, config, arch, l);
 	add_boot(&b, &p, config, l);
 	pool_free(&p);
 	if (b.failed) {

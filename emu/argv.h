@@ -48,6 +48,9 @@ struct emu_fds {
 	int kernel, initrd;
 	int parallel[VMD_PARALLEL_MAX];
 	int seed;  /* the cloud-init seed (emu/cdrom.h), read-only */
+	int tap[VMD_NIC_MAX];   /* a bridge NIC's tap (vmd made it: -netdev
+	                           tap,fd=N) */
+	int vhost[VMD_NIC_MAX]; /* ... and its /dev/vhost-net, or -1 */
 };
 
 struct emu_launch {

@@ -126,7 +126,7 @@ vmd_sources() {
 vmd_flags="-DVMD_VERSION=\"fuzz\" -DQEMU_DEFAULT=\"/nonexistent/qemu\"
 	-DPKGLIBEXECDIR=\"/nonexistent\"
 	$(pkg-config --cflags --libs libevent sqlite3 libsystemd libisofs-1 \
-		libcrypt yaml-0.1 libxml-2.0 libcrypto 2>/dev/null)"
+		libcrypt yaml-0.1 libxml-2.0 libcrypto libnl-route-3.0 2>/dev/null)"
 
 status=0
 for name in $names; do

@@ -6,7 +6,8 @@
 # needs to power off on its power button (button.ko or gpio_keys.ko,
 # evdev.ko) and those
 # that let it read a cloud-init seed on an IDE CD-ROM (ATA, SCSI CD-ROM,
-# ISO 9660), which init loads only when asked (vmd.cidata).  Nothing is
+# ISO 9660), which init loads only when asked (vmd.cidata), and on x86
+# those of a virtio NIC (virtio_pci, virtio_net), loaded only with vmd.ip=.  Nothing is
 # downloaded and root is not needed: cpio writes every file as owned by 0:0.
 # OUT is replaced atomically, so a failed run never leaves half an archive.
 # A foreign architecture's guest: BUSYBOX=its busybox-static, ROOT=the tree
@@ -98,6 +99,16 @@ for kernel in "$root"/boot/vmlinuz-*; do
 		copy_module "$version" "drivers/$m" "read a cloud-init seed"
 	done
 	copy_module "$version" fs/isofs/isofs "read a cloud-init seed"
+	# a virtio NIC (test_bridge.py), loaded by init only with vmd.ip=
+	case $version in
+	*-amd64)
+		for m in drivers/virtio/virtio_ring drivers/virtio/virtio \
+			 drivers/virtio/virtio_pci_legacy_dev \
+			 drivers/virtio/virtio_pci_modern_dev drivers/virtio/virtio_pci \
+			 net/core/failover drivers/net/net_failover drivers/net/virtio_net; do
+			copy_module "$version" "$m" "have a virtio NIC"
+		done ;;
+	esac
 done
 
 # Through a file, not a pipe: sh has no pipefail to catch a failing cpio.

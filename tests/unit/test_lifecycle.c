@@ -331,9 +331,10 @@ void ports_open(struct vm *vm, struct port_plan *pl, int *conn_fds)
 	(void)vm, (void)pl, (void)conn_fds;
 }
 
-int vm_files_open(struct vm *vm, struct vm_files *f, struct rpc_fault *fault)
+int vm_files_open(struct vm *vm, struct vm_files *f, bool kvm,
+		  struct rpc_fault *fault)
 {
-	(void)vm, (void)fault;
+	(void)vm, (void)kvm, (void)fault;
 	memset(f, 0, sizeof *f);
 	memset(&f->fds, -1, sizeof f->fds);  /* no files, no cloud-init seed */
 	return 0;

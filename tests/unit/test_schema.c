@@ -385,7 +385,7 @@ static void test_config_enums(void **state)
 	config_bad("{\"name\": \"a\", \"accel\": \"xen\"}", "'accel': expected one of");
 	config_bad("{\"name\": \"a\", \"display\": \"sdl\"}", "'display': expected one of");
 	config_bad("{\"name\": \"a\", \"nics\": [{\"type\": \"tap\"}]}",
-		   "'nics[0].type': expected one of \"user\", got \"tap\"");
+		   "'nics[0].type': expected one of \"user\", \"bridge\", got \"tap\"");
 	config_bad("{\"name\": \"a\", \"nics\": [{\"type\": \"user\", \"model\": \"ne2k\"}]}",
 		   "'nics[0].model': expected one of");
 	config_bad("{\"name\": \"a\", \"disks\": [{\"path\": \"/a\", \"format\": \"vmdk\"}]}",
