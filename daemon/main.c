@@ -429,7 +429,8 @@ static int setup(void)
 		return -1;
 	}
 	vm_recover_all();
-	meter_init(); tap_sweep();
+	meter_init();
+	tap_sweep();
 	leftovers_start();
 	probe_host();
 	find_emulators();
