@@ -59,6 +59,10 @@ static const struct {
 	{"token-list", cmd_token_list},
 	{"token-revoke", cmd_token_revoke},
 	{"usage-report", cmd_usage_report},
+	{"plan-define", cmd_plan_define},
+	{"plan-list", cmd_plan_list},
+	{"plan-delete", cmd_plan_delete},
+	{"invoice", cmd_invoice},
 };
 #define NHANDLERS (sizeof handlers / sizeof handlers[0])
 

@@ -18,6 +18,7 @@
 #include "daemon/vm_index.h"
 #include "daemon/mac.h"
 #include "daemon/meter.h"
+#include "daemon/quota.h"
 #include "daemon/log.h"
 #include "daemon/conn.h"
 #include "daemon/store.h"
@@ -145,6 +146,7 @@ static void vm_free(struct vm *vm)
 		event_free(vm->restart_timer);
 	vm_changed(vm);
 	meter_forget(vm);
+	quota_forget(vm);
 	vm_config_unindex(vm);
 	vm_run_config_drop(vm);
 	json_object_put(vm->config);
