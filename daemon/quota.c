@@ -22,6 +22,7 @@ struct over {
 	char uuid[37];
 	int64_t month;
 	char action[12];
+	bool paused;               /* vmd paused the guest for it */
 	struct over *next;
 };
 
@@ -55,40 +56,46 @@ static void announce(struct vm *vm, const char *what, int64_t month,
 	server_broadcast(rpc_event_new("USAGE_QUOTA", d));
 }
 
+static bool cpus(struct vm *vm, bool run);
+
+/* QEMU's STOP and RESUME events set the state (with pending_op as the
+ * reason); a quota lifted while "stop" was in flight resumes here. */
 static void cpu_done(void *ctx, struct json_object *ret, rpc_err err,
 		     const char *desc)
 {
 	struct vm *vm = ctx;
-	const char *op = vm->pending_op;
+	bool paused = !strcmp(vm->pending_op, "quota");
 
 	(void)ret;
 	vm->pending_op = NULL;
-	if (err != RPC_OK) {
+	if (err != RPC_OK)
 		log_vm(LOG_ERR, vm->name, vm->uuid, "quota: %s", desc);
-		return;
-	}
-	vm_set_state(vm, !strcmp(op, "quota") ? VM_PAUSED : VM_RUNNING, op, "vmd");
+	else if (paused && !*find(vm->uuid))
+		cpus(vm, true);
 }
 
 /* QMP "stop" (pause) or "cont" (resume), as vm-pause and vm-resume do. */
-static void cpus(struct vm *vm, bool run)
+static bool cpus(struct vm *vm, bool run)
 {
 	if (!vm->qmp || vm->pending_op ||
 	    vm->state != (run ? VM_PAUSED : VM_RUNNING))
-		return;
+		return false;
 	vm->pending_op = run ? "quota-lifted" : "quota";
 	qmp_exec(vm->qmp, run ? "cont" : "stop", NULL, cpu_done, vm);
+	return true;
 }
 
-static void act(struct vm *vm, const char *action, struct json_object *q,
-		bool on)
+/* Takes (on) or undoes the action of o; taking it again is harmless, so
+ * a guest that was starting, or resumed by hand, or a new QEMU with new
+ * taps, gets it at the next check. */
+static void act(struct vm *vm, struct over *o, struct json_object *q, bool on)
 {
-	if (!strcmp(action, "throttle") && on)
+	if (!strcmp(o->action, "throttle") && on)
 		quota_tc_throttle(vm, rpc_member_int(q, "rate_kbit"));
-	else if (!strcmp(action, "throttle"))
+	else if (!strcmp(o->action, "throttle"))
 		quota_tc_lift(vm);
-	else if (!strcmp(action, "pause"))
-		cpus(vm, !on);
+	else if (!strcmp(o->action, "pause") && (on || o->paused))
+		o->paused |= cpus(vm, !on);
 }
 
 void quota_check(struct vm *vm)
@@ -105,7 +112,7 @@ void quota_check(struct vm *vm)
 	if (*o && (!over || (*o)->month != month)) {
 		n = *o;
 		*o = n->next;
-		act(vm, n->action, q, false);
+		act(vm, n, q, false);
 		announce(vm, "lifted", month, used, bytes, n->action);
 		free(n);
 	}
@@ -120,9 +127,9 @@ void quota_check(struct vm *vm)
 		n->next = overs;
 		overs = n;
 		announce(vm, "reached", month, used, bytes, action);
-		act(vm, action, q, true);
-	} else if (*o && !strcmp((*o)->action, "throttle") && vm->state == VM_RUNNING) {
-		act(vm, "throttle", q, true);   /* a new QEMU has new taps */
+		act(vm, n, q, true);
+	} else if (*o && vm->state == VM_RUNNING) {
+		act(vm, *o, q, true);
 	}
 }
 
