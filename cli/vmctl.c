@@ -253,10 +253,11 @@ const struct ctl_cmd ctl_commands[] = {
 	  "metered usage of one month (UTC), per VM",
 	  OPTS({ "VM", "only this VM (a name, or an undefined VM's uuid)" },
 	       { "--month YYYY-MM", "the month (default: this one)" },
-	       { "--csv", "CSV with exact integers: seconds, vCPU- and "
-		 "MiB-seconds, CPU microseconds, bytes, operations, packets" }),
-	  "The table sums each kind of device; --json gives every device "
-	  "(usage-report's rows).", NULL },
+	       { "--csv", "CSV of exact integers instead of the table" }),
+	  "The table sums each kind of device, in hours, GiB-hours and bytes; "
+	  "--csv gives seconds, vCPU- and MiB-seconds, CPU microseconds, "
+	  "bytes, operations and packets; --json every device (usage-report's "
+	  "rows).", NULL },
 	{ "host", "query-host", cmd_host, "",
 	  "show the host: accelerator verdict, QEMU, counts", NULL, NULL, NULL },
 	{ "events", NULL, cmd_events, "[--count N] [--timeout SEC]",

@@ -78,7 +78,7 @@ void meter_split(int64_t t0, int64_t t1, uint64_t amount, meter_part_cb cb,
 
 int meter_parse_time(const char *s, int64_t *t)
 {
-	struct tm tm = {0}, back;
+	struct tm back;
 	int y, mo, d = 1, h = 0, mi = 0, sec = 0, n = -1;
 	time_t tt;
 
@@ -90,13 +90,8 @@ int meter_parse_time(const char *s, int64_t *t)
 	if (y < 1970 || mo < 1 || mo > 12 || d < 1 || h > 23 || mi > 59 ||
 	    sec > 59 || h < 0 || mi < 0 || sec < 0)
 		return -1;
-	tm.tm_year = y - 1900;
-	tm.tm_mon = mo - 1;
-	tm.tm_mday = d;
-	tm.tm_hour = h;
-	tm.tm_min = mi;
-	tm.tm_sec = sec;
-	tt = timegm(&tm);
+	tt = timegm(&(struct tm){ .tm_year = y - 1900, .tm_mon = mo - 1,
+		.tm_mday = d, .tm_hour = h, .tm_min = mi, .tm_sec = sec });
 	gmtime_r(&tt, &back);
 	if (back.tm_mday != d || back.tm_mon != mo - 1)  /* 2026-02-30 */
 		return -1;

@@ -11,13 +11,7 @@
 
 static sqlite3_stmt *prepare(struct store *s, const char *sql)
 {
-	sqlite3_stmt *st;
-
-	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK) {
-		store_set_err(s, "usage: %s", sqlite3_errmsg(store_db(s)));
-		return NULL;
-	}
-	return st;
+	return store_prepare(s, "usage", sql);
 }
 
 static void copy_col(char *dst, size_t cap, sqlite3_stmt *st, int col)
@@ -57,37 +51,36 @@ int meter_store_load(struct store *s, const char *uuid, struct meter_row *row)
 }
 
 static int add_roll(struct store *s, sqlite3_stmt *st, const char *uuid,
-		    int64_t start, const struct meter_part *p)
+		    const char *period, int64_t start, const struct meter_part *p)
 {
 	sqlite3_bind_text(st, 1, uuid, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, start);
-	sqlite3_bind_text(st, 3, p->counter, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 4, (sqlite3_int64)p->value);
+	sqlite3_bind_text(st, 2, period, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, start);
+	sqlite3_bind_text(st, 4, p->counter, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 5, (sqlite3_int64)p->value);
 	int rc = sqlite3_step(st) == SQLITE_DONE ? STORE_OK
 			: store_step_failed(s, "add usage");
 	sqlite3_reset(st);
 	return rc;
 }
 
-#define ROLL(table) "INSERT INTO " table " (uuid, start, counter, value) " \
-	"VALUES (?1, ?2, ?3, ?4) ON CONFLICT (uuid, start, counter) " \
-	"DO UPDATE SET value = value + excluded.value"
-
+/* Each part to its hour and its month. */
 static int add_parts(struct store *s, const char *uuid,
 		     const struct meter_part *parts, size_t n)
 {
-	sqlite3_stmt *h = prepare(s, ROLL("usage_hour"));
-	sqlite3_stmt *m = h ? prepare(s, ROLL("usage_month")) : NULL;
-	int rc = m ? STORE_OK : STORE_ERR;
+	sqlite3_stmt *st = prepare(s, "INSERT INTO usage_rollup (uuid, period, "
+		"start, counter, value) VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT "
+		"(period, uuid, start, counter) DO UPDATE SET value = value + "
+		"excluded.value");
+	int rc = st ? STORE_OK : STORE_ERR;
 
 	for (size_t i = 0; rc == STORE_OK && i < n; i++) {
-		rc = add_roll(s, h, uuid, parts[i].hour, &parts[i]);
+		rc = add_roll(s, st, uuid, "hour", parts[i].hour, &parts[i]);
 		if (rc == STORE_OK)
-			rc = add_roll(s, m, uuid, meter_period_start(parts[i].hour,
-					METER_MONTH), &parts[i]);
+			rc = add_roll(s, st, uuid, "month", meter_period_start(
+					parts[i].hour, METER_MONTH), &parts[i]);
 	}
-	sqlite3_finalize(h);
-	sqlite3_finalize(m);
+	sqlite3_finalize(st);
 	return rc;
 }
 
@@ -192,13 +185,16 @@ int meter_store_prune(struct store *s, int64_t before, int max)
 	" AND (?4 IS NULL OR uuid > ?4 OR (uuid = ?4 AND " period " > ?5))"
 
 static const char *const report_sql[] = {
-	[METER_HOUR] = "SELECT uuid, start, counter, value FROM usage_hour"
-		REPORT_WHERE("start") " ORDER BY uuid, start, counter",
+	[METER_HOUR] = "SELECT uuid, start, counter, value FROM usage_rollup"
+		REPORT_WHERE("start") " AND period = 'hour'"
+		" ORDER BY uuid, start, counter",
 	[METER_DAY] = "SELECT uuid, start / 86400 * 86400 AS day, counter, "
-		"sum(value) FROM usage_hour" REPORT_WHERE("start / 86400 * 86400")
-		" GROUP BY uuid, day, counter ORDER BY uuid, day, counter",
-	[METER_MONTH] = "SELECT uuid, start, counter, value FROM usage_month"
-		REPORT_WHERE("start") " ORDER BY uuid, start, counter",
+		"sum(value) FROM usage_rollup" REPORT_WHERE("start / 86400 * 86400")
+		" AND period = 'hour' GROUP BY uuid, day, counter"
+		" ORDER BY uuid, day, counter",
+	[METER_MONTH] = "SELECT uuid, start, counter, value FROM usage_rollup"
+		REPORT_WHERE("start") " AND period = 'month'"
+		" ORDER BY uuid, start, counter",
 };
 
 int meter_store_report(struct store *s, struct json_object *uuids,

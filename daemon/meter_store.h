@@ -28,8 +28,8 @@ struct meter_row {
 
 /* STORE_OK with row filled (raw a new object), STORE_NOT_FOUND. */
 int meter_store_load(struct store *s, const char *uuid, struct meter_row *row);
-/* One sample [t0, t1): its parts into usage_sample, usage_hour and
- * usage_month, and the meter row, in one transaction. */
+/* One sample [t0, t1): its parts into usage_sample and usage_rollup
+ * (hour and month), and the meter row, in one transaction. */
 int meter_store_commit(struct store *s, const char *uuid, int64_t t0,
 		       int64_t t1, const struct meter_part *parts, size_t n,
 		       const struct meter_row *row);

@@ -331,6 +331,17 @@ int store_run(struct store *s, sqlite3_stmt *st, const char *what)
 	return rc;
 }
 
+sqlite3_stmt *store_prepare(struct store *s, const char *what, const char *sql)
+{
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(s->db, sql, -1, &st, NULL) != SQLITE_OK) {
+		store_set_err(s, "%s: %s", what, sqlite3_errmsg(s->db));
+		return NULL;
+	}
+	return st;
+}
+
 int store_schema_version(struct store *s)
 {
 	int v;

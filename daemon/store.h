@@ -39,6 +39,9 @@ int store_step_failed(struct store *s, const char *what);
  * in the error message) and finalize it: STORE_OK or the failure. */
 struct sqlite3_stmt;
 int store_run(struct store *s, struct sqlite3_stmt *st, const char *what);
+/* A statement of sql, or NULL with "what: SQLite's words" as the error. */
+struct sqlite3_stmt *store_prepare(struct store *s, const char *what,
+				   const char *sql);
 
 struct store_vm {
 	const char *uuid, *name, *config; /* config: JSON text */

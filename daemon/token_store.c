@@ -11,13 +11,7 @@
 
 static sqlite3_stmt *prepare(struct store *s, const char *sql)
 {
-	sqlite3_stmt *st;
-
-	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK) {
-		store_set_err(s, "tokens: %s", sqlite3_errmsg(store_db(s)));
-		return NULL;
-	}
-	return st;
+	return store_prepare(s, "tokens", sql);
 }
 
 int token_insert(struct store *s, const struct token *t)

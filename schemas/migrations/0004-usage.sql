@@ -30,22 +30,15 @@ CREATE TABLE usage_sample (
 CREATE INDEX usage_sample_by_vm ON usage_sample (uuid, t1);
 CREATE INDEX usage_sample_by_t1 ON usage_sample (t1);
 
--- Roll-ups, kept for ever: per VM, hour (or month) starting at `start`
--- (unix seconds, UTC), counter.  A sample spanning a boundary is split.
-CREATE TABLE usage_hour (
+-- Roll-ups, kept for ever: per VM, hour or month (`period`) starting at
+-- `start` (unix seconds, UTC), counter.  A sample spanning a boundary is
+-- split (meter_calc.h); a month's row is the sum of its hours'.
+CREATE TABLE usage_rollup (
 	uuid    TEXT NOT NULL,
+	period  TEXT NOT NULL CHECK (period IN ('hour', 'month')),
 	start   INTEGER NOT NULL,
 	counter TEXT NOT NULL,
 	value   INTEGER NOT NULL,
-	PRIMARY KEY (uuid, start, counter)
+	-- in the order usage-report reads them: no sort, no second lookup
+	PRIMARY KEY (period, uuid, start, counter)
 ) WITHOUT ROWID;
-CREATE INDEX usage_hour_by_start ON usage_hour (start);
-
-CREATE TABLE usage_month (
-	uuid    TEXT NOT NULL,
-	start   INTEGER NOT NULL,
-	counter TEXT NOT NULL,
-	value   INTEGER NOT NULL,
-	PRIMARY KEY (uuid, start, counter)
-) WITHOUT ROWID;
-CREATE INDEX usage_month_by_start ON usage_month (start);

@@ -71,9 +71,10 @@ class MeteringTest(VmdTestCase):
         finally:
             db.close()
 
-    def totals(self, uuid, table="usage_month"):
-        return dict(self.query("SELECT counter, sum(value) FROM %s WHERE "
-                               "uuid = ? GROUP BY counter" % table, uuid))
+    def totals(self, uuid, period="month"):
+        return dict(self.query("SELECT counter, sum(value) FROM usage_rollup "
+                               "WHERE uuid = ? AND period = ? GROUP BY counter",
+                               uuid, period))
 
     def meter(self, uuid):
         rows = self.query("SELECT t, state, epoch, traw, raw FROM usage_meter "
@@ -99,8 +100,8 @@ class MeteringTest(VmdTestCase):
     def assert_rollups_exact(self, uuid):
         """Samples, hours and months hold the same amounts."""
         s = self.sample_sums(uuid)
-        self.assertEqual(s, self.totals(uuid, "usage_hour"))
-        self.assertEqual(s, self.totals(uuid, "usage_month"))
+        self.assertEqual(s, self.totals(uuid, "hour"))
+        self.assertEqual(s, self.totals(uuid, "month"))
         return s
 
     def boot(self, c, name, **extra):
@@ -228,7 +229,8 @@ class MeteringTest(VmdTestCase):
                 for hour, part in split(t0, t1, v).items():
                     expect[(hour, k)] = expect.get((hour, k), 0) + part
         hours = {(h, k): v for h, k, v in self.query(
-            "SELECT start, counter, value FROM usage_hour WHERE uuid = ?", uuid)}
+            "SELECT start, counter, value FROM usage_rollup WHERE uuid = ? "
+            "AND period = 'hour'", uuid)}
         self.assertEqual(hours, expect)
         t0, t1, d = across[0]
         # running all along: each side gets its own seconds exactly
@@ -236,7 +238,8 @@ class MeteringTest(VmdTestCase):
         self.assertEqual(split(t0, t1, d["running_s"]),
                          {NEW_YEAR - HOUR: NEW_YEAR - t0, NEW_YEAR: t1 - NEW_YEAR})
         months = {(m, k): v for m, k, v in self.query(
-            "SELECT start, counter, value FROM usage_month WHERE uuid = ?", uuid)}
+            "SELECT start, counter, value FROM usage_rollup WHERE uuid = ? "
+            "AND period = 'month'", uuid)}
         dec = NEW_YEAR - 31 * 86400
         for (hour, k), v in hours.items():
             month = dec if hour < NEW_YEAR else NEW_YEAR
@@ -272,7 +275,7 @@ class MeteringTest(VmdTestCase):
         self.start("--meter-retention", "7", clock_offset=8 * 86400)
         self.wait_for(lambda: not self.samples(uuid), t(10), "the pruning")
         self.assertEqual(self.totals(uuid), kept)
-        self.assertEqual(self.totals(uuid, "usage_hour"), kept)
+        self.assertEqual(self.totals(uuid, "hour"), kept)
 
     def test_bad_input_and_pages(self):
         self.start("--meter-interval", "1")
@@ -315,6 +318,15 @@ class MeteringTest(VmdTestCase):
         self.assertEqual(pages, whole["rows"])
         acme = c.command("usage-report", dict(span, labels={"customer": "acme"}))
         self.assertEqual(sorted(r["vm"] for r in acme["rows"]), ["p1", "p2"])
+        # a token scoped to p2 sees p2's usage only
+        tok = c.command("token-create", {"label": "m", "scope": [
+            {"vm": "p2", "allow": ["show"]}]})["token"]
+        mine = c.request({"execute": "usage-report", "arguments": span,
+                          "token": tok, "id": 1})["return"]["rows"]
+        self.assertEqual({r["vm"] for r in mine}, {"p2"})
+        err = c.request({"execute": "usage-report", "id": 2, "token": tok,
+                         "arguments": dict(span, vms=["p1"])})["error"]
+        self.assertError(err, "VmNotFound", "p1")
         # vmctl usage: CSV of the same numbers
         rc, out, err = self.vmctl("usage", "p1", "--month", month, "--csv")
         self.assertEqual(rc, 0, err)

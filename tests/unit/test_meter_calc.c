@@ -66,17 +66,6 @@ static void test_delta(void **state)
 	assert_true(meter_delta(UINT64_MAX - 1, UINT64_MAX) == 1);
 }
 
-/* Within one hour: one part, the whole amount. */
-static void test_split_inside(void **state)
-{
-	struct parts p = {0};
-
-	(void)state;
-	meter_split(DEC2026 + 60, DEC2026 + 120, 12345, collect, &p);
-	assert_int_equal(p.n, 1);
-	assert_true(p.hour[0] == DEC2026 && p.part[0] == 12345);
-}
-
 /* 60 s across an hour boundary, 30 s each side, odd amount: the
  * remainder goes to the later hour and the sum is exact. */
 static void test_split_boundary(void **state)
@@ -127,11 +116,15 @@ static void test_split_sums(void **state)
 		}
 }
 
-static void test_split_instant(void **state)
+/* Within one hour, or at an instant: one part, the whole amount. */
+static void test_split_one_hour(void **state)
 {
 	struct parts p = {0};
 
 	(void)state;
+	meter_split(DEC2026 + 60, DEC2026 + 120, 12345, collect, &p);
+	assert_true(p.n == 1 && p.hour[0] == DEC2026 && p.part[0] == 12345);
+	p.n = 0;
 	meter_split(DEC2026 + 10, DEC2026 + 10, 5, collect, &p);
 	assert_int_equal(p.n, 1);
 	assert_true(p.hour[0] == DEC2026 && p.part[0] == 5);
@@ -194,15 +187,11 @@ static void test_period_check(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_periods),
-		cmocka_unit_test(test_delta),
-		cmocka_unit_test(test_split_inside),
+		cmocka_unit_test(test_periods), cmocka_unit_test(test_delta),
+		cmocka_unit_test(test_split_one_hour),
 		cmocka_unit_test(test_split_boundary),
-		cmocka_unit_test(test_split_seconds),
-		cmocka_unit_test(test_split_sums),
-		cmocka_unit_test(test_split_instant),
-		cmocka_unit_test(test_parse_time),
-		cmocka_unit_test(test_period_check),
+		cmocka_unit_test(test_split_seconds), cmocka_unit_test(test_split_sums),
+		cmocka_unit_test(test_parse_time), cmocka_unit_test(test_period_check),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -156,7 +156,7 @@ static void test_fresh_migrates(void **state)
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master"
 				 " WHERE type = 'table' AND name IN"
 				 " ('vms', 'runtime', 'events', 'usage_meter',"
-				 " 'usage_sample', 'usage_hour', 'usage_month')"), 7);
+				 " 'usage_sample', 'usage_rollup')"), 6);
 	/* migration 0004 replaced it */
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master"
 				 " WHERE name = 'usage'"), 0);
@@ -174,14 +174,14 @@ static void test_reopen_keeps_version(void **state)
 	store_close(f->s);
 	f->s = NULL;
 	db = raw_open(f);
-	raw_exec(db, "DROP TABLE usage_hour");
+	raw_exec(db, "DROP TABLE usage_rollup");
 	sqlite3_close(db);
 
 	f->s = open_store(f);
 	assert_int_equal(store_schema_version(f->s), newest_version());
 	db = raw_open(f);
 	assert_int_equal(raw_int(db, "SELECT count(*) FROM sqlite_master"
-				 " WHERE name = 'usage_hour'"), 0);
+				 " WHERE name = 'usage_rollup'"), 0);
 	sqlite3_close(db);
 }
 
