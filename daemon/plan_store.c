@@ -13,13 +13,11 @@
 /* A statement with ?1.. bound to the texts given (NULL binds NULL). */
 static sqlite3_stmt *sql(struct store *s, const char *text, int n, ...)
 {
-	sqlite3_stmt *st;
+	sqlite3_stmt *st = store_prepare(s, "billing", text);
 	va_list ap;
 
-	if (sqlite3_prepare_v2(store_db(s), text, -1, &st, NULL) != SQLITE_OK) {
-		store_set_err(s, "billing: %s", sqlite3_errmsg(store_db(s)));
+	if (!st)
 		return NULL;
-	}
 	va_start(ap, n);
 	for (int i = 1; i <= n; i++) {
 		const char *v = va_arg(ap, const char *);
@@ -173,8 +171,9 @@ int plan_store_usage(struct store *s, const char *uuid, int64_t month,
 
 int64_t plan_store_month_tx(struct store *s, const char *uuid, int64_t month)
 {
-	sqlite3_stmt *st = sql(s, "SELECT coalesce(sum(value), 0) FROM usage_month "
-		"WHERE uuid = ?1 AND start = ?2 AND counter GLOB 'nic*.tx_bytes'",
+	sqlite3_stmt *st = sql(s, "SELECT coalesce(sum(value), 0) FROM usage_rollup "
+		"WHERE period = 'month' AND uuid = ?1 AND start = ?2 AND counter "
+		"GLOB 'nic*.tx_bytes'",
 		1, uuid);
 	int64_t v = -1;
 

@@ -20,7 +20,7 @@ CREATE TABLE plan_history (
 ) WITHOUT ROWID;
 CREATE INDEX plan_history_by_customer ON plan_history (customer);
 
--- usage_month again, split by plan segment (the plan_history row whose
+-- usage_rollup's months again, split by plan segment (the plan_history row whose
 -- since is the last at or before the sample's start): the same samples
 -- add to both in the same transaction.
 CREATE TABLE usage_plan (
