@@ -16,9 +16,9 @@ PACKAGES="build-essential autoconf automake pkg-config
   libisofs-dev libcrypt-dev libyaml-dev genisoimage libssl-dev
   python3-yaml python3-jinja2 python3-configobj python3-jsonpatch
   python3-requests python3-oauthlib python3-netifaces python3-serial
-  libxml2-dev libvirt-dev libvirt-clients python3-libvirt
+  libxml2-dev libvirt-dev libvirt-clients python3-libvirt libwslay-dev
   libvirt-daemon libvirt-daemon-driver-qemu
-  libnl-route-3-dev iproute2"
+  libnl-route-3-dev iproute2 prometheus chromium"
 
 as_root() {
 	if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
@@ -35,6 +35,17 @@ install_missing() {
 	as_root apt-get update -q
 	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
 		--no-install-recommends $missing
+}
+
+# npm packages the tests use (tests/node/package.json, pinned by its lock):
+# Node from Debian only when no npm is there (nodesource's nodejs brings
+# its own npm, which Debian's npm package would conflict with).
+install_node() {
+	if ! command -v npm >/dev/null 2>&1; then
+		as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+			--no-install-recommends nodejs npm
+	fi
+	(cd tests/node && npm ci --ignore-scripts --no-audit --no-fund)
 }
 
 build() {
@@ -84,6 +95,6 @@ JSON
 
 case "${1:-}" in
 demo) install_missing; build; demo ;;
-test) install_missing; build; make check ;;
+test) install_missing; install_node; build; make check ;;
 *) echo "usage: $0 demo|test" >&2; exit 2 ;;
 esac

@@ -139,6 +139,8 @@ int cmd_token_list(struct ctl *ctl, int argc, char **argv);
 int cmd_token_revoke(struct ctl *ctl, int argc, char **argv);
 /* usage.c */
 int cmd_usage(struct ctl *ctl, int argc, char **argv);
+/* metrics.c */
+int cmd_metrics(struct ctl *ctl, int argc, char **argv);
 /* apply.c */
 int cmd_apply(struct ctl *ctl, int argc, char **argv);
 

@@ -258,6 +258,12 @@ const struct ctl_cmd ctl_commands[] = {
 	  "--csv gives seconds, vCPU- and MiB-seconds, CPU microseconds, "
 	  "bytes, operations and packets; --json every device (usage-report's "
 	  "rows).", NULL },
+	{ "metrics", "query-metrics", cmd_metrics, "[VM]",
+	  "show counters: CPU, memory, disk, network and console bytes",
+	  OPTS({ "VM", "only this VM; all VMs when absent" }),
+	  "Disks, NICs and console ports are summed per VM (--json lists "
+	  "them one by one); RSS is in MiB, the others in bytes.  The last "
+	  "line has vmd's own counters.", NULL },
 	{ "host", "query-host", cmd_host, "",
 	  "show the host: accelerator verdict, QEMU, counts", NULL, NULL, NULL },
 	{ "events", NULL, cmd_events, "[--count N] [--timeout SEC]",

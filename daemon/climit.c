@@ -19,6 +19,7 @@ struct uid_count {
 static struct uid_count *uids;
 static size_t nuids, cap;
 static int total;
+static uint64_t admitted, refused;  /* since vmd started, for metrics */
 
 int climit_max(void)
 {
@@ -100,6 +101,7 @@ int climit_admit(uid_t uid, enum access_role role, char *why, size_t len)
 	}
 	u->n++;
 	total++;
+	admitted++;
 	return 0;
 }
 
@@ -121,6 +123,8 @@ void climit_refuse(int fd, enum rpc_dialect d, uid_t uid, pid_t pid,
 	static unsigned quiet;
 	time_t now = time(NULL);
 	struct json_object *msg = rpc_reply_error(d, NULL, RPC_BUSY, why);
+
+	refused++;
 	size_t len;
 	char *s = msg ? rpc_emit(msg, &len) : NULL;
 
@@ -139,4 +143,19 @@ void climit_refuse(int fd, enum rpc_dialect d, uid_t uid, pid_t pid,
 	log_warn("client uid=%d pid=%d refused: %s", (int)uid, (int)pid, why);
 	last = now;
 	quiet = 0;
+}
+
+int climit_clients(void)
+{
+	return total;
+}
+
+uint64_t climit_admitted(void)
+{
+	return admitted;
+}
+
+uint64_t climit_refused(void)
+{
+	return refused;
 }

@@ -8,6 +8,7 @@
 #define VMD_DAEMON_CLIMIT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <sys/types.h>
 #include "daemon/access.h"
 #include "rpc/message.h"
@@ -26,6 +27,11 @@ void climit_refuse(int fd, enum rpc_dialect d, uid_t uid, pid_t pid,
 		   const char *why);
 /* A counted connection ended. */
 void climit_release(uid_t uid);
+
+/* Connections open now, admitted and refused since vmd started. */
+int climit_clients(void);
+uint64_t climit_admitted(void);
+uint64_t climit_refused(void);
 
 int climit_max(void);
 int climit_per_uid(void);

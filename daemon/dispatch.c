@@ -8,6 +8,7 @@
 #include "daemon/access.h"
 #include "daemon/auth.h"
 #include "daemon/commit.h"
+#include "daemon/counters.h"
 #include "daemon/dispatch.h"
 #include "daemon/schema_doc.h"
 #include "daemon/vm.h"
@@ -59,6 +60,7 @@ static const struct {
 	{"token-list", cmd_token_list},
 	{"token-revoke", cmd_token_revoke},
 	{"usage-report", cmd_usage_report},
+	{"query-metrics", cmd_query_metrics},
 	{"plan-define", cmd_plan_define},
 	{"plan-list", cmd_plan_list},
 	{"plan-delete", cmd_plan_delete},
@@ -113,6 +115,7 @@ void dispatch_free(void)
 	json_object_put(vmd.vm_schema);
 	vmd.schema = vmd.vm_schema = NULL;
 	commands = NULL;
+	counters_free();
 }
 
 /* Valid, then filled: handlers read every argument with a schema default
@@ -144,6 +147,7 @@ void dispatch_call(struct call *c, bool negotiated, bool *negotiate)
 			   "The command %s has not been found", c->command);
 		return;
 	}
+	counters_request(c->command);
 	bool is_caps = !strcmp(c->command, "qmp_capabilities");
 	if (!negotiated && !is_caps) {
 		call_error(c, RPC_COMMAND_NOT_FOUND,

@@ -54,6 +54,10 @@ static void usage(FILE *f)
 		"  --run-dir DIR          sockets and per-VM runtime (root: /run/vmd)\n"
 		"  --socket PATH          protocol socket (RUN-DIR/vmd.sock)\n"
 		"  --jsonrpc-socket PATH  extra listener for plain JSON-RPC 2.0\n"
+		"  --gateway-socket PATH  extra listener for vmd-gateway: peers get\n"
+		"                         no rights, every call needs a token\n"
+		"  --gateway-socket-mode OCTAL  its mode (0660)\n"
+		"  --gateway-socket-group GROUP  its group (root's)\n"
 		"  --qemu [ARCH=]PATH     qemu-system-ARCH binary, x86_64's without\n"
 		"                         ARCH; the others default to the ones\n"
 		"                         beside it (%s)\n"
@@ -192,6 +196,9 @@ static int parse_args(int argc, char **argv, int *level)
 		{"run-dir", required_argument, 0, 'r'},
 		{"socket", required_argument, 0, 'S'},
 		{"jsonrpc-socket", required_argument, 0, 'j'},
+		{"gateway-socket", required_argument, 0, 'G'},
+		{"gateway-socket-mode", required_argument, 0, 'W'},
+		{"gateway-socket-group", required_argument, 0, 'X'},
 		{"qemu", required_argument, 0, 'q'},
 		{"probe-cache", required_argument, 0, 'p'},
 		{"no-sandbox", no_argument, 0, 'n'},
@@ -225,6 +232,11 @@ static int parse_args(int argc, char **argv, int *level)
 		case 'r': set_str(&vmd.run_dir, optarg); break;
 		case 'S': set_str(&vmd.sock_path, optarg); break;
 		case 'j': set_str(&vmd.jsonrpc_path, optarg); break;
+		case 'G': set_str(&vmd.gateway_path, optarg); break;
+		case 'W': if (num_opt("gateway-socket-mode", 8, 0, 0777, &n) < 0)
+				  return 2;
+			  vmd.gateway_mode = (unsigned)n; break;
+		case 'X': set_str(&vmd.gateway_group, optarg); break;
 		case 'q': if (qemu_opt(optarg) < 0) return 2;
 			  break;
 		case 'p': set_str(&vmd.probe_cache, optarg); break;
@@ -370,8 +382,10 @@ static int listen_all(void)
 	if (n < 0)
 		log_warn("ignoring sockets passed by systemd: %s", strerror(-n));
 	for (int i = 0; i < n; i++) {
-		bool jsonrpc = names && names[i] && !strcmp(names[i], "jsonrpc");
-		if (server_listen_fd(SD_LISTEN_FDS_START + i, jsonrpc) < 0)
+		const char *name = names && names[i] ? names[i] : "";
+		enum listen_kind kind = !strcmp(name, "jsonrpc") ? LISTEN_JSONRPC :
+			!strcmp(name, "gateway") ? LISTEN_GATEWAY : LISTEN_QMP;
+		if (server_listen_fd(SD_LISTEN_FDS_START + i, kind) < 0)
 			return -1;
 	}
 	if (names)
@@ -382,9 +396,11 @@ static int listen_all(void)
 		log_info("using %d socket%s passed by systemd", n, n == 1 ? "" : "s");
 		return 0;
 	}
-	if (server_listen(vmd.sock_path, false) < 0)
+	if (server_listen(vmd.sock_path, LISTEN_QMP) < 0)
 		return -1;
-	if (vmd.jsonrpc_path && server_listen(vmd.jsonrpc_path, true) < 0)
+	if (vmd.jsonrpc_path && server_listen(vmd.jsonrpc_path, LISTEN_JSONRPC) < 0)
+		return -1;
+	if (vmd.gateway_path && server_listen(vmd.gateway_path, LISTEN_GATEWAY) < 0)
 		return -1;
 	return 0;
 }
@@ -490,7 +506,7 @@ int main(int argc, char **argv)
 	sdnotify_free();
 	event_base_free(vmd.base);
 	free(vmd.state_dir); free(vmd.run_dir); free(vmd.sock_path);
-	free(vmd.jsonrpc_path); free(vmd.qemu); free(vmd.probe_cache);
+	free(vmd.jsonrpc_path); free(vmd.gateway_path); free(vmd.gateway_group); free(vmd.qemu); free(vmd.probe_cache);
 	for (int i = 0; i < EMU_ARCH_N; i++)
 		free(vmd.qemu_arch[i]);
 	json_object_put(vmd.emulators);

@@ -22,9 +22,11 @@
 #include <event2/event.h>
 #include <event2/listener.h>
 #include "daemon/server.h"
+#include "daemon/server_conn.h"
 #include "daemon/access.h"
 #include "daemon/auth.h"
 #include "daemon/climit.h"
+#include "daemon/counters.h"
 #include "daemon/dispatch.h"
 #include "daemon/log.h"
 #include "daemon/batch.h"
@@ -40,36 +42,20 @@
 /* Default of --handshake-timeout (0 in struct vmd). */
 #define DEFAULT_HANDSHAKE_TIMEOUT 30
 
-struct conn {
-	struct bufferevent *bev;
-	struct rpc_stream *stream;
-	bool jsonrpc_only, negotiated, busy, dead, in_process, close_on_flush;
-	bool paused;              /* replies above OUT_HIGH: not reading */
-	bool started;             /* JSON-RPC: a first request came */
-	struct event *deadline;   /* handshake deadline from accept */
-	enum rpc_dialect last_dialect;
-	int refs;
-	uid_t uid;
-	pid_t pid;
-	enum access_role role;
-	conn_raw_input raw_in;
-	conn_raw_closed raw_closed;
-	void *raw_ctx;
-	struct batch *batch;   /* a JSON-RPC batch being served */
-	struct token *tok;     /* the session's token (auth.h), or NULL */
-	struct event *tok_timer;  /* its expiry */
-	const char *close_reason; /* why vmd closed it, for its viewer */
-	struct conn *prev, *next;
-};
 
 struct listener {
 	struct evconnlistener *l;
-	bool jsonrpc;
+	enum listen_kind kind;
 	char *path;
 	struct listener *next;
 };
 
 static struct conn *conns;
+
+struct conn *server_conns(void)
+{
+	return conns;
+}
 static struct listener *listeners;
 
 static void conn_process(struct conn *conn);
@@ -95,9 +81,7 @@ void conn_close(struct conn *conn)
 	if (conn->deadline)
 		event_free(conn->deadline);
 	conn->deadline = NULL;
-	if (conn->tok_timer)
-		event_free(conn->tok_timer);
-	conn->tok_timer = NULL;
+	session_unbind(conn);
 	bufferevent_free(conn->bev);
 	conn->bev = NULL;
 	if (conn->prev)
@@ -223,83 +207,11 @@ static void call_finish(struct call *c, struct json_object *reply)
 	conn_unref(conn);
 }
 
-/* The token ended: close the session, after telling a console viewer. */
-static void conn_end_token(struct conn *conn, const char *reason)
-{
-	const char *what = reason + strlen("token-");
-	char msg[128];
-
-	log_info("client uid=%d pid=%d: token %s %s; its %s closed",
-		 (int)conn->uid, (int)conn->pid, conn->tok->id, what,
-		 conn->raw_in ? "console session" : "session");
-	conn->close_reason = reason;
-	if (!conn->raw_in) {
-		conn_close(conn);
-		return;
-	}
-	snprintf(msg, sizeof msg, "\r\n[vmd: token %s %s; console closed]\r\n",
-		 conn->tok->id, what);
-	conn->raw_closed(conn->raw_ctx, conn);  /* the viewer leaves now */
-	conn->raw_closed = NULL;
-	conn->raw_in = NULL;
-	conn->close_on_flush = true;
-	bufferevent_disable(conn->bev, EV_READ);
-	bufferevent_write(conn->bev, msg, strlen(msg));
-}
-
-static void conn_tok_expired(evutil_socket_t fd, short what, void *arg)
-{
-	(void)fd;
-	(void)what;
-	conn_end_token(arg, "token-expired");
-}
-
-/* qmp_capabilities and console-attach with a token make it the
- * session's: its events, and its end when revoked or expired. */
-static void conn_bind_token(struct conn *conn, struct call *c)
-{
-	int64_t left = c->token->expires - (int64_t)time(NULL);
-	struct timeval tv = {left > 0 ? left : 0, 0};
-
-	if (conn->dead)
-		return;
-	auth_token_free(conn->tok);
-	conn->tok = c->token;
-	c->token = NULL;
-	if (conn->tok_timer)
-		event_free(conn->tok_timer);
-	conn->tok_timer = NULL;
-	if (conn->tok->expires &&
-	    (conn->tok_timer = evtimer_new(vmd.base, conn_tok_expired, conn)))
-		evtimer_add(conn->tok_timer, &tv);
-}
-
-/* From the head after each one: a viewer's leaving is an event, and
- * sending it may close other connections, the next one included. */
-void server_token_gone(const char *id, const char *reason)
-{
-	struct conn *c;
-
-	do {
-		for (c = conns; c; c = c->next)
-			if (c->tok && !c->dead && !c->close_on_flush &&
-			    !strcmp(c->tok->id, id))
-				break;
-		if (c)
-			conn_end_token(c, reason);
-	} while (c);
-}
-
-const char *conn_close_reason(const struct conn *conn)
-{
-	return conn->close_reason;
-}
-
 void call_return(struct call *c, struct json_object *ret)
 {
 	if (c->token && (!strcmp(c->command, "qmp_capabilities") ||
 			 !strcmp(c->command, "console-attach")))
-		conn_bind_token(c->conn, c);
+		session_bind_token(c->conn, c);
 	call_finish(c, rpc_reply_return(c->dialect, c->id, ret));
 }
 
@@ -313,6 +225,7 @@ void call_error(struct call *c, rpc_err cls, const char *fmt, ...)
 	va_end(ap);
 	desc[rpc_utf8_cut(desc, strlen(desc))] = '\0';  /* a clipped name */
 	c->after = NULL;
+	counters_error(cls);
 	call_finish(c, rpc_reply_error(c->dialect, c->id, cls, desc));
 }
 
@@ -325,6 +238,7 @@ static void conn_reply_error(struct conn *conn, enum rpc_dialect d,
 			     struct json_object *id, rpc_err cls,
 			     const char *desc)
 {
+	counters_error(cls);
 	conn_answer(conn, rpc_reply_error(d, id, cls, desc));
 }
 
@@ -585,12 +499,16 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 		      struct sockaddr *sa, int salen, void *arg)
 {
 	struct listener *li = arg;
-	enum rpc_dialect d = li->jsonrpc ? RPC_JSONRPC : RPC_QMP;
+	bool jsonrpc = li->kind == LISTEN_JSONRPC;
+	enum rpc_dialect d = jsonrpc ? RPC_JSONRPC : RPC_QMP;
 	struct timeval tv = {handshake_timeout(), 0};
 	uid_t uid = (uid_t)-1;  /* no credentials: nobody, not root */
 	pid_t pid = 0;
 	enum access_role role = access_role_of(fd, &uid, &pid);
 	char why[256];
+
+	if (li->kind == LISTEN_GATEWAY)
+		role = ROLE_NONE;  /* the gateway's rights are its callers' tokens */
 
 	if (climit_admit(uid, role, why, sizeof why) < 0) {
 		climit_refuse(fd, d, uid, pid, why);
@@ -611,7 +529,7 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	conn->uid = uid;
 	conn->pid = pid;
 	conn->refs = 1;
-	conn->jsonrpc_only = li->jsonrpc;
+	conn->jsonrpc_only = jsonrpc;
 	conn->last_dialect = d;
 	conn->bev = bufferevent_socket_new(vmd.base, fd, BEV_OPT_CLOSE_ON_FREE);
 	bufferevent_setcb(conn->bev, conn_read_cb, conn_write_cb, conn_event_cb, conn);
@@ -622,18 +540,18 @@ static void accept_cb(struct evconnlistener *l, evutil_socket_t fd,
 	conns = conn;
 	evtimer_add(conn->deadline, &tv);
 	conn_arm_timeout(conn);
-	if (!li->jsonrpc)
+	if (!jsonrpc)
 		conn_send(conn, rpc_greeting_new(0, 1, 0, "vmd " VMD_VERSION));
 }
 
-int server_listen_fd(int fd, bool jsonrpc)
+int server_listen_fd(int fd, enum listen_kind kind)
 {
 	struct listener *li = calloc(1, sizeof *li);
 
 	if (!li)
 		return -1;
 	evutil_make_socket_nonblocking(fd);
-	li->jsonrpc = jsonrpc;
+	li->kind = kind;
 	li->l = evconnlistener_new(vmd.base, accept_cb, li,
 				   LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC,
 				   -1, fd);
@@ -657,9 +575,12 @@ static int socket_in_use(const struct sockaddr_un *sa)
 	return used;
 }
 
-int server_listen(const char *path, bool jsonrpc)
+int server_listen(const char *path, enum listen_kind kind)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
+	bool gw = kind == LISTEN_GATEWAY;
+	unsigned mode = gw ? vmd.gateway_mode : vmd.socket_mode;
+	const char *group = gw ? vmd.gateway_group : ACCESS_GROUP_READ;
 	int fd;
 
 	if (strlen(path) >= sizeof sa.sun_path) {
@@ -674,18 +595,24 @@ int server_listen(const char *path, bool jsonrpc)
 	unlink(path);
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0 || bind(fd, (struct sockaddr *)&sa, sizeof sa) < 0 ||
-	    chmod(path, vmd.socket_mode ? vmd.socket_mode : 0660) < 0 || listen(fd, 128) < 0) {
+	    chmod(path, mode ? mode : 0660) < 0 || listen(fd, 128) < 0) {
 		log_err("cannot listen on %s: %s", path, strerror(errno));
 		if (fd >= 0)
 			close(fd);
 		return -1;
 	}
 	/* members of group vmd (and vmd-admin, who should be in vmd too)
-	 * reach the socket; access.c decides what each may do */
-	struct group *gr = geteuid() == 0 ? getgrnam(ACCESS_GROUP_READ) : NULL;
+	 * reach the socket; access.c decides what each may do.  The
+	 * gateway's socket: the gateway's group, when given */
+	struct group *gr = geteuid() == 0 && group ? getgrnam(group) : NULL;
+	if (gw && group && !gr) {
+		log_err("%s: no group %s (--gateway-socket-group)", path, group);
+		close(fd);
+		return -1;
+	}
 	if (gr && chown(path, (uid_t)-1, gr->gr_gid) < 0)
 		log_warn("chown %s to group %s: %s", path, gr->gr_name, strerror(errno));
-	if (server_listen_fd(fd, jsonrpc) < 0)
+	if (server_listen_fd(fd, kind) < 0)
 		return -1;
 	listeners->path = strdup(path);
 	return 0;

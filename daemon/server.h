@@ -43,11 +43,18 @@ void call_error(struct call *c, rpc_err cls, const char *fmt, ...)
 /* call_error with an error the layers below the handlers made. */
 void call_fault(struct call *c, const struct rpc_fault *f);
 
-/* Listen on path (mode 0660, replacing a stale socket).  jsonrpc: no
- * greeting and no negotiation, for strict JSON-RPC clients.  -1 on error. */
-int server_listen(const char *path, bool jsonrpc);
+/* What a listener's clients get: QMP (greeting, negotiation, rights by
+ * peer credentials), JSON-RPC (no greeting, no negotiation), or gateway:
+ * QMP whose peer credentials grant no role, so that every call but
+ * qmp_capabilities must carry a token (vmd-gateway's socket). */
+enum listen_kind { LISTEN_QMP, LISTEN_JSONRPC, LISTEN_GATEWAY };
+
+/* Listen on path, replacing a stale socket: mode 0660 (--socket-mode) and
+ * group vmd, or for LISTEN_GATEWAY vmd.gateway_mode and vmd.gateway_group.
+ * -1 on error. */
+int server_listen(const char *path, enum listen_kind kind);
 /* Adopt an already listening socket (systemd socket activation). */
-int server_listen_fd(int fd, bool jsonrpc);
+int server_listen_fd(int fd, enum listen_kind kind);
 void server_shutdown(void);
 /* Close every session bound to token id (auth.h), telling a console
  * viewer why: reason is "token-revoked" or "token-expired". */

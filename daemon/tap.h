@@ -31,6 +31,8 @@ struct tap_counters {
 	uint64_t rx_bytes, rx_packets, tx_bytes, tx_packets;
 };
 int tap_counters(const char *name, struct tap_counters *c);
+/* /sys/class/net/NAME/FILE as a number: 0, or -1 with errno. */
+int tap_sysfs_u64(const char *name, const char *file, uint64_t *v);
 
 /* For each NIC of config of type bridge: make its tap on its bridge,
  * tap[i] its descriptor (O_CLOEXEC) and vhost[i] a /dev/vhost-net one when

@@ -24,6 +24,9 @@ struct vmd {
 	int stop_guests, stop_timeout;     /* SIGTERM stops guests first */
 	int scopes;                        /* enum scope_mode (scope.h) */
 	unsigned socket_mode;              /* of the sockets vmd makes */
+	char *gateway_path;                /* --gateway-socket: no role by */
+	unsigned gateway_mode;             /* peer credentials; its mode */
+	char *gateway_group;               /* and group (NULL: root's) */
 	/* Limits on clients (0 means the default in server.c). */
 	size_t max_msg;                    /* bytes in one request */
 	int max_clients;                   /* connections at once */

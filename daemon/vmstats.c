@@ -13,6 +13,7 @@
 #include "console/console.h"
 #include "daemon/ports.h"
 #include "daemon/qmp.h"
+#include "daemon/tap.h"
 #include "daemon/vm_config.h"
 #include "daemon/vm_paths.h"
 #include "daemon/vmd.h"
@@ -43,17 +44,6 @@ static int read_small(const char *path, char *buf, size_t cap)
 		return -1;
 	buf[n] = 0;
 	return 0;
-}
-
-static int read_u64(const char *path, uint64_t *v)
-{
-	char buf[64], *end;
-
-	if (read_small(path, buf, sizeof buf) < 0)
-		return -1;
-	errno = 0;
-	*v = strtoull(buf, &end, 10);
-	return errno || end == buf ? -1 : 0;
 }
 
 /* utime + stime of pid (all its threads) from /proc/PID/stat. */
@@ -139,43 +129,43 @@ static void read_process(struct vmstats *st)
 
 int vmstats_read_netdev(const char *ifname, struct vmstats_nic *out)
 {
-	static const char *const names[] = {
-		"tx_bytes", "rx_bytes", "tx_packets", "rx_packets" };
-	uint64_t *dst[] = { &out->rx_bytes, &out->tx_bytes, &out->rx_packets,
-			    &out->tx_packets };
-	char path[128];
+	struct tap_counters c;
 
-	if (!*ifname || strchr(ifname, '/') || strlen(ifname) >= sizeof out->ifname)
+	if (strlen(ifname) >= sizeof out->ifname || tap_counters(ifname, &c) < 0)
 		return -1;
-	for (size_t i = 0; i < 4; i++) {
-		snprintf(path, sizeof path, "/sys/class/net/%s/statistics/%s",
-			 ifname, names[i]);
-		if (read_u64(path, dst[i]) < 0)
-			return -1;
-	}
+	/* the tap's tx is what reached the guest: the guest's rx */
+	out->rx_bytes = c.tx_bytes;
+	out->rx_packets = c.tx_packets;
+	out->tx_bytes = c.rx_bytes;
+	out->tx_packets = c.rx_packets;
 	snprintf(out->ifname, sizeof out->ifname, "%s", ifname);
 	return 0;
 }
 
 /* The host tap of NIC i, or -1 when it has none.  Only bridged NICs have
- * one (issue 13): user-mode NICs live inside QEMU and count nothing.
- * This is the hook for them: fill ifname with the tap's name. */
-static int nic_tap(const struct vm *vm, int i, char *ifname, size_t cap)
+ * one: user-mode NICs live inside QEMU and count nothing. */
+static int nic_tap(const struct vm *vm, struct json_object *nic,
+		   int i, char ifname[TAP_NAME_SIZE])
 {
-	(void)vm, (void)i, (void)ifname, (void)cap;
-	return -1;
+	struct json_object *type;
+
+	if (!json_object_object_get_ex(nic, "type", &type) ||
+	    strcmp(json_object_get_string(type), "bridge"))
+		return -1;
+	tap_name(vm->uuid, i, ifname);
+	return 0;
 }
 
 static void read_nics(struct vm *vm, struct vmstats *st)
 {
 	struct json_object *nics = NULL;
-	char ifname[16];
+	char ifname[TAP_NAME_SIZE];
 
 	json_object_object_get_ex(vm_live_config(vm), "nics", &nics);
 	int n = nics ? (int)json_object_array_length(nics) : 0;
 	for (int i = 0; i < n && st->nnics < VMD_NIC_MAX; i++) {
 		struct vmstats_nic *nic = &st->nic[st->nnics];
-		if (nic_tap(vm, i, ifname, sizeof ifname) < 0 ||
+		if (nic_tap(vm, json_object_array_get_idx(nics, i), i, ifname) < 0 ||
 		    vmstats_read_netdev(ifname, nic) < 0)
 			continue;
 		nic->index = i;

@@ -96,7 +96,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 	char *db = in_dir(dir, "vmd.db");
 	if (mkdir(vmd.state_dir, 0700) < 0 || dispatch_init(err, sizeof err) < 0 ||
 	    !(vmd.store = store_open(db, err, sizeof err)) || vm_load_all() < 0 ||
-	    server_listen(qmp_path, false) < 0 || server_listen(rpc_path, true) < 0)
+	    server_listen(qmp_path, LISTEN_QMP) < 0 ||
+	    server_listen(rpc_path, LISTEN_JSONRPC) < 0)
 		FAIL("setup: %s", err);
 	free(db);
 	if (!(back = rpc_stream_new(OUT_MAX)))

@@ -174,7 +174,8 @@ static const char *const spec_commands[] = {
 	"volume-resize", "volume-import", "volume-clone", "job-list",
 	"job-cancel", "vm-template", "vm-clone", "vm-import-libvirt",
 	"vm-export-libvirt", "token-create", "token-list", "token-revoke",
-	"usage-report", "plan-define", "plan-list", "plan-delete", "invoice", NULL
+	"usage-report",
+	"query-metrics", "plan-define", "plan-list", "plan-delete", "invoice", NULL
 };
 
 static void test_command_list(void **state)
