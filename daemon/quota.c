@@ -116,6 +116,8 @@ void quota_check(struct vm *vm)
 		announce(vm, "lifted", month, used, bytes, n->action);
 		free(n);
 	}
+	if (*o && !vm_is_active(vm) && !strcmp((*o)->action, "throttle"))
+		quota_tc_lift(vm);   /* the taps went with QEMU: the ifbs too */
 	if (!over || !vm_is_active(vm))
 		return;
 	const char *action = rpc_member_str(q, "action");

@@ -18,7 +18,7 @@
 #include <netlink/route/classifier.h>
 #include <netlink/route/action.h>
 #include <netlink/route/act/mirred.h>
-#include <netlink/route/cls/matchall.h>
+#include <netlink/route/cls/u32.h>
 #include <netlink/route/qdisc/tbf.h>
 #include "daemon/log.h"
 #include "daemon/quota.h"
@@ -88,20 +88,25 @@ static int redirect(struct nl_sock *sk, int tap, int ifb)
 				     "ingress");
 	struct rtnl_cls *cls = rtnl_cls_alloc();
 	struct rtnl_act *act = rtnl_act_alloc();
-	int e = rtnl_qdisc_add(sk, q, NLM_F_CREATE | NLM_F_REPLACE);
+	int e = rtnl_qdisc_add(sk, q, NLM_F_CREATE | NLM_F_EXCL);
 
+	if (e == -NLE_EXIST)   /* shaped already: this tap, this QEMU */
+		e = 1;
 	rtnl_tc_set_ifindex(TC_CAST(cls), tap);
 	rtnl_tc_set_parent(TC_CAST(cls), TC_HANDLE(0xffff, 0));
-	rtnl_tc_set_handle(TC_CAST(cls), 1);
-	rtnl_tc_set_kind(TC_CAST(cls), "matchall");
+	rtnl_tc_set_kind(TC_CAST(cls), "u32");   /* matchall is newer, often absent */
 	rtnl_cls_set_protocol(cls, ETH_P_ALL);
 	rtnl_cls_set_prio(cls, 1);
 	rtnl_tc_set_kind(TC_CAST(act), "mirred");
 	rtnl_mirred_set_action(act, TCA_EGRESS_REDIR);
 	rtnl_mirred_set_policy(act, TC_ACT_STOLEN);
 	rtnl_mirred_set_ifindex(act, (uint32_t)ifb);
-	if (e >= 0 && (e = rtnl_mall_append_action(cls, act)) >= 0)
+	if (e == 0 && (e = rtnl_u32_add_key_uint32(cls, 0, 0, 0, 0)) >= 0 &&
+	    (e = rtnl_u32_set_cls_terminal(cls)) >= 0 &&
+	    (e = rtnl_u32_add_action(cls, act)) >= 0)
 		e = rtnl_cls_add(sk, cls, NLM_F_CREATE | NLM_F_REPLACE);
+	if (e < 0 && e != -NLE_EXIST)   /* not half shaped: next check retries */
+		rtnl_qdisc_delete(sk, q);
 	rtnl_act_put(act);
 	rtnl_cls_put(cls);
 	rtnl_qdisc_put(q);
@@ -152,8 +157,8 @@ static int each_nic(struct vm *vm, int64_t rate_kbit)
 		if (rate_kbit < 0)
 			e = unshape(sk, tap, ifb);
 		else if ((e = make_ifb(sk, ifb)) >= 0 && (ti = ifindex(sk, tap)) &&
-			 (fi = ifindex(sk, ifb)) && (e = tbf(sk, fi, rate_kbit)) >= 0)
-			e = redirect(sk, ti, fi);
+			 (fi = ifindex(sk, ifb)) && (e = redirect(sk, ti, fi)) == 0)
+			e = tbf(sk, fi, rate_kbit);
 		if (e < 0) {
 			log_vm(LOG_ERR, vm->name, vm->uuid, "quota: nic %zu (%s): %s",
 			       i, tap, nl_geterror(e));
