@@ -139,6 +139,11 @@ int cmd_token_list(struct ctl *ctl, int argc, char **argv);
 int cmd_token_revoke(struct ctl *ctl, int argc, char **argv);
 /* usage.c */
 int cmd_usage(struct ctl *ctl, int argc, char **argv);
+/* invoice.c */
+int cmd_plan_define(struct ctl *ctl, int argc, char **argv);
+int cmd_plan_list(struct ctl *ctl, int argc, char **argv);
+int cmd_plan_delete(struct ctl *ctl, int argc, char **argv);
+int cmd_invoice(struct ctl *ctl, int argc, char **argv);
 /* metrics.c */
 int cmd_metrics(struct ctl *ctl, int argc, char **argv);
 /* apply.c */

@@ -102,6 +102,17 @@ class BillingTest(VmdTestCase):
                          11232 + 390 + 40)
         self.assertEqual(inv["currency"], "EUR")
         self.assertTrue(all(l["vm"] == "web1" for l in inv["lines"]))
+        # vmctl invoice --csv: the same lines, then the total
+        rc, out, err = self.vmctl("invoice", "acme", "--month", "2026-11", "--csv")
+        self.assertEqual(rc, 0, err)
+        rows = out.splitlines()
+        self.assertEqual(rows[0], "vm,uuid,plan,from,to,resource,quantity,"
+                         "included,unit,unit_price,amount,currency")
+        self.assertEqual(rows[1], "web1,%s,small,2026-11-01T00:00:00Z,"
+                         "2026-11-11T12:00:17Z,vcpu,504.009444,0.000000,"
+                         "vCPU-hour,3,1512,EUR" % uuid)
+        self.assertEqual(len(rows), 10)
+        self.assertEqual(rows[-1], "total,,,,,,,,,,21377,EUR")
         # another customer, another month: nothing
         self.assertEqual(c.command("invoice", {"customer": "other",
                                                "month": "2026-11"})["lines"], [])
