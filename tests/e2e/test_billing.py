@@ -9,13 +9,17 @@ reached at once and pauses the guest until it is raised; bad input.  The
 throttle, which needs a bridged guest, is in test_billing_net.py."""
 
 import os
+import re
 import sqlite3
+import subprocess
 import sys
 import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_metering  # noqa: E402
+import vmdtest  # noqa: E402
+from vmdproto import SRCDIR  # noqa: E402
 from vmdtest import VmdTestCase, bootsector_config, t  # noqa: E402
 
 NOV = 1793491200          # 2026-11-01T00:00:00Z
@@ -214,6 +218,60 @@ class BillingTest(VmdTestCase):
         c.command("plan-delete", {"name": "t2"})
         self.assertEqual(sorted(p["name"] for p in c.command("plan-list")["plans"]),
                          ["big", "small", "t1"])
+
+
+def readme_blocks():
+    """The README's billing example: its sh block and its CSV block."""
+    with open(os.path.join(SRCDIR, "README.md")) as f:
+        text = f.read()
+    part = text[text.index("## Billing, end to end"):]
+    return (re.search(r"```sh\n(.*?)```", part, re.S).group(1),
+            re.search(r"```csv\n(.*?)```", part, re.S).group(1))
+
+
+class ReadmeBillingTest(VmdTestCase):
+    """The README's billing example runs as written; the CSV it shows is
+    what vmctl prints for its December (synthesized: the usage of a full
+    month of both VMs written into the store)."""
+    query = test_metering.MeteringTest.query
+
+    def test_readme_example(self):
+        script, csv = readme_blocks()
+        env = dict(os.environ, VMD_SOCKET=self.vmd.socket,
+                   PATH=vmdtest.BUILDDIR + ":" + os.environ["PATH"])
+        p = subprocess.run(["bash", "-ec", script],
+                           cwd=self.tmp, env=env, capture_output=True,
+                           text=True, timeout=t(180))
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        self.assertIn("\nvm,uuid,plan,", p.stdout)
+        c = self.client()
+        for vm in ("shop-web", "shop-db"):
+            self.assertEqual(c.command("vm-show", {"vm": vm})["state"], "running")
+            c.command("vm-kill", {"vm": vm}, timeout=t(30))
+        c.close()
+        self.vmd.stop()
+        dec, month = 1796083200, 31 * 86400       # 2026-12-01, its seconds
+        use = {"shop-web": (2, 2048, 20480, 150), "shop-db": (4, 4096, 40960, 20)}
+        db = sqlite3.connect(os.path.join(self.vmd.state_dir, "vmd.db"))
+        with db:
+            for vm, (cpus, mib, disk_mib, gib) in use.items():
+                uuid = db.execute("SELECT uuid FROM vms WHERE name = ?",
+                                  (vm,)).fetchone()[0]
+                self.assertEqual(db.execute(
+                    "SELECT count(*), min(plan) FROM plan_history WHERE uuid = ?",
+                    (uuid,)).fetchone(), (1, "small"))
+                db.execute("UPDATE plan_history SET since = ? WHERE uuid = ?",
+                           (dec, uuid))
+                db.execute("DELETE FROM usage_plan WHERE uuid = ?", (uuid,))
+                db.executemany("INSERT INTO usage_plan VALUES (?, ?, ?, ?, ?)", [
+                    (uuid, dec, dec, k, v) for k, v in (
+                        ("vcpu_s", cpus * month), ("mib_s", mib * month),
+                        ("disk0.size_mib_s", disk_mib * month),
+                        ("nic0.tx_bytes", gib << 30))])
+        db.close()
+        self.vmd.start()
+        rc, out, err = self.vmctl("invoice", "acme", "--month", "2026-12", "--csv")
+        self.assertEqual((rc, out), (0, csv), err)
 
 
 if __name__ == "__main__":
