@@ -139,6 +139,9 @@ int cmd_token_list(struct ctl *ctl, int argc, char **argv);
 int cmd_token_revoke(struct ctl *ctl, int argc, char **argv);
 /* usage.c */
 int cmd_usage(struct ctl *ctl, int argc, char **argv);
+/* --month YYYY-MM (default: this month, UTC) and --csv. */
+void ctl_month_options(struct ctl *ctl, int argc, char **argv,
+		       char month[16], int *csv);
 /* invoice.c */
 int cmd_plan_define(struct ctl *ctl, int argc, char **argv);
 int cmd_plan_list(struct ctl *ctl, int argc, char **argv);

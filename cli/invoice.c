@@ -128,23 +128,11 @@ static void print_table(struct json_object *inv)
 
 int cmd_invoice(struct ctl *ctl, int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{ "month", required_argument, NULL, 'm' },
-		{ "csv", no_argument, NULL, 'c' },
-		{ NULL, 0, NULL, 0 }
-	};
 	struct json_object *args = json_object_new_object(), *inv;
 	char month[16];
-	int ch, csv = 0;
-	time_t now = time(NULL);
+	int csv;
 
-	strftime(month, sizeof month, "%Y-%m", gmtime(&now));
-	while ((ch = ctl_getopt(ctl, argc, argv, "", longopts)) != -1) {
-		if (ch == 'm')
-			snprintf(month, sizeof month, "%.15s", optarg);
-		else
-			csv = 1;
-	}
+	ctl_month_options(ctl, argc, argv, month, &csv);
 	ctl_operands(ctl, argc, 1, 1);
 	json_object_object_add(args, "customer", json_object_new_string(argv[optind]));
 	json_object_object_add(args, "month", json_object_new_string(month));

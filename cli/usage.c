@@ -99,26 +99,35 @@ static void print_table(struct json_object *rows)
 	table_free(&t);
 }
 
-int cmd_usage(struct ctl *ctl, int argc, char **argv)
+void ctl_month_options(struct ctl *ctl, int argc, char **argv,
+		       char month[16], int *csv)
 {
 	static const struct option longopts[] = {
 		{ "month", required_argument, NULL, 'm' },
 		{ "csv", no_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 }
 	};
-	char month[16], to[16];
-	int ch, csv = 0;
+	int ch;
 	time_t now = time(NULL);
+
+	*csv = 0;
+	strftime(month, 16, "%Y-%m", gmtime(&now));
+	while ((ch = ctl_getopt(ctl, argc, argv, "", longopts)) != -1) {
+		if (ch == 'm')
+			snprintf(month, 16, "%.15s", optarg);
+		else
+			*csv = 1;
+	}
+}
+
+int cmd_usage(struct ctl *ctl, int argc, char **argv)
+{
+	char month[16], to[16];
+	int csv;
 	struct json_object *rows = json_object_new_array(), *ret;
 	const char *next = NULL;
 
-	strftime(month, sizeof month, "%Y-%m", gmtime(&now));
-	while ((ch = ctl_getopt(ctl, argc, argv, "", longopts)) != -1) {
-		if (ch == 'm')
-			snprintf(month, sizeof month, "%.15s", optarg);
-		else
-			csv = 1;
-	}
+	ctl_month_options(ctl, argc, argv, month, &csv);
 	ctl_operands(ctl, argc, 0, 1);
 	month_period(ctl, month, to, sizeof to);
 	do {   /* every page */

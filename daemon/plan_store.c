@@ -1,6 +1,5 @@
 /* Billing's rows (see plan_store.h). */
 #include "config.h"
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,23 +9,9 @@
 #include "daemon/plan_store.h"
 #include "daemon/store.h"
 
-/* A statement with ?1.. bound to the texts given (NULL binds NULL). */
-static sqlite3_stmt *sql(struct store *s, const char *text, int n, ...)
-{
-	sqlite3_stmt *st = store_prepare(s, "billing", text);
-	va_list ap;
 
-	if (!st)
-		return NULL;
-	va_start(ap, n);
-	for (int i = 1; i <= n; i++) {
-		const char *v = va_arg(ap, const char *);
-		if (v)
-			sqlite3_bind_text(st, i, v, -1, SQLITE_TRANSIENT);
-	}
-	va_end(ap);
-	return st;
-}
+/* A statement with ?1.. bound to the texts given (NULL binds NULL). */
+#define sql(s, ...) store_prepare_texts(s, "billing", __VA_ARGS__)
 
 static const char *col(sqlite3_stmt *st, int i)
 {
