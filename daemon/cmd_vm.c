@@ -36,7 +36,8 @@ static int check_config_files(struct call *c, struct json_object *config)
 	struct rpc_fault f;
 
 	if (vm_config_check_files(config, &f) == 0 &&
-	    vm_volumes_check(config, &f) == 0 && plan_check_config(config, &f) == 0)
+	    vm_volumes_check(config, &f) == 0 &&
+	    plan_check_config(config, &f) == 0)
 		return 0;
 	call_fault(c, &f);
 	return -1;
@@ -97,8 +98,6 @@ struct vm *cmd_define_config(struct call *c, struct json_object *config)
 	if (!vm) {
 		json_object_put(config);
 		call_error(c, RPC_GENERIC_ERROR, "out of memory");
-	} else {
-		plan_note(vm);
 	}
 	return vm;
 }
@@ -159,7 +158,6 @@ void cmd_vm_update(struct call *c)
 			"memory to rename it here", vm->name, name);
 	vm_set_config(vm, config);
 	vm->updated = time(NULL);
-	plan_note(vm);
 	call_reply_synced(c, name_uuid(vm));
 }
 

@@ -16,6 +16,7 @@
 #include "rpc/schema.h"
 
 static struct json_object *plans;   /* {name: definition} */
+static bool ready;                  /* plan_init() has loaded them */
 
 struct json_object *plan_all(void)
 {
@@ -173,7 +174,11 @@ void plan_note(struct vm *vm)
 	struct plan_seg last = { 0 }, now = { 0 };
 	struct json_object *def = NULL, *labels = labels_of(vm->config), *cust;
 	const char *p = plan_for(vm->config);
-	int rc = plan_store_last(vmd.store, vm->uuid, &last);
+	int rc;
+
+	if (!ready)
+		return;
+	rc = plan_store_last(vmd.store, vm->uuid, &last);
 
 	if (p)
 		json_object_object_get_ex(plan_all(), p, &def);
@@ -223,6 +228,7 @@ void plan_init(void)
 	}
 	json_object_put(plans);
 	plans = all;
+	ready = true;
 	note_all();
 }
 
@@ -230,4 +236,5 @@ void plan_shutdown(void)
 {
 	json_object_put(plans);
 	plans = NULL;
+	ready = false;
 }

@@ -18,6 +18,7 @@
 #include "daemon/vm_index.h"
 #include "daemon/mac.h"
 #include "daemon/meter.h"
+#include "daemon/plan.h"
 #include "daemon/quota.h"
 #include "daemon/log.h"
 #include "daemon/conn.h"
@@ -88,6 +89,7 @@ struct vm *vm_add(const char *uuid, const char *name, struct json_object *config
 	vm->updated = updated;
 	vm->next = vms;
 	vms = vm;
+	plan_note(vm);   /* a no-op until plan_init(): then for every VM */
 	return vm;
 }
 
@@ -177,6 +179,7 @@ void vm_set_config(struct vm *vm, struct json_object *config)
 	vm->config = config;
 	vm_config_index(vm);
 	vm_changed(vm);
+	plan_note(vm);
 }
 
 void vm_remove(struct vm *vm)

@@ -198,6 +198,9 @@ class BillingTest(VmdTestCase):
         self.plans(c)
         self.assertCmdError(c, "vm-define", {"config": bootsector_config(
             "x", plan="nosuch")}, "InvalidArgument", ("config.plan", "nosuch"))
+        self.assertCmdError(c, "spec-apply", {"spec": {"label": "t=1", "vms": [dict(
+            bootsector_config("y"), plan="nosuch")]}}, "InvalidArgument",
+            ("config.plan", "nosuch"))
         bad = dict(SMALL, name="neg", prices={"vcpu_hour": -1})
         self.assertCmdError(c, "plan-define", bad, "InvalidArgument", "vcpu_hour")
         c.command("plan-define", dict(SMALL, name="t1", labels={"tier": "a"}))
