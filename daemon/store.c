@@ -68,6 +68,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 struct store {
 	sqlite3 *db;
 	sqlite3_stmt *stmt[ST_COUNT];
+	/* other files' hot statements (store_cached), by their SQL's address */
+	struct { const char *sql; sqlite3_stmt *st; } cache[STORE_CACHE_MAX];
+	int ncache;
 	int listing;          /* store_vm_foreach calls in progress */
 	char errmsg[512];
 };
@@ -280,6 +283,8 @@ void store_close(struct store *s)
 		return;
 	for (int i = 0; i < ST_COUNT; i++)
 		sqlite3_finalize(s->stmt[i]);
+	for (int i = 0; i < s->ncache; i++)
+		sqlite3_finalize(s->cache[i].st);
 	/* close_v2 still closes if a statement were left over */
 	sqlite3_close_v2(s->db);
 	free(s);
@@ -358,6 +363,33 @@ sqlite3_stmt *store_prepare_texts(struct store *s, const char *what,
 	}
 	va_end(ap);
 	return st;
+}
+
+sqlite3_stmt *store_cached(struct store *s, const char *what, const char *sql)
+{
+	for (int i = 0; i < s->ncache; i++)
+		if (s->cache[i].sql == sql)
+			return s->cache[i].st;
+	sqlite3_stmt *st = store_prepare(s, what, sql);
+	/* a full cache is a programming error: then the statement is
+	 * prepared each time, as store_prepare's callers do */
+	assert(s->ncache < STORE_CACHE_MAX);
+	if (st && s->ncache < STORE_CACHE_MAX) {
+		s->cache[s->ncache].sql = sql;
+		s->cache[s->ncache++].st = st;
+	}
+	return st;
+}
+
+void store_release(struct store *s, sqlite3_stmt *st)
+{
+	for (int i = 0; i < s->ncache; i++)
+		if (s->cache[i].st == st) {
+			sqlite3_reset(st);
+			sqlite3_clear_bindings(st);
+			return;
+		}
+	sqlite3_finalize(st);
 }
 
 int store_schema_version(struct store *s)

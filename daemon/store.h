@@ -45,6 +45,14 @@ struct sqlite3_stmt *store_prepare(struct store *s, const char *what,
 /* ... with ?1..?n bound to the n texts that follow (NULL: SQL NULL). */
 struct sqlite3_stmt *store_prepare_texts(struct store *s, const char *what,
 					 const char *sql, int n, ...);
+/* The same, prepared once and kept for the store's life, for a statement
+ * run on every call (a token's check): sql must be a string constant, its
+ * address is the key.  Give it back with store_release, not finalize. */
+#define STORE_CACHE_MAX 8
+struct sqlite3_stmt *store_cached(struct store *s, const char *what,
+				  const char *sql);
+/* Reset a store_cached statement (finalize any other). */
+void store_release(struct store *s, struct sqlite3_stmt *st);
 
 struct store_vm {
 	const char *uuid, *name, *config; /* config: JSON text */

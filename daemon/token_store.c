@@ -57,7 +57,8 @@ static int read_row(sqlite3_stmt *st, struct token *t)
 
 int token_get(struct store *s, const char *id, struct token *t)
 {
-	sqlite3_stmt *st = prepare(s, "SELECT " COLUMNS " FROM tokens WHERE id = ?1");
+	static const char sql[] = "SELECT " COLUMNS " FROM tokens WHERE id = ?1";
+	sqlite3_stmt *st = store_cached(s, "tokens", sql);
 	int rc;
 
 	if (!st)
@@ -68,7 +69,7 @@ int token_get(struct store *s, const char *id, struct token *t)
 		rc = read_row(st, t) == 0 ? STORE_OK : STORE_NOT_FOUND;
 	else
 		rc = rc == SQLITE_DONE ? STORE_NOT_FOUND : store_step_failed(s, "token");
-	sqlite3_finalize(st);
+	store_release(s, st);
 	return rc;
 }
 

@@ -44,6 +44,7 @@ struct wsess {
 	bool throttled;          /* vmd's stream not read: the client lags */
 	long port;
 	char vm[64];
+	char peer[64];           /* the client's address (authguard.c) */
 	char *token;
 	struct tp tp;
 	struct event *auth_timer;
@@ -147,15 +148,19 @@ static void stream_cb(void *arg, const struct upstream_reply *r,
 		wsess_attached(s, bev);
 		return;
 	}
+	bool bad_token = !r->io && authguard_token_refused(r->cls_name, r->desc);
 	/* a token that may watch but not type, or another viewer at the
-	 * keyboard: attach read-only */
-	if (!s->events && s->mode == MODE_AUTO && !s->ro && !r->io &&
-	    r->cls_name && (!strcmp(r->cls_name, "PermissionDenied") ||
-			    !strcmp(r->cls_name, "Busy"))) {
+	 * keyboard: attach read-only (never again with a token that is no
+	 * good: each try spends vmd's allowance of failures) */
+	if (!s->events && s->mode == MODE_AUTO && !s->ro && !bad_token &&
+	    !r->io && r->cls_name && (!strcmp(r->cls_name, "PermissionDenied") ||
+				      !strcmp(r->cls_name, "Busy"))) {
 		s->ro = true;
 		wsess_attach(s);
 		return;
 	}
+	if (bad_token)
+		authguard_fail(s->peer);
 	ws_pause_read(s->ws, 0);   /* to read the client's close */
 	wsess_refused(s, r->io ? WS_CLOSE_ERROR : WS_CLOSE_POLICY,
 		      r->cls_name ? r->cls_name : "GenericError",
@@ -328,7 +333,12 @@ static void wsess_start(struct gw_req *r, struct wsess *s, const char *proto)
 		free(s);
 		return;
 	}
+	if (authguard_refuse(r)) {
+		free(s);
+		return;
+	}
 	s->gw = r->gw;
+	snprintf(s->peer, sizeof s->peer, "%s", r->peer);
 	tp_init(&s->tp);
 	s->ro = s->mode == MODE_RO;
 	if (r->token && !s->termproxy && !(s->token = strdup(r->token))) {

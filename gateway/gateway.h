@@ -16,6 +16,7 @@
  *   upstream.c  the client of vmd's socket: upstream_call (a pool of
  *               negotiated connections) and upstream_stream (a fresh
  *               connection handed over raw after one request)
+ *   authguard.c failed tokens per client address
  *
  * Other parts add: a row to routes.c's table and a handler in a file of
  * their own; options go in struct gw_config (main.c parses them). */
@@ -120,6 +121,7 @@ struct gw_req {
 	struct evhttp_request *req;
 	const struct gw_route *route;
 	const char *token;               /* from Authorization: Bearer; NULL */
+	const char *peer;                /* the client's address */
 	char *params[GW_MAX_PARAMS];     /* decoded {placeholders}, in order */
 	char names[GW_MAX_PARAMS][32];   /* their names */
 	int nparams;
@@ -173,6 +175,15 @@ int gw_http_start(struct gw *gw, char *err, size_t errlen);
 void gw_http_stop(struct gw *gw);
 /* Open HTTP connections now (metrics). */
 int gw_http_conns(const struct gw *gw);
+
+/* authguard.c: failed tokens per client address.  Seconds addr must wait
+ * before the gateway passes on another token from it (0: none). */
+int authguard_wait(const char *addr);
+/* When r's address must wait: answer 403 with Retry-After, and true. */
+bool authguard_refuse(struct gw_req *r);
+void authguard_fail(const char *addr);
+/* Whether vmd's error (class, desc) says the token itself is no good. */
+bool authguard_token_refused(const char *cls, const char *desc);
 
 /* rest.c: the handler of rows that name a command; and of
  * PREFIX/openapi.json (the document gen_rest.py made, gw_openapi_json). */

@@ -345,6 +345,11 @@ static void gencb(struct evhttp_request *req, void *arg)
 	r->gw = gw;
 	r->req = req;
 	r->token = bearer(in);
+	ev_uint16_t port;
+	char *peer = NULL;
+	evhttp_connection_get_peer(evhttp_request_get_connection(req), &peer,
+				   &port);
+	r->peer = peer ? peer : "";
 	evhttp_connection_set_closecb(evhttp_request_get_connection(req),
 				      req_closed, r);
 	if (!host_allowed(&gw->cfg, evhttp_request_get_host(req))) {

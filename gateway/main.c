@@ -209,7 +209,15 @@ int main(int argc, char **argv)
 		return rc == 1 ? 0 : rc;
 	signal(SIGPIPE, SIG_IGN);
 	raise_nofile();
-	if (!(gw.base = event_base_new()) || !(gw.up = upstream_new(&gw))) {
+	/* the changelist folds a connection's enable-then-disable within one
+	 * loop turn into no epoll_ctl at all */
+	struct event_config *ec = event_config_new();
+	if (ec)
+		event_config_set_flag(ec, EVENT_BASE_FLAG_EPOLL_USE_CHANGELIST);
+	gw.base = ec ? event_base_new_with_config(ec) : NULL;
+	if (ec)
+		event_config_free(ec);
+	if (!gw.base || !(gw.up = upstream_new(&gw))) {
 		fprintf(stderr, "vmd-gateway: out of memory\n");
 		return 1;
 	}

@@ -41,6 +41,8 @@ static void rest_done(void *arg, const struct upstream_reply *rep)
 	} else if (rep->io) {
 		gw_reply_error(r, 502, "GenericError", "%s", rep->desc);
 	} else {
+		if (authguard_token_refused(rep->cls_name, rep->desc))
+			authguard_fail(r->peer);
 		gw_reply_error(r, rest_status(rep->cls_name), rep->cls_name, "%s",
 			       rep->desc);
 	}
@@ -167,6 +169,8 @@ void rest_call(struct gw_req *r)
 			       "no token: send Authorization: Bearer vmd_...");
 		return;
 	}
+	if (authguard_refuse(r))
+		return;
 	if (!(args = rest_args(r, why, sizeof why))) {
 		gw_reply_error(r, 400, "InvalidArgument", "%s", why);
 		return;

@@ -94,6 +94,20 @@ static void reply_of(struct json_object *msg, struct upstream_reply *r)
 		json_object_get_string(v) : "";
 }
 
+/* A request goes out at once when nothing waits before it: through the
+ * bufferevent it would wait a loop turn for the socket to be writable. */
+static int write_now(struct bufferevent *bev, const char *buf, size_t len)
+{
+	evutil_socket_t fd = bufferevent_getfd(bev);
+	ssize_t n = 0;
+
+	if (fd >= 0 && !evbuffer_get_length(bufferevent_get_output(bev)))
+		n = send(fd, buf, len, MSG_DONTWAIT | MSG_NOSIGNAL);
+	if (n < 0)
+		n = 0;  /* EAGAIN, or an error the bufferevent will see */
+	return (size_t)n == len ? 0 : bufferevent_write(bev, buf + n, len - n);
+}
+
 static int send_request(struct bufferevent *bev, const char *command,
 			struct json_object *args, const char *token)
 {
@@ -110,7 +124,7 @@ static int send_request(struct bufferevent *bev, const char *command,
 	json_object_object_add(req, "id", json_object_new_int(1));
 	text = rpc_emit(req, &len);
 	json_object_put(req);
-	rc = text ? bufferevent_write(bev, text, len) : -1;
+	rc = text ? write_now(bev, text, len) : -1;
 	free(text);
 	return rc;
 }

@@ -6,6 +6,7 @@ on 127.0.0.1 that trusts that certificate."""
 import http.client
 import json
 import os
+import shlex
 import socket
 import ssl
 import subprocess
@@ -47,7 +48,10 @@ class Gateway:
         self.proc = None
 
     def argv(self):
-        return [GATEWAY, "--listen", "127.0.0.1:%d" % self.port,
+        # VMD_GATEWAY_WRAPPER="valgrind -q --error-exitcode=99": run the
+        # gateway under a checker
+        wrap = shlex.split(os.environ.get("VMD_GATEWAY_WRAPPER", ""))
+        return wrap + [GATEWAY, "--listen", "127.0.0.1:%d" % self.port,
                 "--cert", self.cert, "--key", self.key,
                 "--vmd-socket", self.vmd_socket, "--user", GW_USER] + \
             self.extra_args
@@ -149,6 +153,7 @@ class GatewayCase(vmdtest.VmdTestCase):
 
     def _stop_gateway(self):
         self.gw.stop()
+        vmdtest.check_sanitizer_log("vmd-gateway", self.gw.log())
         if self._failed():
             print("\n---- gateway log ----\n%s---- end ----"
                   % self.gw.log()[-20000:])

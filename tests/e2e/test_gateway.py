@@ -3,6 +3,7 @@
 even root's credentials grant nothing, and every call carries the HTTP
 caller's token."""
 
+import http.client
 import json
 import os
 import shutil
@@ -86,6 +87,16 @@ class RestTest(GatewayCase):
         status, body, _ = self.call("GET", "/api/v1/vms", self.admin)
         self.assertEqual(status, 200)
         self.assertEqual([v["name"] for v in body], ["web1"])
+
+    def test_vmd_restart(self):
+        """vmd away: 502 at once; back: served again, on new connections
+        to it."""
+        self.vmd.stop()
+        got = self.call("GET", "/api/v1/vms", self.admin)
+        self.assertEqual(got[0], 502, got[1])
+        self.assertEqual(got[1]["error"]["class"], "GenericError")
+        self.vmd.start()
+        self.assertEqual(self.call("GET", "/api/v1/vms", self.admin)[0], 200)
 
     def test_keep_alive_round_trips_are_fast(self):
         """100 calls on one connection take well under the 4 s that a
@@ -201,6 +212,28 @@ class RestApiTest(GatewayCase):
         got = self.call("GET", "/api/v1/vms", short)
         self.assertHttpError(got, 403, "PermissionDenied")
         self.assertIn("expired", got[1]["error"]["desc"])
+
+    def test_token_guessing_locks_out_only_the_guesser(self):
+        """vmd counts failed tokens per uid, and every caller of the
+        gateway is its uid: the gateway stops a guessing address itself
+        before it spends vmd's allowance, so others keep working."""
+        bad = http.client.HTTPSConnection(
+            "127.0.0.1", self.gw.port, context=self.gw.tls_context(),
+            timeout=vmdtest.t(30), source_address=("127.0.0.2", 0))
+        self.addCleanup(bad.close)
+        got = [self.call("GET", "/api/v1/vms", "vmd_%016x_%s" % (i, "cd" * 32),
+                         conn=bad) for i in range(15)]
+        descs = [g[1]["error"]["desc"] for g in got]
+        self.assertEqual([g[0] for g in got], [403] * 15)
+        self.assertEqual(descs[:5], ["invalid token"] * 5)
+        self.assertTrue(all(d.startswith("too many failed tokens from "
+                                         "127.0.0.2") for d in descs[5:]),
+                        descs)
+        self.assertTrue(got[-1][2].getheader("Retry-After"))
+        # the guesser, even with a good token, waits; others do not
+        self.assertEqual(self.call("GET", "/api/v1/vms", self.admin,
+                                   conn=bad)[0], 403)
+        self.assertEqual(self.call("GET", "/api/v1/vms", self.admin)[0], 200)
 
     def test_scoped_token_sees_one_vm(self):
         vmdtest.require_guests(vmdtest.BOOTSECTOR)
@@ -471,6 +504,25 @@ class LimitsTest(GatewayCase):
                         conn=conn)
         self.assertEqual(got[0], 200)
         conn.close()
+        self.assertStillServing()
+
+    def test_client_leaves_during_a_call(self):
+        """A client that leaves while vmd works on its call (a vm-stop
+        waiting out its timeout) costs nothing once the call ends."""
+        vmdtest.require_guests(vmdtest.BOOTSECTOR)
+        self.c.command("vm-define", {"config": vmdtest.bootsector_config("w")})
+        self.c.command("vm-start", {"vm": "w"})
+        body = b'{"timeout": 3}'
+        s = self.tls()
+        s.sendall(b"POST /api/v1/vms/w/stop HTTP/1.1\r\nHost: localhost\r\n"
+                  b"Authorization: Bearer " + self.admin.encode() +
+                  b"\r\nContent-Length: %d\r\n\r\n" % len(body) + body)
+        time.sleep(0.5)
+        s.close()
+        self.wait_for(lambda: self.vm_state(self.c, "w") == "stopped",
+                      vmdtest.t(30), "the stop to end")
+        time.sleep(0.3)
+        self.c.command("vm-undefine", {"vm": "w"})
         self.assertStillServing()
 
     def test_bad_client_hello(self):

@@ -136,6 +136,21 @@ class GatewayWsCase(gwtest.GatewayCase):
         again = self.console(token=tok["token"])
         self.assertEqual(again.close_code(), 1008)
 
+    def test_token_guessing_refused_per_address(self):
+        """Failed tokens on websockets count against the client's address
+        as REST's do: a guessing address is refused at the upgrade (403,
+        Retry-After) before it spends vmd's allowance; others go on."""
+        for i in range(5):
+            w = self.ws("/api/v1/vms/web1/console",
+                        "vmd_%016x_%s" % (i, "cd" * 32), source="127.0.0.3")
+            self.assertEqual((w.status, w.close_code()), (101, 1008))
+        w = WsClient(self.gw.port, "/api/v1/vms/web1/console",
+                     source="127.0.0.3")
+        self.addCleanup(w.close)
+        self.assertEqual(w.status, 403)
+        self.assertTrue(w.headers.get("retry-after"))
+        self.console().read_until(BOOT_BANNER, t(10))
+
     def test_origin(self):
         bad = WsClient(self.gw.port, "/api/v1/vms/web1/console",
                        origin="https://evil.example")

@@ -42,8 +42,10 @@ def frame(opcode, payload, mask=True, fin=True, length=None):
 
 class WsClient:
     def __init__(self, port, path, host="127.0.0.1", tls=True, origin=None,
-                 protocols=None, headers=None, timeout=10):
-        raw = socket.create_connection((host, port), timeout=timeout)
+                 protocols=None, headers=None, timeout=10, source=None):
+        raw = socket.create_connection(
+            (host, port), timeout=timeout,
+            source_address=(source, 0) if source else None)
         if tls:
             ctx = ssl.create_default_context()
             ctx.check_hostname = False
