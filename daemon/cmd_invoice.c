@@ -69,8 +69,8 @@ static int64_t member(struct json_object *def, const char *group, const char *ke
 }
 
 static void line(struct invoice *inv, const struct plan_seg *seg,
-		 struct json_object *def, const struct resource *r,
-		 struct rate_line *l, int64_t a, int64_t b)
+		 const struct resource *r, struct rate_line *l, int64_t a,
+		 int64_t b)
 {
 	struct json_object *o = json_object_new_object();
 	struct vm *vm = vm_find(inv->uuid);
@@ -98,7 +98,6 @@ static void line(struct invoice *inv, const struct plan_seg *seg,
 	json_object_object_add(o, "unit_price", json_object_new_int64(l->price));
 	json_object_object_add(o, "amount", json_object_new_int64(amount));
 	json_object_array_add(inv->lines, o);
-	(void)def;
 	inv->total += amount;
 }
 
@@ -142,7 +141,7 @@ static void bill(struct invoice *inv, const struct plan_seg *seg, int64_t end)
 			.incl = member(def, "included", r->price),
 			.seg = b - a, .month = inv->to - inv->from,
 		};
-		line(inv, seg, def, r, &l, a, b);
+		line(inv, seg, r, &l, a, b);
 	}
 	json_object_put(def);
 }

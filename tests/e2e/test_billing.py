@@ -218,6 +218,19 @@ class BillingTest(VmdTestCase):
                             ("t1", "a1"))
         self.assertCmdError(c, "plan-delete", {"name": "nosuch"},
                             "InvalidArgument", "nosuch")
+        # tokens: a VM-scoped one lists plans but sees no invoice (it spans
+        # VMs); a read token defines no plan
+        vmtok = c.command("token-create", {"label": "v", "scope": [
+            {"vm": "a1", "allow": ["show"]}]})["token"]
+        rtok = c.command("token-create", {"label": "r", "scope": "read"})["token"]
+        r = c.request({"execute": "plan-list", "token": vmtok, "id": 1})
+        self.assertIn("small", [p["name"] for p in r["return"]["plans"]])
+        r = c.request({"execute": "invoice", "token": vmtok, "id": 2, "arguments":
+                       {"customer": "acme", "month": "2026-11"}})
+        self.assertError(r["error"], "PermissionDenied", "invoice")
+        r = c.request({"execute": "plan-define", "token": rtok, "id": 3,
+                       "arguments": dict(SMALL, name="x")})
+        self.assertError(r["error"], "PermissionDenied", "plan-define")
         c.command("plan-delete", {"name": "t2"})
         self.assertEqual(sorted(p["name"] for p in c.command("plan-list")["plans"]),
                          ["big", "small", "t1"])
