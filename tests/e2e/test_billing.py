@@ -170,6 +170,28 @@ class BillingTest(VmdTestCase):
         self.assertEqual([(l["plan"], l["to"] if l["plan"] == "small" else l["from"])
                           for l in vcpu], [("small", stamp), ("big", stamp)])
 
+    def test_volume_size_metered(self):
+        """The volumes a QEMU holds are metered as MiB-seconds of their
+        virtual size (rounded up to a MiB), over the same seconds as vcpu_s."""
+        self.start("--meter-interval", "1")
+        c = self.client()
+        c.command("volume-create", {"name": "v1", "size": 64 * 1024 * 1024 + 1})
+        cfg = bootsector_config("vol1", cpus=1)
+        cfg["disks"].append({"volume": "v1"})
+        uuid = c.command("vm-define", {"config": cfg})["uuid"]
+        c.command("vm-start", {"vm": "vol1"}, timeout=t(60))
+        time.sleep(2.5)
+        c.command("vm-kill", {"vm": "vol1"}, timeout=t(30))
+        self.wait_for(lambda: self.query(
+            "SELECT state FROM usage_meter WHERE uuid = ?", uuid) == [("stopped",)],
+            t(10), "the last sample")
+        use = dict(self.query("SELECT counter, sum(value) FROM usage_rollup "
+                              "WHERE uuid = ? AND period = 'month' GROUP BY "
+                              "counter", uuid))
+        self.assertGreaterEqual(use["vcpu_s"], 2)
+        self.assertEqual(use["disk1.size_mib_s"], 65 * use["vcpu_s"])
+        self.assertNotIn("disk0.size_mib_s", use)   # a file, not a volume
+
     def test_quota_pause_and_lift(self):
         self.start("--meter-interval", "1")
         c = self.client()
