@@ -142,6 +142,10 @@ int cmd_usage(struct ctl *ctl, int argc, char **argv);
 /* --month YYYY-MM (default: this month, UTC) and --csv. */
 void ctl_month_options(struct ctl *ctl, int argc, char **argv,
 		       char month[16], int *csv);
+/* o as JSON (--json), CSV or a table; frees o, flushes; returns 0. */
+int ctl_print_as(struct ctl *ctl, struct json_object *o, int csv,
+		 void (*as_csv)(struct json_object *),
+		 void (*as_table)(struct json_object *));
 /* invoice.c */
 int cmd_plan_define(struct ctl *ctl, int argc, char **argv);
 int cmd_plan_list(struct ctl *ctl, int argc, char **argv);

@@ -137,13 +137,5 @@ int cmd_invoice(struct ctl *ctl, int argc, char **argv)
 	json_object_object_add(args, "customer", json_object_new_string(argv[optind]));
 	json_object_object_add(args, "month", json_object_new_string(month));
 	inv = ctl_call(ctl, argv[optind], args);
-	if (ctl->json)
-		print_json(stdout, inv);
-	else if (csv)
-		print_csv(inv);
-	else
-		print_table(inv);
-	json_object_put(inv);
-	ctl_flush(ctl);
-	return 0;
+	return ctl_print_as(ctl, inv, csv, print_csv, print_table);
 }

@@ -120,6 +120,21 @@ void ctl_month_options(struct ctl *ctl, int argc, char **argv,
 	}
 }
 
+int ctl_print_as(struct ctl *ctl, struct json_object *o, int csv,
+		 void (*as_csv)(struct json_object *),
+		 void (*as_table)(struct json_object *))
+{
+	if (ctl->json)
+		print_json(stdout, o);
+	else if (csv)
+		as_csv(o);
+	else
+		as_table(o);
+	json_object_put(o);
+	ctl_flush(ctl);
+	return 0;
+}
+
 int cmd_usage(struct ctl *ctl, int argc, char **argv)
 {
 	char month[16], to[16];
@@ -150,13 +165,5 @@ int cmd_usage(struct ctl *ctl, int argc, char **argv)
 		next = jget(ret, "next") ? strdup(jstr(ret, "next", "")) : NULL;
 		json_object_put(ret);
 	} while (next);
-	if (ctl->json)
-		print_json(stdout, rows);
-	else if (csv)
-		print_csv(rows);
-	else
-		print_table(rows);
-	json_object_put(rows);
-	ctl_flush(ctl);
-	return 0;
+	return ctl_print_as(ctl, rows, csv, print_csv, print_table);
 }
