@@ -139,6 +139,18 @@ int cmd_token_list(struct ctl *ctl, int argc, char **argv);
 int cmd_token_revoke(struct ctl *ctl, int argc, char **argv);
 /* usage.c */
 int cmd_usage(struct ctl *ctl, int argc, char **argv);
+/* --month YYYY-MM (default: this month, UTC) and --csv. */
+void ctl_month_options(struct ctl *ctl, int argc, char **argv,
+		       char month[16], int *csv);
+/* o as JSON (--json), CSV or a table; frees o, flushes; returns 0. */
+int ctl_print_as(struct ctl *ctl, struct json_object *o, int csv,
+		 void (*as_csv)(struct json_object *),
+		 void (*as_table)(struct json_object *));
+/* invoice.c */
+int cmd_plan_define(struct ctl *ctl, int argc, char **argv);
+int cmd_plan_list(struct ctl *ctl, int argc, char **argv);
+int cmd_plan_delete(struct ctl *ctl, int argc, char **argv);
+int cmd_invoice(struct ctl *ctl, int argc, char **argv);
 /* metrics.c */
 int cmd_metrics(struct ctl *ctl, int argc, char **argv);
 /* apply.c */

@@ -99,26 +99,50 @@ static void print_table(struct json_object *rows)
 	table_free(&t);
 }
 
-int cmd_usage(struct ctl *ctl, int argc, char **argv)
+void ctl_month_options(struct ctl *ctl, int argc, char **argv,
+		       char month[16], int *csv)
 {
 	static const struct option longopts[] = {
 		{ "month", required_argument, NULL, 'm' },
 		{ "csv", no_argument, NULL, 'c' },
 		{ NULL, 0, NULL, 0 }
 	};
-	char month[16], to[16];
-	int ch, csv = 0;
+	int ch;
 	time_t now = time(NULL);
+
+	*csv = 0;
+	strftime(month, 16, "%Y-%m", gmtime(&now));
+	while ((ch = ctl_getopt(ctl, argc, argv, "", longopts)) != -1) {
+		if (ch == 'm')
+			snprintf(month, 16, "%.15s", optarg);
+		else
+			*csv = 1;
+	}
+}
+
+int ctl_print_as(struct ctl *ctl, struct json_object *o, int csv,
+		 void (*as_csv)(struct json_object *),
+		 void (*as_table)(struct json_object *))
+{
+	if (ctl->json)
+		print_json(stdout, o);
+	else if (csv)
+		as_csv(o);
+	else
+		as_table(o);
+	json_object_put(o);
+	ctl_flush(ctl);
+	return 0;
+}
+
+int cmd_usage(struct ctl *ctl, int argc, char **argv)
+{
+	char month[16], to[16];
+	int csv;
 	struct json_object *rows = json_object_new_array(), *ret;
 	const char *next = NULL;
 
-	strftime(month, sizeof month, "%Y-%m", gmtime(&now));
-	while ((ch = ctl_getopt(ctl, argc, argv, "", longopts)) != -1) {
-		if (ch == 'm')
-			snprintf(month, sizeof month, "%.15s", optarg);
-		else
-			csv = 1;
-	}
+	ctl_month_options(ctl, argc, argv, month, &csv);
 	ctl_operands(ctl, argc, 0, 1);
 	month_period(ctl, month, to, sizeof to);
 	do {   /* every page */
@@ -141,13 +165,5 @@ int cmd_usage(struct ctl *ctl, int argc, char **argv)
 		next = jget(ret, "next") ? strdup(jstr(ret, "next", "")) : NULL;
 		json_object_put(ret);
 	} while (next);
-	if (ctl->json)
-		print_json(stdout, rows);
-	else if (csv)
-		print_csv(rows);
-	else
-		print_table(rows);
-	json_object_put(rows);
-	ctl_flush(ctl);
-	return 0;
+	return ctl_print_as(ctl, rows, csv, print_csv, print_table);
 }

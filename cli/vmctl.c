@@ -258,6 +258,25 @@ const struct ctl_cmd ctl_commands[] = {
 	  "--csv gives seconds, vCPU- and MiB-seconds, CPU microseconds, "
 	  "bytes, operations and packets; --json every device (usage-report's "
 	  "rows).", NULL },
+	{ "plan-define", "plan-define", cmd_plan_define, "PLAN",
+	  "define or replace a billing plan",
+	  OPTS({ "PLAN", "the plan as JSON: name, currency, prices, included, "
+		 "labels, transfer_quota (plan-define in docs/protocol.md)" }),
+	  "Prices are integers in the currency's minor unit.", NULL },
+	{ "plan-list", "plan-list", cmd_plan_list, "",
+	  "list billing plans and their prices", NULL, NULL, NULL },
+	{ "plan-delete", "plan-delete", cmd_plan_delete, "NAME",
+	  "delete a billing plan no VM has", OPTS({ "NAME", "the plan" }),
+	  NULL, NULL },
+	{ "invoice", "invoice", cmd_invoice, "CUSTOMER [--month YYYY-MM] [--csv]",
+	  "one customer's invoice for a month (UTC)",
+	  OPTS({ "CUSTOMER", "the value of the VMs' label customer" },
+	       { "--month YYYY-MM", "the month (default: this one)" },
+	       { "--csv", "CSV: a line per VM, plan segment and resource, "
+		 "then the total" }),
+	  "Amounts are integers in the currency's minor unit, each line "
+	  "rounded once, half up, from the exact usage; quantities are shown "
+	  "to six decimals.", NULL },
 	{ "metrics", "query-metrics", cmd_metrics, "[VM]",
 	  "show counters: CPU, memory, disk, network and console bytes",
 	  OPTS({ "VM", "only this VM; all VMs when absent" }),

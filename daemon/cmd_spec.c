@@ -20,6 +20,7 @@
 #include "daemon/log.h"
 #include "daemon/mac.h"
 #include "daemon/qimg.h"
+#include "daemon/plan.h"
 #include "daemon/spec.h"
 #include "daemon/spec_files.h"
 #include "daemon/store.h"
@@ -267,7 +268,8 @@ static int prepare(struct plan *p, size_t i, struct rpc_fault *f)
 	else
 		vm_new_uuid(uuid);
 	json_object_object_add(config, "uuid", json_object_new_string(uuid));
-	if (vm_config_check(old, uuid, config, f) < 0)
+	if (vm_config_check(old, uuid, config, f) < 0 ||
+	    plan_check_config(config, f) < 0)
 		return entry_fault(f, i, name);
 	/* a dry run's new uuid is not the one a real run would give */
 	bool fresh = !old && !rpc_member_str(entry, "uuid");

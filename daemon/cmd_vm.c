@@ -11,6 +11,7 @@
 #include "daemon/leftovers.h"
 #include "daemon/log.h"
 #include "daemon/ports.h"
+#include "daemon/plan.h"
 #include "daemon/seed.h"
 #include "daemon/store.h"
 #include "daemon/tap.h"
@@ -35,7 +36,8 @@ static int check_config_files(struct call *c, struct json_object *config)
 	struct rpc_fault f;
 
 	if (vm_config_check_files(config, &f) == 0 &&
-	    vm_volumes_check(config, &f) == 0)
+	    vm_volumes_check(config, &f) == 0 &&
+	    plan_check_config(config, &f) == 0)
 		return 0;
 	call_fault(c, &f);
 	return -1;

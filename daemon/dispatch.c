@@ -61,6 +61,10 @@ static const struct {
 	{"token-revoke", cmd_token_revoke},
 	{"usage-report", cmd_usage_report},
 	{"query-metrics", cmd_query_metrics},
+	{"plan-define", cmd_plan_define},
+	{"plan-list", cmd_plan_list},
+	{"plan-delete", cmd_plan_delete},
+	{"invoice", cmd_invoice},
 };
 #define NHANDLERS (sizeof handlers / sizeof handlers[0])
 

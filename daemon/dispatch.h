@@ -58,6 +58,10 @@ void cmd_token_list(struct call *c);
 void cmd_token_revoke(struct call *c);
 void cmd_usage_report(struct call *c);
 void cmd_query_metrics(struct call *c);
+void cmd_plan_define(struct call *c);
+void cmd_plan_list(struct call *c);
+void cmd_plan_delete(struct call *c);
+void cmd_invoice(struct call *c);
 
 
 

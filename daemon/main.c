@@ -25,6 +25,7 @@
 #include "daemon/pool.h"
 #include "daemon/log.h"
 #include "daemon/meter.h"
+#include "daemon/plan.h"
 #include "daemon/scope.h"
 #include "daemon/sdnotify.h"
 #include "daemon/server.h"
@@ -453,6 +454,7 @@ static int setup(void)
 	}
 	vm_recover_all();
 	meter_init();
+	plan_init();
 	tap_sweep();
 	leftovers_start();
 	probe_host();
@@ -499,6 +501,7 @@ int main(int argc, char **argv)
 	commit_shutdown();
 	server_shutdown();
 	vm_release_all();
+	plan_shutdown();
 	meter_shutdown();
 	leftovers_stop();
 	scope_free();

@@ -28,6 +28,8 @@
 #include "daemon/meter.h"
 #include "daemon/meter_calc.h"
 #include "daemon/meter_store.h"
+#include "daemon/plan.h"
+#include "daemon/quota.h"
 #include "daemon/store.h"
 #include "daemon/vm_config.h"
 #include "daemon/vmd.h"
@@ -45,6 +47,7 @@ struct meter {
 	int64_t since;             /* when the current QEMU started */
 	int64_t read_at;           /* when the reading in flight was asked */
 	int cpus, memory_mib;      /* what the current QEMU holds */
+	uint64_t disk_mib[VMD_DISK_MAX]; /* its volumes' sizes (plan.c) */
 	struct meter_part *parts;  /* amounts not yet committed */
 	size_t nparts, cap;
 };
@@ -130,6 +133,11 @@ static void count_time(struct meter *m, int64_t t1)
 	add(m, "mib_s", t0, t1, (uint64_t)secs * (uint64_t)m->memory_mib);
 	if (!strcmp(m->row.state, "running"))
 		add(m, "running_s", t0, t1, (uint64_t)secs);
+	for (int i = 0; i < VMD_DISK_MAX; i++) {
+		char name[24];
+		snprintf(name, sizeof name, "disk%d.size_mib_s", i);
+		add(m, name, t0, t1, (uint64_t)secs * m->disk_mib[i]);
+	}
 }
 
 static void hold(struct meter *m, struct vm *vm)
@@ -138,6 +146,7 @@ static void hold(struct meter *m, struct vm *vm)
 
 	m->cpus = (int)rpc_member_int(cfg, "cpus");
 	m->memory_mib = (int)rpc_member_int(cfg, "memory_mib");
+	plan_disk_mib(vm, m->disk_mib);
 	m->live = true;
 }
 
@@ -228,6 +237,7 @@ static void commit(struct vm *vm, struct meter *m, struct reading *r,
 	m->row = row;
 	m->t_committed = m->t;
 	m->nparts = 0;
+	quota_check(vm);
 }
 
 static void request(struct vm *vm, struct meter *m, int64_t now);
@@ -314,6 +324,18 @@ void meter_adopted(struct vm *vm)
 	request(vm, m, now);
 }
 
+int64_t meter_cut(struct vm *vm)
+{
+	struct meter *m = vm->meter;
+	int64_t now = now_s();
+
+	if (m && m->live) {
+		count_time(m, now);
+		request(vm, m, now);
+	}
+	return now;
+}
+
 void meter_forget(struct vm *vm)
 {
 	struct meter *m = vm->meter;
@@ -354,6 +376,7 @@ static void on_tick(evutil_socket_t fd, short what, void *arg)
 		struct meter *m = v[i]->meter;
 		if (m && m->live) {
 			count_time(m, now);
+			plan_disk_mib(v[i], m->disk_mib);
 			request(v[i], m, now);
 		}
 	}

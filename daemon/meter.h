@@ -21,6 +21,8 @@ void meter_shutdown(void);
 void meter_transition(struct vm *vm, enum vm_state old);
 /* vm_adopt.c: a QEMU that outlived the last vmd is the VM's again. */
 void meter_adopted(struct vm *vm);
+/* plan.c: a sample cut now (the VM's plan changes); now returned. */
+int64_t meter_cut(struct vm *vm);
 /* vm.c: the VM is going away. */
 void meter_forget(struct vm *vm);
 

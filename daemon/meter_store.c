@@ -6,6 +6,7 @@
 #include <sqlite3.h>
 #include "daemon/meter_calc.h"
 #include "daemon/meter_store.h"
+#include "daemon/plan_store.h"
 #include "daemon/store.h"
 
 static sqlite3_stmt *prepare(struct store *s, const char *sql)
@@ -151,6 +152,8 @@ int meter_store_commit(struct store *s, const char *uuid, int64_t t0,
 	rc = put_sample(s, uuid, t0, t1, parts, n);
 	if (rc == STORE_OK)
 		rc = add_parts(s, uuid, parts, n);
+	if (rc == STORE_OK)
+		rc = plan_store_roll(s, uuid, t0, parts, n);
 	if (rc == STORE_OK)
 		rc = put_meter(s, uuid, row);
 	if (rc != STORE_OK) {

@@ -347,6 +347,24 @@ sqlite3_stmt *store_prepare(struct store *s, const char *what, const char *sql)
 	return st;
 }
 
+sqlite3_stmt *store_prepare_texts(struct store *s, const char *what,
+				  const char *sql, int n, ...)
+{
+	sqlite3_stmt *st = store_prepare(s, what, sql);
+	va_list ap;
+
+	if (!st)
+		return NULL;
+	va_start(ap, n);
+	for (int i = 1; i <= n; i++) {
+		const char *t = va_arg(ap, const char *);
+		if (t)
+			sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT);
+	}
+	va_end(ap);
+	return st;
+}
+
 sqlite3_stmt *store_cached(struct store *s, const char *what, const char *sql)
 {
 	for (int i = 0; i < s->ncache; i++)

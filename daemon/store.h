@@ -42,6 +42,9 @@ int store_run(struct store *s, struct sqlite3_stmt *st, const char *what);
 /* A statement of sql, or NULL with "what: SQLite's words" as the error. */
 struct sqlite3_stmt *store_prepare(struct store *s, const char *what,
 				   const char *sql);
+/* ... with ?1..?n bound to the n texts that follow (NULL: SQL NULL). */
+struct sqlite3_stmt *store_prepare_texts(struct store *s, const char *what,
+					 const char *sql, int n, ...);
 /* The same, prepared once and kept for the store's life, for a statement
  * run on every call (a token's check): sql must be a string constant, its
  * address is the key.  Give it back with store_release, not finalize. */

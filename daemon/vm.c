@@ -18,6 +18,8 @@
 #include "daemon/vm_index.h"
 #include "daemon/mac.h"
 #include "daemon/meter.h"
+#include "daemon/plan.h"
+#include "daemon/quota.h"
 #include "daemon/log.h"
 #include "daemon/conn.h"
 #include "daemon/store.h"
@@ -87,6 +89,7 @@ struct vm *vm_add(const char *uuid, const char *name, struct json_object *config
 	vm->updated = updated;
 	vm->next = vms;
 	vms = vm;
+	plan_note(vm);   /* a no-op until plan_init(): then for every VM */
 	return vm;
 }
 
@@ -145,6 +148,7 @@ static void vm_free(struct vm *vm)
 		event_free(vm->restart_timer);
 	vm_changed(vm);
 	meter_forget(vm);
+	quota_forget(vm);
 	vm_config_unindex(vm);
 	vm_run_config_drop(vm);
 	json_object_put(vm->config);
@@ -175,6 +179,7 @@ void vm_set_config(struct vm *vm, struct json_object *config)
 	vm->config = config;
 	vm_config_index(vm);
 	vm_changed(vm);
+	plan_note(vm);
 }
 
 void vm_remove(struct vm *vm)

@@ -2,7 +2,6 @@
  * change at human pace, unlike the VM rows store.c keeps statements for.
  * Columns are named, never "SELECT *". */
 #include "config.h"
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -45,24 +44,7 @@ int volume_init(struct volume *v, const char *name, const char *pool,
 }
 
 /* A statement with its text arguments bound (NULL for an SQL NULL). */
-static sqlite3_stmt *prepare(struct store *s, const char *sql, int n, ...)
-{
-	sqlite3_stmt *st;
-	va_list ap;
-
-	if (sqlite3_prepare_v2(store_db(s), sql, -1, &st, NULL) != SQLITE_OK) {
-		store_set_err(s, "volumes: %s", sqlite3_errmsg(store_db(s)));
-		return NULL;
-	}
-	va_start(ap, n);
-	for (int i = 1; i <= n; i++) {
-		const char *t = va_arg(ap, const char *);
-		if (t)
-			sqlite3_bind_text(st, i, t, -1, SQLITE_TRANSIENT);
-	}
-	va_end(ap);
-	return st;
-}
+#define prepare(s, ...) store_prepare_texts(s, "volumes", __VA_ARGS__)
 
 /* Steps a statement that returns no rows, and finalizes it. */
 static int run(struct store *s, sqlite3_stmt *st, const char *what,

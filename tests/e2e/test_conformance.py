@@ -350,11 +350,19 @@ class ConformanceTest(vmdtest.VmdTestCase):
                  cls="InvalidArgument")
 
     def usage(self, rec, c):
-        """usage-report once with success, once refused."""
+        """usage-report, plans and invoice once with success, once refused."""
         rec.call(c, "usage-report", {"vms": ["conf-b"], "from": "2026-12",
                                      "to": "2027-01", "granularity": "day"})
         rec.call(c, "usage-report", {"from": "2026-12", "to": "2026-11"},
                  ok=False, cls="InvalidArgument")
+        rec.call(c, "plan-define", {"name": "conf-p", "currency": "EUR"})
+        rec.call(c, "plan-list")
+        rec.call(c, "invoice", {"customer": "conf", "month": "2026-12"})
+        rec.call(c, "invoice", {"customer": "conf", "month": "2026-13"},
+                 ok=False, cls="InvalidArgument")
+        rec.call(c, "plan-delete", {"name": "conf-p"})
+        rec.call(c, "plan-delete", {"name": "conf-p"}, ok=False,
+                 cls="InvalidArgument")
 
     def templates(self, rec, c):
         """vm-template and vm-clone once with success, once refused."""

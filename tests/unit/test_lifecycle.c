@@ -32,6 +32,8 @@
 #include "daemon/leftovers.h"
 #include "daemon/log.h"
 #include "daemon/meter.h"
+#include "daemon/plan.h"
+#include "daemon/quota.h"
 #include "daemon/ports.h"
 #include "daemon/qmp.h"
 #include "daemon/restart.h"
@@ -234,6 +236,9 @@ NOTHING(vm_config_unindex, struct vm *)
 NOTHING(vm_config_fill_macs, struct vm *)
 NOTHING(emu_argv_free, struct emu_argv *)
 NOTHING(meter_forget, struct vm *)
+/* Billing has tests of its own (test_rate, test_billing.py). */
+NOTHING(plan_note, struct vm *)
+NOTHING(quota_forget, struct vm *)
 
 /* Metering has a test of its own (test_meter_calc, test_metering.py). */
 void meter_transition(struct vm *vm, enum vm_state old)

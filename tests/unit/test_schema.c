@@ -175,7 +175,7 @@ static const char *const spec_commands[] = {
 	"job-cancel", "vm-template", "vm-clone", "vm-import-libvirt",
 	"vm-export-libvirt", "token-create", "token-list", "token-revoke",
 	"usage-report",
-	"query-metrics", NULL
+	"query-metrics", "plan-define", "plan-list", "plan-delete", "invoice", NULL
 };
 
 static void test_command_list(void **state)
