@@ -39,6 +39,8 @@ ACCESS = {
     "vm-import-libvirt": "admin", "vm-export-libvirt": "read",
     "token-create": "admin", "token-list": "admin", "token-revoke": "admin",
     "query-metrics": "read", "usage-report": "read",
+    "plan-define": "admin", "plan-list": "read", "plan-delete": "admin",
+    "invoice": "read",
 }
 
 # Run as another user (stdin: a JSON list of requests): each request on a
@@ -173,6 +175,9 @@ class AccessTest(GuardedVmTest):
                            "dry_run": True},
             "token-create": {"label": "access", "scope": "read"},
             "token-revoke": {"id": "0123456789abcdef"},
+            "plan-define": {"name": "access", "currency": "EUR"},
+            "plan-delete": {"name": "access"},
+            "invoice": {"customer": "acme", "month": "2026-12"},
             "usage-report": {"from": "2026-12", "to": "2027-01",
                              "granularity": "month"},
         }
