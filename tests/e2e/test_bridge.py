@@ -187,6 +187,29 @@ class BridgeTest(vmdtest.VmdTestCase):
         received = self.counters(c, name)["tx_bytes"] - before["tx_bytes"]
         self.assertGreaterEqual(received, BULK)
 
+    def metered_equals_tap(self, c, name):
+        """The pause samples the guest (a state change) while its tap is
+        frozen: the month's metered NIC bytes, from the guest's side, are
+        the tap's counters to the byte (the tap began at 0 with QEMU)."""
+        c.command("vm-pause", {"vm": name})
+        tap = self.counters(c, name)
+        nic = {}
+
+        def metered():
+            # the pause's sample commits once QEMU answered query-blockstats
+            nic.clear()
+            for r in c.command("usage-report", {
+                    "vms": [name], "from": "2026-01", "to": "2036-01"})["rows"]:
+                for k, v in r["devices"].get("nic0", {}).items():
+                    nic[k] = nic.get(k, 0) + v
+            return nic.get("tx_bytes", 0) >= BULK
+        self.wait_for(metered, t(10), "the pause's sample of nic0: %r" % nic)
+        self.assertEqual((nic.get("tx_bytes"), nic.get("rx_bytes"),
+                          nic.get("tx_packets"), nic.get("rx_packets")),
+                         (tap["rx_bytes"], tap["tx_bytes"], tap["rx_packets"],
+                          tap["tx_packets"]))
+        c.command("vm-resume", {"vm": name})
+
     def test_traffic_and_tap_lifetime(self):
         c = self.client()
         name = "bridged"
@@ -197,6 +220,7 @@ class BridgeTest(vmdtest.VmdTestCase):
                           % self.host_ip.encode(), b"pong9", t(60))
         self.bulk_guest_to_ns(c, con, name)
         self.bulk_ns_to_guest(c, con, name)
+        self.metered_equals_tap(c, name)
         rc, out, err = self.vmctl("show", name)
         self.assertRegex(out, r"taps.*tap=%s" % tap, err)
 
