@@ -114,6 +114,33 @@ class GatewayWsCase(gwtest.GatewayCase):
         self.assertNotIn(b"SHOULD-NOT", got)
         self.assertNotIn(b"SHOULD-NOT", v.read_until(b"writer-ok\r\n", t(10)))
 
+    def test_read_only_fallback_said(self):
+        """A console that attached read-only though the client did not ask
+        for it says so first, in one text message; one that got what it
+        asked for, and termproxy's, send console bytes only."""
+        ro = self.tok("read")
+        v = self.console(token=ro["token"])
+        op, msg = v.recv()
+        self.assertEqual(op, TEXT)
+        said = json.loads(msg)
+        self.assertEqual(said["mode"], "ro")
+        self.assertTrue(said["reason"].startswith("PermissionDenied: "), said)
+        v.read_until(BOOT_BANNER, t(10))
+        w = self.console()   # the writer
+        self.assertEqual(w.recv()[0], BINARY)
+        other = self.console()
+        op, msg = other.recv()
+        self.assertEqual(op, TEXT)
+        self.assertEqual(json.loads(msg)["mode"], "ro")
+        self.assertTrue(json.loads(msg)["reason"].startswith("Busy: "), msg)
+        asked = self.console(query="?mode=ro")
+        self.assertEqual(asked.recv()[0], BINARY)
+        tp = self.ws("/api/v1/vms/web1/console", protocols=["termproxy"])
+        tp.send(b"u@pam:" + self.admin.encode() + b"\n")
+        got = tp.read_until(BOOT_BANNER, t(10))
+        self.assertTrue(got.startswith(b"OK"), got[:40])
+        self.assertNotIn(b'"mode"', got)
+
     def test_console_token_on_other_vm(self):
         tok = self.tok([{"vm": "web1", "allow": ["console"]}])
         w = self.console("web2", tok["token"])
