@@ -146,12 +146,15 @@ def bench_rest(vmd, tmp, rows):
         show = lambda: unix.call(req)  # noqa: E731
         timed(https.call, 200)  # warm up: TLS, the pool's connections
         timed(show, 200)
-        rest, sock, gw_cpu = [], [], 0.0
+        rest, sock, gw_cpu, vmd_rest, vmd_sock = [], [], 0.0, 0.0, 0.0
         for _ in range(ARGS.rounds):
-            cpu0 = cpu_seconds(gw.proc.pid)
+            cpu0, vcpu0 = cpu_seconds(gw.proc.pid), cpu_seconds(vmd.proc.pid)
             rest += timed(https.call, ARGS.calls)
             gw_cpu += cpu_seconds(gw.proc.pid) - cpu0
+            vcpu1 = cpu_seconds(vmd.proc.pid)
+            vmd_rest += vcpu1 - vcpu0
             sock += timed(show, ARGS.calls)
+            vmd_sock += cpu_seconds(vmd.proc.pid) - vcpu1
         rss = gw.rss()
         https.close()
         unix.close()
@@ -175,6 +178,9 @@ def bench_rest(vmd, tmp, rows):
     rows.append(("(g) C client: REST GET, keep-alive TLS", "%.0f/s (%.0f %%), "
                  "p99 %.2f ms" % (c_rest["rate"], share * 100,
                                   c_rest["p99_ms"]), ">= 50 %", share >= 0.5))
+    rows.append(("(g) vmd CPU per call: REST (token) / socket", "%.0f us / "
+                 "%.0f us" % (vmd_rest / len(rest) * 1e6,
+                              vmd_sock / len(sock) * 1e6), "reported", None))
     rows.append(("(g) gateway CPU per REST call, RSS after", "%.0f us, %d KiB"
                  % (gw_cpu / len(rest) * 1e6, rss >> 10), "reported", None))
 
