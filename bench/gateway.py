@@ -14,9 +14,11 @@ usage: gateway.py --builddir DIR [--srcdir DIR] [--calls N] [--rounds N]
                   [--only g] [--report-only]
 """
 
+import json
 import os
 import signal
 import socket
+import subprocess
 import sys
 import time
 
@@ -28,6 +30,8 @@ def options(p):
                    help="round trips per side and round (default 3000)")
     p.add_argument("--rounds", type=int, default=3)
     p.add_argument("--only", default="g")
+    p.add_argument("--c-seconds", type=float, default=3.0,
+                   help="seconds per side for the C clients (default 3)")
 
 
 sys.path.insert(0, HERE)
@@ -39,6 +43,8 @@ from gwtest import GATEWAY, Gateway  # noqa: E402
 from benchlib import LineClient, log, ms, pct, qmp_handshake, run_bench  # noqa: E402
 
 VM = "web1"
+RTT = os.path.join(os.path.abspath(ARGS.builddir), "bench", "rtt")
+HTTPS_RTT = os.path.join(os.path.abspath(ARGS.builddir), "bench", "https_rtt")
 
 
 class HttpsClient:
@@ -92,6 +98,34 @@ def timed(fn, n):
     return samples
 
 
+def c_client(argv):
+    out = subprocess.run(argv, capture_output=True, timeout=60 + ARGS.c_seconds)
+    if out.returncode:
+        raise RuntimeError("%s: %s" % (argv[0], out.stderr.decode(
+            errors="replace")))
+    return json.loads(out.stdout)
+
+
+def equal_clients(vmd, gw, token):
+    """The same GET and vm-show from equal C clients (bench/https_rtt,
+    bench/rtt: one connection, one call in flight), interleaved in rounds:
+    their (socket, REST) figures, summed over the rounds."""
+    req = '{"execute": "vm-show", "arguments": {"vm": "%s"}}' % VM
+    sides = ([RTT, vmd.socket, None, "1", req],
+             [HTTPS_RTT, str(gw.port), None, "/api/v1/vms/" + VM, token])
+    total = [{"calls": 0, "seconds": 0.0, "p99_ms": 0.0} for _ in sides]
+    for _ in range(ARGS.rounds):
+        for argv, tot in zip(sides, total):
+            argv[2] = str(ARGS.c_seconds / ARGS.rounds)
+            r = c_client(argv)
+            tot["calls"] += r["calls"]
+            tot["seconds"] += r["seconds"]
+            tot["p99_ms"] = max(tot["p99_ms"], r["p99_ms"])
+    for tot in total:
+        tot["rate"] = tot["calls"] / tot["seconds"]
+    return total
+
+
 def bench_rest(vmd, tmp, rows):
     os.chmod(tmp, 0o711)  # the gateway, as nobody, reaches its socket
     gw_sock = os.path.join(tmp, "gateway.sock")
@@ -112,15 +146,19 @@ def bench_rest(vmd, tmp, rows):
         show = lambda: unix.call(req)  # noqa: E731
         timed(https.call, 200)  # warm up: TLS, the pool's connections
         timed(show, 200)
-        rest, sock, gw_cpu = [], [], 0.0
+        rest, sock, gw_cpu, vmd_rest, vmd_sock = [], [], 0.0, 0.0, 0.0
         for _ in range(ARGS.rounds):
-            cpu0 = cpu_seconds(gw.proc.pid)
+            cpu0, vcpu0 = cpu_seconds(gw.proc.pid), cpu_seconds(vmd.proc.pid)
             rest += timed(https.call, ARGS.calls)
             gw_cpu += cpu_seconds(gw.proc.pid) - cpu0
+            vcpu1 = cpu_seconds(vmd.proc.pid)
+            vmd_rest += vcpu1 - vcpu0
             sock += timed(show, ARGS.calls)
+            vmd_sock += cpu_seconds(vmd.proc.pid) - vcpu1
         rss = gw.rss()
         https.close()
         unix.close()
+        c_sock, c_rest = equal_clients(vmd, gw, token)
     finally:
         gw.stop()
         c.close()
@@ -133,6 +171,16 @@ def bench_rest(vmd, tmp, rows):
                  share >= 0.5))
     rows.append(("(g) REST p99", "%.2f ms" % ms(pct(rest, 99)), "< 2 ms",
                  ms(pct(rest, 99)) < 2.0))
+    share = c_rest["rate"] / c_sock["rate"]
+    rows.append(("(g) C client: vm-show on the unix socket", "%.0f/s, p99 "
+                 "%.2f ms" % (c_sock["rate"], c_sock["p99_ms"]), "reference",
+                 None))
+    rows.append(("(g) C client: REST GET, keep-alive TLS", "%.0f/s (%.0f %%), "
+                 "p99 %.2f ms" % (c_rest["rate"], share * 100,
+                                  c_rest["p99_ms"]), ">= 50 %", share >= 0.5))
+    rows.append(("(g) vmd CPU per call: REST (token) / socket", "%.0f us / "
+                 "%.0f us" % (vmd_rest / len(rest) * 1e6,
+                              vmd_sock / len(sock) * 1e6), "reported", None))
     rows.append(("(g) gateway CPU per REST call, RSS after", "%.0f us, %d KiB"
                  % (gw_cpu / len(rest) * 1e6, rss >> 10), "reported", None))
 
@@ -142,13 +190,16 @@ NOTES = [
     "of %d calls," % (ARGS.rounds, ARGS.calls),
     "    the two sides interleaved; the REST calls carry an admin token "
     "that vmd checks each time.",
+    "    The C client rows: bench/rtt and bench/https_rtt, one connection "
+    "each, %g s per side in %d rounds." % (ARGS.c_seconds, ARGS.rounds),
 ]
 
 
 def main():
-    for p in (vmdtest.VMD, GATEWAY):
+    for p in (vmdtest.VMD, GATEWAY, RTT, HTTPS_RTT):
         if not os.path.exists(p):
-            log("missing %s (make vmd vmd-gateway)" % p)
+            log("missing %s (make vmd vmd-gateway bench/rtt bench/https_rtt)"
+                % p)
             return 2
     return run_bench("gateway", measure, NOTES, ARGS)
 

@@ -11,10 +11,19 @@
  * TICKET is the token (USER is ignored).  Never in the URL, so never in
  * an access log or a browser's history.
  *
+ * A console asked for without ?mode that attached read-only (the token
+ * may only watch, or another viewer holds the keyboard) says so in one
+ * text message before any console byte: {"mode": "ro", "reason":
+ * "CLASS: desc"} with vmd's refusal of the rw attach.  Not with termproxy
+ * framing, whose clients show every message in the terminal.
+ *
  * Back-pressure both ways: vmd's stream is not read while the websocket
  * has WS_OUT_HIGH unsent (vmd then drops a viewer that stays behind), and
  * the websocket is not read while vmd has WS_OUT_HIGH of typing unsent. */
+#include "config.h"
 #include "console.h"
+
+#include <stdio.h>
 
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +50,7 @@ struct wsess {
 	bool termproxy;
 	int mode;                /* asked for */
 	bool ro;                 /* attached (or attaching) read-only */
+	char *fell_back;         /* why an AUTO attach went read-only */
 	bool throttled;          /* vmd's stream not read: the client lags */
 	long port;
 	char vm[64];
@@ -124,6 +134,22 @@ static void up_event_cb(struct bufferevent *bev, short what, void *arg)
 		 "console closed by vmd");
 }
 
+/* The text message that tells a client its console is read-only. */
+static void say_read_only(struct wsess *s)
+{
+	struct json_object *msg = json_object_new_object();
+	size_t n = 0;
+	const char *text;
+
+	json_object_object_add(msg, "mode", json_object_new_string("ro"));
+	json_object_object_add(msg, "reason",
+			       json_object_new_string(s->fell_back));
+	text = json_object_to_json_string_length(msg, JSON_C_TO_STRING_PLAIN, &n);
+	if (text)
+		ws_send(s->ws, 1, text, n);
+	json_object_put(msg);
+}
+
 static void wsess_attached(struct wsess *s, struct bufferevent *bev)
 {
 	s->up = bev;
@@ -133,6 +159,8 @@ static void wsess_attached(struct wsess *s, struct bufferevent *bev)
 	ws_pause_read(s->ws, 0);   /* what was typed meanwhile */
 	if (s->termproxy)
 		ws_send(s->ws, 0, "OK", 2);
+	else if (s->fell_back)
+		say_read_only(s);
 	else if (s->events)   /* the feed is on: events from here on */
 		ws_send(s->ws, 1, "{\"return\": {}}", 14);
 	up_relay(s, false);   /* what came with the reply */
@@ -156,6 +184,9 @@ static void stream_cb(void *arg, const struct upstream_reply *r,
 	    !r->io && r->cls_name && (!strcmp(r->cls_name, "PermissionDenied") ||
 				      !strcmp(r->cls_name, "Busy"))) {
 		s->ro = true;
+		if (asprintf(&s->fell_back, "%s: %s", r->cls_name,
+			     r->desc ? r->desc : "") < 0)
+			s->fell_back = NULL;
 		wsess_attach(s);
 		return;
 	}
@@ -269,6 +300,7 @@ static void ws_gone(struct ws *ws, void *arg)
 	if (s->up)
 		bufferevent_free(s->up);
 	event_free(s->auth_timer);
+	free(s->fell_back);
 	if (s->token) {
 		memset(s->token, 0, strlen(s->token));
 		free(s->token);

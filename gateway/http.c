@@ -29,6 +29,8 @@
 #include <event2/listener.h>
 #include "gateway/gateway.h"
 
+#define TLS_RECORD_MAX 16384   /* plaintext bytes in one TLS record */
+
 enum phase { PH_IDLE, PH_HEADERS, PH_BODY };
 
 /* One HTTP connection, tied to its SSL object. */
@@ -245,6 +247,17 @@ void gw_req_upgraded(struct gw_req *r)
 	gw_req_done(r);
 }
 
+/* evhttp queues a reply's head and body as two pieces, which TLS would
+ * send as two records in two write()s: a small reply goes as one. */
+static void one_record(struct evhttp_connection *evcon)
+{
+	struct bufferevent *bev = evcon ? evhttp_connection_get_bufferevent(evcon) : NULL;
+	struct evbuffer *out = bev ? bufferevent_get_output(bev) : NULL;
+
+	if (out && evbuffer_get_length(out) <= TLS_RECORD_MAX)
+		evbuffer_pullup(out, -1);
+}
+
 void gw_reply_bytes(struct gw_req *r, int status, const char *type,
 		    const void *buf, size_t len)
 {
@@ -258,8 +271,10 @@ void gw_reply_bytes(struct gw_req *r, int status, const char *type,
 	if (len)
 		evbuffer_add(out, buf, len);
 	struct evhttp_request *req = r->req;
+	struct evhttp_connection *evcon = evhttp_request_get_connection(req);
 	gw_req_done(r);
 	evhttp_send_reply(req, status, reason(status), NULL);
+	one_record(evcon);
 }
 
 void gw_reply_json(struct gw_req *r, int status, struct json_object *body)

@@ -46,6 +46,14 @@
       window.vmdConsole.connects++;
     };
     ws.onmessage = function (ev) {
+      if (typeof ev.data === 'string') {   /* {"mode": "ro", "reason"} */
+        try {
+          const said = JSON.parse(ev.data);
+          if (said.mode === 'ro')
+            status.textContent = 'connected, read-only (' + said.reason + ')';
+        } catch (e) { /* not ours to show */ }
+        return;
+      }
       if (fresh) {
         term.reset();
         fresh = false;

@@ -9,10 +9,13 @@ the token's scope; and the gateway's descriptors back where they were."""
 import json
 import os
 import sys
+import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import vmdtest  # noqa: E402
-from vmdtest import BOOT_BANNER, BOOTSECTOR, bootsector_config, t  # noqa: E402
+from vmdtest import (BOOT_BANNER, BOOTSECTOR, INITRAMFS, LINUX_BANNER,
+                     bootsector_config, console_read_all, linux_config,
+                     t)  # noqa: E402
 import gwtest  # noqa: E402
 from wsclient import BINARY, TEXT, Closed, WsClient, frame  # noqa: E402
 
@@ -110,6 +113,33 @@ class GatewayWsCase(gwtest.GatewayCase):
         got = w.read_until(b"writer-ok\r\n", t(10))
         self.assertNotIn(b"SHOULD-NOT", got)
         self.assertNotIn(b"SHOULD-NOT", v.read_until(b"writer-ok\r\n", t(10)))
+
+    def test_read_only_fallback_said(self):
+        """A console that attached read-only though the client did not ask
+        for it says so first, in one text message; one that got what it
+        asked for, and termproxy's, send console bytes only."""
+        ro = self.tok("read")
+        v = self.console(token=ro["token"])
+        op, msg = v.recv()
+        self.assertEqual(op, TEXT)
+        said = json.loads(msg)
+        self.assertEqual(said["mode"], "ro")
+        self.assertTrue(said["reason"].startswith("PermissionDenied: "), said)
+        v.read_until(BOOT_BANNER, t(10))
+        w = self.console()   # the writer
+        self.assertEqual(w.recv()[0], BINARY)
+        other = self.console()
+        op, msg = other.recv()
+        self.assertEqual(op, TEXT)
+        self.assertEqual(json.loads(msg)["mode"], "ro")
+        self.assertTrue(json.loads(msg)["reason"].startswith("Busy: "), msg)
+        asked = self.console(query="?mode=ro")
+        self.assertEqual(asked.recv()[0], BINARY)
+        tp = self.ws("/api/v1/vms/web1/console", protocols=["termproxy"])
+        tp.send(b"u@pam:" + self.admin.encode() + b"\n")
+        got = tp.read_until(BOOT_BANNER, t(10))
+        self.assertTrue(got.startswith(b"OK"), got[:40])
+        self.assertNotIn(b'"mode"', got)
 
     def test_console_token_on_other_vm(self):
         tok = self.tok([{"vm": "web1", "allow": ["console"]}])
@@ -243,6 +273,96 @@ class GatewayWsCase(gwtest.GatewayCase):
             w.close()
         self.wait_for(lambda: self.gw.fd_count() == before, t(10),
                       "the gateway's descriptors back to %d" % before)
+
+
+class ConsoleFloodTest(gwtest.GatewayCase):
+    """A Linux guest prints ~8 MiB (seq, 0.2 to 0.45 MiB/s under TCG) to
+    two websocket viewers: one reads everything, the other never reads
+    (a small SO_RCVBUF).  The reader gets every byte the log has; the
+    gateway stops reading vmd's stream for the stalled one at WS_OUT_HIGH
+    unsent, so its RSS stays flat while vmd drops that viewer once 4 MiB
+    wait for it, and the gateway then closes the websocket."""
+
+    RSS_SLACK = 4 << 20   # far below the flood: the gateway holds ~300 KiB
+    LINES = 1000000       # seq 1 1000000: 7.9 MB as the tty sends it
+
+    def read_until(self, w, data, want, timeout, on_msg=None):
+        """Appends w's console bytes to data until want is in its tail."""
+        end = time.monotonic() + timeout
+        start = len(data)
+        while want not in data[max(start, len(data) - 65536 - len(want)):]:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no %r in %r" % (want, bytes(data[-300:])))
+            w.sock.settimeout(left)
+            data += w.recv()[1]
+            if on_msg:
+                on_msg()
+
+    def attached(self, vm):
+        return self.c.command("vm-show", {"vm": vm})["ports"][0]["viewers"]
+
+    def test_stalled_viewer_bounded(self):
+        vmdtest.require_guests(INITRAMFS)
+        self.c.command("vm-define", {"config": linux_config(
+            "flood", serial=[{"type": "console", "log_kib": 65536}])})
+        self.c.command("vm-start", {"vm": "flood"}, timeout=t(60))
+        fds = self.gw.fd_count()
+        reader = WsClient(self.gw.port, "/api/v1/vms/flood/console")
+        self.addCleanup(reader.close)
+        reader.send(self.admin, opcode=TEXT)
+        got = bytearray()
+        self.read_until(reader, got, LINUX_BANNER, t(90))
+        for n in range(1, 21):   # until the shell reads its terminal
+            reader.send(b"echo R$((%d+1))DY\n" % n)
+            try:
+                self.read_until(reader, got, b"R%dDY" % (n + 1), t(5))
+                break
+            except TimeoutError:
+                pass
+        else:
+            self.fail("the guest's shell does not answer")
+        stalled = WsClient(self.gw.port, "/api/v1/vms/flood/console?mode=ro",
+                           rcvbuf=4096)
+        self.addCleanup(stalled.close)
+        stalled.send(self.admin, opcode=TEXT)
+        self.wait_for(lambda: self.attached("flood") == 2, t(10),
+                      "both viewers attached")
+        idle = peak = self.gw.rss()
+
+        def sample():
+            nonlocal peak
+            peak = max(peak, self.gw.rss())
+        reader.send(b"seq 1 %d; echo FLOOD-$((6*7))\n" % self.LINES)
+        self.read_until(reader, got, b"FLOOD-42", t(180), sample)
+        sample()
+        try:   # and the prompt after it, until the guest is quiet
+            while True:
+                self.read_until(reader, got, b"\0", 2)
+        except TimeoutError:
+            pass
+        # the reader: every byte, as the log has them
+        log, first, last = console_read_all(self.c, "flood")
+        self.assertEqual(last["end"] - first, len(log))
+        self.assertGreater(len(got), 7 << 20)
+        self.assertEqual(bytes(got), log[len(log) - len(got):],
+                         "the reader's bytes are not the log's")
+        self.assertIn(b"\r\n999999\r\n1000000\r\nFLOOD-42", got)
+        # the stalled viewer: dropped by vmd, its websocket closed, and
+        # meanwhile the gateway held little for it
+        self.wait_for(lambda: self.attached("flood") == 1, t(10),
+                      "vmd to drop the viewer that never reads")
+        self.wait_for(lambda: self.gw.fd_count() == fds + 2, t(10),
+                      "the stalled websocket closed by the gateway")
+        self.assertLess(peak - idle, self.RSS_SLACK,
+                        "the gateway's RSS grew from %d to %d KiB"
+                        % (idle >> 10, peak >> 10))
+        print("\nflood: %d bytes; gateway RSS idle %d KiB, peak %d KiB"
+              % (len(got), idle >> 10, peak >> 10))
+        reader.close()
+        stalled.close()
+        self.wait_for(lambda: self.gw.fd_count() == fds, t(10),
+                      "the gateway's descriptors back to %d" % fds)
 
 
 if __name__ == "__main__":

@@ -42,10 +42,17 @@ def frame(opcode, payload, mask=True, fin=True, length=None):
 
 class WsClient:
     def __init__(self, port, path, host="127.0.0.1", tls=True, origin=None,
-                 protocols=None, headers=None, timeout=10, source=None):
-        raw = socket.create_connection(
-            (host, port), timeout=timeout,
-            source_address=(source, 0) if source else None)
+                 protocols=None, headers=None, timeout=10, source=None,
+                 rcvbuf=None):
+        # rcvbuf: a small receive buffer, set before the connect so the
+        # window the peer sees stays small (a viewer that stalls)
+        raw = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        if rcvbuf:
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, rcvbuf)
+        raw.settimeout(timeout)
+        if source:
+            raw.bind((source, 0))
+        raw.connect((host, port))
         if tls:
             ctx = ssl.create_default_context()
             ctx.check_hostname = False
