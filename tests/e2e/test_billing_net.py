@@ -9,6 +9,7 @@ crosses into the next one), also when vmd was killed and restarted in
 between.  The network is test_bridge.py's: a namespace, a bridge and a
 veth pair, nothing else."""
 
+import datetime
 import os
 import signal
 import subprocess
@@ -99,9 +100,31 @@ class QuotaNetTest(test_bridge.BridgeTest):
         sys.stderr.write("\nsent at %d B/s, throttled %d B/s (tbf %d), lifted "
                          "%d B/s\n" % (free, slow, RATE_KBIT * 125, again))
 
-        # over the quota again; QEMU ends: its ifb goes with its tap
+        # over the quota again; kill -9 of vmd, a restart: still throttled,
+        # not announced again; a restart in the next month: lifted
         mark = len(c.events)
         cfg["transfer_quota"]["bytes"] = MIB
+        c.command("vm-update", {"vm": name, "config": cfg})
+        self.quota_event(c, "reached", mark)
+        self.assertIn("ingress", qdiscs(tap))
+        self.vmd.stop(signal.SIGKILL)
+        self.start("--meter-interval", "1")
+        time.sleep(3)
+        self.assertEqual(self.log_count("reached"), 2)
+        self.assertIn("ingress", qdiscs(tap))
+        self.vmd.stop(signal.SIGKILL)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        month = datetime.datetime(now.year + now.month // 12, now.month % 12 + 1,
+                                  1, tzinfo=datetime.timezone.utc).timestamp()
+        self.start("--meter-interval", "1", clock_offset=month + 5 - time.time())
+        self.wait_for(lambda: "ingress" not in qdiscs(tap) and not os.path.exists(
+            "/sys/class/net/" + ifb), t(30), "the throttle lifted in the next month")
+        self.assertEqual(self.log_count("lifted"), 2)
+
+        # over a quota of 0; QEMU ends: its ifb goes with its tap
+        c = self.client()
+        mark = len(c.events)
+        cfg["transfer_quota"]["bytes"] = 0
         c.command("vm-update", {"vm": name, "config": cfg})
         self.quota_event(c, "reached", mark)
         self.assertIn("ingress", qdiscs(tap))
