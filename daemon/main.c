@@ -26,6 +26,7 @@
 #include "daemon/log.h"
 #include "daemon/meter.h"
 #include "daemon/plan.h"
+#include "daemon/quota.h"
 #include "daemon/scope.h"
 #include "daemon/sdnotify.h"
 #include "daemon/server.h"
@@ -454,6 +455,7 @@ static int setup(void)
 	}
 	vm_recover_all();
 	meter_init();
+	quota_init();
 	plan_init();
 	tap_sweep();
 	leftovers_start();

@@ -17,12 +17,9 @@
 #include "rpc/message.h"
 #include "rpc/schema.h"
 
-/* A VM over its quota, and what vmd did about it. */
+/* A VM over its quota, and what vmd did about it (its row in the store). */
 struct over {
-	char uuid[37];
-	int64_t month;
-	char action[12];
-	bool paused;               /* vmd paused the guest for it */
+	struct quota_row r;
 	struct over *next;
 };
 
@@ -32,9 +29,45 @@ static struct over **find(const char *uuid)
 {
 	struct over **o = &overs;
 
-	while (*o && strcmp((*o)->uuid, uuid))
+	while (*o && strcmp((*o)->r.uuid, uuid))
 		o = &(*o)->next;
 	return o;
+}
+
+static struct over *add(const struct quota_row *r)
+{
+	struct over *n = calloc(1, sizeof *n);
+
+	if (n) {
+		n->r = *r;
+		n->next = overs;
+		overs = n;
+	}
+	return n;
+}
+
+static void restore(void *ctx, const struct quota_row *r)
+{
+	(void)ctx;
+	if (!*find(r->uuid))
+		add(r);
+}
+
+int quota_init(void)
+{
+	if (quota_store_foreach(vmd.store, restore, NULL) == STORE_OK)
+		return 0;
+	log_err("quota: %s", store_errmsg(vmd.store));
+	return -1;
+}
+
+/* A failed write is logged: vmd goes on enforcing from its memory. */
+static void save(struct vm *vm, const struct over *o)
+{
+	if ((o ? quota_store_put(vmd.store, &o->r)
+	       : quota_store_delete(vmd.store, vm->uuid)) != STORE_OK)
+		log_vm(LOG_ERR, vm->name, vm->uuid, "quota: %s",
+		       store_errmsg(vmd.store));
 }
 
 static void announce(struct vm *vm, const char *what, int64_t month,
@@ -87,15 +120,55 @@ static bool cpus(struct vm *vm, bool run)
 
 /* Takes (on) or undoes the action of o; taking it again is harmless, so
  * a guest that was starting, or resumed by hand, or a new QEMU with new
- * taps, gets it at the next check. */
+ * taps, gets it at the next check.  A running guest is not paused by the
+ * quota (any more): only a pause vmd made for it is undone. */
 static void act(struct vm *vm, struct over *o, struct json_object *q, bool on)
 {
-	if (!strcmp(o->action, "throttle") && on)
+	const char *action = o->r.action;
+	bool stopping = vm->pending_op && !strcmp(vm->pending_op, "quota");
+
+	if (!strcmp(action, "throttle") && on) {
 		quota_tc_throttle(vm, rpc_member_int(q, "rate_kbit"));
-	else if (!strcmp(o->action, "throttle"))
+	} else if (!strcmp(action, "throttle")) {
 		quota_tc_lift(vm);
-	else if (!strcmp(o->action, "pause") && (on || o->paused))
-		o->paused |= cpus(vm, !on);
+	} else if (!strcmp(action, "pause") && on && vm->state == VM_RUNNING &&
+		   !stopping) {
+		bool paused = cpus(vm, false);
+		if (paused != o->r.paused) {
+			o->r.paused = paused;
+			save(vm, o);
+		}
+	} else if (!strcmp(action, "pause") && !on && o->r.paused) {
+		cpus(vm, true);
+	}
+}
+
+/* Its QEMU ended: the pause, and the ifbs of the taps, went with it. */
+static void gone(struct vm *vm, struct over *o)
+{
+	if (!strcmp(o->r.action, "throttle"))
+		quota_tc_lift(vm);
+	if (o->r.paused) {
+		o->r.paused = false;
+		save(vm, o);
+	}
+}
+
+static void reach(struct vm *vm, struct json_object *q, int64_t month,
+		  int64_t used)
+{
+	const char *action = rpc_member_str(q, "action");
+	struct quota_row r = {.month = month, .since = meter_now_ms() / 1000};
+	struct over *n;
+
+	action = action ? action : "event";
+	snprintf(r.uuid, sizeof r.uuid, "%s", vm->uuid);
+	snprintf(r.action, sizeof r.action, "%s", action);
+	if (!(n = add(&r)))
+		return;
+	save(vm, n);
+	announce(vm, "reached", month, used, rpc_member_int(q, "bytes"), action);
+	act(vm, n, q, true);
 }
 
 void quota_check(struct vm *vm)
@@ -109,30 +182,22 @@ void quota_check(struct vm *vm)
 
 	if (used < 0)
 		return;
-	if (*o && (!over || (*o)->month != month)) {
+	if (*o && (!over || (*o)->r.month != month)) {
 		n = *o;
 		*o = n->next;
 		act(vm, n, q, false);
-		announce(vm, "lifted", month, used, bytes, n->action);
+		save(vm, NULL);
+		announce(vm, "lifted", month, used, bytes, n->r.action);
 		free(n);
 	}
-	if (*o && !vm_is_active(vm) && !strcmp((*o)->action, "throttle"))
-		quota_tc_lift(vm);   /* the taps went with QEMU: the ifbs too */
+	if (*o && !vm_is_active(vm))
+		gone(vm, *o);
 	if (!over || !vm_is_active(vm))
 		return;
-	const char *action = rpc_member_str(q, "action");
-	action = action ? action : "event";
-	if (!*o && (n = calloc(1, sizeof *n))) {
-		snprintf(n->uuid, sizeof n->uuid, "%s", vm->uuid);
-		snprintf(n->action, sizeof n->action, "%s", action);
-		n->month = month;
-		n->next = overs;
-		overs = n;
-		announce(vm, "reached", month, used, bytes, action);
-		act(vm, n, q, true);
-	} else if (*o && vm->state == VM_RUNNING) {
+	if (!*o)
+		reach(vm, q, month, used);
+	else if (vm->state == VM_RUNNING)
 		act(vm, *o, q, true);
-	}
 }
 
 void quota_forget(struct vm *vm)

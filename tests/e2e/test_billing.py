@@ -10,6 +10,7 @@ throttle, which needs a bridged guest, is in test_billing_net.py."""
 
 import os
 import re
+import signal
 import sqlite3
 import subprocess
 import sys
@@ -213,6 +214,54 @@ class BillingTest(VmdTestCase):
                              t(30), since=mark)
         self.assertEqual(ev["data"]["state"], "lifted")
         c.wait_state("web1", "running", t(30), since=mark)
+
+    def reached_in_log(self):
+        with open(self.vmd.log_path) as f:
+            return f.read().count("transfer quota reached")
+
+    def test_quota_pause_survives_vmd_restart(self):
+        """kill -9 of vmd: the restarted vmd knows what it paused (the store
+        says), announces no second "reached", and raising the quota then
+        resumes the guest it paused, not the one an admin paused."""
+        quota = {"bytes": 0, "action": "pause"}
+        self.start("--meter-interval", "1")
+        c = self.client()
+        mine = bootsector_config("q1", transfer_quota=dict(quota))
+        theirs = bootsector_config("q2")
+        uuid = c.command("vm-define", {"config": mine})["uuid"]
+        c.command("vm-define", {"config": theirs})
+        mark = len(c.events)
+        c.command("vm-start", {"vm": "q1"}, timeout=t(60))
+        c.wait_state("q1", "paused", t(30), since=mark)
+        c.command("vm-start", {"vm": "q2"}, timeout=t(60))
+        c.command("vm-pause", {"vm": "q2"})
+        theirs["transfer_quota"] = dict(quota)
+        c.command("vm-update", {"vm": "q2", "config": theirs})
+        self.wait_for(lambda: self.reached_in_log() == 2, t(30), "q2 reached")
+        rows = self.query("SELECT uuid, action, paused FROM quota_enforced")
+        self.assertIn((uuid, "pause", 1), rows)
+        self.assertEqual(sorted(r[2] for r in rows), [0, 1])
+
+        self.vmd.stop(signal.SIGKILL)
+        self.start("--meter-interval", "1")
+        c = self.client()
+        time.sleep(3)            # samples, and checks, every second
+        self.assertEqual(self.reached_in_log(), 2, "announced again")
+        for name in ("q1", "q2"):
+            self.assertEqual(c.command("vm-show", {"vm": name})["state"], "paused")
+        mark = len(c.events)
+        for name, cfg in (("q1", mine), ("q2", theirs)):
+            cfg["transfer_quota"]["bytes"] = 10 ** 12
+            c.command("vm-update", {"vm": name, "config": cfg})
+        for name in ("q1", "q2"):
+            _, ev = c.wait_event(lambda e: e.get("event") == "USAGE_QUOTA" and
+                                 e["data"]["vm"] == name, t(30), since=mark)
+            self.assertEqual(ev["data"]["state"], "lifted")
+        c.wait_state("q1", "running", t(30), since=mark)
+        time.sleep(2)
+        self.assertEqual(c.command("vm-show", {"vm": "q2"})["state"], "paused",
+                         "resumed a guest the quota had not paused")
+        self.assertEqual(self.query("SELECT * FROM quota_enforced"), [])
 
     def test_bad_input(self):
         self.start()

@@ -3,10 +3,15 @@
 counts; on reaching the quota vmd sends USAGE_QUOTA and throttles what the
 guest sends (an ingress qdisc on its tap redirecting to an ifb device with
 a tbf qdisc): the qdiscs exist and the rate drops to the quota's rate;
-raising the quota lifts it (qdiscs gone, the rate back).  The network is
-test_bridge.py's: a namespace, a bridge and a veth pair, nothing else."""
+raising the quota lifts it (qdiscs gone, the rate back).  A guest paused
+for its quota is resumed when the month changes (vmd-testclock's clock
+crosses into the next one), also when vmd was killed and restarted in
+between.  The network is test_bridge.py's: a namespace, a bridge and a
+veth pair, nothing else."""
 
+import datetime
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -14,6 +19,7 @@ import unittest
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import test_bridge  # noqa: E402
+import test_metering  # noqa: E402
 import vmdtest  # noqa: E402
 from vmdtest import t  # noqa: E402
 
@@ -29,10 +35,7 @@ def qdiscs(dev):
 class QuotaNetTest(test_bridge.BridgeTest):
     start_vmd = False
 
-    def setUp(self):
-        super().setUp()
-        self.vmd.extra_args = ["--meter-interval", "1"]
-        self.vmd.start()
+    start = test_metering.MeteringTest.start
 
     def send(self, con, n):
         """The guest sends n bytes to the namespace: seconds it took."""
@@ -55,6 +58,7 @@ class QuotaNetTest(test_bridge.BridgeTest):
                             e["data"]["state"] == state, t(30), since=mark)[1]
 
     def test_throttle_and_lift(self):
+        self.start("--meter-interval", "1")
         c = self.client()
         name = "metered"
         cfg = self.config(name, transfer_quota={
@@ -96,9 +100,31 @@ class QuotaNetTest(test_bridge.BridgeTest):
         sys.stderr.write("\nsent at %d B/s, throttled %d B/s (tbf %d), lifted "
                          "%d B/s\n" % (free, slow, RATE_KBIT * 125, again))
 
-        # over the quota again; QEMU ends: its ifb goes with its tap
+        # over the quota again; kill -9 of vmd, a restart: still throttled,
+        # not announced again; a restart in the next month: lifted
         mark = len(c.events)
         cfg["transfer_quota"]["bytes"] = MIB
+        c.command("vm-update", {"vm": name, "config": cfg})
+        self.quota_event(c, "reached", mark)
+        self.assertIn("ingress", qdiscs(tap))
+        self.vmd.stop(signal.SIGKILL)
+        self.start("--meter-interval", "1")
+        time.sleep(3)
+        self.assertEqual(self.log_count("reached"), 2)
+        self.assertIn("ingress", qdiscs(tap))
+        self.vmd.stop(signal.SIGKILL)
+        now = datetime.datetime.now(datetime.timezone.utc)
+        month = datetime.datetime(now.year + now.month // 12, now.month % 12 + 1,
+                                  1, tzinfo=datetime.timezone.utc).timestamp()
+        self.start("--meter-interval", "1", clock_offset=month + 5 - time.time())
+        self.wait_for(lambda: "ingress" not in qdiscs(tap) and not os.path.exists(
+            "/sys/class/net/" + ifb), t(30), "the throttle lifted in the next month")
+        self.assertEqual(self.log_count("lifted"), 2)
+
+        # over a quota of 0; QEMU ends: its ifb goes with its tap
+        c = self.client()
+        mark = len(c.events)
+        cfg["transfer_quota"]["bytes"] = 0
         c.command("vm-update", {"vm": name, "config": cfg})
         self.quota_event(c, "reached", mark)
         self.assertIn("ingress", qdiscs(tap))
@@ -107,9 +133,68 @@ class QuotaNetTest(test_bridge.BridgeTest):
                       t(10), "the ifb removed with QEMU")
 
 
+    def ping_replies(self, size):
+        """The guest answers pings of size bytes: what it sends counts."""
+        test_bridge.netns(self.ns, "busybox", "ping", "-c", "4", "-i", "0.2",
+                          "-W", "2", "-s", str(size), self.guest_ip)
+
+    def log_count(self, what):
+        with open(self.vmd.log_path) as f:
+            return f.read().count("transfer quota " + what)
+
+    def test_pause_lifted_at_the_month(self):
+        jan = test_metering.NEW_YEAR
+        feb = jan + 31 * 86400
+        self.start("--meter-interval", "1",
+                   clock_offset=jan - t(30) - time.time())
+        c = self.client()
+        name = "paused"
+        cfg = self.config(name, transfer_quota={"bytes": 32 * 1024,
+                                                "action": "pause"})
+        c.command("vm-define", {"config": cfg})
+        c.command("vm-start", {"vm": name}, timeout=t(60))
+        self.leftovers.append(test_bridge.tap_of(
+            c.command("vm-show", {"vm": name})["uuid"]))
+        self.guest_shell(name)
+        mark = len(c.events)
+        self.ping_replies(16000)
+        ev = self.quota_event(c, "reached", mark)["data"]
+        self.assertEqual((ev["action"], ev["month"]), ("pause", "2026-12-01T00:00:00Z"))
+        c.wait_state(name, "paused", t(30), since=mark)
+        left = jan - (time.time() + self.clock_offset)
+        self.assertGreater(left, 1, "the guest booted too slowly for the test")
+        mark = len(c.events)
+        ev = c.wait_event(lambda e: e.get("event") == "USAGE_QUOTA",
+                          left + t(30), since=mark)[1]["data"]
+        self.assertEqual((ev["state"], ev["month"]),
+                         ("lifted", "2027-01-01T00:00:00Z"))
+        c.wait_state(name, "running", t(30), since=mark)
+
+        # over again in January; kill -9 of vmd, a restart in January: no
+        # second "reached", still paused; one in February: resumed
+        mark = len(c.events)
+        self.ping_replies(16000)
+        self.quota_event(c, "reached", mark)
+        c.wait_state(name, "paused", t(30), since=mark)
+        self.vmd.stop(signal.SIGKILL)
+        self.start("--meter-interval", "1", clock_offset=self.clock_offset)
+        c = self.client()
+        time.sleep(3)
+        self.assertEqual(self.log_count("reached"), 2)
+        self.assertEqual(c.command("vm-show", {"vm": name})["state"], "paused")
+        self.vmd.stop(signal.SIGKILL)
+        self.start("--meter-interval", "1", clock_offset=feb + 5 - time.time())
+        c = self.client()
+        self.wait_for(lambda: c.command("vm-show", {"vm": name})["state"] ==
+                      "running", t(30), "the guest resumed in February")
+        self.assertEqual(self.log_count("lifted"), 2)
+        self.assertEqual(self.log_count("reached"), 2)
+
 def load_tests(loader, tests, pattern):
-    """Only this file's test: test_bridge's are test_bridge.py's."""
-    return loader.loadTestsFromNames(["test_throttle_and_lift"], QuotaNetTest)
+    """Only this file's tests: test_bridge's are test_bridge.py's."""
+    return loader.loadTestsFromNames(["test_throttle_and_lift",
+                                      "test_pause_lifted_at_the_month"],
+                                     QuotaNetTest)
 
 
 if __name__ == "__main__":

@@ -16,6 +16,7 @@
 #include <cmocka.h>
 #include <sqlite3.h>
 
+#include "daemon/quota.h"
 #include "daemon/store.h"
 #include "schemas/embedded.h"
 
@@ -434,6 +435,46 @@ static void test_survives_reopen(void **state)
 	assert_int_equal(seen.starttime[0], 5);
 }
 
+static void keep_row(void *ctx, const struct quota_row *r)
+{
+	struct quota_row *out = ctx;
+
+	out[out[0].uuid[0] ? 1 : 0] = *r;
+}
+
+/* A quota vmd enforces: written, replaced, read back after a reopen, and
+ * gone with the VM's definition or when lifted. */
+static void test_quota_rows(void **state)
+{
+	struct fixture *f = *state;
+	struct quota_row r = {UUID_A, "pause", 1798761600, false, 1798761601};
+	struct quota_row got[2];
+
+	memset(got, 0, sizeof got);
+	f->s = open_store(f);
+	assert_int_equal(store_vm_insert(f->s, UUID_A, "web1", "{}"), STORE_OK);
+	assert_int_equal(store_vm_insert(f->s, UUID_B, "web2", "{}"), STORE_OK);
+	assert_int_equal(quota_store_put(f->s, &r), STORE_OK);
+	r.paused = true;
+	assert_int_equal(quota_store_put(f->s, &r), STORE_OK);
+	store_close(f->s);
+	f->s = open_store(f);
+	assert_int_equal(quota_store_foreach(f->s, keep_row, got), STORE_OK);
+	assert_string_equal(got[0].uuid, UUID_A);
+	assert_string_equal(got[0].action, "pause");
+	assert_int_equal(got[0].month, 1798761600);
+	assert_true(got[0].paused);
+	assert_int_equal(got[0].since, 1798761601);
+	assert_int_equal(got[1].uuid[0], 0);
+	memcpy(r.uuid, UUID_B, sizeof r.uuid);
+	assert_int_equal(quota_store_put(f->s, &r), STORE_OK);
+	assert_int_equal(store_vm_delete(f->s, UUID_A), STORE_OK);
+	assert_int_equal(quota_store_delete(f->s, UUID_B), STORE_OK);
+	memset(got, 0, sizeof got);
+	assert_int_equal(quota_store_foreach(f->s, keep_row, got), STORE_OK);
+	assert_int_equal(got[0].uuid[0], 0);
+}
+
 /* A non-zero callback value stops the walk and is handed back. */
 static void test_foreach_stops(void **state)
 {
@@ -576,6 +617,7 @@ int main(void)
 		T(test_runtime_upsert),
 		T(test_delete_cascades_keeps_events),
 		T(test_survives_reopen),
+		T(test_quota_rows),
 		T(test_foreach_stops),
 		T(test_foreach_nested),
 		T(test_sync),
