@@ -7,10 +7,14 @@ keeper's --journal-max, 256 MiB).  vmd does both a bounded chunk per loop
 turn, so another client's vm-list is answered within LATENCY_MS meanwhile,
 and the log still gets every byte exactly once.
 
-The worst vm-list round trip is measured by a separate process that sends
+The vm-list round trips are measured by a separate process that sends
 vm-list back to back.  The host is shared with other work, so the probe and
 vmd run at a raised priority (nice -5): what is measured is vmd's loop,
-not the scheduler."""
+not the scheduler.  Even so one round trip in thousands can lose its CPU
+to the host for a few ms (a .ci/run saw 12 ms once), so the second worst
+must be within LATENCY_MS and the worst within OUTLIER_MS: a loop that
+blocks on the copy (a 256 MiB catch-up takes hundreds of ms) or in each
+turn fails both."""
 
 import glob
 import multiprocessing
@@ -27,6 +31,7 @@ from vmdtest import (BOOT_BANNER, Client, bootsector_config,  # noqa: E402
                      console_read_all, pid_alive, t)
 
 LATENCY_MS = 10
+OUTLIER_MS = 50
 PRIORITY = -5
 KEEPER_BIN = os.path.join(vmdtest.BUILDDIR, "vmd-keeper")
 FLOOD_MIB = 256
@@ -34,16 +39,16 @@ FLOOD_MIB = 256
 
 def _probe(sock, stop, out):
     """The latency client: vm-list back to back until stop is set; sends
-    (worst round trip in ms, calls) to out."""
+    ([worst, second worst] round trips in ms, calls) to out."""
     os.setpriority(os.PRIO_PROCESS, 0, PRIORITY)
     c = Client(sock)
-    worst, n = 0.0, 0
+    worst, n = [0.0, 0.0], 0
     while not stop.is_set():
         t0 = time.monotonic()
         c.command("vm-list", timeout=t(30))
-        worst = max(worst, time.monotonic() - t0)
+        worst = sorted(worst + [time.monotonic() - t0], reverse=True)[:2]
         n += 1
-    out.send((worst * 1000, n))
+    out.send(([w * 1000 for w in worst], n))
 
 
 class LatencyProbe:
@@ -55,7 +60,7 @@ class LatencyProbe:
         self.proc.start()
 
     def stop(self):
-        """(worst round trip in ms, number of vm-list calls)."""
+        """([worst, second worst] round trips in ms, vm-list calls)."""
         self.stop_ev.set()
         if not self.rd.poll(t(60)):
             self.proc.kill()
@@ -85,10 +90,11 @@ class LoopTest(vmdtest.VmdTestCase):
         return p
 
     def assertQuick(self, worst_ms, calls, what):
-        sys.stderr.write("\n%s: worst vm-list %.2f ms over %d calls\n"
-                         % (what, worst_ms, calls))
+        sys.stderr.write("\n%s: worst vm-lists %.2f and %.2f ms over %d "
+                         "calls\n" % (what, worst_ms[0], worst_ms[1], calls))
         self.assertGreater(calls, 10, "the probe hardly ran")
-        self.assertLess(worst_ms, LATENCY_MS, "%s delayed vm-list" % what)
+        self.assertLess(worst_ms[1], LATENCY_MS, "%s delayed vm-list" % what)
+        self.assertLess(worst_ms[0], OUTLIER_MS, "%s delayed vm-list" % what)
 
     def keeper_of(self, run_dir):
         for pid in vmdtest._all_pids():
