@@ -10,11 +10,11 @@ and the log still gets every byte exactly once.
 The vm-list round trips are measured by a separate process that sends
 vm-list back to back.  The host is shared with other work, so the probe and
 vmd run at a raised priority (nice -5): what is measured is vmd's loop,
-not the scheduler.  Even so one round trip in thousands can lose its CPU
-to the host for a few ms (a .ci/run saw 12 ms once), so the second worst
-must be within LATENCY_MS and the worst within OUTLIER_MS: a loop that
-blocks on the copy (a 256 MiB catch-up takes hundreds of ms) or in each
-turn fails both."""
+not the scheduler.  Even so a few round trips in thousands lose their CPU
+to the host for a few ms (a loaded .ci/run saw 11 and 12 ms), so 99.9 %
+of them must be within LATENCY_MS and the worst within OUTLIER_MS: a loop
+that blocks on the whole copy (hundreds of ms), or too long in each turn
+(every call then waits), fails them."""
 
 import glob
 import multiprocessing
@@ -39,16 +39,17 @@ FLOOD_MIB = 256
 
 def _probe(sock, stop, out):
     """The latency client: vm-list back to back until stop is set; sends
-    ([worst, second worst] round trips in ms, calls) to out."""
+    ([worst, 99.9th percentile] round trips in ms, calls) to out."""
     os.setpriority(os.PRIO_PROCESS, 0, PRIORITY)
     c = Client(sock)
-    worst, n = [0.0, 0.0], 0
+    rtts = []
     while not stop.is_set():
         t0 = time.monotonic()
         c.command("vm-list", timeout=t(30))
-        worst = sorted(worst + [time.monotonic() - t0], reverse=True)[:2]
-        n += 1
-    out.send(([w * 1000 for w in worst], n))
+        rtts.append(time.monotonic() - t0)
+    rtts.sort(reverse=True)
+    worst = [rtts[0], rtts[len(rtts) // 1000]] if rtts else [0.0, 0.0]
+    out.send(([w * 1000 for w in worst], len(rtts)))
 
 
 class LatencyProbe:
@@ -60,7 +61,7 @@ class LatencyProbe:
         self.proc.start()
 
     def stop(self):
-        """([worst, second worst] round trips in ms, vm-list calls)."""
+        """([worst, 99.9th percentile] round trips in ms, vm-list calls)."""
         self.stop_ev.set()
         if not self.rd.poll(t(60)):
             self.proc.kill()
@@ -90,8 +91,9 @@ class LoopTest(vmdtest.VmdTestCase):
         return p
 
     def assertQuick(self, worst_ms, calls, what):
-        sys.stderr.write("\n%s: worst vm-lists %.2f and %.2f ms over %d "
-                         "calls\n" % (what, worst_ms[0], worst_ms[1], calls))
+        sys.stderr.write("\n%s: vm-list worst %.2f ms, 99.9 %% within %.2f "
+                         "ms, of %d calls\n" % (what, worst_ms[0], worst_ms[1],
+                                                calls))
         self.assertGreater(calls, 10, "the probe hardly ran")
         self.assertLess(worst_ms[1], LATENCY_MS, "%s delayed vm-list" % what)
         self.assertLess(worst_ms[0], OUTLIER_MS, "%s delayed vm-list" % what)
