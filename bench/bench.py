@@ -64,7 +64,7 @@ import vmdtest  # noqa: E402
 from vmdtest import Client, bootsector_config  # noqa: E402
 from bare import (bare_argv, bare_boot_once, listening_pair,  # noqa: E402
                   vmd_qemu_argv)
-from benchlib import (LineClient, log, median_ms, ms, pct,  # noqa: E402
+from benchlib import (LineClient, log, median_ms, missing, ms, pct,  # noqa: E402
                       qmp_handshake, run_bench)
 
 RTT = os.path.join(os.path.abspath(ARGS.builddir), "bench", "rtt")
@@ -631,11 +631,9 @@ NOTES = [
 
 
 def main():
-    for p in (vmdtest.VMD, vmdtest.VMCTL, vmdtest.BOOTSECTOR, RTT):
-        if not os.path.exists(p):
-            log("missing %s (make vmd vmctl bench/rtt "
-                "tests/guests/bootsector.img)" % p)
-            return 2
+    if missing((vmdtest.VMD, vmdtest.VMCTL, vmdtest.BOOTSECTOR, RTT),
+               "vmd vmctl bench/rtt tests/guests/bootsector.img"):
+        return 2
     return run_bench("", measure, NOTES, ARGS,
                      "Python client, C client (bench/rtt) for (b)")
 

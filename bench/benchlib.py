@@ -162,6 +162,16 @@ def print_table(info, rows, notes):
     print()
 
 
+def missing(paths, hint):
+    """Whether a file a bench needs is not built (then logged, with the
+    make targets that build them)."""
+    for p in paths:
+        if not os.path.exists(p):
+            log("missing %s (make %s)" % (p, hint))
+            return True
+    return False
+
+
 def run_bench(name, measure, notes, args, clients="Python client"):
     """One vmd on a scratch directory; measure(vmd, client, tmp, host,
     rows) appends rows (measurement, result, target, ok).  Prints the

@@ -40,7 +40,8 @@ ARGS = bench_args(__doc__, options)
 import vmdtest  # noqa: E402
 from vmdproto import Client  # noqa: E402
 from gwtest import GATEWAY, Gateway  # noqa: E402
-from benchlib import LineClient, log, ms, pct, qmp_handshake, run_bench  # noqa: E402
+from benchlib import (LineClient, log, missing, ms, pct,  # noqa: E402
+                      qmp_handshake, run_bench)
 
 VM = "web1"
 RTT = os.path.join(os.path.abspath(ARGS.builddir), "bench", "rtt")
@@ -196,11 +197,9 @@ NOTES = [
 
 
 def main():
-    for p in (vmdtest.VMD, GATEWAY, RTT, HTTPS_RTT):
-        if not os.path.exists(p):
-            log("missing %s (make vmd vmd-gateway bench/rtt bench/https_rtt)"
-                % p)
-            return 2
+    if missing((vmdtest.VMD, GATEWAY, RTT, HTTPS_RTT),
+               "vmd vmd-gateway bench/rtt bench/https_rtt"):
+        return 2
     return run_bench("gateway", measure, NOTES, ARGS)
 
 

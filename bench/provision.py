@@ -47,7 +47,7 @@ ARGS = bench_args(__doc__, options)
 import vmdtest  # noqa: E402
 from vmdproto import Console  # noqa: E402
 from vmdtest import linux_config  # noqa: E402
-from benchlib import log, ms, pct, run_bench  # noqa: E402
+from benchlib import log, missing, ms, pct, run_bench  # noqa: E402
 
 KEY = ("ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHVtZC1iZW5jaC1rZXktMDAwMDAw"
        "MDAwMDAwMDAwMDAw bench@vmd")
@@ -221,11 +221,9 @@ NOTES = [
 
 
 def main():
-    for p in (vmdtest.VMD, vmdtest.VMCTL, vmdtest.INITRAMFS):
-        if not os.path.exists(p):
-            log("missing %s (make vmd vmctl tests/guests/initramfs.cpio.gz)"
-                % p)
-            return 2
+    if missing((vmdtest.VMD, vmdtest.VMCTL, vmdtest.INITRAMFS),
+               "vmd vmctl tests/guests/initramfs.cpio.gz"):
+        return 2
     return run_bench("prov", measure, NOTES, ARGS)
 
 

@@ -25,13 +25,16 @@ SECTION = "## Scripted provisioning, end to end"
 IMAGE = "/srv/images/debian-12.raw"
 
 
-def readme_block():
-    """The first sh block of the section, as lines."""
+def readme_blocks(section):
+    """The sh blocks of README.md from the heading section on."""
     with open(README) as f:
         text = f.read()
-    part = text[text.index(SECTION):]
-    m = re.search(r"```sh\n(.*?)```", part, re.S)
-    return m.group(1).splitlines()
+    return re.findall(r"```sh\n(.*?)```", text[text.index(section):], re.S)
+
+
+def readme_block():
+    """The first sh block of the section, as lines."""
+    return readme_blocks(SECTION)[0].splitlines()
 
 
 def runnable(lines):

@@ -19,7 +19,8 @@ import vmdtest  # noqa: E402
 import gwtest  # noqa: E402
 from vmdtest import BOOTSECTOR, bootsector_config, t  # noqa: E402
 
-README = os.path.join(vmdtest.SRCDIR, "README.md")
+from test_readme import readme_blocks  # noqa: E402
+
 SECTION = "## The web gateway (vmd-gateway)"
 HOST = "https://vmd.example.net:8443"
 STATUS = "\n=status %{http_code}\n"
@@ -27,10 +28,7 @@ STATUS = "\n=status %{http_code}\n"
 
 def curl_block():
     """The section's second sh block: the curl session."""
-    with open(README) as f:
-        text = f.read()
-    part = text[text.index(SECTION):]
-    return re.findall(r"```sh\n(.*?)```", part, re.S)[1]
+    return readme_blocks(SECTION)[1]
 
 
 class ReadmeGatewayTest(gwtest.GatewayCase):
