@@ -47,8 +47,14 @@ static void fake_read(struct bufferevent *bev, void *arg)
 	}
 }
 
+/* The fake vmd's connections, freed at their EOF or by teardown. */
+static struct bufferevent *served[16];
+
 static void fake_event(struct bufferevent *bev, short what, void *arg)
 {
+	for (size_t i = 0; i < sizeof served / sizeof served[0]; i++)
+		if (served[i] == bev)
+			served[i] = NULL;
 	bufferevent_free(bev);
 }
 
@@ -58,6 +64,11 @@ static void fake_accept(struct evconnlistener *l, evutil_socket_t fd,
 	struct bufferevent *bev = bufferevent_socket_new(arg, fd,
 							 BEV_OPT_CLOSE_ON_FREE);
 
+	for (size_t i = 0; i < sizeof served / sizeof served[0]; i++)
+		if (!served[i]) {
+			served[i] = bev;
+			break;
+		}
 	bufferevent_setcb(bev, fake_read, NULL, fake_event, NULL);
 	bufferevent_enable(bev, EV_READ | EV_WRITE);
 	evbuffer_add_printf(bufferevent_get_output(bev),
@@ -97,6 +108,11 @@ static int teardown(void **state)
 	struct fixture *f = *state;
 
 	upstream_free(f->gw.up);
+	for (size_t i = 0; i < sizeof served / sizeof served[0]; i++) {
+		if (served[i])
+			bufferevent_free(served[i]);
+		served[i] = NULL;
+	}
 	evconnlistener_free(f->l);
 	event_base_free(f->gw.base);
 	unlink(f->path);
