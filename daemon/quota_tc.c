@@ -27,6 +27,10 @@
 #include "daemon/vm_config.h"
 #include "rpc/schema.h"
 
+/* ffff:, the ingress qdisc's handle (libnl's TC_HANDLE(0xffff, 0) shifts
+ * an int into its sign bit, which UBSan rightly reports) */
+#define INGRESS_HANDLE TC_H_MAKE(0xffffU << 16, 0U)
+
 /* "vmq" and the tap's name after its "vmd" */
 static void ifb_name(const char *tap, char out[IFNAMSIZ])
 {
@@ -84,7 +88,7 @@ static int tbf(struct nl_sock *sk, int ifb, int64_t rate_kbit)
 
 static int redirect(struct nl_sock *sk, int tap, int ifb)
 {
-	struct rtnl_qdisc *q = qdisc(tap, TC_H_INGRESS, TC_HANDLE(0xffff, 0),
+	struct rtnl_qdisc *q = qdisc(tap, TC_H_INGRESS, INGRESS_HANDLE,
 				     "ingress");
 	struct rtnl_cls *cls = rtnl_cls_alloc();
 	struct rtnl_act *act = rtnl_act_alloc();
@@ -93,7 +97,7 @@ static int redirect(struct nl_sock *sk, int tap, int ifb)
 	if (e == -NLE_EXIST)   /* shaped already: this tap, this QEMU */
 		e = 1;
 	rtnl_tc_set_ifindex(TC_CAST(cls), tap);
-	rtnl_tc_set_parent(TC_CAST(cls), TC_HANDLE(0xffff, 0));
+	rtnl_tc_set_parent(TC_CAST(cls), INGRESS_HANDLE);
 	rtnl_tc_set_kind(TC_CAST(cls), "u32");   /* matchall is newer, often absent */
 	rtnl_cls_set_protocol(cls, ETH_P_ALL);
 	rtnl_cls_set_prio(cls, 1);
@@ -119,7 +123,7 @@ static int unshape(struct nl_sock *sk, const char *tap, const char *ifb)
 	int ti = ifindex(sk, tap), e = 0;
 
 	if (ti) {
-		struct rtnl_qdisc *q = qdisc(ti, TC_H_INGRESS, TC_HANDLE(0xffff, 0),
+		struct rtnl_qdisc *q = qdisc(ti, TC_H_INGRESS, INGRESS_HANDLE,
 					     "ingress");
 		e = rtnl_qdisc_delete(sk, q);
 		rtnl_qdisc_put(q);
